@@ -1,0 +1,1 @@
+"""Streaming and polled collectors; one sub-package per source (see DESIGN.md)."""

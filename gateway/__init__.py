@@ -1,0 +1,1 @@
+"""edumon service core: config, Sample, pipeline, writer, spool, health, CLI."""

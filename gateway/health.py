@@ -1,0 +1,68 @@
+"""HTTP `/healthz` (JSON, one entry per component) and `/metrics` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+ComponentCheck = Callable[[], dict[str, Any]]
+_SEVERITY = {"ok": 0, "degraded": 1, "error": 2}
+
+
+class HealthServer:
+    """Components register a check returning at least {"status": ok|degraded|error}."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
+        self.metrics = metrics
+        self.host = host
+        self.port = port
+        self._checks: dict[str, ComponentCheck] = {}
+        self._runner: web.AppRunner | None = None
+
+    def register(self, name: str, check: ComponentCheck) -> None:
+        self._checks[name] = check
+
+    def report(self) -> dict[str, Any]:
+        components: dict[str, dict[str, Any]] = {}
+        for name, check in self._checks.items():
+            try:
+                components[name] = check()
+            except Exception as error:  # a broken check must not break the health endpoint
+                components[name] = {"status": "error", "detail": f"health check failed: {error}"}
+        worst = max((_SEVERITY.get(c["status"], 2) for c in components.values()), default=0)
+        status = next(s for s, level in _SEVERITY.items() if level == worst)
+        return {"status": status, "components": components}
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        report = self.report()
+        # degraded (e.g. spooling while the database is down) is still serving: 200
+        return web.json_response(report, status=503 if report["status"] == "error" else 200)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # noqa: SLF001
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

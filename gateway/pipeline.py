@@ -1,0 +1,151 @@
+"""The bounded queue between collectors and the writer, with backpressure and fan-out.
+
+Collectors `emit` sample lists. Subscribers (the alert engine) see every sample at once, in
+`emit`, so alerts never wait for a batch. The queue is bounded by sample count: a full queue
+makes `emit` wait (counted), it never drops. The sink (the writer's spool append) only touches
+the local disk, so a collector never waits on the database. `emit(..., durable=True)` returns
+only once the samples are fsynced, for sources that must ack after persisting (MQTT QoS 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from gateway.metrics import Metrics
+from gateway.sample import Sample
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[list[Sample]], Awaitable[None]]
+Subscriber = Callable[[Sequence[Sample]], None]
+
+
+class PipelineClosed(Exception):
+    """emit() after the service began shutting down."""
+
+
+@dataclass
+class _Item:
+    samples: Sequence[Sample]
+    done: asyncio.Future[None] | None
+    queued_at: float
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sink: Sink,
+        metrics: Metrics,
+        *,
+        max_queued_samples: int = 200_000,
+        batch_size: int = 5000,
+        flush_interval_s: float = 1.0,
+        sink_retry_s: float = 1.0,
+    ) -> None:
+        self._sink = sink
+        self._metrics = metrics
+        self.max_queued_samples = max_queued_samples
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.sink_retry_s = sink_retry_s
+        self._items: deque[_Item] = deque()
+        self._queued = 0
+        self._subscribers: list[Subscriber] = []
+        self._changed = asyncio.Event()  # something queued, or queue space freed
+        self._closing = False
+        self.sink_error: str | None = None
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    @property
+    def queued_samples(self) -> int:
+        return self._queued
+
+    async def emit(
+        self, samples: Sequence[Sample], *, collector: str, durable: bool = False
+    ) -> None:
+        if self._closing:
+            raise PipelineClosed("edumon is shutting down")
+        if not samples:
+            return
+        self._metrics.samples_in.labels(collector=collector).inc(len(samples))
+        self._notify(samples)
+        while self._queued and self._queued + len(samples) > self.max_queued_samples:
+            self._metrics.backpressure.inc()
+            self._changed.clear()
+            await self._changed.wait()
+        done = asyncio.get_running_loop().create_future() if durable else None
+        self._items.append(_Item(samples, done, time.monotonic()))
+        self._queued += len(samples)
+        self._metrics.queue_samples.set(self._queued)
+        self._changed.set()
+        if done is not None:
+            await done
+
+    def _notify(self, samples: Sequence[Sample]) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(samples)
+            except Exception:
+                log.exception("pipeline subscriber %r failed; samples still stored", subscriber)
+
+    async def run(self) -> None:
+        """Move batches to the sink, by size or by age; returns once closed and drained."""
+        while await self._wait_for_batch():
+            await self._flush_one_batch()
+
+    async def _wait_for_batch(self) -> bool:
+        """Wait until a batch is due; False when closing and nothing is left."""
+        while not self._items:
+            if self._closing:
+                return False
+            self._changed.clear()
+            await self._changed.wait()
+        deadline = self._items[0].queued_at + self.flush_interval_s
+        while self._queued < self.batch_size and not self._closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+            except TimeoutError:
+                break
+        return True
+
+    async def _flush_one_batch(self) -> None:
+        taken: list[_Item] = []
+        count = 0
+        while self._items and (count < self.batch_size or not taken):
+            item = self._items.popleft()
+            taken.append(item)
+            count += len(item.samples)
+        batch = [sample for item in taken for sample in item.samples]
+        while True:
+            try:
+                await self._sink(batch)
+                break
+            except Exception as error:
+                # e.g. disk full: keep the batch, let the queue fill and push back on collectors
+                self.sink_error = str(error)
+                log.error("cannot persist %d samples (%s); retrying", len(batch), error)
+                await asyncio.sleep(self.sink_retry_s)
+        self.sink_error = None
+        self._queued -= count
+        self._metrics.queue_samples.set(self._queued)
+        self._changed.set()
+        for item in taken:
+            if item.done is not None and not item.done.done():
+                item.done.set_result(None)
+
+    def close(self) -> None:
+        """Refuse new samples; `run` flushes what is queued, then returns."""
+        self._closing = True
+        self._changed.set()

@@ -1,0 +1,341 @@
+"""Durable, bounded, append-only spool of line-protocol batches (the writer's write-ahead log).
+
+Every batch is appended and fsynced before it is sent, and the read cursor only moves past a
+batch once the database (or the dead-letter file) has taken it, so a kill -9 at any moment loses
+nothing that `append` returned for. A crash between "database answered 204" and "cursor saved"
+re-sends that batch after restart; points carry their own timestamps, so InfluxDB and
+VictoriaMetrics store them once.
+
+On disk: `<dir>/<seq:016d>.seg` segment files of records, and `<dir>/cursor` ("seq offset").
+Record = header (magic, payload length, point count, crc32 of payload) + gzip payload.
+A torn record at the tail (kill -9 mid-write) is truncated on open; a corrupt record elsewhere
+moves the rest of its segment to `<dir>/corrupt/` and is counted, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<4sIII")
+_MAGIC = b"EDS1"
+_CURSOR = "cursor"
+
+
+class SpoolError(Exception):
+    """The spool directory cannot be used (permissions, disk full, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    segment: int
+    offset: int
+    end: int
+    points: int
+    payload: bytes
+
+
+@dataclass
+class _Segment:
+    seq: int
+    path: Path
+    size: int = 0
+    # (record start offset, points) for every record, in file order
+    records: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class SpoolStats:
+    evicted_points: int = 0
+    evicted_batches: int = 0
+    corrupt_records: int = 0
+
+
+class Spool:
+    """Segments of records with a persisted read cursor; one writer, in-order acks."""
+
+    def __init__(self, directory: Path, *, max_bytes: int, segment_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self.stats = SpoolStats()
+        self._segments: list[_Segment] = []
+        self._write_file: int | None = None
+        self._read_pos: tuple[int, int] = (0, 0)  # next record to hand out
+        self._cursor: tuple[int, int] = (0, 0)  # first record not yet acknowledged
+        self._in_flight: deque[list[Record | bool]] = deque()
+        self._appending = False
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._recover()
+        except OSError as error:
+            raise SpoolError(f"spool directory {directory} is unusable: {error}") from error
+
+    # ----------------------------------------------------------------- recovery
+    def _recover(self) -> None:
+        seqs = sorted(int(p.stem) for p in self.directory.glob("*.seg") if p.stem.isdigit())
+        self._cursor = self._load_cursor()
+        for seq in seqs:
+            segment = _Segment(seq, self._segment_path(seq))
+            self._scan(segment, is_last=seq == seqs[-1])
+            self._segments.append(segment)
+        self._drop_consumed_segments()
+        if not self._segments or self._cursor < (self._segments[0].seq, 0):
+            first = self._segments[0].seq if self._segments else self._cursor[0] + 1
+            self._cursor = (first, 0)
+        self._read_pos = self._cursor
+        self._save_cursor()
+
+    def _load_cursor(self) -> tuple[int, int]:
+        try:
+            seq, offset = (self.directory / _CURSOR).read_text().split()
+            return int(seq), int(offset)
+        except (OSError, ValueError):
+            return (0, 0)
+
+    def _scan(self, segment: _Segment, *, is_last: bool) -> None:
+        """Index a segment's records; truncate a torn tail, quarantine a corrupt middle."""
+        with segment.path.open("rb") as f:
+            data = f.read()
+        offset = 0
+        while offset < len(data):
+            header = data[offset : offset + _HEADER.size]
+            valid = len(header) == _HEADER.size
+            if valid:
+                magic, length, points, crc = _HEADER.unpack(header)
+                end = offset + _HEADER.size + length
+                valid = magic == _MAGIC and end <= len(data)
+                if valid and is_last and end == len(data):
+                    # only the tail can be torn by a crash mid-append: check its checksum now
+                    valid = zlib.crc32(data[offset + _HEADER.size : end]) == crc
+            if not valid:
+                self._cut(segment, offset, len(data), torn=is_last)
+                break
+            segment.records.append((offset, points))
+            offset = end
+        segment.size = min(offset, len(data))
+
+    def _cut(self, segment: _Segment, offset: int, length: int, *, torn: bool) -> None:
+        if torn:
+            log.warning("spool: truncating torn tail of %s at byte %d", segment.path.name, offset)
+        else:
+            quarantine = self.directory / "corrupt"
+            quarantine.mkdir(exist_ok=True)
+            with segment.path.open("rb") as src:
+                src.seek(offset)
+                (quarantine / f"{segment.path.name}.{offset}").write_bytes(src.read())
+            self.stats.corrupt_records += 1
+            log.error(
+                "spool: corrupt data in %s at byte %d (%d bytes) moved to %s",
+                segment.path.name,
+                offset,
+                length - offset,
+                quarantine,
+            )
+        os.truncate(segment.path, offset)
+
+    # ------------------------------------------------------------------- append
+    async def append(self, payload: bytes, points: int) -> None:
+        """Append one gzip-compressed batch; returns once it is fsynced (durable).
+
+        The write and fsync run in a worker thread so a slow disk never stalls the event loop;
+        the record only becomes visible to readers after it is durable. One append at a time.
+        """
+        segment = self._writable_segment()
+        header = _HEADER.pack(_MAGIC, len(payload), points, zlib.crc32(payload))
+        fd = self._write_file
+        assert fd is not None
+        self._appending = True
+        # Shielded: if the caller is cancelled mid-write, the record is still registered (or
+        # rolled back) once the thread finishes, so the file and the index never disagree.
+        write = asyncio.ensure_future(asyncio.to_thread(_write_durably, fd, header + payload))
+        write.add_done_callback(
+            lambda done: self._finish_append(done, segment, fd, len(header) + len(payload), points)
+        )
+        try:
+            await asyncio.shield(write)
+        except OSError as error:
+            raise SpoolError(f"cannot append to spool {segment.path}: {error}") from error
+
+    def _finish_append(
+        self, write: asyncio.Future[None], segment: _Segment, fd: int, length: int, points: int
+    ) -> None:
+        self._appending = False
+        if write.cancelled() or write.exception() is not None:
+            # leave no half-written record behind, so the next append starts clean
+            os.ftruncate(fd, segment.size)
+            return
+        segment.records.append((segment.size, points))
+        segment.size += length
+        self._evict_if_over_budget()
+
+    def _writable_segment(self) -> _Segment:
+        last = self._segments[-1] if self._segments else None
+        if last is None or last.size >= self.segment_bytes or self._write_file is None:
+            if last is not None and last.size < self.segment_bytes and self._write_file is None:
+                self._write_file = os.open(last.path, os.O_WRONLY | os.O_APPEND)
+                return last
+            self._close_write_file()
+            seq = last.seq + 1 if last else self._cursor[0]
+            last = _Segment(seq, self._segment_path(seq))
+            self._write_file = os.open(last.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._segments.append(last)
+            self._fsync_directory()
+        return last
+
+    def _evict_if_over_budget(self) -> None:
+        while self.size_bytes > self.max_bytes and len(self._segments) > 1:
+            oldest = self._segments.pop(0)
+            lost = [p for off, p in oldest.records if (oldest.seq, off) >= self._cursor]
+            self.stats.evicted_points += sum(lost)
+            self.stats.evicted_batches += len(lost)
+            oldest.path.unlink(missing_ok=True)
+            log.error(
+                "spool over its %d-byte limit: evicted %d unsent batches (%d points) from %s",
+                self.max_bytes,
+                len(lost),
+                sum(lost),
+                oldest.path.name,
+            )
+            first = (self._segments[0].seq, 0)
+            self._cursor = max(self._cursor, first)
+            self._read_pos = max(self._read_pos, first)
+            while self._in_flight and self._record_of(self._in_flight[0]).segment < first[0]:
+                self._in_flight.popleft()
+            self._save_cursor()
+
+    # --------------------------------------------------------------- read / ack
+    def next_unread(self) -> Record | None:
+        """The next record not yet handed out, or None. It stays pending until `ack`."""
+        while True:
+            seq, offset = self._read_pos
+            segment = self._segment(seq)
+            if segment is None:
+                return None
+            if offset >= segment.size:
+                if segment is self._segments[-1]:
+                    return None
+                self._read_pos = (self._segments[self._segments.index(segment) + 1].seq, 0)
+                continue
+            record = self._read(segment, offset)
+            if record is None:  # corrupt: the rest of this segment was quarantined
+                continue
+            self._read_pos = (seq, record.end)
+            self._in_flight.append([record, False])
+            return record
+
+    def _read(self, segment: _Segment, offset: int) -> Record | None:
+        with segment.path.open("rb") as f:
+            f.seek(offset)
+            header = f.read(_HEADER.size)
+            magic, length, points, crc = _HEADER.unpack(header)
+            payload = f.read(length)
+        if magic != _MAGIC or len(payload) != length or zlib.crc32(payload) != crc:
+            self._cut(segment, offset, segment.size, torn=False)
+            segment.records = [r for r in segment.records if r[0] < offset]
+            segment.size = offset
+            return None
+        return Record(segment.seq, offset, offset + _HEADER.size + length, points, payload)
+
+    def ack(self, record: Record) -> None:
+        """The record is in the database (or dead-lettered): advance the cursor past it."""
+        for entry in self._in_flight:
+            if entry[0] == record:
+                entry[1] = True
+        while self._in_flight and self._in_flight[0][1]:
+            done = self._record_of(self._in_flight.popleft())
+            self._cursor = (done.segment, done.end)
+        if not self._in_flight:
+            self._cursor = max(self._cursor, self._read_pos)
+        self._save_cursor()
+        self._drop_consumed_segments()
+
+    def rewind(self) -> None:
+        """Forget what was handed out but not acked; it will be handed out again."""
+        self._in_flight.clear()
+        self._read_pos = self._cursor
+
+    # ---------------------------------------------------------------- accounting
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    @property
+    def pending_points(self) -> int:
+        """Points appended but not yet acknowledged (sent or in flight)."""
+        return sum(
+            points
+            for s in self._segments
+            for off, points in s.records
+            if (s.seq, off) >= self._cursor
+        )
+
+    @property
+    def pending_batches(self) -> int:
+        return sum(
+            1 for s in self._segments for off, _ in s.records if (s.seq, off) >= self._cursor
+        )
+
+    def close(self) -> None:
+        self._close_write_file()
+        self._save_cursor()
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _record_of(entry: list[Record | bool]) -> Record:
+        record = entry[0]
+        assert isinstance(record, Record)
+        return record
+
+    def _segment(self, seq: int) -> _Segment | None:
+        return next((s for s in self._segments if s.seq == seq), None)
+
+    def _segment_path(self, seq: int) -> Path:
+        return self.directory / f"{seq:016d}.seg"
+
+    def _drop_consumed_segments(self) -> None:
+        while len(self._segments) > 1 and self._cursor[0] > self._segments[0].seq:
+            self._segments.pop(0).path.unlink(missing_ok=True)
+        only = self._segments[0] if len(self._segments) == 1 else None
+        if only is not None and self._full_and_consumed(only) and not self._appending:
+            self._close_write_file()
+            self._segments.pop(0).path.unlink(missing_ok=True)
+            self._cursor = (self._cursor[0] + 1, 0)
+            self._read_pos = self._cursor
+            self._save_cursor()
+
+    def _full_and_consumed(self, segment: _Segment) -> bool:
+        return segment.size >= self.segment_bytes and self._cursor == (segment.seq, segment.size)
+
+    def _save_cursor(self) -> None:
+        tmp = self.directory / f"{_CURSOR}.tmp"
+        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
+        os.replace(tmp, self.directory / _CURSOR)
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _close_write_file(self) -> None:
+        if self._write_file is not None:
+            os.close(self._write_file)
+            self._write_file = None
+
+
+def _write_durably(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)

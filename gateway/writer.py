@@ -1,0 +1,237 @@
+"""The writer: Sample batches -> spool (durable first) -> database, never losing a point.
+
+`accept` encodes a batch, dead-letters what line protocol cannot hold, and appends the rest to
+the spool with fsync. `run` sends spooled batches in order with bounded concurrency and only
+acknowledges a batch once every line of it is stored or dead-lettered with the server's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from gateway.deadletter import DeadLetterFile
+from gateway.influx_http import InfluxHttp, WriteResponse
+from gateway.lineprotocol import LineEncoder
+from gateway.metrics import Metrics
+from gateway.sample import Sample
+from gateway.spool import Record, Spool
+from gateway.write_status import Outcome, classify, lines_named_in_error, split_lines
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    # auth and missing-database errors need a human; retry them at the slow end
+    operator_delay_s: float = 10.0
+
+    def delay(self, attempt: int, retry_after_s: float | None) -> float:
+        """Full-jitter exponential backoff, never shorter than a (capped) Retry-After."""
+        backoff = random.uniform(0, min(self.max_delay_s, self.initial_delay_s * 2**attempt))
+        if retry_after_s is not None:
+            backoff = max(backoff, min(retry_after_s, self.max_delay_s))
+        return backoff
+
+
+@dataclass
+class WriterHealth:
+    status: str = "ok"  # ok | degraded | error
+    detail: str = "no write attempted yet"
+    since: float = 0.0
+    last_success: float | None = None
+
+
+class InfluxWriter:
+    def __init__(
+        self,
+        http: InfluxHttp,
+        spool: Spool,
+        dead_letters: DeadLetterFile,
+        metrics: Metrics,
+        *,
+        max_in_flight: int = 2,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http
+        self.spool = spool
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.retry = retry or RetryPolicy()
+        self.health = WriterHealth(since=time.time())
+        self._encoder = LineEncoder()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._appended = asyncio.Event()
+        self._acked = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._evicted_reported = 0
+        self._update_spool_gauges()
+
+    # ------------------------------------------------------------------ accept
+    async def accept(self, samples: Sequence[Sample]) -> None:
+        """Make a batch durable. Returns once it is fsynced in the spool."""
+        payload, count, rejected = self._encoder.encode_batch(samples)
+        for sample, error in rejected:
+            self.dead_letters.add(source="encoder", reason=str(error), raw=repr(sample))
+            self.metrics.dead_letters.labels(reason="encode").inc()
+        if count:
+            await self.spool.append(gzip.compress(payload, compresslevel=1), count)
+            self.metrics.samples_spooled.inc(count)
+            self._update_spool_gauges()
+            self._appended.set()
+
+    # -------------------------------------------------------------------- send
+    async def run(self) -> None:
+        """Send spooled batches forever, oldest first, at most `max_in_flight` at a time."""
+        try:
+            while True:
+                record = self.spool.next_unread()
+                if record is None:
+                    self._appended.clear()
+                    await self._appended.wait()
+                    continue
+                await self._slots.acquire()
+                task = asyncio.create_task(self._deliver_record(record))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self.spool.rewind()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until everything spooled is acknowledged, or the timeout; True when drained."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self.spool.pending_batches:
+                    self._acked.clear()
+                    await self._acked.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _deliver_record(self, record: Record) -> None:
+        try:
+            await self._deliver(gzip.decompress(record.payload), record.points, record.payload)
+            self.spool.ack(record)
+            self._update_spool_gauges()
+            self._acked.set()
+        finally:
+            self._slots.release()
+
+    async def _deliver(self, lines: bytes, points: int, gzipped: bytes | None) -> None:
+        """Until every line is stored or dead-lettered: split on 413, bisect on 400."""
+        pending: list[tuple[bytes, bytes | None, int]] = [(lines, gzipped, points)]
+        while pending:
+            chunk, chunk_gz, chunk_points = pending.pop()
+            response = await self._post_until_decided(chunk, chunk_gz)
+            outcome = classify(response.status)
+            if outcome is Outcome.STORED:
+                self.metrics.samples_written.inc(chunk_points)
+                continue
+            chunk_lines = split_lines(chunk)
+            reason = f"HTTP {response.status}: {response.body.strip()}"
+            if len(chunk_lines) == 1:
+                self._dead_letter(chunk_lines[0], reason, outcome)
+                continue
+            named = []
+            if outcome is Outcome.REJECTED:
+                named = lines_named_in_error(response.body, chunk_lines)
+            for line in named:
+                self._dead_letter(line, reason, outcome)
+            rest = [line for line in chunk_lines if line not in named]
+            if named:
+                if rest:
+                    pending.append(_chunk(rest))
+                continue
+            half = len(rest) // 2
+            pending.append(_chunk(rest[half:]))
+            pending.append(_chunk(rest[:half]))
+
+    def _dead_letter(self, line: bytes, reason: str, outcome: Outcome) -> None:
+        self.dead_letters.add(source="influxdb", reason=reason, raw=line)
+        self.metrics.dead_letters.labels(reason=outcome.value).inc()
+
+    async def _post_until_decided(self, lines: bytes, gzipped: bytes | None) -> WriteResponse:
+        """Post until the answer is stored, rejected or too large; retry everything else."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                if gzipped is not None:
+                    response = await self.http.post(gzipped, gzipped=True)
+                else:
+                    response = await self.http.post(lines, gzipped=False)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                response = WriteResponse(0, f"{type(error).__name__}: {error}", None)
+                outcome = Outcome.RETRY
+            else:
+                self.metrics.write_latency.observe(time.perf_counter() - started)
+                outcome = classify(response.status)
+            if outcome in (Outcome.STORED, Outcome.REJECTED, Outcome.TOO_LARGE):
+                self._set_health("ok", "writing")
+                if outcome is not Outcome.STORED:
+                    self.metrics.write_failures.labels(outcome=outcome.value).inc()
+                return response
+            self.metrics.write_failures.labels(outcome=outcome.value).inc()
+            delay = self.retry.delay(attempt, response.retry_after_s)
+            if outcome in (Outcome.AUTH, Outcome.NOT_FOUND):
+                delay = max(delay, self.retry.operator_delay_s)
+            self._report_failure(outcome, response)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _report_failure(self, outcome: Outcome, response: WriteResponse) -> None:
+        target = self.http.target.describe()
+        pending = self.spool.pending_points
+        if outcome is Outcome.AUTH:
+            detail = (
+                f"database {target} refused our credentials (HTTP {response.status}); "
+                f"check the influxdb credentials; {pending} points kept in the spool"
+            )
+            self._set_health("error", detail)
+        elif outcome is Outcome.NOT_FOUND:
+            detail = (
+                f"database {target} answered 404 ({response.body.strip()}); create the "
+                f"database/bucket or fix the config; {pending} points kept in the spool"
+            )
+            self._set_health("error", detail)
+        else:
+            status = f"HTTP {response.status}" if response.status else response.body
+            detail = f"database {target} unavailable ({status}); spooling, {pending} points pending"
+            self._set_health("degraded", detail)
+
+    def _set_health(self, status: str, detail: str) -> None:
+        if status == "ok":
+            self.health.last_success = time.time()
+        if status != self.health.status:
+            level = logging.INFO if status == "ok" else logging.ERROR
+            log.log(level, "writer %s: %s", status, detail if status != "ok" else "writing again")
+            self.health.since = time.time()
+        self.health.status = status
+        self.health.detail = detail
+
+    def _update_spool_gauges(self) -> None:
+        self.metrics.spool_bytes.set(self.spool.size_bytes)
+        self.metrics.spool_points.set(self.spool.pending_points)
+        evicted = self.spool.stats.evicted_points
+        if evicted > self._evicted_reported:
+            self.metrics.spool_evicted.inc(evicted - self._evicted_reported)
+            self._evicted_reported = evicted
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def _chunk(lines: list[bytes]) -> tuple[bytes, None, int]:
+    return b"\n".join(lines) + b"\n", None, len(lines)

@@ -1,0 +1,1 @@
+"""Simulators for every device kind, with fault injection."""
