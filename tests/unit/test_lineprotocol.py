@@ -26,7 +26,12 @@ def line(measurement: str, tags: dict[str, str], fields: dict[str, object], t: i
         ("m", {"q": 'say "hi"'}, {"v": 1.0}, 'm,q=say\\ "hi" v=1.0 1'),  # quotes literal in tags
         ("m", {"p": r"C:\dir"}, {"v": 1.0}, r"m,p=C:\dir v=1.0 1"),  # inner backslash literal
         ("m", {"p": "a\\,b"}, {"v": 1.0}, "m,p=a\\\\,b v=1.0 1"),
-        ("m", {"t": "Kuldīgas iela 1, Ventspils"}, {"v": 1}, r"m,t=Kuldīgas\ iela\ 1\,\ Ventspils v=1i 1"),
+        (
+            "m",
+            {"t": "Kuldīgas iela 1, Ventspils"},
+            {"v": 1},
+            r"m,t=Kuldīgas\ iela\ 1\,\ Ventspils v=1i 1",
+        ),
         ("m", {}, {"my field": 1}, r"m my\ field=1i 1"),
         ("m", {}, {"f,=": 1}, r"m f\,\==1i 1"),
         ("m", {}, {"s": 'a "quoted" \\ back'}, r'm s="a \"quoted\" \\ back" 1'),
@@ -71,7 +76,11 @@ def test_encoding(
     ],
 )
 def test_rejections(
-    measurement: str, tags: dict[str, object], fields: dict[str, object], time_ns: object, message: str
+    measurement: str,
+    tags: dict[str, object],
+    fields: dict[str, object],
+    time_ns: object,
+    message: str,
 ) -> None:
     with pytest.raises(EncodeError, match=message.replace("\\", "\\\\").replace("(", r"\(")):
         LineEncoder().encode(Sample(measurement, tags, fields, time_ns))  # type: ignore[arg-type]

@@ -1,0 +1,106 @@
+"""`edumon` command line: run, check-config, stack up, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.config import ConfigError, EdumonConfig, check_config, load_config
+
+log = logging.getLogger("edumon")
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "city.yaml"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load_or_exit(path: str) -> EdumonConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.service import Service
+
+    config = _load_or_exit(args.config)
+    _setup_logging(args.log_level or config.service.log_level)
+    asyncio.run(Service(config, http_listen=args.listen).run())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    problems = check_config(args.config)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.config}", file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK")
+    return 0
+
+
+def cmd_stack_up(args: argparse.Namespace) -> int:
+    from gateway.stack import stack_up
+
+    _setup_logging(args.log_level or "info")
+    return stack_up(Path(args.state_dir))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    _setup_logging(args.log_level or "info")
+    return run_demo(Path(args.config), Path(args.state_dir), duration_s=args.duration)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
+    parser.add_argument("--log-level", help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument("-c", "--config", required=True)
+    run.add_argument("--listen", help="override service.http_listen (host:port)")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser(
+        "check-config", help="validate a config; print file:line: field: problem"
+    )
+    check.add_argument("config")
+    check.set_defaults(func=cmd_check_config)
+
+    stack = sub.add_parser("stack", help="local InfluxDB, Mosquitto and Alertmanager")
+    stack_sub = stack.add_subparsers(dest="stack_command", required=True)
+    up = stack_sub.add_parser("up", help="start them as child processes until Ctrl-C")
+    up.add_argument("--state-dir", default="state/stack")
+    up.set_defaults(func=cmd_stack_up)
+
+    demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
+    demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))
+    demo.add_argument("--state-dir", default="state/demo")
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,205 @@
+"""The running service: collectors -> pipeline -> writer/spool -> database, plus health.
+
+Shutdown (SIGTERM/SIGINT) is bounded: collectors stop, everything queued is fsynced into the
+spool, in-flight writes get what is left of the 10 s budget, then the process exits. Whatever
+did not reach the database is in the spool and is sent after the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.config import EdumonConfig
+from gateway.deadletter import DeadLetterFile
+from gateway.health import HealthServer
+from gateway.influx_http import InfluxHttp, InfluxTarget
+from gateway.metrics import Metrics
+from gateway.pipeline import Pipeline
+from gateway.sample import Sample
+from gateway.spool import Spool
+from gateway.writer import InfluxWriter, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_BUDGET_S = 10.0
+SELF_METRICS_INTERVAL_S = 10.0
+
+TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
+
+
+def influx_target(config: EdumonConfig) -> InfluxTarget:
+    db = config.influxdb
+    return InfluxTarget(
+        url=str(db.url),
+        api=db.api,
+        database=db.database,
+        retention_policy=db.retention_policy,
+        username=db.username,
+        password=db.password,
+        org=db.org,
+        bucket=db.bucket,
+        token=db.token,
+        gzip=db.gzip,
+        timeout_s=db.timeout_s,
+    )
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class Service:
+    """Owns the pipeline, writer, spool and health server; runs collector tasks beside them."""
+
+    def __init__(self, config: EdumonConfig, *, http_listen: str | None = None) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        state = Path(config.service.state_dir)
+        self.spool = Spool(
+            state / "spool",
+            max_bytes=config.spool.max_bytes,
+            segment_bytes=config.spool.segment_bytes,
+        )
+        self.dead_letters = DeadLetterFile(state / "deadletter" / "writer.jsonl")
+        self.writer = InfluxWriter(
+            InfluxHttp(influx_target(config)),
+            self.spool,
+            self.dead_letters,
+            self.metrics,
+            max_in_flight=config.influxdb.max_in_flight,
+            retry=RetryPolicy(max_delay_s=config.influxdb.max_retry_delay_s),
+        )
+        self.pipeline = Pipeline(
+            self.writer.accept,
+            self.metrics,
+            batch_size=config.influxdb.batch_size,
+            flush_interval_s=config.influxdb.flush_interval_s,
+        )
+        host, port = split_listen(http_listen or config.service.http_listen)
+        self.health = HealthServer(self.metrics, host, port)
+        self.health.register("writer", self._writer_health)
+        self.health.register("pipeline", self._pipeline_health)
+        self._task_factories: list[tuple[str, TaskFactory]] = []
+        self.started = asyncio.Event()
+
+    def add_task(self, name: str, factory: TaskFactory) -> None:
+        """Register a collector (or other) task; it is restarted if it crashes."""
+        self._task_factories.append((name, factory))
+
+    async def emit(self, samples: Sequence[Sample], *, collector: str = "edumon") -> None:
+        await self.pipeline.emit(samples, collector=collector)
+
+    # ------------------------------------------------------------------ health
+    def _writer_health(self) -> dict[str, Any]:
+        h = self.writer.health
+        return {
+            "status": h.status,
+            "detail": h.detail,
+            "since": h.since,
+            "last_success": h.last_success,
+            "spool_points": self.spool.pending_points,
+            "spool_bytes": self.spool.size_bytes,
+            "spool_evicted_points": self.spool.stats.evicted_points,
+            "dead_letters": self.dead_letters.count,
+        }
+
+    def _pipeline_health(self) -> dict[str, Any]:
+        error = self.pipeline.sink_error
+        return {
+            "status": "error" if error else "ok",
+            "detail": error or "accepting samples",
+            "queued_samples": self.pipeline.queued_samples,
+        }
+
+    # --------------------------------------------------------------------- run
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until `stop` is set or SIGTERM/SIGINT arrives, then shut down within 10 s."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        await self.health.start()
+        pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")
+        writer_task = asyncio.create_task(self.writer.run(), name="writer")
+        workers = [
+            asyncio.create_task(self._supervise(name, factory), name=name)
+            for name, factory in [("self-metrics", _self_metrics), *self._task_factories]
+        ]
+        log.info("edumon running; writing to %s", self.writer.http.target.describe())
+        self.started.set()
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(workers, pipeline_task, writer_task)
+
+    async def _supervise(self, name: str, factory: TaskFactory) -> None:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await factory(self)
+                return
+            except Exception:
+                log.exception("task %s crashed; restarting in %.0f s", name, delay)
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 60.0)
+            await asyncio.sleep(delay)
+
+    async def _shutdown(
+        self,
+        workers: list[asyncio.Task[None]],
+        pipeline_task: asyncio.Task[None],
+        writer_task: asyncio.Task[None],
+    ) -> None:
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S - 0.5
+        log.info("shutting down: flushing queued samples to the spool and the database")
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self.pipeline.close()
+        try:
+            async with asyncio.timeout(max(0.1, deadline - time.monotonic() - 2.0)):
+                await pipeline_task
+        except TimeoutError:
+            log.error(
+                "shutdown: %d samples could not be spooled in time", self.pipeline.queued_samples
+            )
+        drained = await self.writer.drain(max(0.0, deadline - time.monotonic()))
+        writer_task.cancel()
+        await asyncio.gather(writer_task, return_exceptions=True)
+        self.spool.close()
+        await self.writer.close()
+        await self.health.stop()
+        pending = self.spool.pending_points
+        if drained:
+            log.info("shutdown complete: everything written")
+        else:
+            log.warning(
+                "shutdown complete: %d points stay in the spool for the next start", pending
+            )
+
+
+async def _self_metrics(service: Service) -> None:
+    """edumon's own health as `collector` samples, so dashboards and alerts can see it."""
+    while True:
+        await asyncio.sleep(SELF_METRICS_INTERVAL_S)
+        fields: dict[str, float | int | bool | str] = {
+            "spool_points": service.spool.pending_points,
+            "spool_bytes": service.spool.size_bytes,
+            "queued_samples": service.pipeline.queued_samples,
+            "dead_letters": service.dead_letters.count,
+            "evicted_points": service.spool.stats.evicted_points,
+            "errors": int(service.writer.health.status != "ok"),
+        }
+        sample = Sample(
+            "collector", {"collector": "edumon", "target": "writer"}, fields, time.time_ns()
+        )
+        await service.emit([sample])
