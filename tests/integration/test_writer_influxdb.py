@@ -126,7 +126,10 @@ async def test_100k_points_survive_a_20s_database_outage(influxdb: Any, tmp_path
     outage: asyncio.Task[None] | None = None
     started = time.monotonic()
     for n, first in enumerate(range(0, total, per_batch)):
-        batch = [Sample("outage", {"t": "x"}, {"id": i}, 10**18 + i) for i in range(first, first + per_batch)]
+        batch = [
+            Sample("outage", {"t": "x"}, {"id": i}, 10**18 + i)
+            for i in range(first, first + per_batch)
+        ]
         await service.emit(batch, collector="test")
         if n == 5:
             outage = asyncio.create_task(asyncio.to_thread(stop_for, influxdb, 20.0))
@@ -172,7 +175,9 @@ def test_kill_9_while_spooling_loses_and_duplicates_nothing(influxdb: Any, tmp_p
     influxdb.stop()  # the database is down: everything goes to the spool
     load = subprocess.Popen(
         [sys.executable, str(HERE / "load_service.py"), str(config), "1000000"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         acked = read_acks(load, at_least=50_000, timeout_s=60)
@@ -183,8 +188,18 @@ def test_kill_9_while_spooling_loses_and_duplicates_nothing(influxdb: Any, tmp_p
     influxdb.start()
     port = free_port()
     service = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "-c", str(config), "--listen", f"127.0.0.1:{port}"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "run",
+            "-c",
+            str(config),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -221,7 +236,8 @@ def test_sigterm_flushes_within_10_seconds(influxdb: Any, tmp_path: Path) -> Non
     config = write_config(tmp_path, influxdb.url)
     load = subprocess.Popen(
         [sys.executable, str(HERE / "load_service.py"), str(config), "20000"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     acked = read_acks(load, at_least=20_000, timeout_s=60)
     started = time.monotonic()
@@ -234,7 +250,12 @@ def test_sigterm_flushes_within_10_seconds(influxdb: Any, tmp_path: Path) -> Non
 
 async def test_victoria_metrics_write_and_read_back(victoria_metrics: Any, tmp_path: Path) -> None:
     samples = [
-        Sample("vmcheck", {"site": "vsk 1", "device": f"sw-{i % 3}"}, {"up": 1, "poll_ms": float(i)}, (1_700_000_000 + i) * 10**9)
+        Sample(
+            "vmcheck",
+            {"site": "vsk 1", "device": f"sw-{i % 3}"},
+            {"up": 1, "poll_ms": float(i)},
+            (1_700_000_000 + i) * 10**9,
+        )
         for i in range(300)
     ]
     writer = make_writer(tmp_path, victoria_metrics.url)
