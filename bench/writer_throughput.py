@@ -39,18 +39,32 @@ def interface_samples(count: int, measurement: str) -> list[Sample]:
         out.append(
             Sample(
                 measurement,
-                {"site": f"vsk-{i % 20}", "device": f"sw-{i % 500}", "ifname": f"Ethernet1/{port}",
-                 "role": "uplink" if port >= 48 else "access"},
-                {"in_bps": i * 1.5, "out_bps": i * 0.5, "in_util_pct": (i % 100) / 1.0,
-                 "out_util_pct": (i % 37) / 1.0, "in_errors": i % 3, "out_errors": 0,
-                 "in_discards": i % 5, "oper_up": True, "speed_mbps": 10000},
+                {
+                    "site": f"vsk-{i % 20}",
+                    "device": f"sw-{i % 500}",
+                    "ifname": f"Ethernet1/{port}",
+                    "role": "uplink" if port >= 48 else "access",
+                },
+                {
+                    "in_bps": i * 1.5,
+                    "out_bps": i * 0.5,
+                    "in_util_pct": (i % 100) / 1.0,
+                    "out_util_pct": (i % 37) / 1.0,
+                    "in_errors": i % 3,
+                    "out_errors": 0,
+                    "in_discards": i % 5,
+                    "oper_up": True,
+                    "speed_mbps": 10000,
+                },
                 BASE_NS + i * 1000,
             )
         )
     return out
 
 
-async def edumon_run(url: str, samples: list[Sample], batch: int, workdir: Path) -> tuple[float, float]:
+async def edumon_run(
+    url: str, samples: list[Sample], batch: int, workdir: Path
+) -> tuple[float, float]:
     writer = InfluxWriter(
         InfluxHttp(InfluxTarget(url=url, database="bench")),
         Spool(workdir / "spool", max_bytes=1 << 32, segment_bytes=1 << 26),
@@ -106,9 +120,12 @@ def main() -> None:
     n = args.points
     print(f"points: {n}, batch {args.batch}, 4 tags + 9 fields each, real influxd {influx.url}")
     print(f"{'':28}{'CPU s':>8}{'wall s':>8}{'points/CPU-s':>14}{'points/s wall':>15}")
-    print(f"{'edumon (encode+spool+send)':28}{cpu:8.2f}{wall:8.2f}{n / cpu:14,.0f}{n / wall:15,.0f}")
-    print(f"{'curl --data-binary':28}{curl_cpu:8.2f}{curl_wall:8.2f}{n / curl_cpu:14,.0f}{n / curl_wall:15,.0f}")
-    print(f"ratio edumon/curl: CPU per point x{cpu / curl_cpu:.1f}, wall-clock x{wall / curl_wall:.2f}")
+    for label, c, w in (
+        ("edumon (encode+spool+send)", cpu, wall),
+        ("curl --data-binary", curl_cpu, curl_wall),
+    ):
+        print(f"{label:28}{c:8.2f}{w:8.2f}{n / c:14,.0f}{n / w:15,.0f}")
+    print(f"ratio edumon/curl: CPU per point x{cpu / curl_cpu:.1f}, wall x{wall / curl_wall:.2f}")
 
 
 if __name__ == "__main__":
