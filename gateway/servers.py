@@ -54,7 +54,28 @@ def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-class ChildServer:
+class StartStop:
+    """`with thing:` starts it and always stops it."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ChildServer(StartStop):
     """Start/stop/kill/restart one server process; subclasses say how to run and probe it."""
 
     name: ClassVar[str] = "server"
@@ -163,17 +184,6 @@ class ChildServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class InfluxDB1(ChildServer):

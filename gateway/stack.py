@@ -6,10 +6,17 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Self
 
-from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, port_is_free
+from gateway.servers import (
+    Alertmanager,
+    ChildServer,
+    InfluxDB1,
+    Mosquitto,
+    StartStop,
+    port_is_free,
+)
 
 # Stable ports across restarts of the stack (so a running `edumon run` keeps its URLs);
 # a taken port falls back to a free one.
@@ -21,7 +28,7 @@ def _port(name: str) -> int | None:
     return preferred if port_is_free(preferred) else None
 
 
-class LocalStack:
+class LocalStack(StartStop):
     """Starts the servers under `state_dir/<name>/`; stops them in reverse order."""
 
     def __init__(self, state_dir: Path) -> None:
@@ -52,17 +59,6 @@ class LocalStack:
     def stop(self) -> None:
         for server in reversed(self.servers):
             server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = print) -> int:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, VictoriaMetrics
+
+S = TypeVar("S", bound=ChildServer)
 
 
 def _require(server_class: type[ChildServer]) -> None:
@@ -22,42 +25,29 @@ def _require(server_class: type[ChildServer]) -> None:
     pytest.skip(reason)
 
 
-def _serve(
-    server_class: type[ChildServer], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ChildServer]:
+def _serve(server_class: type[S], tmp_path_factory: pytest.TempPathFactory) -> Iterator[S]:
     _require(server_class)
-    server = server_class(tmp_path_factory.mktemp(server_class.name))
-    server.start()
-    try:
+    with server_class(tmp_path_factory.mktemp(server_class.name)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
     for server in _serve(InfluxDB1, tmp_path_factory):
-        assert isinstance(server, InfluxDB1)
         server.create_database("edumon")
         yield server
 
 
 @pytest.fixture(scope="module")
 def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
-    for server in _serve(VictoriaMetrics, tmp_path_factory):
-        assert isinstance(server, VictoriaMetrics)
-        yield server
+    yield from _serve(VictoriaMetrics, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    for server in _serve(Mosquitto, tmp_path_factory):
-        assert isinstance(server, Mosquitto)
-        yield server
+    yield from _serve(Mosquitto, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
-    for server in _serve(Alertmanager, tmp_path_factory):
-        assert isinstance(server, Alertmanager)
-        yield server
+    yield from _serve(Alertmanager, tmp_path_factory)

@@ -38,40 +38,12 @@ def test_victoria_metrics_round_trip(victoria_metrics: VictoriaMetrics) -> None:
 
 
 def test_mosquitto_publish_subscribe(mosquitto: Mosquitto) -> None:
+    broker = ["-h", "127.0.0.1", "-p", str(mosquitto.port), "-t", "edumon/test"]
     sub = subprocess.Popen(
-        [
-            "mosquitto_sub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(mosquitto.port),
-            "-t",
-            "edumon/test",
-            "-C",
-            "1",
-            "-W",
-            "10",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+        ["mosquitto_sub", *broker, "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True
     )
     time.sleep(0.3)
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(mosquitto.port),
-            "-t",
-            "edumon/test",
-            "-m",
-            "hello",
-            "-q",
-            "1",
-        ],
-        check=True,
-    )
+    subprocess.run(["mosquitto_pub", *broker, "-m", "hello", "-q", "1"], check=True)
     out, _ = sub.communicate(timeout=10)
     assert out.strip() == "hello"
 
