@@ -120,10 +120,20 @@ class LineEncoder:
             raise EncodeError(f"timestamp {sample.time_ns!r} is not an integer of nanoseconds")
         if not INT64_MIN <= sample.time_ns <= INT64_MAX:
             raise EncodeError(f"timestamp {sample.time_ns} does not fit in 64 bits")
-        fields = ",".join(
-            f"{self._field_key(key)}={_encode_value(key, value)}"
-            for key, value in sample.fields.items()
-        )
+        field_keys = self._field_keys
+        parts = []
+        for key, value in sample.fields.items():
+            escaped = field_keys.get(key) or self._field_key(key)
+            kind = type(value)
+            # Exact-type fast paths for the common cases; everything else takes the checked path.
+            # x - x is 0.0 only for a finite float (inf - inf and nan - nan are nan).
+            if kind is float and value - value == 0.0:  # type: ignore[operator]
+                parts.append(f"{escaped}={value!r}")
+            elif kind is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                parts.append(f"{escaped}={value}i")
+            else:
+                parts.append(f"{escaped}={_encode_value(key, value)}")
+        fields = ",".join(parts)
         return f"{self.series_key(sample.measurement, sample.tags)} {fields} {sample.time_ns}"
 
     def encode_batch(
