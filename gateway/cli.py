@@ -34,10 +34,16 @@ def _load_or_exit(path: str) -> EdumonConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from gateway.service import Service
+    from gateway.spool import SpoolError
 
     config = _load_or_exit(args.config)
     _setup_logging(args.log_level or config.service.log_level)
-    asyncio.run(Service(config, http_listen=args.listen).run())
+    try:
+        service = Service(config, http_listen=args.listen)
+    except SpoolError as error:
+        print(f"edumon: {error}", file=sys.stderr)
+        return 2
+    asyncio.run(service.run())
     return 0
 
 
