@@ -23,6 +23,14 @@ from gateway.sample import Sample
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Sequence[Sample]], Awaitable[None]]
+
+
+class CollectorEmit(Protocol):
+    """Hands samples to the pipeline on behalf of a named collector (for per-collector counts)."""
+
+    async def __call__(self, samples: Sequence[Sample], *, collector: str) -> None: ...
+
+
 TargetT = TypeVar("TargetT", contravariant=True)
 T = TypeVar("T")
 
@@ -55,7 +63,7 @@ class PollScheduler:
 
     def __init__(
         self,
-        emit: Emit,
+        emit: CollectorEmit,
         metrics: Metrics,
         *,
         max_concurrent: int = 64,
@@ -108,7 +116,7 @@ class PollScheduler:
             {"duration_ms": duration * 1000, "samples": len(samples), "errors": int(bool(error))},
             time.time_ns(),
         )
-        await self._emit([*samples, own])
+        await self._emit([*samples, own], collector=collector.name)
         return samples
 
     def _record_outcome(self, key: tuple[str, str], error: str | None) -> None:

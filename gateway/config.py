@@ -113,6 +113,9 @@ class Defaults(Section):
     probe_interval_s: Interval = 10.0
     snmp_timeout_s: Interval = 5.0
     snmp_retries: int = Field(default=1, ge=0, le=10)
+    probe_burst: int = Field(default=5, ge=1, le=100)
+    probe_spacing_s: float = Field(default=0.2, ge=0, le=10)
+    probe_timeout_s: Interval = 1.0
 
 
 class EdumonConfig(Section):

@@ -142,7 +142,11 @@ class ProbeTarget(Section):
     methods: list[Literal["icmp", "tcp", "dns"]] = Field(default=["icmp"], min_length=1)
     tcp_port: int | None = Field(default=None, ge=1, le=65535)
     dns_name: str | None = None
+    dns_type: Literal["A", "AAAA"] = "A"
+    dns_expect: list[Annotated[str, AfterValidator(_address)]] = Field(default_factory=list)
     interval_s: Interval | None = None
+    burst: int | None = Field(default=None, ge=1, le=100)
+    timeout_s: Interval | None = None
 
     @model_validator(mode="after")
     def _method_settings(self) -> ProbeTarget:

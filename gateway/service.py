@@ -89,6 +89,14 @@ class Service:
         self.health.register("pipeline", self._pipeline_health)
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.started = asyncio.Event()
+        self._install_collectors()
+
+    def _install_collectors(self) -> None:
+        """The collectors whose devices the inventory lists (imported only when needed)."""
+        if any(True for _ in self.config.devices("probe_target")):
+            from collectors.probes.service import run_probes
+
+            self.add_task("probes", lambda svc: run_probes(svc.config, svc.emit, svc.metrics))
 
     def add_task(self, name: str, factory: TaskFactory) -> None:
         """Register a collector (or other) task; it is restarted if it crashes."""

@@ -71,7 +71,9 @@ def parse_dns_answer(payload: bytes, qtype: str) -> tuple[int, list[str]]:
 
 
 def _ipv4_header_length(packet: bytes) -> int:
-    return (packet[0] & 0x0F) * 4
+    """IHL in bytes; an empty or impossible header gives a length no packet can satisfy."""
+    length = (packet[0] & 0x0F) * 4 if packet else 0
+    return length if length >= 20 else 1 << 16
 
 
 def parse_icmp(packet: bytes, family: Family, source: str) -> Reply | None:

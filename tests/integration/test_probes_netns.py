@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from collectors.probes.collector import ProbeCollector, ProbeJob
+from gateway.servers import InfluxDB1
 from tests.netns_lab import (
     BLACKHOLED_V4,
     BLACKHOLED_V6,
@@ -160,3 +161,55 @@ def test_without_cap_net_raw_it_says_so_and_times_tcp_connect(lab: SchoolLab) ->
     [[tags, fields]] = json.loads(result.stdout)
     assert tags["method"] == "tcp_connect"
     assert fields["up"] is True and fields["port_state"] == "open"
+
+
+async def test_service_probes_the_inventory_into_influxdb(
+    lab: SchoolLab, influxdb: InfluxDB1, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from gateway.config import load_config
+    from gateway.service import Service
+
+    config = tmp_path / "edumon.yaml"
+    config.write_text(
+        f"""
+service: {{state_dir: {tmp_path / "state"}, http_listen: "127.0.0.1:0"}}
+influxdb: {{url: {influxdb.url}, database: probes, flush_interval_s: 0.2}}
+defaults: {{probe_interval_s: 1, probe_spacing_s: 0.02, probe_timeout_s: 0.3}}
+sites:
+  - id: school
+    name: Lab school
+    devices:
+      - {{kind: probe_target, id: gw4, address: "{SCHOOL_V4}", methods: [icmp, tcp], tcp_port: {OPEN_PORT}}}
+      - {{kind: probe_target, id: gw6, address: "{SCHOOL_V6}", methods: [icmp]}}
+      - {{kind: probe_target, id: dark, address: "{BLACKHOLED_V4}", methods: [icmp]}}
+"""
+    )
+    influxdb.create_database("probes")
+    service = Service(load_config(config))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop))
+    await asyncio.sleep(4)
+    stop.set()
+    await runner
+    result = influxdb.query(
+        'SELECT last("up") AS up, max("loss_pct") AS loss FROM "probe" GROUP BY "target", "method", "family"',
+        db="probes",
+    )
+    rows = {
+        (s["tags"]["target"], s["tags"]["method"], s["tags"]["family"]): s["values"][0][1:]
+        for s in result["results"][0]["series"]
+    }
+    assert rows == {
+        ("gw4", "icmp", "ipv4"): [True, 0.0],
+        ("gw4", "tcp", "ipv4"): [True, 0.0],
+        ("gw6", "icmp", "ipv6"): [True, 0.0],
+        ("dark", "icmp", "ipv4"): [False, 100.0],
+    }
+    polls = influxdb.query(
+        'SELECT count("duration_ms") FROM "collector" WHERE "collector" = \'probes\'', db="probes"
+    )
+    assert (
+        polls["results"][0]["series"][0]["values"][0][1] >= 6
+    )  # 3 targets, at least 2 rounds each
