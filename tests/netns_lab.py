@@ -34,6 +34,31 @@ while True:
     c, _ = s.accept(); c.close()
 """
 
+DELAYED_RESPONDER = """
+import heapq, select, socket, sys, time
+delay = float(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def checksum(data):
+    data += b"\\0" * (len(data) % 2)
+    total = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total & 0xFFFF).to_bytes(2, "big")
+due = []
+print("ready", flush=True)
+while True:
+    wait = max(0.0, due[0][0] - time.monotonic()) if due else None
+    if select.select([s], [], [], wait)[0]:
+        packet, (source, _) = s.recvfrom(65535)
+        icmp = packet[(packet[0] & 15) * 4:]
+        if icmp[0] == 8:
+            body = b"\\0\\0\\0\\0" + icmp[4:]
+            heapq.heappush(due, (time.monotonic() + delay, body[:2] + checksum(body) + body[4:], source))
+    while due and due[0][0] <= time.monotonic():
+        _, reply, source = heapq.heappop(due)
+        s.sendto(reply, (source, 0))
+"""
+
 
 def missing_tools() -> str | None:
     for tool in ("ip", "nft", "dnsmasq", "tc"):
@@ -171,19 +196,12 @@ class SchoolLab:
         raise RuntimeError("dnsmasq did not answer in the lab namespace")
 
     def delay(self, milliseconds: float) -> None:
-        """Make the school answer `milliseconds` later (netem on its side of the link)."""
-        run(
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            self.veth_school,
-            "root",
-            "netem",
-            "delay",
-            f"{milliseconds}ms",
-            namespace=self.namespace,
-        )
+        """Make the school answer pings `milliseconds` late: the kernel stops answering echo
+        requests and a responder in the namespace answers each one after the delay (netem
+        would be simpler, but this kernel has no sch_netem)."""
+        run("sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1", namespace=self.namespace)
+        command = [sys.executable, "-c", DELAYED_RESPONDER, str(milliseconds / 1000)]
+        self._start(["ip", "netns", "exec", self.namespace, *command], "ready")
 
     def add_hosts(self, count: int) -> list[str]:
         """`count` more IPv4 addresses answering inside the school (198.18.2.x, 198.18.3.x...)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, IPerror, TCPerror
 from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoReply, IPv6
+from scapy.utils import checksum
 
 from collectors.probes.packets import (
     Reply,
@@ -20,12 +23,17 @@ from collectors.probes.packets import (
 from collectors.probes.stats import burst_fields
 
 
-def test_echo_requests_carry_ident_and_seq() -> None:
-    v4 = ICMP(echo_request(4, 0x1234, 7))
-    assert (v4.type, v4.id, v4.seq) == (8, 0x1234, 7)
-    assert v4.chksum == ICMP(bytes(ICMP(type=8, id=0x1234, seq=7) / v4.payload)).chksum
-    v6 = echo_request(6, 0x1234, 7)
-    assert v6[0] == 128 and v6[4:8] == b"\x12\x34\x00\x07"
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+def test_patched_echo_requests_equal_scapys(ident: int, seq: int) -> None:
+    """The incremental checksum gives exactly what scapy computes from scratch."""
+    patched = echo_request(4, ident, seq)
+    built = ICMP(bytes(ICMP(type=8, id=ident, seq=seq) / ICMP(patched).payload)).chksum
+    ours = ICMP(patched).chksum
+    assert ours == built or {ours, built} == {0x0000, 0xFFFF}  # the two one's-complement zeros
+    assert checksum(patched) == 0  # a receiver verifies it
+    assert (ICMP(patched).id, ICMP(patched).seq) == (ident, seq)
+    v6 = echo_request(6, ident, seq)
+    assert v6[0] == 128 and v6[4:8] == struct.pack("!HH", ident, seq)
 
 
 def test_tcp_syn_has_a_valid_checksum() -> None:
