@@ -36,7 +36,13 @@ T = TypeVar("T")
 
 
 class CollectorError(Exception):
-    """A collector could not get data from one target; the message names the target."""
+    """A collector could not get data from one target; the message names the target.
+
+    `samples` are still written (e.g. a device sample with up=0 and the poll duration)."""
+
+    def __init__(self, message: str, samples: Sequence[Sample] = ()) -> None:
+        super().__init__(message)
+        self.samples = list(samples)
 
 
 class PolledCollector(Protocol[TargetT]):
@@ -104,6 +110,7 @@ class PollScheduler:
                 error = f"no answer within {schedule.timeout_s:g} s"
             except CollectorError as failure:
                 error = str(failure)
+                samples = failure.samples
             except Exception as failure:  # a bug in one collector must not stop the others
                 log.exception("%s: unexpected error polling %s", *key)
                 error = f"{type(failure).__name__}: {failure}"

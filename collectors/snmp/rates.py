@@ -1,0 +1,78 @@
+"""Counter -> rate, without the spikes other pollers draw.
+
+Time between two polls comes from the agent's own sysUpTime, so poller scheduling jitter and
+network latency do not distort rates. Rules:
+- sysUpTime went backwards (and it is not the 497-day TimeTicks wrap): the agent rebooted;
+  no rate for this interval, everything starts over (counted as a reboot, never a spike);
+- a 64-bit counter that went backwards was reset (e.g. the interface was reset): no rate;
+- a 32-bit counter that went backwards wrapped once, *if* the link could not have carried
+  2^32 octets in the interval; otherwise the wrap count is unknowable and the rate is skipped;
+- a rate above the interface speed (plus 5 %) is impossible: discarded and counted.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+TICKS_WRAP = 2**32
+SPEED_TOLERANCE = 1.05
+
+
+class Verdict(enum.Enum):
+    OK = "ok"
+    FIRST = "first"  # no previous reading
+    REBOOT = "reboot"
+    RESET = "reset"
+    AMBIGUOUS_WRAP = "ambiguous_wrap"
+    ABOVE_SPEED = "above_speed"
+
+
+@dataclass(frozen=True)
+class Reading:
+    uptime_ticks: int  # sysUpTime in 1/100 s
+    wall_s: float  # poller clock when it was read, for the TimeTicks-wrap check
+
+
+def elapsed_s(previous: Reading, current: Reading) -> float | None:
+    """Seconds between two readings by the agent's clock; None when the agent rebooted."""
+    delta = current.uptime_ticks - previous.uptime_ticks
+    if delta > 0:
+        return delta / 100
+    wall = current.wall_s - previous.wall_s
+    wrapped = (delta + TICKS_WRAP) / 100
+    # a TimeTicks wrap after ~497 days looks like a reboot, but agrees with the wall clock
+    if previous.uptime_ticks > TICKS_WRAP * 0.9 and abs(wrapped - wall) < max(5.0, wall * 0.1):
+        return wrapped
+    return None
+
+
+def counter_rate(
+    previous: int | None, current: int, seconds: float, *, bits: int, speed_bps: float | None
+) -> tuple[float | None, Verdict]:
+    """Bits per second from two octet-counter readings `seconds` apart."""
+    if previous is None:
+        return None, Verdict.FIRST
+    delta = current - previous
+    if delta < 0:
+        if bits == 64:
+            return None, Verdict.RESET
+        if speed_bps is None or speed_bps * seconds / 8 >= 2**32:
+            return None, Verdict.AMBIGUOUS_WRAP
+        delta += 2**32
+    rate = delta * 8 / seconds
+    if speed_bps and rate > speed_bps * SPEED_TOLERANCE:
+        return None, Verdict.ABOVE_SPEED
+    return rate, Verdict.OK
+
+
+def event_rate(previous: int | None, current: int, seconds: float, *, bits: int) -> float | None:
+    """Per-second rate of an event counter (errors, discards), with the same wrap rules."""
+    if previous is None:
+        return None
+    delta = current - previous
+    if delta < 0:
+        if bits == 64:
+            return None
+        delta += 2**32
+    return delta / seconds

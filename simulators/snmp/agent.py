@@ -1,0 +1,205 @@
+"""The fleet: many simulated switches in one process, one UDP port each (IPv4 or IPv6).
+
+Answers SNMPv2c GET, GETNEXT and GETBULK like a real agent (wrong community: silence), applies
+each switch's faults (delay, silence, truncated bulk responses, noSuch*, malformed answers),
+and sends SNMPv2 traps (linkDown/linkUp/coldStart) to a configured receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from collectors.snmp import ber
+from simulators.snmp.switch import IF_TABLE, SimSwitch
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 65000
+MAX_VARBINDS = 2000
+SYS_UPTIME_0 = ber.encode_oid("1.3.6.1.2.1.1.3.0")
+SNMP_TRAP_OID_0 = ber.encode_oid("1.3.6.1.6.3.1.1.4.1.0")
+TRAP_OIDS = {
+    "coldStart": "1.3.6.1.6.3.1.1.5.1",
+    "warmStart": "1.3.6.1.6.3.1.1.5.2",
+    "linkDown": "1.3.6.1.6.3.1.1.5.3",
+    "linkUp": "1.3.6.1.6.3.1.1.5.4",
+}
+
+
+@dataclass
+class AgentStats:
+    requests: int = 0
+    wrong_community: int = 0
+    malformed_requests: int = 0
+
+
+class SwitchAgent(asyncio.DatagramProtocol):
+    def __init__(self, fleet: SnmpFleet, switch: SimSwitch) -> None:
+        self.fleet = fleet
+        self.switch = switch
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        stats = self.fleet.stats
+        stats.requests += 1
+        faults = self.switch.faults
+        if faults.silent:
+            return
+        try:
+            request = ber.decode_message(data)
+        except ber.BerError:
+            stats.malformed_requests += 1
+            return
+        if request.community != self.fleet.community:
+            stats.wrong_community += 1
+            return
+        response = self.respond(request, self.fleet.clock())
+        if response is None or self.transport is None:
+            return
+        if faults.malformed:
+            response = response[: len(response) // 2] + b"\xff\x00garbage"
+        if faults.delay_s:
+            asyncio.get_running_loop().call_later(
+                faults.delay_s, self.transport.sendto, response, addr
+            )
+        else:
+            self.transport.sendto(response, addr)
+
+    def respond(self, request: ber.Message, now: float) -> bytes | None:
+        switch = self.switch
+        if request.pdu == ber.GET:
+            varbinds = [switch.get(vb.oid, now) for vb in request.varbinds]
+        elif request.pdu == ber.GET_NEXT:
+            varbinds = [
+                self._next(switch.next_position(vb.oid), vb.oid, now)[1] for vb in request.varbinds
+            ]
+        elif request.pdu == ber.GET_BULK:
+            varbinds = self._bulk(request, now)
+        else:
+            return None
+        return ber.encode_message(
+            request.community, ber.RESPONSE, request.request_id, 0, 0, varbinds
+        )
+
+    def _next(self, position: int, asked: bytes, now: float) -> tuple[int, ber.VarBind]:
+        """The first visible OID at or after `position` (and that position), or endOfMibView."""
+        switch = self.switch
+        while position < len(switch.view.oids) and switch.hidden(position):
+            position += 1
+        if position >= len(switch.view.oids):
+            return position, ber.VarBind(asked, ber.END_OF_MIB_VIEW, b"")
+        return position, switch.at(position, now)
+
+    def _bulk(self, request: ber.Message, now: float) -> list[ber.VarBind]:
+        non_repeaters = max(0, min(request.error_status, len(request.varbinds)))
+        limit = min(MAX_VARBINDS, self.switch.faults.truncate_bulk or MAX_VARBINDS)
+        out = [
+            self._next(self.switch.next_position(vb.oid), vb.oid, now)[1]
+            for vb in request.varbinds[:non_repeaters]
+        ]
+        cursors = [
+            (self.switch.next_position(vb.oid), vb.oid) for vb in request.varbinds[non_repeaters:]
+        ]
+        size = sum(len(vb.oid) + len(vb.raw) + 6 for vb in out)
+        for _ in range(max(0, request.error_index)):
+            if not cursors or all(c[0] >= len(self.switch.view.oids) for c in cursors):
+                break
+            for i, (position, asked) in enumerate(cursors):
+                found, varbind = self._next(position, asked, now)
+                cursors[i] = (found + 1, varbind.oid)
+                size += len(varbind.oid) + len(varbind.raw) + 6
+                if len(out) >= limit or size > MAX_RESPONSE_BYTES:
+                    return out
+                out.append(varbind)
+        return out
+
+
+class SnmpFleet:
+    """Serves `switches` on their (host, port); `clock` is the agents' notion of now."""
+
+    def __init__(
+        self,
+        switches: list[tuple[SimSwitch, str, int]],
+        community: bytes,
+        *,
+        clock: Callable[[], float] = time.time,
+        trap_receiver: tuple[str, int] | None = None,
+    ) -> None:
+        self.switches = switches
+        self.community = community
+        self.clock = clock
+        self.trap_receiver = trap_receiver
+        self.stats = AgentStats()
+        self.agents: dict[str, SwitchAgent] = {}
+
+    def __getitem__(self, name: str) -> SimSwitch:
+        return self.agents[name].switch
+
+    async def start(self) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < len(self.switches) + 256:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, len(self.switches) + 1024), hard))
+        loop = asyncio.get_running_loop()
+        for switch, host, port in self.switches:
+            agent = SwitchAgent(self, switch)
+            await loop.create_datagram_endpoint(lambda agent=agent: agent, local_addr=(host, port))  # type: ignore[misc]
+            self.agents[switch.name] = agent
+        log.info("SNMP fleet: %d switches answering", len(self.agents))
+
+    def close(self) -> None:
+        for agent in self.agents.values():
+            if agent.transport is not None:
+                agent.transport.close()
+
+    # ------------------------------------------------------------------- traps
+    def flap(self, name: str, port: int, *, up: bool) -> None:
+        """Take a link down or up, and send the linkDown/linkUp trap."""
+        switch, now = self[name], self.clock()
+        if up:
+            switch.link_up(port, now)
+        else:
+            switch.link_down(port, now)
+        status = ber.encode_integer(1 if up else 2)
+        self.send_trap(
+            name,
+            "linkUp" if up else "linkDown",
+            [
+                ber.VarBind(
+                    ber.encode_oid((*IF_TABLE, 1, port)), ber.INTEGER, ber.encode_integer(port)
+                ),
+                ber.VarBind(
+                    ber.encode_oid((*IF_TABLE, 7, port)), ber.INTEGER, ber.encode_integer(1)
+                ),
+                ber.VarBind(ber.encode_oid((*IF_TABLE, 8, port)), ber.INTEGER, status),
+            ],
+        )
+
+    def reboot(self, name: str) -> None:
+        self[name].reboot(self.clock())
+        self.send_trap(name, "coldStart", [])
+
+    def send_trap(self, name: str, trap: str, varbinds: list[ber.VarBind]) -> None:
+        agent = self.agents[name]
+        if self.trap_receiver is None or agent.transport is None:
+            return
+        head = [
+            ber.VarBind(
+                SYS_UPTIME_0,
+                ber.TIMETICKS,
+                ber.encode_unsigned(agent.switch.uptime_ticks(self.clock())),
+            ),
+            ber.VarBind(SNMP_TRAP_OID_0, ber.OBJECT_ID, ber.encode_oid(TRAP_OIDS[trap])),
+        ]
+        message = ber.encode_message(
+            self.community, ber.TRAP_V2, int(self.clock() * 1000) % 2**31, 0, 0, head + varbinds
+        )
+        agent.transport.sendto(message, self.trap_receiver)
