@@ -5,8 +5,9 @@ network latency do not distort rates. Rules:
 - sysUpTime went backwards (and it is not the 497-day TimeTicks wrap): the agent rebooted;
   no rate for this interval, everything starts over (counted as a reboot, never a spike);
 - a 64-bit counter that went backwards was reset (e.g. the interface was reset): no rate;
-- a 32-bit counter that went backwards wrapped once, *if* the link could not have carried
-  2^32 octets in the interval; otherwise the wrap count is unknowable and the rate is skipped;
+- a 32-bit counter may have wrapped, maybe several times: the delta modulo 2^32 is the only
+  possible answer when one more wrap would exceed the interface speed; otherwise the number
+  of wraps is unknowable and the rate is skipped (e.g. a 1G link needs polls <= 30 s apart);
 - a rate above the interface speed (plus 5 %) is impossible: discarded and counted.
 """
 
@@ -54,12 +55,12 @@ def counter_rate(
     if previous is None:
         return None, Verdict.FIRST
     delta = current - previous
-    if delta < 0:
-        if bits == 64:
-            return None, Verdict.RESET
-        if speed_bps is None or speed_bps * seconds / 8 >= 2**32:
+    if bits == 64 and delta < 0:
+        return None, Verdict.RESET
+    if bits == 32:
+        delta %= 2**32
+        if speed_bps is None or (delta + 2**32) * 8 / seconds <= speed_bps * SPEED_TOLERANCE:
             return None, Verdict.AMBIGUOUS_WRAP
-        delta += 2**32
     rate = delta * 8 / seconds
     if speed_bps and rate > speed_bps * SPEED_TOLERANCE:
         return None, Verdict.ABOVE_SPEED

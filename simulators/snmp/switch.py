@@ -234,7 +234,8 @@ class SimSwitch:
         position = bisect.bisect_left(self.view.oids, key)
         if position < len(self.view.oids) and self.view.oids[position] == key:
             return ber.VarBind(oid, *self.value(self.view.cells[position], now))
-        in_table = position < len(self.view.oids) and self.view.oids[position][:-1] == key[:-1]
+        neighbours = self.view.oids[max(0, position - 1) : position + 1]
+        in_table = any(oid[:-1] == key[:-1] for oid in neighbours)  # the column exists
         return ber.VarBind(oid, ber.NO_SUCH_INSTANCE if in_table else ber.NO_SUCH_OBJECT, b"")
 
     def next_position(self, oid: bytes) -> int:

@@ -1,0 +1,76 @@
+"""Counter -> rate rules: wraps, resets, reboots, impossible rates (table-driven)."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.snmp.rates import Reading, Verdict, counter_rate, elapsed_s, event_rate
+
+G = 1e9
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "seconds", "bits", "speed", "rate", "verdict"),
+    [
+        (None, 100, 60, 64, G, None, Verdict.FIRST),
+        (1000, 1000 + 75_000_000, 60, 64, G, 10_000_000.0, Verdict.OK),
+        (2**64 - 10, 5, 60, 64, G, None, Verdict.RESET),  # 64-bit never wraps in practice
+        (2**32 - 1000, 500, 60, 32, 100e6, 1500 * 8 / 60, Verdict.OK),  # one wrap, 100M link
+        (2**32 - 1000, 500, 60, 32, 10e9, None, Verdict.AMBIGUOUS_WRAP),  # 10G could wrap 17 times
+        (1000, 2000, 60, 32, 1e9, None, Verdict.AMBIGUOUS_WRAP),  # 1G in 60 s: 1000 or 1000 + 2^32?
+        (
+            1000,
+            2000,
+            30,
+            32,
+            1e9,
+            1000 * 8 / 30,
+            Verdict.OK,
+        ),  # 1G in 30 s: one more wrap is too fast
+        (1000, 2000, 60, 32, 100e6, 1000 * 8 / 60, Verdict.OK),
+        (2**32 - 1000, 500, 60, 32, None, None, Verdict.AMBIGUOUS_WRAP),  # speed unknown
+        (0, 8 * 10**9, 60, 64, G, None, Verdict.ABOVE_SPEED),  # 1.07 Gb/s on 1G
+        (0, int(1.04 * G * 60 / 8), 60, 64, G, 1.04 * G, Verdict.OK),  # within 5 % tolerance
+        (0, 10**12, 60, 64, None, 10**12 * 8 / 60, Verdict.OK),  # no speed: no ceiling
+    ],
+)
+def test_counter_rate(
+    previous: int | None,
+    current: int,
+    seconds: float,
+    bits: int,
+    speed: float | None,
+    rate: float | None,
+    verdict: Verdict,
+) -> None:
+    got_rate, got_verdict = counter_rate(previous, current, seconds, bits=bits, speed_bps=speed)
+    assert got_verdict is verdict
+    assert got_rate == pytest.approx(rate) if rate is not None else got_rate is None
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "expected"),
+    [
+        (Reading(1000, 0.0), Reading(7000, 60.0), 60.0),
+        (Reading(1000, 0.0), Reading(7050, 60.0), 60.5),  # the agent's clock, not the poller's
+        (Reading(8_640_000, 0.0), Reading(500, 60.0), None),  # rebooted 5 s ago
+        (Reading(2**32 - 3000, 0.0), Reading(3000, 60.0), 60.0),  # 497-day TimeTicks wrap
+        (
+            Reading(2**32 - 3000, 0.0),
+            Reading(3000, 3600.0),
+            None,
+        ),  # a wrap would mean 60 s, not 1 h
+        (Reading(5000, 0.0), Reading(5000, 60.0), None),  # uptime did not move: not trusted
+    ],
+)
+def test_elapsed_by_agent_clock(
+    previous: Reading, current: Reading, expected: float | None
+) -> None:
+    assert elapsed_s(previous, current) == expected
+
+
+def test_event_rate() -> None:
+    assert event_rate(None, 5, 60, bits=32) is None
+    assert event_rate(10, 70, 60, bits=32) == 1.0
+    assert event_rate(2**32 - 30, 30, 60, bits=32) == 1.0
+    assert event_rate(50, 10, 60, bits=64) is None
