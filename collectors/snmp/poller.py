@@ -111,6 +111,11 @@ class SnmpPoller:
         self._clock = clock
         self._state: dict[str, _DeviceState] = {}
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
+        self._directory: dict[tuple[str, int], tuple[str, str]] = {}
+
+    def interface(self, device: str, if_index: int) -> tuple[str, str] | None:
+        """(ifname, role) of an interface as last polled, for traps that only carry ifIndex."""
+        return self._directory.get((device, if_index))
 
     async def poll(self, target: SnmpTarget) -> list[Sample]:
         started = time.perf_counter()
