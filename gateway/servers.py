@@ -1,204 +1,98 @@
 """Real servers as child processes on loopback: InfluxDB 1.x, VictoriaMetrics, Mosquitto,
 Alertmanager. Used by `edumon stack up`, the demo, the tests and the benchmarks.
 
-Each server writes its own config into its data directory, binds 127.0.0.1 on a free (or
-preferred) port, logs to a file there, and is ready only when a real probe answers.
+Each server writes its own config into its data directory, binds 127.0.0.1 (never all
+interfaces) on a free or preferred port, logs to a file there, and counts as started only
+when a real probe answers. Lifecycle (start/stop/kill/restart, ports) is in
+`gateway.child_server`; this module says how to configure, probe and talk to each one.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
-import shutil
-import signal
+import pwd
+import secrets
 import socket
-import subprocess
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any
+
+from gateway.child_server import (
+    ChildServer,
+    PortCollision,
+    ServerError,
+    StartStop,
+    free_port,
+    http_get,
+    http_request,
+    port_is_free,
+)
+
+__all__ = [
+    "Alertmanager",
+    "ChildServer",
+    "InfluxDB1",
+    "Mosquitto",
+    "PortCollision",
+    "ServerError",
+    "StartStop",
+    "VictoriaMetrics",
+    "free_port",
+    "http_get",
+    "http_request",
+    "port_is_free",
+]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-class ServerError(RuntimeError):
-    """A server did not start or answer; the message carries the tail of its log."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens there (TIME_WAIT leftovers of old connections do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-class StartStop:
-    """`with thing:` starts it and always stops it."""
-
-    def start(self) -> Self:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class ChildServer(StartStop):
-    """Start/stop/kill/restart one server process; subclasses say how to run and probe it."""
-
-    name: ClassVar[str] = "server"
-    binary_names: ClassVar[tuple[str, ...]] = ()
-    apt_package: ClassVar[str] = ""
-    start_timeout_s: ClassVar[float] = 30.0
-
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.data_dir = Path(data_dir)
-        self.host = host
-        self.port = port or free_port(host)
-        self.log_path = self.data_dir / f"{self.name}.log"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    # -- subclass interface
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
-    def is_ready(self) -> bool:
-        raise NotImplementedError
-
-    # -- lookup
-    @classmethod
-    def binary(cls) -> str | None:
-        for name in cls.binary_names:
-            found = shutil.which(name) or (
-                name if os.path.isabs(name) and os.access(name, os.X_OK) else None
-            )
-            if found:
-                return found
-        return None
-
-    @classmethod
-    def binary_missing_reason(cls) -> str | None:
-        if cls.binary() is None:
-            return f"{cls.binary_names[0]} not installed (apt install {cls.apt_package})"
-        return None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    # -- lifecycle
-    def start(self) -> Self:
-        if self.running:
-            return self
-        if (reason := self.binary_missing_reason()) is not None:
-            raise ServerError(reason)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.data_dir,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServerError(
-                    f"{self.name} exited with {self._process.returncode}: {self.log_tail()}"
-                )
-            try:
-                if self.is_ready():
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise ServerError(
-            f"{self.name} not ready after {self.start_timeout_s:g} s: {self.log_tail()}"
-        )
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def kill(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            self._process.wait()
-            self._process = None
-
-    def restart(self) -> Self:
-        self.stop()
-        return self.start()
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+DEFAULT_ALERTMANAGER_CONFIG = PACKAGE_DIR / "stack_configs" / "alertmanager.yml"
 
 
 class InfluxDB1(ChildServer):
-    """InfluxDB 1.x (Debian `influxdb`), auth disabled, reporting off, on loopback only."""
+    """InfluxDB 1.x (Debian `influxdb`): reporting and self-monitoring off, loopback only.
+
+    With `auth_enabled` the first start creates the admin user (`username`/`password`; the
+    password is random unless given) and every helper authenticates as it.
+    """
 
     name = "influxdb"
     binary_names = ("influxd", "/usr/bin/influxd")
     apt_package = "influxdb"
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        super().__init__(data_dir, port=port, host=host)
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        port_fallback: bool = False,
+        auth_enabled: bool = False,
+        username: str = "admin",
+        password: str | None = None,
+    ) -> None:
+        super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
+        self.rpc_port = free_port()  # backup/restore RPC; never used by us, but it binds
+        self.auth_enabled = auth_enabled
+        self.username = username
+        self.password = password or secrets.token_urlsafe(16)
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        return (self.username, self.password) if self.auth_enabled else None
+
+    def ports_free(self) -> bool:
+        return port_is_free(self.port, self.host) and port_is_free(self.rpc_port)
+
+    def choose_new_ports(self) -> None:
+        self.port = free_port(self.host)
         self.rpc_port = free_port()
 
     def command(self) -> list[str]:
-        if not port_is_free(self.rpc_port):
+        if not port_is_free(self.rpc_port):  # only the HTTP port has to stay stable
             self.rpc_port = free_port()
         d = self.data_dir
         config = d / "influxdb.conf"
@@ -208,28 +102,46 @@ class InfluxDB1(ChildServer):
             f'[data]\n  dir = "{d / "data"}"\n  wal-dir = "{d / "wal"}"\n'
             "  query-log-enabled = false\n  trace-logging-enabled = false\n"
             f'[http]\n  bind-address = "{self.host}:{self.port}"\n  log-enabled = false\n'
-            "  max-body-size = 0\n"
+            f"  auth-enabled = {str(self.auth_enabled).lower()}\n  max-body-size = 0\n"
             "[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n"
+            "[subscriber]\n  enabled = false\n"
         )
-        binary = self.binary()
-        assert binary is not None
-        return [binary, "-config", str(config)]
+        return [self.require_binary(), "-config", str(config)]
 
     def is_ready(self) -> bool:
         return http_get(f"{self.url}/ping")[0] == 204
 
+    def after_ready(self) -> None:
+        if self.auth_enabled:
+            # without any admin InfluxDB accepts exactly this statement unauthenticated; with
+            # the admin present it is a no-op for the same password
+            self.query(
+                f"CREATE USER \"{self.username}\" WITH PASSWORD '{self.password}' "
+                "WITH ALL PRIVILEGES",
+                db="",
+            )
+
+    def _headers(self) -> dict[str, str]:
+        if not self.auth_enabled:
+            return {}
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
     def query(self, q: str, db: str = "edumon") -> dict[str, Any]:
-        """Run InfluxQL over POST /query; raises ServerError when the answer has an error."""
+        """Run InfluxQL over POST /query (epoch=ns); raises ServerError on any error."""
         body = urllib.parse.urlencode({"q": q, "db": db, "epoch": "ns"}).encode()
-        try:
-            with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=30) as response:
-                result: dict[str, Any] = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            raise ServerError(f"query {q!r}: HTTP {error.code}: {error.read()[:300]!r}") from error
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **self._headers()}
+        result: dict[str, Any] = json.loads(http_request(f"{self.url}/query", body, headers))
         errors = [r["error"] for r in result.get("results", []) if "error" in r]
         if "error" in result or errors:
             raise ServerError(f"query {q!r}: {result.get('error') or errors}")
         return result
+
+    def write(self, lines: str | bytes, db: str = "edumon", precision: str = "ns") -> None:
+        """POST line protocol to /write (expects 204)."""
+        body = lines.encode() if isinstance(lines, str) else lines
+        query = urllib.parse.urlencode({"db": db, "precision": precision})
+        http_request(f"{self.url}/write?{query}", body, self._headers())
 
     def create_database(self, name: str) -> None:
         self.query(f'CREATE DATABASE "{name}"', db="")
@@ -241,65 +153,130 @@ class InfluxDB1(ChildServer):
 
 
 class VictoriaMetrics(ChildServer):
-    """VictoriaMetrics single node. Line-protocol field `f` of measurement `m` becomes `m_f`."""
+    """VictoriaMetrics single node, taking InfluxDB line protocol on /write.
+
+    Naming: line-protocol field `f` of measurement `m` is stored as metric `m_f`, tags become
+    labels (`srv,site=a v=1` -> `srv_v{site="a"} 1`), and `db=` becomes label `db`. Timestamps
+    are kept in milliseconds. The helpers see points written just before: they force a flush
+    (/internal/force_flush) and search up to a moment in the future.
+    """
 
     name = "victoria-metrics"
     binary_names = ("victoria-metrics", "/usr/bin/victoria-metrics")
     apt_package = "victoria-metrics"
 
     def command(self) -> list[str]:
-        binary = self.binary()
-        assert binary is not None
         return [
-            binary,
+            self.require_binary(),
             f"-storageDataPath={self.data_dir / 'data'}",
             f"-httpListenAddr={self.host}:{self.port}",
             "-retentionPeriod=100y",
             "-search.disableCache",
+            "-search.latencyOffset=0s",
         ]
 
     def is_ready(self) -> bool:
         return http_get(f"{self.url}/health")[0] == 200
 
+    def force_flush(self) -> None:
+        """Make everything written so far searchable (GET /internal/force_flush)."""
+        http_request(f"{self.url}/internal/force_flush")
+
     def export(self, selector: str) -> list[dict[str, Any]]:
-        """Every raw sample of the matching series (GET /api/v1/export after a flush)."""
-        http_get(f"{self.url}/internal/force_flush")
-        query = urllib.parse.urlencode({"match[]": selector, "start": "0"})
-        status, body = http_get(f"{self.url}/api/v1/export?{query}", timeout_s=30)
-        if status != 200:
-            raise ServerError(f"export {selector}: HTTP {status}: {body[:300]!r}")
+        """Every raw sample of the matching series: [{"metric", "values", "timestamps"}]."""
+        self.force_flush()
+        end = (
+            int(time.time()) + 86_400
+        )  # the default end (now, in whole seconds) misses fresh points
+        query = urllib.parse.urlencode({"match[]": selector, "start": "0", "end": str(end)})
+        body = http_request(f"{self.url}/api/v1/export?{query}")
         return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query (GET /api/v1/query) at `at` (default: the next whole second, so points
+        written just now count): the `data.result` list."""
+        self.force_flush()
+        at = math.ceil(time.time()) + 1 if at is None else at
+        query = urllib.parse.urlencode({"query": promql, "time": str(at)})
+        body = http_request(f"{self.url}/api/v1/query?{query}")
+        answer: dict[str, Any] = json.loads(body)
+        if answer.get("status") != "success":
+            raise ServerError(f"query {promql!r}: {answer}")
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        return result
 
 
 class Mosquitto(ChildServer):
-    """Mosquitto 2.x, anonymous, persistent, on loopback."""
+    """Mosquitto 2.x: anonymous, persistent, on 127.0.0.1 (and ::1 with `ipv6=True`)."""
 
     name = "mosquitto"
     binary_names = ("mosquitto", "/usr/sbin/mosquitto")
     apt_package = "mosquitto"
 
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        port_fallback: bool = False,
+        ipv6: bool = False,
+    ) -> None:
+        super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
+        self.ipv6 = ipv6
+
+    @property
+    def mqtt_url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def _hosts(self) -> list[str]:
+        return [self.host, "::1"] if self.ipv6 else [self.host]
+
+    def ports_free(self) -> bool:
+        return all(port_is_free(self.port, host) for host in self._hosts())
+
+    def choose_new_ports(self) -> None:
+        self.port = free_port(self.host)
+        while not self.ports_free():
+            self.port = free_port(self.host)
+
     def command(self) -> list[str]:
+        listeners = "".join(f"listener {self.port} {host}\n" for host in self._hosts())
         config = self.data_dir / "mosquitto.conf"
         config.write_text(
-            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            f"{listeners}allow_anonymous true\n"
+            # as root mosquitto would switch to user "mosquitto", which cannot write here
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"persistence true\npersistence_location {self.data_dir}/\n"
             f"log_dest file {self.log_path}\nlog_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 1000000\n"
         )
-        binary = self.binary()
-        assert binary is not None
-        return [binary, "-c", str(config)]
+        return [self.require_binary(), "-c", str(config)]
 
     def is_ready(self) -> bool:
-        # a real MQTT 3.1.1 CONNECT, expecting CONNACK with return code 0
-        connect = b"\x10\x12\x00\x04MQTT\x04\x02\x00\x05\x00\x06ready1"
-        with socket.create_connection((self.host, self.port), timeout=1) as sock:
-            sock.sendall(connect)
-            return sock.recv(4) == b"\x20\x02\x00\x00"
+        return all(self._mqtt_connect(host) for host in self._hosts())
+
+    def _mqtt_connect(self, host: str) -> bool:
+        """A real MQTT 3.1.1 CONNECT (clean session), CONNACK 0 expected, then DISCONNECT."""
+        client_id = b"edumon-ready"
+        variable = b"\x00\x04MQTT\x04\x02\x00\x05" + len(client_id).to_bytes(2, "big") + client_id
+        with socket.create_connection((host, self.port), timeout=1) as sock:
+            sock.sendall(b"\x10" + bytes([len(variable)]) + variable)
+            answer = b""
+            while len(answer) < 4:
+                chunk = sock.recv(4 - len(answer))
+                if not chunk:
+                    return False
+                answer += chunk
+            sock.sendall(b"\xe0\x00")
+            return answer == b"\x20\x02\x00\x00"
 
 
 class Alertmanager(ChildServer):
-    """Prometheus Alertmanager with clustering disabled (no gossip port on all interfaces)."""
+    """Prometheus Alertmanager, clustering disabled (else it gossips on *:9094).
+
+    The default config is the shipped `gateway/stack_configs/alertmanager.yml`.
+    """
 
     name = "alertmanager"
     binary_names = ("prometheus-alertmanager", "alertmanager", "/usr/bin/prometheus-alertmanager")
@@ -311,19 +288,19 @@ class Alertmanager(ChildServer):
         *,
         port: int | None = None,
         host: str = "127.0.0.1",
+        port_fallback: bool = False,
         config_file: Path | None = None,
     ) -> None:
-        super().__init__(data_dir, port=port, host=host)
-        self.config_file = config_file or PACKAGE_DIR / "stack_configs" / "alertmanager.yml"
+        super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
+        self.config_file = Path(config_file or DEFAULT_ALERTMANAGER_CONFIG).resolve()
 
     def command(self) -> list[str]:
-        binary = self.binary()
-        assert binary is not None
         return [
-            binary,
+            self.require_binary(),
             f"--config.file={self.config_file}",
             f"--storage.path={self.data_dir / 'data'}",
             f"--web.listen-address={self.host}:{self.port}",
+            f"--web.external-url={self.url}",
             "--cluster.listen-address=",
         ]
 
@@ -331,8 +308,15 @@ class Alertmanager(ChildServer):
         return http_get(f"{self.url}/-/ready")[0] == 200
 
     def alerts(self) -> list[dict[str, Any]]:
-        status, body = http_get(f"{self.url}/api/v2/alerts")
-        if status != 200:
-            raise ServerError(f"GET /api/v2/alerts: HTTP {status}")
-        result: list[dict[str, Any]] = json.loads(body)
+        """GET /api/v2/alerts: the alerts it holds (active, silenced, inhibited)."""
+        result: list[dict[str, Any]] = json.loads(http_request(f"{self.url}/api/v2/alerts"))
         return result
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """POST /api/v2/alerts (what the alert engine does)."""
+        body = json.dumps(alerts).encode()
+        http_request(f"{self.url}/api/v2/alerts", body, {"Content-Type": "application/json"})
+
+    def reload(self) -> None:
+        """Re-read the config file (POST /-/reload); raises when it is invalid."""
+        http_request(f"{self.url}/-/reload", b"")

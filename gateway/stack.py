@@ -1,85 +1,137 @@
-"""`edumon stack up`: local InfluxDB, Mosquitto and Alertmanager with data in a state dir."""
+"""`edumon stack up`: local InfluxDB, Mosquitto and Alertmanager with data in a state dir.
+
+`LocalStack` is also what `edumon demo` starts before running the service in-process.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Self
+from typing import IO, Self
 
-from gateway.servers import (
-    Alertmanager,
-    ChildServer,
-    InfluxDB1,
-    Mosquitto,
-    StartStop,
-    port_is_free,
-)
+from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, ServerError, StartStop
 
-# Stable ports across restarts of the stack (so a running `edumon run` keeps its URLs);
-# a taken port falls back to a free one.
+# Stable ports across restarts of the stack (so a running `edumon run` keeps its URLs): the
+# ports of the last run (ports.json in the state dir), else these; a taken one falls back to
+# a free port, which is remembered in turn.
 PREFERRED_PORTS = {"influxdb": 18086, "mosquitto": 11883, "alertmanager": 19093}
+DATABASE = "edumon"
 
 
-def _port(name: str) -> int | None:
-    preferred = PREFERRED_PORTS[name]
-    return preferred if port_is_free(preferred) else None
+def _print_flushed(line: str) -> None:
+    print(line, flush=True)
 
 
 class LocalStack(StartStop):
-    """Starts the servers under `state_dir/<name>/`; stops them in reverse order."""
+    """Starts the servers under `state_dir/<name>/` (creating database "edumon"); stops them in
+    reverse order. One stack per state dir at a time (a lock file says so)."""
 
-    def __init__(self, state_dir: Path) -> None:
-        state_dir = Path(state_dir).resolve()
-        self.influxdb = InfluxDB1(state_dir / "influxdb", port=_port("influxdb"))
-        self.mosquitto = Mosquitto(state_dir / "mosquitto", port=_port("mosquitto"))
-        self.alertmanager = Alertmanager(state_dir / "alertmanager", port=_port("alertmanager"))
+    def __init__(self, state_dir: Path, *, ports: Mapping[str, int] | None = None) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.ports_file = self.state_dir / "ports.json"
+        wanted = {**PREFERRED_PORTS, **self._remembered_ports(), **(ports or {})}
+        d = self.state_dir
+        self.influxdb = InfluxDB1(d / "influxdb", port=wanted["influxdb"], port_fallback=True)
+        self.mosquitto = Mosquitto(d / "mosquitto", port=wanted["mosquitto"], port_fallback=True)
+        self.alertmanager = Alertmanager(
+            d / "alertmanager", port=wanted["alertmanager"], port_fallback=True
+        )
         self.servers: list[ChildServer] = [self.influxdb, self.mosquitto, self.alertmanager]
+        self._lock: IO[bytes] | None = None
 
     @property
     def urls(self) -> dict[str, str]:
         return {
             "influxdb": self.influxdb.url,
-            "mosquitto": f"mqtt://{self.mosquitto.host}:{self.mosquitto.port}",
+            "mosquitto": self.mosquitto.mqtt_url,
             "alertmanager": self.alertmanager.url,
         }
 
     def start(self) -> Self:
+        self._take_lock()
         try:
             for server in self.servers:
                 server.start()
-            self.influxdb.create_database("edumon")
+            self.influxdb.create_database(DATABASE)
+            self.ports_file.write_text(
+                json.dumps({server.name: server.port for server in self.servers}) + "\n"
+            )
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        for server in reversed(self.servers):
-            server.stop()
+        try:
+            for server in reversed(self.servers):
+                server.stop()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # closing releases the flock
+                self._lock = None
+
+    def _take_lock(self) -> None:
+        if self._lock is not None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock = (self.state_dir / "stack.lock").open("wb")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            lock.close()
+            raise ServerError(f"another stack is running on {self.state_dir}") from error
+        self._lock = lock
+
+    def _remembered_ports(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.ports_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            name: port
+            for name, port in data.items()
+            if name in PREFERRED_PORTS and isinstance(port, int) and 0 < port < 65536
+        }
 
 
-def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = print) -> int:
-    """Start the stack, print the URLs, block until SIGINT/SIGTERM, stop cleanly."""
+def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = _print_flushed) -> int:
+    """Start the stack, print one line per server, block until SIGINT/SIGTERM, stop cleanly.
+
+    Returns 0 after a signal, 1 when a server fails to start or dies on its own. Main thread
+    only (it installs signal handlers)."""
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
+        stopping.set()  # a second Ctrl-C while stopping changes nothing
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    stack = LocalStack(state_dir)
     try:
-        with LocalStack(state_dir) as stack:
+        try:
+            stack.start()
+        except ServerError as error:
+            print(f"edumon stack: {error}", file=sys.stderr, flush=True)
+            return 1
+        try:
             for server in stack.servers:
                 url = stack.urls[server.name]
-                print_fn(f"{server.name:13} {url:32} data: {server.data_dir}")
-            print_fn("stack up; Ctrl-C stops it")
+                print_fn(f"{server.name:13} {url:28} data: {server.data_dir}")
+            print_fn("stack up; Ctrl-C or SIGTERM stops it")
             while not stopping.wait(0.5):
                 for server in stack.servers:
                     if not server.running:
                         print_fn(f"{server.name} exited unexpectedly:\n{server.log_tail()}")
                         return 1
+        finally:
+            stack.stop()
         print_fn("stack stopped")
         return 0
     finally:
