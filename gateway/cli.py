@@ -72,6 +72,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.config), Path(args.state_dir), duration_s=args.duration)
 
 
+def cmd_sim_snmp(args: argparse.Namespace) -> int:
+    from simulators.snmp.agent import SnmpFleet
+    from simulators.snmp.run import community_from_env, inventory_fleet, numbered_fleet, serve
+
+    _setup_logging(args.log_level or "info")
+    community = community_from_env(args.community_env)
+    if args.config:
+        switches = inventory_fleet(_load_or_exit(args.config), seed=args.seed)
+    else:
+        switches = numbered_fleet(
+            args.switches, args.host, args.base_port, seed=args.seed, old_every=args.old_every
+        )
+    trap_to = None
+    if args.trap_to:
+        host, _, port = args.trap_to.rpartition(":")
+        trap_to = (host.strip("[]"), int(port))
+    first, last = switches[0], switches[-1]
+    print(
+        f"{len(switches)} switches on udp {first[1]}:{first[2]} .. {last[1]}:{last[2]}", flush=True
+    )
+    asyncio.run(serve(SnmpFleet(switches, community, trap_receiver=trap_to), args.duration))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
     parser.add_argument("--log-level", help="debug, info, warning, error")
@@ -93,6 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     up = stack_sub.add_parser("up", help="start them as child processes until Ctrl-C")
     up.add_argument("--state-dir", default="state/stack")
     up.set_defaults(func=cmd_stack_up)
+
+    sim = sub.add_parser("sim", help="device simulators")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    snmp = sim_sub.add_parser("snmp", help="a fleet of SNMP switches")
+    snmp.add_argument("--switches", type=int, default=10)
+    snmp.add_argument("--host", default="127.0.0.1")
+    snmp.add_argument("--base-port", type=int, default=16100)
+    snmp.add_argument("--config", help="serve every switch of this inventory instead")
+    snmp.add_argument("--community-env", default="EDUMON_SNMP_COMMUNITY")
+    snmp.add_argument("--old-every", type=int, default=0, help="every Nth switch: 32-bit counters")
+    snmp.add_argument("--trap-to", help="host:port to send linkDown/linkUp/coldStart traps to")
+    snmp.add_argument("--seed", type=int, default=1)
+    snmp.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    snmp.set_defaults(func=cmd_sim_snmp)
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
     demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))

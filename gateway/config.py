@@ -104,6 +104,12 @@ class MqttSection(Section):
     client_id: str = "edumon"
 
 
+class SnmpSection(Section):
+    trap_listen: str | None = Field(default=None, pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d+$")
+    max_repetitions: int = Field(default=25, ge=1, le=200)
+    max_concurrent: int = Field(default=64, ge=1, le=4096)
+
+
 class AlertmanagerSection(Section):
     url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
 
@@ -123,6 +129,7 @@ class EdumonConfig(Section):
     influxdb: InfluxSection = InfluxSection()
     spool: SpoolSection = SpoolSection()
     mqtt: MqttSection = MqttSection()
+    snmp: SnmpSection = SnmpSection()
     alertmanager: AlertmanagerSection | None = None
     credentials: Credentials = Credentials()
     defaults: Defaults = Defaults()

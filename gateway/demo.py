@@ -1,7 +1,8 @@
 """`edumon demo`: the local stack, the simulators and the service with the example city.
 
-Collectors and simulators join here as they land (SNMP, MQTT, LoRaWAN, probes); today the
-service runs against real InfluxDB, Mosquitto and Alertmanager and writes its own metrics.
+Collectors and simulators join here as they land: today the SNMP switch fleet of the example
+city (v2c switches polled, traps received) and the reachability probes, written to the real
+local InfluxDB; MQTT and LoRaWAN follow.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def point_at_stack(config: EdumonConfig, stack: LocalStack, state_dir: Path) -> 
 
 def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = None) -> int:
     env = demo_environment()
+    os.environ.update({name: env[name] for name in DEMO_SECRET_VARIABLES})  # the simulators' too
     config = load_config(config_path, env)
     with LocalStack(state_dir / "stack") as stack:
         for name, url in stack.urls.items():
@@ -57,7 +59,21 @@ def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = N
 
 
 async def _run(service: Service, duration_s: float | None) -> None:
+    from simulators.snmp.agent import SnmpFleet
+    from simulators.snmp.run import inventory_fleet
+
+    config = service.config
+    trap_to = None
+    if config.snmp.trap_listen:
+        host, _, port = config.snmp.trap_listen.rpartition(":")
+        trap_to = (host.strip("[]"), int(port))
+    community = os.environ["EDUMON_SNMP_COMMUNITY"].encode()
+    fleet = SnmpFleet(inventory_fleet(config, seed=1), community, trap_receiver=trap_to)
+    await fleet.start()
     stop = asyncio.Event()
     if duration_s is not None:
         asyncio.get_running_loop().call_later(duration_s, stop.set)
-    await service.run(stop)
+    try:
+        await service.run(stop)
+    finally:
+        fleet.close()

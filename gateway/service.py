@@ -93,6 +93,10 @@ class Service:
 
     def _install_collectors(self) -> None:
         """The collectors whose devices the inventory lists (imported only when needed)."""
+        if any(True for _ in self.config.devices("switch")) or self.config.snmp.trap_listen:
+            from collectors.snmp.service import run_snmp
+
+            self.add_task("snmp", lambda svc: run_snmp(svc.config, svc.emit, svc.metrics))
         if any(True for _ in self.config.devices("probe_target")):
             from collectors.probes.service import run_probes
 

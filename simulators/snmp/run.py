@@ -1,0 +1,71 @@
+"""Build and run a fleet: N numbered switches, or every switch of an inventory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from gateway.config import EdumonConfig
+from gateway.inventory import Switch
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.switch import SimSwitch
+
+log = logging.getLogger(__name__)
+DAY_S = 86400
+
+
+def numbered_fleet(
+    count: int, host: str, base_port: int, *, seed: int, old_every: int = 0
+) -> list[tuple[SimSwitch, str, int]]:
+    """`count` switches sw-0001... on consecutive ports; every `old_every`-th is 32-bit only."""
+    now = time.time()
+    return [
+        (
+            SimSwitch(
+                f"sw-{n:04d}",
+                seed=seed,
+                uplinks=2 + n % 3,
+                old=bool(old_every) and n % old_every == 0,
+                boot=now - DAY_S * (1 + n % 30),
+            ),
+            host,
+            base_port + n,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch, str, int]]:
+    """One simulated switch per switch of the inventory, at its address and port."""
+    now = time.time()
+    fleet = []
+    for n, (_site, device) in enumerate(config.devices("switch")):
+        assert isinstance(device, Switch)
+        switch = SimSwitch(
+            device.id,
+            seed=seed,
+            uplinks=4 if device.role == "core" else 2,
+            boot=now - DAY_S * (1 + n % 30),
+        )
+        fleet.append((switch, device.address, device.port))
+    return fleet
+
+
+async def serve(fleet: SnmpFleet, duration_s: float | None = None) -> None:
+    await fleet.start()
+    try:
+        if duration_s is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(duration_s)
+    finally:
+        fleet.close()
+
+
+def community_from_env(name: str) -> bytes:
+    value = os.environ.get(name)
+    if not value:
+        raise SystemExit(f"set the SNMP community in the environment variable {name}")
+    return value.encode()
