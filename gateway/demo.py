@@ -59,6 +59,7 @@ def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = N
 
 
 async def _run(service: Service, duration_s: float | None) -> None:
+    from collectors.snmp.service import usm_user
     from simulators.snmp.agent import SnmpFleet
     from simulators.snmp.run import inventory_fleet
 
@@ -68,7 +69,10 @@ async def _run(service: Service, duration_s: float | None) -> None:
         host, _, port = config.snmp.trap_listen.rpartition(":")
         trap_to = (host.strip("[]"), int(port))
     community = os.environ["EDUMON_SNMP_COMMUNITY"].encode()
-    fleet = SnmpFleet(inventory_fleet(config, seed=1), community, trap_receiver=trap_to)
+    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
+    fleet = SnmpFleet(
+        inventory_fleet(config, seed=1), community, trap_receiver=trap_to, users=users
+    )
     await fleet.start()
     stop = asyncio.Event()
     if duration_s is not None:

@@ -65,7 +65,7 @@ class SnmpCredential(Section):
     security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "authPriv"
     auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] | None = None
     auth_password_env: EnvName | None = None
-    priv_protocol: Literal["des", "aes", "aes192", "aes256"] | None = None
+    priv_protocol: Literal["aes"] | None = None  # AES-128-CFB (RFC 3826); DES is obsolete
     priv_password_env: EnvName | None = None
 
     @model_validator(mode="after")

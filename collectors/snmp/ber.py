@@ -129,6 +129,19 @@ def encode_unsigned(value: int) -> bytes:
     return value.to_bytes(value.bit_length() // 8 + 1, "big")
 
 
+def encode_pdu(
+    pdu: int, request_id: int, error_status: int, error_index: int, varbinds: list[VarBind]
+) -> bytes:
+    body = b"".join(tlv(SEQUENCE, tlv(OBJECT_ID, vb.oid) + tlv(vb.tag, vb.raw)) for vb in varbinds)
+    return tlv(
+        pdu,
+        tlv(INTEGER, encode_integer(request_id))
+        + tlv(INTEGER, encode_integer(error_status))
+        + tlv(INTEGER, encode_integer(error_index))
+        + tlv(SEQUENCE, body),
+    )
+
+
 def encode_message(
     community: bytes,
     pdu: int,
@@ -138,18 +151,11 @@ def encode_message(
     varbinds: list[VarBind],
     version: int = VERSION_2C,
 ) -> bytes:
-    body = b"".join(tlv(SEQUENCE, tlv(OBJECT_ID, vb.oid) + tlv(vb.tag, vb.raw)) for vb in varbinds)
-    pdu_content = (
-        tlv(INTEGER, encode_integer(request_id))
-        + tlv(INTEGER, encode_integer(error_status))
-        + tlv(INTEGER, encode_integer(error_index))
-        + tlv(SEQUENCE, body)
-    )
     return tlv(
         SEQUENCE,
         tlv(INTEGER, encode_integer(version))
         + tlv(OCTET_STRING, community)
-        + tlv(pdu, pdu_content),
+        + encode_pdu(pdu, request_id, error_status, error_index, varbinds),
     )
 
 
@@ -188,7 +194,11 @@ def decode_message(data: bytes) -> Message:
     tag, start, pos = _header(data, pos, end)
     if tag != OCTET_STRING:
         raise BerError("expected the community string")
-    community = data[start:pos]
+    return Message(version, data[start:pos], *decode_pdu(data, pos, end))
+
+
+def decode_pdu(data: bytes, pos: int, end: int) -> tuple[int, int, int, int, list[VarBind]]:
+    """(pdu type, request-id, error-status, error-index, varbinds) of the PDU at `pos`."""
     pdu, pos, end = _header(data, pos, end)
     if pdu & 0xE0 != 0xA0:
         raise BerError(f"unknown PDU type 0x{pdu:02x}")
@@ -208,7 +218,20 @@ def decode_message(data: bytes) -> Message:
             raise BerError(f"expected an OID at byte {start}")
         value_tag, value_start, value_stop = _header(data, stop, pos)
         varbinds.append(VarBind(data[start:stop], value_tag, data[value_start:value_stop]))
-    return Message(version, community, pdu, request_id, error_status, error_index, varbinds)
+    return pdu, request_id, error_status, error_index, varbinds
+
+
+def read_tlv(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
+    """(content start, content end) of a TLV that must have `tag`."""
+    found, start, stop = _header(data, pos, end)
+    if found != tag:
+        raise BerError(f"{what}: expected tag 0x{tag:02x} at byte {pos}, found 0x{found:02x}")
+    return start, stop
+
+
+def read_integer(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
+    """(value, next position) of an INTEGER."""
+    return _integer(data, pos, end, what)
 
 
 def value_of(varbind: VarBind) -> int | bytes | tuple[int, ...] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collectors.snmp import ber
+from collectors.snmp.v3 import message_id
 from gateway.collector import CollectorError
 
 
@@ -63,16 +64,47 @@ class UdpSockets:
         return next(self._ids) % 2**31
 
     def delivered(self, data: bytes) -> None:
-        # the request-id sits at a fixed depth; decoding the whole message here would double
-        # the work, so peek it and let the waiting request decode the rest
         try:
-            request_id = ber.decode_message(data).request_id
+            request_id = message_id(data)  # request-id (v1/v2c) or msgID (v3)
         except ber.BerError:
             self.malformed += 1
             return
         future = self._pending.get(request_id)
         if future is not None and not future.done():
             future.set_result(data)
+
+    async def exchange(
+        self,
+        request_id: int,
+        wire: bytes,
+        host: str,
+        port: int,
+        *,
+        timeout_s: float,
+        retries: int,
+        stats: RequestStats,
+        name: str,
+    ) -> bytes:
+        """Send `wire` (re-sent on timeout) and return the datagram answering `request_id`."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        endpoint = await self.endpoint(family)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            for attempt in range(retries + 1):
+                stats.requests += 1
+                stats.retries += attempt > 0
+                endpoint.sendto(wire, (host, port))
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        return await asyncio.shield(future)
+                except TimeoutError:
+                    stats.timeouts += 1
+            raise SnmpError(
+                f"{name}: no answer from {host}:{port} after {retries + 1} tries of {timeout_s:g} s"
+            )
+        finally:
+            self._pending.pop(request_id, None)
 
     def close(self) -> None:
         for transport in self._endpoints.values():
@@ -108,42 +140,32 @@ class V2cTransport:
         return await self._request(ber.GET_BULK, 0, max_repetitions, oids)
 
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        endpoint = await self.sockets.endpoint(family)
         request_id = self.sockets.next_id()
         varbinds = [ber.VarBind(oid, ber.NULL, b"") for oid in oids]
         wire = ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.sockets._pending[request_id] = future
-        try:
-            for attempt in range(self.retries + 1):
-                self.stats.requests += 1
-                self.stats.retries += attempt > 0
-                endpoint.sendto(wire, (self.host, self.port))
-                try:
-                    async with asyncio.timeout(self.timeout_s):
-                        data = await asyncio.shield(future)
-                    break
-                except TimeoutError:
-                    self.stats.timeouts += 1
-            else:
-                raise SnmpError(
-                    f"{self.name}: no answer from {self.host}:{self.port} after "
-                    f"{self.retries + 1} tries of {self.timeout_s:g} s"
-                )
-        finally:
-            self.sockets._pending.pop(request_id, None)
-        try:
-            message = ber.decode_message(data)
-        except ber.BerError as error:  # pragma: no cover - filtered in `delivered`
-            self.stats.malformed += 1
-            raise SnmpError(f"{self.name}: malformed answer: {error}") from error
-        if message.error_status:
-            raise SnmpError(
-                f"{self.name}: agent error-status {message.error_status} at {message.error_index}"
-            )
-        self.stats.varbinds += len(message.varbinds)
-        return message.varbinds
+        data = await self.sockets.exchange(
+            request_id,
+            wire,
+            self.host,
+            self.port,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            stats=self.stats,
+            name=self.name,
+        )
+        message = ber.decode_message(data)  # well-formed: `delivered` parsed it already
+        return checked(
+            self.name, message.error_status, message.error_index, message.varbinds, self.stats
+        )
+
+
+def checked(
+    name: str, error_status: int, error_index: int, varbinds: list[ber.VarBind], stats: RequestStats
+) -> list[ber.VarBind]:
+    if error_status:
+        raise SnmpError(f"{name}: agent error-status {error_status} at varbind {error_index}")
+    stats.varbinds += len(varbinds)
+    return varbinds
 
 
 async def walk_columns(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from collectors.snmp.client import UdpSockets, V2cTransport
+from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.traps import TrapReceiver, TrapSource
+from collectors.snmp.usm import UsmUser
+from collectors.snmp.v3_transport import V3Transport
 from gateway.collector import CollectorEmit, PollSchedule, PollScheduler
 from gateway.config import EdumonConfig
-from gateway.inventory import Switch
+from gateway.inventory import SnmpCredential, Switch
 from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -23,24 +25,32 @@ def snmp_targets(
     for site, device in config.devices("switch"):
         assert isinstance(device, Switch)
         credential = config.credentials.snmp[device.credentials]
-        community = credential.secret("community")
-        if credential.version != "2c" or community is None:
-            log.error(
-                "%s: SNMPv3 polling is not available yet; this switch is not polled", device.id
-            )
-            continue
         interval = device.interval_s or defaults.snmp_interval_s
         timeout = device.timeout_s or defaults.snmp_timeout_s
         retries = defaults.snmp_retries if device.retries is None else device.retries
-        transport = V2cTransport(
-            sockets,
-            device.id,
-            device.address,
-            device.port,
-            community.get_secret_value().encode(),
-            timeout_s=timeout,
-            retries=retries,
-        )
+        transport: SnmpTransport
+        if credential.version == "3":
+            transport = V3Transport(
+                sockets,
+                device.id,
+                device.address,
+                device.port,
+                usm_user(credential),
+                timeout_s=timeout,
+                retries=retries,
+            )
+        else:
+            community = credential.secret("community")
+            assert community is not None  # config validation guarantees it
+            transport = V2cTransport(
+                sockets,
+                device.id,
+                device.address,
+                device.port,
+                community.get_secret_value().encode(),
+                timeout_s=timeout,
+                retries=retries,
+            )
         # the whole poll must end inside the interval, whatever the device does
         deadline = min(interval * 0.8, max(timeout * (retries + 1) * 3, timeout))
         target = SnmpTarget(
@@ -48,6 +58,21 @@ def snmp_targets(
         )
         jobs.append((target, PollSchedule(device.id, interval, deadline + 1.0)))
     return jobs
+
+
+def usm_user(credential: SnmpCredential) -> UsmUser:
+    def secret(name: str) -> bytes:
+        value = credential.secret(name)
+        return value.get_secret_value().encode() if value is not None else b""
+
+    assert credential.user is not None
+    return UsmUser(
+        credential.user.encode(),
+        credential.auth_protocol,
+        secret("auth_password"),
+        credential.priv_protocol,
+        secret("priv_password"),
+    )
 
 
 def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | None:

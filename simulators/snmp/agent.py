@@ -1,6 +1,7 @@
 """The fleet: many simulated switches in one process, one UDP port each (IPv4 or IPv6).
 
-Answers SNMPv2c GET, GETNEXT and GETBULK like a real agent (wrong community: silence), applies
+Answers SNMPv2c and SNMPv3 (USM: engine discovery, time window, SHA/SHA-2 + AES) GET, GETNEXT
+and GETBULK like a real agent (wrong community or credentials: silence), applies
 each switch's faults (delay, silence, truncated bulk responses, noSuch*, malformed answers),
 and sends SNMPv2 traps (linkDown/linkUp/coldStart) to a configured receiver.
 """
@@ -11,11 +12,24 @@ import asyncio
 import logging
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from collectors.snmp import ber
+from collectors.snmp.usm import UsmError, UsmUser
+from collectors.snmp.v3 import (
+    FLAG_AUTH,
+    FLAG_PRIV,
+    NOT_IN_TIME_WINDOW,
+    TIME_WINDOW_S,
+    UNKNOWN_ENGINE_ID,
+    UNKNOWN_USER,
+    V3Message,
+    decode_v3,
+    encode_v3,
+    is_v3,
+)
 from simulators.snmp.switch import IF_TABLE, SimSwitch
 
 log = logging.getLogger(__name__)
@@ -37,6 +51,8 @@ class AgentStats:
     requests: int = 0
     wrong_community: int = 0
     malformed_requests: int = 0
+    auth_failures: int = 0
+    reports: int = 0
 
 
 class SwitchAgent(asyncio.DatagramProtocol):
@@ -55,14 +71,13 @@ class SwitchAgent(asyncio.DatagramProtocol):
         if faults.silent:
             return
         try:
-            request = ber.decode_message(data)
+            response = self._v3(data) if is_v3(data) else self._v2c(data)
         except ber.BerError:
             stats.malformed_requests += 1
             return
-        if request.community != self.fleet.community:
-            stats.wrong_community += 1
+        except UsmError:
+            stats.auth_failures += 1
             return
-        response = self.respond(request, self.fleet.clock())
         if response is None or self.transport is None:
             return
         if faults.malformed:
@@ -74,21 +89,89 @@ class SwitchAgent(asyncio.DatagramProtocol):
         else:
             self.transport.sendto(response, addr)
 
-    def respond(self, request: ber.Message, now: float) -> bytes | None:
-        switch = self.switch
-        if request.pdu == ber.GET:
-            varbinds = [switch.get(vb.oid, now) for vb in request.varbinds]
-        elif request.pdu == ber.GET_NEXT:
-            varbinds = [
-                self._next(switch.next_position(vb.oid), vb.oid, now)[1] for vb in request.varbinds
-            ]
-        elif request.pdu == ber.GET_BULK:
-            varbinds = self._bulk(request, now)
-        else:
+    def _v2c(self, data: bytes) -> bytes | None:
+        request = ber.decode_message(data)
+        if request.community != self.fleet.community:
+            self.fleet.stats.wrong_community += 1
+            return None
+        now = self.fleet.clock()
+        varbinds = self.respond(
+            request.pdu, request.error_status, request.error_index, request.varbinds, now
+        )
+        if varbinds is None:
             return None
         return ber.encode_message(
             request.community, ber.RESPONSE, request.request_id, 0, 0, varbinds
         )
+
+    def _v3(self, data: bytes) -> bytes | None:
+        """USM: reports for discovery, unknown users and stale engine time; else the answer."""
+        users = self.fleet.users
+        request = decode_v3(data, users.get)
+        switch, now = self.switch, self.fleet.clock()
+        engine = (switch.engine_id, switch.engine_boots, switch.engine_time(now))
+        user = users.get(request.user)
+        if request.engine_id != switch.engine_id:
+            return self._report(request, UNKNOWN_ENGINE_ID, engine, None)
+        if user is None:
+            return self._report(request, UNKNOWN_USER, engine, None)
+        in_window = request.boots == engine[1] and abs(request.time - engine[2]) <= TIME_WINDOW_S
+        if request.flags & FLAG_AUTH and not in_window:
+            return self._report(request, NOT_IN_TIME_WINDOW, engine, user)
+        varbinds = self.respond(
+            request.pdu, request.error_status, request.error_index, request.varbinds, now
+        )
+        if varbinds is None:
+            return None
+        answer = V3Message(
+            request.msg_id,
+            request.flags & (FLAG_AUTH | FLAG_PRIV),
+            *engine,
+            request.user,
+            ber.RESPONSE,
+            request.request_id,
+            0,
+            0,
+            varbinds,
+            context_engine_id=switch.engine_id,
+        )
+        return encode_v3(answer, user)
+
+    def _report(
+        self,
+        request: V3Message,
+        counter: bytes,
+        engine: tuple[bytes, int, int],
+        user: UsmUser | None,
+    ) -> bytes:
+        self.fleet.stats.reports += 1
+        varbind = ber.VarBind(counter, ber.COUNTER32, ber.encode_unsigned(self.fleet.stats.reports))
+        flags = FLAG_AUTH if user is not None and user.auth_protocol else 0  # never encrypted
+        report = V3Message(
+            request.msg_id,
+            flags,
+            *engine,
+            request.user if user else b"",
+            ber.REPORT,
+            request.request_id,
+            0,
+            0,
+            [varbind],
+            context_engine_id=engine[0],
+        )
+        return encode_v3(report, user)
+
+    def respond(
+        self, pdu: int, a: int, b: int, requested: list[ber.VarBind], now: float
+    ) -> list[ber.VarBind] | None:
+        switch = self.switch
+        if pdu == ber.GET:
+            return [switch.get(vb.oid, now) for vb in requested]
+        if pdu == ber.GET_NEXT:
+            return [self._next(switch.next_position(vb.oid), vb.oid, now)[1] for vb in requested]
+        if pdu == ber.GET_BULK:
+            return self._bulk(a, b, requested, now)
+        return None
 
     def _next(self, position: int, asked: bytes, now: float) -> tuple[int, ber.VarBind]:
         """The first visible OID at or after `position` (and that position), or endOfMibView."""
@@ -99,18 +182,18 @@ class SwitchAgent(asyncio.DatagramProtocol):
             return position, ber.VarBind(asked, ber.END_OF_MIB_VIEW, b"")
         return position, switch.at(position, now)
 
-    def _bulk(self, request: ber.Message, now: float) -> list[ber.VarBind]:
-        non_repeaters = max(0, min(request.error_status, len(request.varbinds)))
+    def _bulk(
+        self, non_repeaters: int, max_repetitions: int, requested: list[ber.VarBind], now: float
+    ) -> list[ber.VarBind]:
+        non_repeaters = max(0, min(non_repeaters, len(requested)))
         limit = min(MAX_VARBINDS, self.switch.faults.truncate_bulk or MAX_VARBINDS)
         out = [
             self._next(self.switch.next_position(vb.oid), vb.oid, now)[1]
-            for vb in request.varbinds[:non_repeaters]
+            for vb in requested[:non_repeaters]
         ]
-        cursors = [
-            (self.switch.next_position(vb.oid), vb.oid) for vb in request.varbinds[non_repeaters:]
-        ]
+        cursors = [(self.switch.next_position(vb.oid), vb.oid) for vb in requested[non_repeaters:]]
         size = sum(len(vb.oid) + len(vb.raw) + 6 for vb in out)
-        for _ in range(max(0, request.error_index)):
+        for _ in range(max(0, max_repetitions)):
             if not cursors or all(c[0] >= len(self.switch.view.oids) for c in cursors):
                 break
             for i, (position, asked) in enumerate(cursors):
@@ -133,11 +216,13 @@ class SnmpFleet:
         *,
         clock: Callable[[], float] = time.time,
         trap_receiver: tuple[str, int] | None = None,
+        users: Sequence[UsmUser] = (),
     ) -> None:
         self.switches = switches
         self.community = community
         self.clock = clock
         self.trap_receiver = trap_receiver
+        self.users = {user.name: user for user in users}  # SNMPv3 users every switch accepts
         self.stats = AgentStats()
         self.agents: dict[str, SwitchAgent] = {}
 

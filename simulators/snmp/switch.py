@@ -95,6 +95,8 @@ class SimSwitch:
         self.shape = Shape(uplinks, old)
         self.view = view_of(self.shape)
         self.boot = boot
+        self.engine_id = b"\x80\x00\x1f\x88\x04" + name.encode()[:27]  # RFC 3411 text format
+        self.engine_boots = 1
         self.faults = Faults()
         self.down_since: dict[int, float] = {}  # ports whose link is down now
         self.octets_lost: dict[tuple[int, str], int] = {}  # not counted while links were down
@@ -116,8 +118,9 @@ class SimSwitch:
 
     # ------------------------------------------------------------------ faults
     def reboot(self, now: float) -> None:
-        """sysUpTime and every counter restart from zero."""
+        """sysUpTime and every counter restart from zero; SNMPv3 engine boots goes up."""
         self.boot = now
+        self.engine_boots += 1
         self.octets_lost.clear()
         self.down_since = dict.fromkeys(self.down_since, now)
 
@@ -166,6 +169,9 @@ class SimSwitch:
         if column == 3:
             return ber.TIMETICKS, ber.encode_unsigned(self.uptime_ticks(now))
         return ber.OCTET_STRING, self.name.encode()
+
+    def engine_time(self, now: float) -> int:
+        return int(now - self.boot)
 
     def uptime_ticks(self, now: float) -> int:
         return int((now - self.boot) * 100) % MAX_COUNTER32
