@@ -1,4 +1,4 @@
-"""SNMP trap receiver (v2c traps and informs): samples at once, not at the next poll.
+"""SNMP trap receiver (v2c traps and informs, authenticated v3 traps): samples at once.
 
 linkDown / linkUp become an `interface` sample (oper_up) and coldStart / warmStart a `device`
 sample (rebooted), so the alert path sees them within milliseconds. Every trap, known or not,
@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from collectors.snmp import ber
+from collectors.snmp.usm import UsmError, UsmUser
+from collectors.snmp.v3 import FLAG_AUTH, decode_v3, is_v3
 from gateway.collector import CollectorEmit
 from gateway.sample import FieldValue, Sample
 
@@ -42,6 +44,7 @@ class TrapSource:
 class TrapStats:
     received: int = 0
     malformed: int = 0
+    auth_failures: int = 0
     wrong_community: int = 0
     unknown_sender: int = 0
     unknown_trap: int = 0
@@ -58,11 +61,13 @@ class TrapReceiver:
         communities: set[bytes],
         sources: Mapping[str, TrapSource],
         interfaces: Callable[[str, int], tuple[str, str] | None] = lambda device, index: None,
+        users: Sequence[UsmUser] = (),
     ) -> None:
         self.host, self.port = host, port
         self.communities = communities
         self.sources = sources
         self.interfaces = interfaces  # (device, ifIndex) -> (ifname, role), from the poller
+        self.users = {user.name: user for user in users}
         self.stats = TrapStats()
         self.bound = asyncio.Event()
 
@@ -82,35 +87,60 @@ class TrapReceiver:
             transport.close()
 
     def handle(self, data: bytes, sender: str) -> tuple[list[Sample], bytes | None]:
-        """Samples for one datagram, and the Response to send back for an inform."""
+        """Samples for one datagram, and the Response to send back for a v2c inform."""
         self.stats.received += 1
         try:
-            message = ber.decode_message(data)
-            if message.pdu not in (ber.TRAP_V2, ber.INFORM) or len(message.varbinds) < 2:
-                raise ber.BerError(f"not an SNMPv2 trap (PDU 0x{message.pdu:02x})")
-            if message.varbinds[1].oid != SNMP_TRAP_OID or message.varbinds[1].tag != ber.OBJECT_ID:
-                raise ber.BerError("second varbind is not snmpTrapOID.0")
-            trap_oid = ber.oid_text(message.varbinds[1].raw)
+            trap = self._decode(data)
+        except UsmError as error:
+            self.stats.auth_failures += 1
+            self._complain(sender, f"SNMPv3 trap from {sender} failed authentication: {error}")
+            return [], None
         except ber.BerError as error:
             self.stats.malformed += 1
             self._complain(sender, f"malformed trap from {sender}: {error}")
             return [], None
-        if message.community not in self.communities:
+        if trap is None:
             self.stats.wrong_community += 1
             self._complain(sender, f"trap from {sender} with an unknown community, ignored")
             return [], None
+        pdu, request_id, varbinds, community = trap
         source = self.sources.get(sender)
         if source is None:
             self.stats.unknown_sender += 1
             self._complain(sender, f"trap from {sender}, which is not in the inventory")
             source = TrapSource("unknown", "unknown", "unknown")
-        samples = self._samples(source, trap_oid, message.varbinds, sender)
+        samples = self._samples(source, ber.oid_text(varbinds[1].raw), varbinds, sender)
         reply = None
-        if message.pdu == ber.INFORM:
-            reply = ber.encode_message(
-                message.community, ber.RESPONSE, message.request_id, 0, 0, message.varbinds
-            )
+        if pdu == ber.INFORM and community is not None:
+            reply = ber.encode_message(community, ber.RESPONSE, request_id, 0, 0, varbinds)
         return samples, reply
+
+    def _decode(self, data: bytes) -> tuple[int, int, list[ber.VarBind], bytes | None] | None:
+        """(pdu, request-id, varbinds, community or None for v3); None for a wrong community.
+
+        SNMPv3 traps must be authenticated by a configured user (keys localised with the
+        sending switch's engine id, which is authoritative for traps)."""
+        if is_v3(data):
+            v3_message = decode_v3(data, self.users.get)
+            if not v3_message.flags & FLAG_AUTH:
+                raise UsmError("unauthenticated SNMPv3 trap")
+            pdu, request_id, varbinds, community = (
+                v3_message.pdu,
+                v3_message.request_id,
+                v3_message.varbinds,
+                None,
+            )
+        else:
+            message = ber.decode_message(data)
+            if message.community not in self.communities:
+                return None
+            pdu, request_id, varbinds = message.pdu, message.request_id, message.varbinds
+            community = message.community
+        if pdu not in (ber.TRAP_V2, ber.INFORM) or len(varbinds) < 2:
+            raise ber.BerError(f"not an SNMPv2 trap (PDU 0x{pdu:02x})")
+        if varbinds[1].oid != SNMP_TRAP_OID or varbinds[1].tag != ber.OBJECT_ID:
+            raise ber.BerError("second varbind is not snmpTrapOID.0")
+        return pdu, request_id, varbinds, community
 
     def _samples(
         self, source: TrapSource, trap_oid: str, varbinds: list[ber.VarBind], sender: str

@@ -28,6 +28,7 @@ from collectors.snmp.v3 import (
     V3Message,
     decode_v3,
     encode_v3,
+    flags_for,
     is_v3,
 )
 from simulators.snmp.switch import IF_TABLE, SimSwitch
@@ -223,6 +224,7 @@ class SnmpFleet:
         self.clock = clock
         self.trap_receiver = trap_receiver
         self.users = {user.name: user for user in users}  # SNMPv3 users every switch accepts
+        self.trap_user: UsmUser | None = None  # send SNMPv3 traps as this user, else v2c
         self.stats = AgentStats()
         self.agents: dict[str, SwitchAgent] = {}
 
@@ -284,7 +286,28 @@ class SnmpFleet:
             ),
             ber.VarBind(SNMP_TRAP_OID_0, ber.OBJECT_ID, ber.encode_oid(TRAP_OIDS[trap])),
         ]
-        message = ber.encode_message(
-            self.community, ber.TRAP_V2, int(self.clock() * 1000) % 2**31, 0, 0, head + varbinds
-        )
+        request_id = int(self.clock() * 1000) % 2**31
+        if self.trap_user is None:
+            message = ber.encode_message(
+                self.community, ber.TRAP_V2, request_id, 0, 0, head + varbinds
+            )
+        else:  # an SNMPv3 trap: the sending switch's engine is authoritative
+            switch = agent.switch
+            message = encode_v3(
+                V3Message(
+                    request_id,
+                    flags_for(self.trap_user),
+                    switch.engine_id,
+                    switch.engine_boots,
+                    switch.engine_time(self.clock()),
+                    self.trap_user.name,
+                    ber.TRAP_V2,
+                    request_id,
+                    0,
+                    0,
+                    head + varbinds,
+                    context_engine_id=switch.engine_id,
+                ),
+                self.trap_user,
+            )
         agent.transport.sendto(message, self.trap_receiver)

@@ -171,3 +171,20 @@ async def test_malformed_packets_are_counted_never_fatal(lab: TrapLab, packet: b
 def send(port: int, data: bytes) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(data, ("127.0.0.1", port))
+
+
+async def test_snmpv3_traps_are_authenticated(lab: TrapLab) -> None:
+    from collectors.snmp.usm import UsmUser
+
+    user = UsmUser(b"traps", "sha256", b"test-only-trap-auth", "aes", b"test-only-trap-priv")
+    lab.receiver.users = {user.name: user}
+    lab.fleet.trap_user = user
+    lab.fleet.flap("sw", 49, up=False)
+    await lab.collected.wait(2)
+    assert lab.collected.samples[0][1].tags["trap"] == "linkDown"
+    lab.fleet.trap_user = UsmUser(
+        b"traps", "sha256", b"not-the-key-at-all", "aes", b"test-only-trap-priv"
+    )
+    lab.fleet.flap("sw", 49, up=True)
+    await asyncio.sleep(0.1)
+    assert lab.receiver.stats.auth_failures == 1 and len(lab.collected.samples) == 2
