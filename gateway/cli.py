@@ -75,6 +75,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sim_snmp(args: argparse.Namespace) -> int:
     from simulators.snmp.agent import SnmpFleet
     from simulators.snmp.run import community_from_env, inventory_fleet, numbered_fleet, serve
+    from simulators.snmp.scenario import Scenario
 
     _setup_logging(args.log_level or "info")
     community = community_from_env(args.community_env)
@@ -92,7 +93,9 @@ def cmd_sim_snmp(args: argparse.Namespace) -> int:
     print(
         f"{len(switches)} switches on udp {first[1]}:{first[2]} .. {last[1]}:{last[2]}", flush=True
     )
-    asyncio.run(serve(SnmpFleet(switches, community, trap_receiver=trap_to), args.duration))
+    scenario = Scenario.load(Path(args.scenario)) if args.scenario else None
+    fleet = SnmpFleet(switches, community, trap_receiver=trap_to)
+    asyncio.run(serve(fleet, args.duration, scenario))
     return 0
 
 
@@ -129,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     snmp.add_argument("--old-every", type=int, default=0, help="every Nth switch: 32-bit counters")
     snmp.add_argument("--trap-to", help="host:port to send linkDown/linkUp/coldStart traps to")
     snmp.add_argument("--seed", type=int, default=1)
+    snmp.add_argument(
+        "--scenario", help="YAML of faults and timed events (simulators/snmp/scenario.py)"
+    )
     snmp.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     snmp.set_defaults(func=cmd_sim_snmp)
 

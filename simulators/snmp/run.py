@@ -10,6 +10,7 @@ import time
 from gateway.config import EdumonConfig
 from gateway.inventory import Switch
 from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.scenario import Scenario, apply_faults, run_events
 from simulators.snmp.switch import SimSwitch
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,17 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
     return fleet
 
 
-async def serve(fleet: SnmpFleet, duration_s: float | None = None) -> None:
+async def serve(
+    fleet: SnmpFleet, duration_s: float | None = None, scenario: Scenario | None = None
+) -> None:
     await fleet.start()
+    scenario = scenario or Scenario()
+    apply_faults(fleet, scenario)
     try:
-        if duration_s is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(duration_s)
+        async with asyncio.timeout(duration_s):
+            await asyncio.gather(run_events(fleet, scenario), asyncio.Event().wait())
+    except TimeoutError:
+        pass
     finally:
         fleet.close()
 
