@@ -62,6 +62,12 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+        self.discarded = Counter(
+            "edumon_collector_discarded",
+            "Values a collector refused to write (e.g. an impossible counter rate), by reason",
+            ["collector", "reason"],
+            registry=r,
+        )
         self.samples_in.labels(collector="edumon")
         for outcome in ("retry", "auth", "not_found", "rejected", "too_large"):
             self.write_failures.labels(outcome=outcome)

@@ -107,8 +107,13 @@ class _DeviceState:
 class SnmpPoller:
     name = "snmp"
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        on_discard: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self._clock = clock
+        self._on_discard = on_discard
         self._state: dict[str, _DeviceState] = {}
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
         self._directory: dict[tuple[str, int], tuple[str, str]] = {}
@@ -259,6 +264,7 @@ class SnmpPoller:
         )
         if verdict not in (Verdict.OK, Verdict.FIRST):
             self.discarded[verdict.value] = self.discarded.get(verdict.value, 0) + 1
+            self._on_discard(verdict.value)
             fields[f"{direction}_rate_discarded"] = verdict.value
         if rate is not None:
             fields[f"{direction}_bps"] = round(rate, 3)

@@ -94,7 +94,7 @@ def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | No
 
 async def run_snmp(config: EdumonConfig, emit: CollectorEmit, metrics: Metrics) -> None:
     sockets = UdpSockets()
-    poller = SnmpPoller()
+    poller = SnmpPoller(on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc())
     scheduler = PollScheduler(emit, metrics, max_concurrent=config.snmp.max_concurrent)
     receiver = trap_receiver(config, poller)
     try:
