@@ -3,105 +3,31 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from collectors.snmp import ber
 from collectors.snmp.client import UdpSockets, V2cTransport, walk_columns
 from collectors.snmp.poller import COLUMNS, SnmpPoller, SnmpTarget
+from tests.netsnmp import bulkwalk as netsnmp_bulkwalk
+from tests.netsnmp import serve_snmpd
 
 pytestmark = pytest.mark.integration
 COMMUNITY = "test-only-community"
-QUIET = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}  # numeric OIDs, no MIB noise
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+V2C = ["-v2c", "-c", COMMUNITY]
 
 
 @pytest.fixture(scope="module")
 def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    binary = shutil.which("snmpd") or (
-        "/usr/sbin/snmpd" if os.path.exists("/usr/sbin/snmpd") else None
+    yield from serve_snmpd(
+        tmp_path_factory.mktemp("snmpd"), f"rocommunity {COMMUNITY} 127.0.0.1\n", V2C
     )
-    if binary is None or shutil.which("snmpbulkwalk") is None:
-        reason = "snmpd/snmpbulkwalk not installed (apt install snmpd snmp)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    workdir = tmp_path_factory.mktemp("snmpd")
-    config = workdir / "snmpd.conf"
-    config.write_text(f"rocommunity {COMMUNITY} 127.0.0.1\n")
-    port = free_udp_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "-f",
-            "-C",
-            "-c",
-            str(config),
-            "-Lf",
-            str(workdir / "snmpd.log"),
-            "-p",
-            str(workdir / "snmpd.pid"),
-            f"udp:127.0.0.1:{port}",
-        ],
-        env=QUIET,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if bulkwalk(port, "1.3.6.1.2.1.1.3"):
-            break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(
-            f"snmpd did not answer: {Path(workdir / 'snmpd.log').read_text()[-500:]}"
-        )
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def bulkwalk(port: int, oid: str) -> dict[int, str]:
-    """{ifIndex-like last arc: value as snmpbulkwalk prints it with -Oq}."""
-    result = subprocess.run(
-        [
-            "snmpbulkwalk",
-            "-v2c",
-            "-c",
-            COMMUNITY,
-            "-On",
-            "-Oq",
-            "-t",
-            "1",
-            "-r",
-            "1",
-            f"127.0.0.1:{port}",
-            oid,
-        ],
-        capture_output=True,
-        text=True,
-        env=QUIET,
-        check=False,
-    )
-    rows = {}
-    for line in result.stdout.splitlines():
-        name, _, value = line.partition(" ")
-        if name.startswith("." + oid + "."):
-            rows[int(name.rsplit(".", 1)[1])] = value.strip().strip('"')
-    return rows
+    return netsnmp_bulkwalk(port, oid, V2C)
 
 
 @pytest.fixture

@@ -4,10 +4,6 @@ net-snmp's snmpd, compared with snmpbulkwalk -v3."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,18 +17,11 @@ from collectors.snmp.usm import UsmUser
 from collectors.snmp.v3_transport import V3Transport
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
+from tests.netsnmp import bulkwalk, free_udp_port, serve_snmpd
 
 pytestmark = pytest.mark.integration
 AUTH, PRIV = "test-only-auth-key", "test-only-priv-key"
 USER = UsmUser(b"edumon", "sha", AUTH.encode(), "aes", PRIV.encode())
-QUIET = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -138,80 +127,13 @@ async def test_pysnmp_reads_the_simulator_over_v3(lab: V3Lab) -> None:
     assert [bytes(value) for _oid, value in rows] == [b"sw", b"Te1/0/1"]
 
 
+V3 = ["-v3", "-l", "authPriv", "-u", "edumon", "-a", "SHA", "-A", AUTH, "-x", "AES", "-X", PRIV]
+
+
 @pytest.fixture(scope="module")
 def snmpd_v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    binary = shutil.which("snmpd") or "/usr/sbin/snmpd"
-    if not os.path.exists(binary) or shutil.which("snmpbulkwalk") is None:
-        if os.environ.get("CI"):
-            pytest.fail("snmpd/snmp not installed")
-        pytest.skip("snmpd/snmp not installed (apt install snmpd snmp)")
-    workdir = tmp_path_factory.mktemp("snmpd-v3")
-    config = workdir / "snmpd.conf"
-    config.write_text(f'createUser edumon SHA "{AUTH}" AES "{PRIV}"\nrouser edumon priv\n')
-    port = free_udp_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "-f",
-            "-C",
-            "-c",
-            str(config),
-            "-Lf",
-            str(workdir / "snmpd.log"),
-            "-p",
-            str(workdir / "pid"),
-            f"--persistentDir={workdir}",
-            f"udp:127.0.0.1:{port}",
-        ],
-        env={**QUIET, "SNMP_PERSISTENT_DIR": str(workdir)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not v3_walk(port, "1.3.6.1.2.1.1.3"):
-        time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def v3_walk(port: int, oid: str) -> dict[int, str]:
-    result = subprocess.run(
-        [
-            "snmpbulkwalk",
-            "-v3",
-            "-l",
-            "authPriv",
-            "-u",
-            "edumon",
-            "-a",
-            "SHA",
-            "-A",
-            AUTH,
-            "-x",
-            "AES",
-            "-X",
-            PRIV,
-            "-On",
-            "-Oq",
-            "-t",
-            "1",
-            "-r",
-            "1",
-            f"127.0.0.1:{port}",
-            oid,
-        ],
-        capture_output=True,
-        text=True,
-        env=QUIET,
-        check=False,
-    )
-    rows = {}
-    for line in result.stdout.splitlines():
-        name, _, value = line.partition(" ")
-        if name.startswith("." + oid + "."):
-            rows[int(name.rsplit(".", 1)[1])] = value.strip().strip('"')
-    return rows
+    config = f'createUser edumon SHA "{AUTH}" AES "{PRIV}"\nrouser edumon priv\n'
+    yield from serve_snmpd(tmp_path_factory.mktemp("snmpd-v3"), config, V3)
 
 
 async def test_our_usm_against_net_snmp(snmpd_v3: int) -> None:
@@ -221,5 +143,5 @@ async def test_our_usm_against_net_snmp(snmpd_v3: int) -> None:
     ours = await walk_columns(transport, [ber.encode_oid(names_oid)], 10)
     sockets.close()
     names = {index[0]: vb.raw.decode() for index, vb in ours[ber.encode_oid(names_oid)].items()}
-    assert names and names == v3_walk(snmpd_v3, names_oid)
+    assert names and names == bulkwalk(snmpd_v3, names_oid, V3)
     assert transport.engine_id and transport.stats.timeouts == 0
