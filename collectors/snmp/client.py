@@ -121,17 +121,16 @@ class _Receiver(asyncio.DatagramProtocol):
 
 
 @dataclass
-class V2cTransport:
-    """One device over the shared sockets."""
+class UdpDevice:
+    """One agent reached over the shared sockets; subclasses build and read the messages."""
 
     sockets: UdpSockets
     name: str
     host: str
     port: int
-    community: bytes
-    timeout_s: float = 2.0
-    retries: int = 1
-    stats: RequestStats = field(default_factory=RequestStats)
+    timeout_s: float = field(default=2.0, kw_only=True)
+    retries: int = field(default=1, kw_only=True)
+    stats: RequestStats = field(default_factory=RequestStats, kw_only=True)
 
     async def get(self, oids: Sequence[bytes]) -> list[ber.VarBind]:
         return await self._request(ber.GET, 0, 0, oids)
@@ -140,10 +139,10 @@ class V2cTransport:
         return await self._request(ber.GET_BULK, 0, max_repetitions, oids)
 
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
-        request_id = self.sockets.next_id()
-        varbinds = [ber.VarBind(oid, ber.NULL, b"") for oid in oids]
-        wire = ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
-        data = await self.sockets.exchange(
+        raise NotImplementedError
+
+    async def _send(self, request_id: int, wire: bytes) -> bytes:
+        return await self.sockets.exchange(
             request_id,
             wire,
             self.host,
@@ -153,7 +152,20 @@ class V2cTransport:
             stats=self.stats,
             name=self.name,
         )
-        message = ber.decode_message(data)  # well-formed: `delivered` parsed it already
+
+
+@dataclass
+class V2cTransport(UdpDevice):
+    community: bytes
+
+    async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
+        request_id = self.sockets.next_id()
+        varbinds = [ber.VarBind(oid, ber.NULL, b"") for oid in oids]
+        message = ber.decode_message(  # well-formed: the receiver parsed it already
+            await self._send(
+                request_id, ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
+            )
+        )
         return checked(
             self.name, message.error_status, message.error_index, message.varbinds, self.stats
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from collectors.snmp import ber
-from collectors.snmp.client import RequestStats, SnmpError, UdpSockets, checked
+from collectors.snmp.client import SnmpError, UdpDevice, checked
 from collectors.snmp.usm import UsmError, UsmUser
 from collectors.snmp.v3 import (
     FLAG_REPORTABLE,
@@ -30,25 +30,12 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class V3Transport:
-    sockets: UdpSockets
-    name: str
-    host: str
-    port: int
+class V3Transport(UdpDevice):
     user: UsmUser
-    timeout_s: float = 2.0
-    retries: int = 1
-    stats: RequestStats = field(default_factory=RequestStats)
     engine_id: bytes = b""
     boots: int = 0
     time_base: float = 0.0  # local monotonic clock minus the agent's engine time
     resyncs: int = 0
-
-    async def get(self, oids: Sequence[bytes]) -> list[ber.VarBind]:
-        return await self._request(ber.GET, 0, 0, oids)
-
-    async def bulk(self, oids: Sequence[bytes], max_repetitions: int) -> list[ber.VarBind]:
-        return await self._request(ber.GET_BULK, 0, max_repetitions, oids)
 
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
         if not self.engine_id:
@@ -103,16 +90,7 @@ class V3Transport:
         self.time_base = time.monotonic() - report.time
 
     async def _exchange(self, request_id: int, wire: bytes) -> V3Message:
-        data = await self.sockets.exchange(
-            request_id,
-            wire,
-            self.host,
-            self.port,
-            timeout_s=self.timeout_s,
-            retries=self.retries,
-            stats=self.stats,
-            name=self.name,
-        )
+        data = await self._send(request_id, wire)
         try:
             return decode_v3(data, lambda name: self.user if name == self.user.name else None)
         except (UsmError, ber.BerError) as error:

@@ -32,5 +32,7 @@ def test_deterministic_for_a_seed_and_consistent_with_rates() -> None:
     assert PortTraffic(8, 3, 1e9).octets(t0, t1) != a.octets(t0, t1)
     # within one minute the rate is constant: the counter grows exactly by rate * dt / 8
     t = 1_763_366_700.0
-    assert a.octets(t0, t + 30) - a.octets(t0, t) == pytest.approx(a.rate_bps(t) * 30 / 8, abs=16)  # float sums
+    assert a.octets(t0, t + 30) - a.octets(t0, t) == pytest.approx(
+        a.rate_bps(t) * 30 / 8, abs=16
+    )  # float sums
     assert a.mean_bps(t, t + 30) == pytest.approx(a.rate_bps(t))
