@@ -28,7 +28,9 @@ Emit = Callable[[Sequence[Sample]], Awaitable[None]]
 class CollectorEmit(Protocol):
     """Hands samples to the pipeline on behalf of a named collector (for per-collector counts)."""
 
-    async def __call__(self, samples: Sequence[Sample], *, collector: str) -> None: ...
+    async def __call__(
+        self, samples: Sequence[Sample], *, collector: str, durable: bool = False
+    ) -> None: ...
 
 
 TargetT = TypeVar("TargetT", contravariant=True)

@@ -46,6 +46,7 @@ class Pipeline:
         batch_size: int = 5000,
         flush_interval_s: float = 1.0,
         sink_retry_s: float = 1.0,
+        durable_flush_s: float = 0.02,
     ) -> None:
         self._sink = sink
         self._metrics = metrics
@@ -53,6 +54,9 @@ class Pipeline:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.sink_retry_s = sink_retry_s
+        # someone waits for durability (an MQTT ack): flush soon, not after flush_interval_s
+        self.durable_flush_s = durable_flush_s
+        self._durable_since: float | None = None
         self._items: deque[_Item] = deque()
         self._queued = 0
         self._subscribers: list[Subscriber] = []
@@ -81,7 +85,10 @@ class Pipeline:
             self._changed.clear()
             await self._changed.wait()
         done = asyncio.get_running_loop().create_future() if durable else None
-        self._items.append(_Item(samples, done, time.monotonic()))
+        now = time.monotonic()
+        if durable and self._durable_since is None:
+            self._durable_since = now
+        self._items.append(_Item(samples, done, now))
         self._queued += len(samples)
         self._metrics.queue_samples.set(self._queued)
         self._changed.set()
@@ -107,8 +114,10 @@ class Pipeline:
                 return False
             self._changed.clear()
             await self._changed.wait()
-        deadline = self._items[0].queued_at + self.flush_interval_s
         while self._queued < self.batch_size and not self._closing:
+            deadline = self._items[0].queued_at + self.flush_interval_s
+            if self._durable_since is not None:
+                deadline = min(deadline, self._durable_since + self.durable_flush_s)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -128,6 +137,11 @@ class Pipeline:
             taken.append(item)
             count += len(item.samples)
         batch = [sample for item in taken for sample in item.samples]
+        self._durable_since = None  # the durable items still queued re-arm it below
+        for item in self._items:
+            if item.done is not None:
+                self._durable_since = item.queued_at
+                break
         while True:
             try:
                 await self._sink(batch)

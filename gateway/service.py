@@ -106,8 +106,10 @@ class Service:
         """Register a collector (or other) task; it is restarted if it crashes."""
         self._task_factories.append((name, factory))
 
-    async def emit(self, samples: Sequence[Sample], *, collector: str = "edumon") -> None:
-        await self.pipeline.emit(samples, collector=collector)
+    async def emit(
+        self, samples: Sequence[Sample], *, collector: str = "edumon", durable: bool = False
+    ) -> None:
+        await self.pipeline.emit(samples, collector=collector, durable=durable)
 
     # ------------------------------------------------------------------ health
     def _writer_health(self) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""MQTT telemetry of classroom Wi-Fi access points and science-centre exhibits."""

@@ -1,0 +1,165 @@
+"""The MQTT topic and payload contract of classroom access points and exhibits.
+
+    edumon/{site}/ap/{ap}/state          JSON, QoS 1, every 10 s:
+        {"ts": 1763366700.5, "radios": [{"band": "5g", "clients": 23, "channel_util_pct": 41.5,
+          "retry_pct": 7.2, "noise_dbm": -92}, ...]}
+    edumon/{site}/exhibit/{exhibit}/health   JSON, QoS 1:
+        {"ts": ..., "interactions": 1234, "errors": 2, "temp_c": 41.5, "cpu_pct": 12.0,
+         "fw": "1.4.2"}
+    edumon/{site}/{ap|exhibit}/{id}/status   "online" | "offline", retained; "offline" is the
+        device's MQTT Last Will, so the broker publishes it when the device dies.
+
+`ts` (Unix seconds) is optional; without it the receive time is used. Counters
+(`interactions`, `errors`) count since the device booted. Anything else is dead-lettered with
+the reason and the raw message, and counted per reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.deadletter import DeadLetterFile
+from gateway.sample import FieldValue, Sample
+
+SUBSCRIPTIONS = (
+    "edumon/+/ap/+/state",
+    "edumon/+/ap/+/status",
+    "edumon/+/exhibit/+/health",
+    "edumon/+/exhibit/+/status",
+)
+RADIO_FIELDS = {"clients": int, "channel_util_pct": float, "retry_pct": float, "noise_dbm": float}
+HEALTH_FIELDS = {"interactions": int, "errors": int, "temp_c": float, "cpu_pct": float}
+
+
+class BadMessage(ValueError):
+    """A message that does not follow the contract; the text is the dead-letter reason."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a device is: from the inventory (room for an AP, zone for an exhibit)."""
+
+    site: str
+    place: str
+
+
+@dataclass
+class TelemetryIntake:
+    aps: Mapping[tuple[str, str], Placement]  # (site, ap) -> room
+    exhibits: Mapping[tuple[str, str], Placement]  # (site, exhibit) -> zone
+    dead_letters: DeadLetterFile
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def handle(self, topic: str, payload: bytes, retained: bool) -> list[Sample]:
+        """Samples for one message; bad input is counted and dead-lettered, never raised."""
+        try:
+            samples = self._samples(topic, payload)
+        except BadMessage as error:
+            reason = str(error)
+            kind = reason.split(":", 1)[0]
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            raw = f"{topic} {payload.decode('utf-8', errors='backslashreplace')}"
+            self.dead_letters.add(source="mqtt", reason=reason, raw=raw)
+            return []
+        self.counts["ok"] = self.counts.get("ok", 0) + 1
+        return samples
+
+    def _samples(self, topic: str, payload: bytes) -> list[Sample]:
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "edumon" or parts[2] not in ("ap", "exhibit"):
+            raise BadMessage(f"unknown topic: {topic}")
+        _, site, kind, device, leaf = parts
+        directory = self.aps if kind == "ap" else self.exhibits
+        placement = directory.get((site, device))
+        if placement is None:
+            raise BadMessage(
+                f"unknown device: {kind} {device} at site {site} is not in the inventory"
+            )
+        if leaf == "status":
+            return [self._status(kind, device, placement, payload)]
+        if (kind, leaf) == ("ap", "state"):
+            return self._ap_state(device, placement, _json(payload))
+        if (kind, leaf) == ("exhibit", "health"):
+            return [self._exhibit_health(device, placement, _json(payload))]
+        raise BadMessage(f"unknown topic: {topic}")
+
+    def _status(self, kind: str, device: str, placement: Placement, payload: bytes) -> Sample:
+        text = payload.decode("utf-8", errors="replace").strip().lower()
+        if text not in ("online", "offline"):
+            raise BadMessage(f"bad status: {text[:40]!r} is neither online nor offline")
+        up = text == "online"
+        if kind == "ap":
+            tags = {"site": placement.site, "ap": device, "room": placement.place, "band": "all"}
+            return Sample("wifi_ap", tags, {"up": up}, time.time_ns())
+        tags = {"site": placement.site, "exhibit": device, "zone": placement.place}
+        return Sample("exhibit", tags, {"up": up}, time.time_ns())
+
+    def _ap_state(self, ap: str, placement: Placement, body: dict[str, Any]) -> list[Sample]:
+        radios = body.get("radios")
+        if not isinstance(radios, list) or not radios:
+            raise BadMessage("wrong shape: 'radios' must be a non-empty list")
+        now = _timestamp(body)
+        samples = []
+        for radio in radios:
+            if not isinstance(radio, dict) or not isinstance(radio.get("band"), str):
+                raise BadMessage("wrong shape: every radio needs a 'band'")
+            fields: dict[str, FieldValue] = {"up": True, **_numbers(radio, RADIO_FIELDS)}
+            tags = {
+                "site": placement.site,
+                "ap": ap,
+                "room": placement.place,
+                "band": radio["band"],
+            }
+            samples.append(Sample("wifi_ap", tags, fields, now))
+        return samples
+
+    def _exhibit_health(self, exhibit: str, placement: Placement, body: dict[str, Any]) -> Sample:
+        fields: dict[str, FieldValue] = {"up": True, **_numbers(body, HEALTH_FIELDS)}
+        if "fw" in body:
+            if not isinstance(body["fw"], str) or len(body["fw"]) > 40:
+                raise BadMessage("wrong shape: 'fw' must be a short string")
+            fields["fw"] = body["fw"]
+        tags = {"site": placement.site, "exhibit": exhibit, "zone": placement.place}
+        return Sample("exhibit", tags, fields, _timestamp(body))
+
+
+def _json(payload: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadMessage(f"invalid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise BadMessage("wrong shape: the payload must be a JSON object")
+    return body
+
+
+def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, FieldValue]:
+    fields: dict[str, FieldValue] = {}
+    for name, kind in wanted.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise BadMessage(f"wrong shape: {name!r} must be a number, got {value!r:.40}")
+        if kind is int and (not float(value).is_integer() or value < 0):
+            raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
+        fields[name] = int(value) if kind is int else float(value)
+    return fields
+
+
+def _timestamp(body: Mapping[str, Any]) -> int:
+    ts = body.get("ts")
+    if ts is None:
+        return time.time_ns()
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 1e9 < ts < 1e10:
+        raise BadMessage(f"wrong shape: 'ts' must be Unix seconds, got {ts!r:.40}")
+    return int(ts * 1e9)
