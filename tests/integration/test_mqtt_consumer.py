@@ -25,7 +25,9 @@ class Collected:
     hang: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def __call__(self, samples: Sequence[Sample], *, collector: str, durable: bool = False) -> None:
+    async def __call__(
+        self, samples: Sequence[Sample], *, collector: str, durable: bool = False
+    ) -> None:
         assert durable, "MQTT data must be made durable before the ack"
         if self.hang:
             await asyncio.Event().wait()
