@@ -102,6 +102,16 @@ class MqttSection(Section):
     password_env: EnvName | None = None
     tls: bool = False
     client_id: str = "edumon"
+    # several edumon instances with the same group split the stream (MQTT v5 $share)
+    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+
+    @property
+    def username(self) -> SecretStr | None:
+        return self.secret("username")
+
+    @property
+    def password(self) -> SecretStr | None:
+        return self.secret("password")
 
 
 class SnmpSection(Section):

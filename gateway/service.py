@@ -93,14 +93,21 @@ class Service:
 
     def _install_collectors(self) -> None:
         """The collectors whose devices the inventory lists (imported only when needed)."""
-        if any(True for _ in self.config.devices("switch")) or self.config.snmp.trap_listen:
+        if self._inventory_has("switch") or self.config.snmp.trap_listen:
             from collectors.snmp.service import run_snmp
 
             self.add_task("snmp", lambda svc: run_snmp(svc.config, svc.emit, svc.metrics))
-        if any(True for _ in self.config.devices("probe_target")):
+        if self._inventory_has("access_point", "exhibit"):
+            from collectors.mqtt.service import run_telemetry
+
+            self.add_task("mqtt", lambda svc: run_telemetry(svc.config, svc.emit))
+        if self._inventory_has("probe_target"):
             from collectors.probes.service import run_probes
 
             self.add_task("probes", lambda svc: run_probes(svc.config, svc.emit, svc.metrics))
+
+    def _inventory_has(self, *kinds: str) -> bool:
+        return any(device.kind in kinds for _, device in self.config.devices())
 
     def add_task(self, name: str, factory: TaskFactory) -> None:
         """Register a collector (or other) task; it is restarted if it crashes."""
