@@ -9,11 +9,15 @@ import os
 from collections.abc import Iterator
 from typing import TypeVar
 
+import hypothesis  # noqa: F401 - see below
 import pytest
 
 from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, VictoriaMetrics
 
 S = TypeVar("S", bound=ChildServer)
+# hypothesis is imported up front: its pytest plugin otherwise imports it lazily at the end of
+# the session, and on CPython 3.11.7 that late ast.parse can fail with "AST constructor
+# recursion depth mismatch" after tests that ran threads.
 
 
 def _require(server_class: type[ChildServer]) -> None:

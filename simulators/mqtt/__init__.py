@@ -1,0 +1,1 @@
+"""MQTT device simulators: classroom access points and science-centre exhibits."""
