@@ -3,59 +3,48 @@
 `load_config` returns an immutable `EdumonConfig` with secrets resolved from the environment
 (never from the file) into SecretStr, or raises `ConfigError` listing *all* problems: unknown
 keys, bad values, cross-references, and missing environment variables.
+
+Secrets: each `<name>_env` key names an environment variable, whose value is then
+`section.secret("<name>")`, also as properties (`influxdb.token`, `mqtt.password`,
+`SnmpCredential.community`, ...). Messages quote no value except ids, names and addresses.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args, overload
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from gateway.inventory import (
+    AccessPoint,
+    ByteSize,
     Credentials,
     Device,
     DeviceKind,
     EnvName,
+    Exhibit,
     Interval,
+    Listen,
+    LorawanSensor,
+    ProbeTarget,
     Section,
     Site,
-    duplicates,
+    Switch,
+    env_problems,
+    reference_problems,
 )
-from gateway.yaml_lines import YamlProblem, line_of, load_with_lines
+from gateway.yaml_lines import Path as KeyPath
+from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
 _INLINE_SECRETS = {"password", "community", "token", "auth_password", "priv_password", "username"}
-
-
-def _size(value: Any) -> Any:
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
-        if not match or match.group(2).lower() not in _UNITS:
-            raise ValueError(f"{value!r} is not a size like 1073741824, 512MiB or 1GiB")
-        return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    return value
-
-
-ByteSize = Annotated[int, BeforeValidator(_size), Field(gt=0)]
 
 
 class ServiceSection(Section):
     name: str = "edumon"
-    http_listen: str = Field(default="127.0.0.1:9108", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d+$")
+    http_listen: Listen = "127.0.0.1:9108"
     state_dir: Path = Path("state")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -77,6 +66,23 @@ class InfluxSection(Section):
     timeout_s: Interval = 10.0
     max_retry_delay_s: Interval = 30.0
 
+    @model_validator(mode="after")
+    def _api_settings(self) -> InfluxSection:
+        v2_only = {"org": self.org, "bucket": self.bucket, "token_env": self.token_env}
+        if self.api == "v2":
+            missing = [name for name, value in v2_only.items() if not value]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required with api v2")
+            if self.username_env or self.password_env or self.retention_policy:
+                raise ValueError("username_env, password_env, retention_policy apply to api v1")
+            return self
+        misplaced = [name for name, value in v2_only.items() if value is not None]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} only apply to api v2")
+        if self.password_env and not self.username_env:
+            raise ValueError("password_env needs username_env")
+        return self
+
     @property
     def username(self) -> SecretStr | None:
         return self.secret("username")
@@ -93,6 +99,12 @@ class InfluxSection(Section):
 class SpoolSection(Section):
     max_bytes: ByteSize = 2**30
     segment_bytes: ByteSize = 64 * 2**20
+
+    @model_validator(mode="after")
+    def _segment_fits(self) -> SpoolSection:
+        if self.segment_bytes > self.max_bytes:
+            raise ValueError("segment_bytes must not exceed max_bytes")
+        return self
 
 
 class MqttSection(Section):
@@ -115,7 +127,7 @@ class MqttSection(Section):
 
 
 class SnmpSection(Section):
-    trap_listen: str | None = Field(default=None, pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d+$")
+    trap_listen: Listen | None = None
     max_repetitions: int = Field(default=25, ge=1, le=200)
     max_concurrent: int = Field(default=64, ge=1, le=4096)
 
@@ -145,7 +157,21 @@ class EdumonConfig(Section):
     defaults: Defaults = Defaults()
     sites: list[Site] = Field(default_factory=list)
 
-    def devices(self, kind: DeviceKind | None = None) -> Iterator[tuple[Site, Device]]:
+    @overload
+    def devices(self, kind: Literal["switch"]) -> Iterator[tuple[Site, Switch]]: ...
+    @overload
+    def devices(self, kind: Literal["access_point"]) -> Iterator[tuple[Site, AccessPoint]]: ...
+    @overload
+    def devices(self, kind: Literal["exhibit"]) -> Iterator[tuple[Site, Exhibit]]: ...
+    @overload
+    def devices(self, kind: Literal["lorawan_sensor"]) -> Iterator[tuple[Site, LorawanSensor]]: ...
+    @overload
+    def devices(self, kind: Literal["probe_target"]) -> Iterator[tuple[Site, ProbeTarget]]: ...
+    @overload
+    def devices(self, kind: None = None) -> Iterator[tuple[Site, Device]]: ...
+
+    def devices(self, kind: DeviceKind | None = None) -> Iterator[tuple[Site, Any]]:
+        """Every (site, device) pair, in file order; of one kind only (typed as such) if given."""
         for site in self.sites:
             for device in site.devices:
                 if kind is None or device.kind == kind:
@@ -153,6 +179,8 @@ class EdumonConfig(Section):
 
 
 class ConfigProblem(NamedTuple):
+    """One problem; str() is `file:line: field: message` (line and field omitted when unknown)."""
+
     file: str
     line: int | None
     field: str
@@ -160,12 +188,12 @@ class ConfigProblem(NamedTuple):
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
 
 
 class ConfigError(Exception):
+    """Every problem of one file; str() lists them one per line."""
+
     def __init__(self, problems: list[ConfigProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
@@ -174,6 +202,7 @@ class ConfigError(Exception):
 def load_config(
     path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
 ) -> EdumonConfig:
+    """The validated config with secrets resolved from `environ` (default os.environ)."""
     config, problems = _load(Path(path), os.environ if environ is None else environ)
     if problems or config is None:
         raise ConfigError(problems)
@@ -183,6 +212,7 @@ def load_config(
 def check_config(
     path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
 ) -> list[ConfigProblem]:
+    """Every problem in the file, sorted by line; [] when `load_config` would succeed."""
     return _load(Path(path), os.environ if environ is None else environ)[1]
 
 
@@ -191,89 +221,39 @@ def _load(
 ) -> tuple[EdumonConfig | None, list[ConfigProblem]]:
     file = str(path)
     try:
-        data, lines = load_with_lines(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data, lines = load_with_lines(raw.decode("utf-8"))
     except OSError as error:
-        return None, [ConfigProblem(file, None, "", f"cannot read: {error.strerror}")]
+        reason = error.strerror or type(error).__name__
+        return None, [ConfigProblem(file, None, "", f"cannot read: {reason}")]
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        return None, [ConfigProblem(file, line, "", "not UTF-8 text")]
     except YamlProblem as error:
         return None, [ConfigProblem(file, error.line, "", error.message)]
     if data is None:
         data = {}
     if not isinstance(data, dict):
         return None, [ConfigProblem(file, 1, "", "the top level must be a mapping of sections")]
-    problems = [
-        ConfigProblem(file, line_of(lines, p), _dotted(p), m)
-        for p, m in _missing_env(data, environ)
-    ]
+
+    def at(path: KeyPath, message: str) -> ConfigProblem:
+        return ConfigProblem(file, line_of(lines, path), dotted_path(path), message)
+
+    problems = [at(p, m) for p, m in env_problems(data, environ)]
+    problems += [at(p, m) for p, m in reference_problems(data)]
+    config: EdumonConfig | None = None
     try:
         config = EdumonConfig.model_validate(data)
     except ValidationError as error:
-        schema = [_problem(file, lines, e) for e in error.errors()]
-        return None, sorted(schema + problems, key=lambda p: (p.line or 0, p.field))
-    problems += [
-        ConfigProblem(file, line_of(lines, p), _dotted(p), m) for p, m in _cross_references(config)
-    ]
-    if problems:
+        problems += [_problem(file, lines, e) for e in error.errors()]
+    if problems or config is None:
         return None, sorted(problems, key=lambda p: (p.line or 0, p.field))
-    _resolve_secrets(config, environ)
+    config.resolve_secrets(environ)
     return config, []
 
 
-def _missing_env(
-    node: Any, environ: Mapping[str, str], path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every `*_env` key whose environment variable is not set (checked on the raw data, so it
-    is reported even when the rest of the file has schema errors)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            child = (*path, str(key))
-            if str(key).endswith("_env") and isinstance(value, str) and value not in environ:
-                yield child, f"environment variable {value} is not set"
-            else:
-                yield from _missing_env(value, environ, child)
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _missing_env(item, environ, (*path, i))
-
-
-def _cross_references(config: EdumonConfig) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    for dup in duplicates([site.id for site in config.sites]):
-        index = max(i for i, s in enumerate(config.sites) if s.id == dup)
-        yield ("sites", index, "id"), f"site id {dup!r} is used twice"
-    all_devices = [
-        (si, di, d) for si, s in enumerate(config.sites) for di, d in enumerate(s.devices)
-    ]
-    for dup in duplicates([d.id for _, _, d in all_devices]):
-        si, di, _ = [x for x in all_devices if x[2].id == dup][-1]
-        yield ("sites", si, "devices", di, "id"), f"device id {dup!r} is used twice"
-    euis = [(si, di, d.dev_eui) for si, di, d in all_devices if d.kind == "lorawan_sensor"]
-    for dup in duplicates([e for _, _, e in euis]):
-        si, di, _ = [x for x in euis if x[2] == dup][-1]
-        yield ("sites", si, "devices", di, "dev_eui"), f"dev_eui {dup} is used twice"
-    for si, di, device in all_devices:
-        if device.kind == "switch" and device.credentials not in config.credentials.snmp:
-            known = ", ".join(sorted(config.credentials.snmp)) or "none defined"
-            yield (
-                ("sites", si, "devices", di, "credentials"),
-                f"unknown SNMP credentials {device.credentials!r} (known: {known})",
-            )
-
-
-def _resolve_secrets(model: Section, environ: Mapping[str, str]) -> None:
-    for name, value in model:
-        if name.endswith("_env") and isinstance(value, str):
-            model._secrets[name.removesuffix("_env")] = SecretStr(environ[value])
-        for child in (
-            value.values()
-            if isinstance(value, dict)
-            else value
-            if isinstance(value, list)
-            else [value]
-        ):
-            if isinstance(child, Section):
-                _resolve_secrets(child, environ)
-
-
-def _problem(file: str, lines: dict[tuple[str | int, ...], int], error: Any) -> ConfigProblem:
+def _problem(file: str, lines: dict[KeyPath, int], error: Any) -> ConfigProblem:
+    """A pydantic error as a problem at the line of its key (or of the nearest enclosing one)."""
     loc = _strip_union_tags(tuple(error["loc"]))
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")
@@ -285,24 +265,22 @@ def _problem(file: str, lines: dict[tuple[str | int, ...], int], error: Any) -> 
             if key in _INLINE_SECRETS
             else ""
         )
-    return ConfigProblem(file, line_of(lines, loc), _dotted(loc), message)
+    return ConfigProblem(file, line_of(lines, loc), dotted_path(loc), message)
 
 
-_UNION_TAGS = {"switch", "access_point", "exhibit", "lorawan_sensor", "probe_target"}
+_UNION_TAGS = set(get_args(DeviceKind))
 
 
-def _strip_union_tags(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _strip_union_tags(loc: KeyPath) -> KeyPath:
     """pydantic puts the discriminator value into `loc` (devices.0.switch.address): drop it."""
     out: list[str | int] = []
     for i, part in enumerate(loc):
-        if part in _UNION_TAGS and i >= 2 and loc[i - 2] == "devices":
+        if (
+            part in _UNION_TAGS
+            and i >= 2
+            and loc[i - 2] == "devices"
+            and isinstance(loc[i - 1], int)
+        ):
             continue
         out.append(part)
     return tuple(out)
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
