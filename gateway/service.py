@@ -101,6 +101,10 @@ class Service:
             from collectors.mqtt.service import run_telemetry
 
             self.add_task("mqtt", lambda svc: run_telemetry(svc.config, svc.emit))
+        if self._inventory_has("lorawan_sensor"):
+            from collectors.lorawan.service import run_lorawan
+
+            self.add_task("lorawan", lambda svc: run_lorawan(svc.config, svc.emit))
         if self._inventory_has("probe_target"):
             from collectors.probes.service import run_probes
 

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.mqtt.consumer import MqttConsumer, MqttSettings
 from collectors.mqtt.telemetry import SUBSCRIPTIONS, Placement, TelemetryIntake
 from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.inventory import AccessPoint, Exhibit
-
-
-def mqtt_settings(config: EdumonConfig, client_suffix: str) -> MqttSettings:
-    mqtt = config.mqtt
-    return MqttSettings(
-        mqtt.host,
-        mqtt.port,
-        client_id=f"{mqtt.client_id}-{client_suffix}",
-        username=mqtt.username.get_secret_value() if mqtt.username else None,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
-        tls=mqtt.tls,
-    )
-
-
-def subscriptions(config: EdumonConfig, topics: tuple[str, ...]) -> list[str]:
-    group = config.mqtt.shared_group
-    return [f"$share/{group}/{topic}" for topic in topics] if group else list(topics)
+from gateway.mqtt_consumer import MqttConsumer, settings_from_config, shared
 
 
 def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
@@ -48,8 +31,8 @@ async def run_telemetry(config: EdumonConfig, emit: CollectorEmit) -> None:
     intake = telemetry_intake(config)
     consumer = MqttConsumer(
         "mqtt",
-        mqtt_settings(config, "telemetry"),
-        subscriptions(config, SUBSCRIPTIONS),
+        settings_from_config(config, "telemetry"),
+        shared(config, SUBSCRIPTIONS),
         intake.handle,
     )
     await consumer.run(emit)

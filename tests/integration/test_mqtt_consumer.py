@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import aiomqtt
 import pytest
 
-from collectors.mqtt.consumer import MqttConsumer, MqttSettings
+from gateway.mqtt_consumer import MqttConsumer, MqttSettings
 from gateway.sample import Sample
 from gateway.servers import Mosquitto
 

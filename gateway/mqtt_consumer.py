@@ -1,5 +1,7 @@
 """A durable MQTT consumer: QoS 1, persistent session, ack only after the data is on disk.
 
+Shared by the collectors that read MQTT (device telemetry, LoRaWAN network servers).
+
 - Fixed client id and no clean start (MQTT v5 session expiry of a week): what is published
   while edumon or the broker restarts is queued by the broker and delivered afterwards.
 - PUBACK is sent only once the samples a message produced are fsynced in the spool
@@ -26,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.collector import CollectorEmit
+from gateway.config import EdumonConfig
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
@@ -179,3 +182,22 @@ class _Batch:
     def done(self, count: int) -> None:
         self.unacked -= count
         self.changed.set()
+
+
+def settings_from_config(config: EdumonConfig, client_suffix: str) -> MqttSettings:
+    """Broker settings of the config; each consumer gets its own client id (and session)."""
+    mqtt = config.mqtt
+    return MqttSettings(
+        mqtt.host,
+        mqtt.port,
+        client_id=f"{mqtt.client_id}-{client_suffix}",
+        username=mqtt.username.get_secret_value() if mqtt.username else None,
+        password=mqtt.password.get_secret_value() if mqtt.password else None,
+        tls=mqtt.tls,
+    )
+
+
+def shared(config: EdumonConfig, topics: Sequence[str]) -> list[str]:
+    """Topics as MQTT v5 shared subscriptions when the config names a group."""
+    group = config.mqtt.shared_group
+    return [f"$share/{group}/{topic}" for topic in topics] if group else list(topics)
