@@ -99,6 +99,28 @@ def cmd_sim_snmp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_mqtt(args: argparse.Namespace) -> int:
+    from simulators.mqtt.inventory import fleet_from_config
+
+    _setup_logging(args.log_level or "info")
+    fleet = fleet_from_config(_load_or_exit(args.config), args.period)
+    print(
+        f"{len(fleet.devices)} access points and exhibits publishing to {fleet.host}:{fleet.port}"
+    )
+    asyncio.run(fleet.run())
+    return 0
+
+
+def cmd_sim_lorawan(args: argparse.Namespace) -> int:
+    from simulators.lorawan.inventory import network_from_config
+
+    _setup_logging(args.log_level or "info")
+    network = network_from_config(_load_or_exit(args.config))
+    print(f"{len(network.sensors)} LoRaWAN sensors publishing to {network.host}:{network.port}")
+    asyncio.run(network.run(rounds=args.rounds, period_s=args.period))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
     parser.add_argument("--log-level", help="debug, info, warning, error")
@@ -137,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snmp.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     snmp.set_defaults(func=cmd_sim_snmp)
+
+    mqtt = sim_sub.add_parser("mqtt", help="the inventory's access points and exhibits over MQTT")
+    mqtt.add_argument("--config", required=True)
+    mqtt.add_argument("--period", type=float, default=10.0, help="seconds between messages")
+    mqtt.set_defaults(func=cmd_sim_mqtt)
+    lorawan = sim_sub.add_parser(
+        "lorawan", help="the inventory's LoRaWAN sensors via network servers"
+    )
+    lorawan.add_argument("--config", required=True)
+    lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
+    lorawan.add_argument("--rounds", type=int, default=10**9)
+    lorawan.set_defaults(func=cmd_sim_lorawan)
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
     demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))

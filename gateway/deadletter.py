@@ -16,6 +16,7 @@ class DeadLetterFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self._seen: dict[tuple[str, str], int] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def add(self, *, source: str, reason: str, raw: str | bytes) -> None:
@@ -29,7 +30,12 @@ class DeadLetterFile:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.count += 1
-        log.warning("dead letter from %s: %s (see %s)", source, reason, self.path)
+        # log the first of each kind, then every 100th: a flood of bad input must not flood logs
+        kind = (source, reason.split(":", 1)[0])
+        seen = self._seen.get(kind, 0) + 1
+        self._seen[kind] = seen
+        if seen == 1 or seen % 100 == 0:
+            log.warning("dead letter #%d from %s: %s (see %s)", seen, source, reason, self.path)
 
     def read(self) -> list[dict[str, str]]:
         if not self.path.exists():

@@ -1,8 +1,8 @@
 """`edumon demo`: the local stack, the simulators and the service with the example city.
 
-Collectors and simulators join here as they land: today the SNMP switch fleet of the example
-city (v2c switches polled, traps received) and the reachability probes, written to the real
-local InfluxDB; MQTT and LoRaWAN follow.
+Runs the example city's simulators — the SNMP switch fleet (v2c and v3, traps), the access
+points and exhibits over MQTT, the LoRaWAN sensors behind ChirpStack/TTS — against the real
+local stack, with the service polling, probing and consuming all of it into InfluxDB.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = N
 
 async def _run(service: Service, duration_s: float | None) -> None:
     from collectors.snmp.service import usm_user
+    from simulators.lorawan.inventory import network_from_config
+    from simulators.mqtt.inventory import fleet_from_config
     from simulators.snmp.agent import SnmpFleet
     from simulators.snmp.run import inventory_fleet
 
@@ -74,10 +76,15 @@ async def _run(service: Service, duration_s: float | None) -> None:
         inventory_fleet(config, seed=1), community, trap_receiver=trap_to, users=users
     )
     await fleet.start()
+    devices = asyncio.create_task(fleet_from_config(config, period_s=10).run())
+    sensors = asyncio.create_task(network_from_config(config).run(rounds=10**9, period_s=60))
     stop = asyncio.Event()
     if duration_s is not None:
         asyncio.get_running_loop().call_later(duration_s, stop.set)
     try:
         await service.run(stop)
     finally:
+        for task in (devices, sensors):
+            task.cancel()
+        await asyncio.gather(devices, sensors, return_exceptions=True)
         fleet.close()
