@@ -9,6 +9,7 @@ and sends SNMPv2 traps (linkDown/linkUp/coldStart) to a configured receiver.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import resource
 import time
@@ -227,6 +228,9 @@ class SnmpFleet:
         self.trap_user: UsmUser | None = None  # send SNMPv3 traps as this user, else v2c
         self.stats = AgentStats()
         self.agents: dict[str, SwitchAgent] = {}
+        self.addresses: dict[
+            str, tuple[str, int]
+        ] = {}  # where each agent listens (port 0 resolved)
 
     def __getitem__(self, name: str) -> SimSwitch:
         return self.agents[name].switch
@@ -238,8 +242,11 @@ class SnmpFleet:
         loop = asyncio.get_running_loop()
         for switch, host, port in self.switches:
             agent = SwitchAgent(self, switch)
-            await loop.create_datagram_endpoint(lambda agent=agent: agent, local_addr=(host, port))  # type: ignore[misc]
+            transport, _ = await loop.create_datagram_endpoint(
+                functools.partial(_same, agent), local_addr=(host, port)
+            )
             self.agents[switch.name] = agent
+            self.addresses[switch.name] = (host, transport.get_extra_info("sockname")[1])
         log.info("SNMP fleet: %d switches answering", len(self.agents))
 
     def close(self) -> None:
@@ -311,3 +318,7 @@ class SnmpFleet:
                 self.trap_user,
             )
         agent.transport.sendto(message, self.trap_receiver)
+
+
+def _same(agent: SwitchAgent) -> SwitchAgent:
+    return agent

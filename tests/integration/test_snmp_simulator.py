@@ -46,27 +46,19 @@ class Lab:
         self.now[0] += seconds
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def lab() -> AsyncIterator[Lab]:
     now = [MONDAY_10_05]
     specs = [("sw", {}, "127.0.0.1"), ("old", {"old": True}, "127.0.0.1"), ("sw6", {}, "::1")]
     specs += [(f"peer-{i}", {}, "127.0.0.1") for i in range(18)]
-    switches, ports = [], {}
-    for name, options, host in specs:
-        port = free_udp_port(host)
-        switches.append((SimSwitch(name, seed=11, boot=now[0] - 3 * 86400, **options), host, port))  # type: ignore[arg-type]
-        ports[name] = (host, port)
+    switches = [
+        (SimSwitch(name, seed=11, boot=now[0] - 3 * 86400, **options), host, 0)  # type: ignore[arg-type]
+        for name, options, host in specs
+    ]
     fleet = SnmpFleet(switches, COMMUNITY, clock=lambda: now[0])
-    await fleet.start()
+    await fleet.start()  # port 0: the kernel picks free ports, no race with other tests
     sockets = UdpSockets()
-    yield Lab(fleet, sockets, SnmpPoller(clock=lambda: now[0]), now, ports)
+    yield Lab(fleet, sockets, SnmpPoller(clock=lambda: now[0]), now, fleet.addresses)
     fleet.close()
     sockets.close()
 

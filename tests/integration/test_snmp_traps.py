@@ -45,9 +45,6 @@ class TrapLab:
 
 @pytest.fixture
 async def lab() -> AsyncIterator[TrapLab]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        agent_port = probe.getsockname()[1]
     switch = SimSwitch("sw", seed=3, boot=time.time() - 3600)
     receiver = TrapReceiver(
         "127.0.0.1",
@@ -60,7 +57,7 @@ async def lab() -> AsyncIterator[TrapLab]:
     task = asyncio.create_task(receiver.run(collected))
     await receiver.bound.wait()
     fleet = SnmpFleet(
-        [(switch, "127.0.0.1", agent_port)], COMMUNITY, trap_receiver=("127.0.0.1", receiver.port)
+        [(switch, "127.0.0.1", 0)], COMMUNITY, trap_receiver=("127.0.0.1", receiver.port)
     )
     await fleet.start()
     yield TrapLab(fleet, receiver, collected)

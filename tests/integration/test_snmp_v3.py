@@ -17,7 +17,7 @@ from collectors.snmp.usm import UsmUser
 from collectors.snmp.v3_transport import V3Transport
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
-from tests.netsnmp import bulkwalk, free_udp_port, serve_snmpd
+from tests.netsnmp import bulkwalk, serve_snmpd
 
 pytestmark = pytest.mark.integration
 AUTH, PRIV = "test-only-auth-key", "test-only-priv-key"
@@ -40,15 +40,14 @@ class V3Lab:
 @pytest.fixture
 async def lab() -> AsyncIterator[V3Lab]:
     now = [1_763_366_700.0]
-    port, port6 = free_udp_port(), free_udp_port("::1")
     switches = [
-        (SimSwitch("sw", seed=5, boot=now[0] - 86400), "127.0.0.1", port),
-        (SimSwitch("sw6", seed=5, boot=now[0] - 86400), "::1", port6),
+        (SimSwitch("sw", seed=5, boot=now[0] - 86400), "127.0.0.1", 0),
+        (SimSwitch("sw6", seed=5, boot=now[0] - 86400), "::1", 0),
     ]
     fleet = SnmpFleet(switches, b"unused-community", clock=lambda: now[0], users=[USER])
     await fleet.start()
     sockets = UdpSockets()
-    yield V3Lab(fleet, sockets, now, port, port6)
+    yield V3Lab(fleet, sockets, now, fleet.addresses["sw"][1], fleet.addresses["sw6"][1])
     fleet.close()
     sockets.close()
 
