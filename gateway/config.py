@@ -114,7 +114,8 @@ class MqttSection(Section):
     password_env: EnvName | None = None
     tls: bool = False
     client_id: str = "edumon"
-    # several edumon instances with the same group split the stream (MQTT v5 $share)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
+    # several edumon instances with the same group split the stream ($share subscriptions)
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
 
     @property

@@ -2,8 +2,11 @@
 
 Shared by the collectors that read MQTT (device telemetry, LoRaWAN network servers).
 
-- Fixed client id and no clean start (MQTT v5 session expiry of a week): what is published
-  while edumon or the broker restarts is queued by the broker and delivered afterwards.
+- Fixed client id and a persistent session (3.1.1: clean session off; 5: no clean start and
+  a week of session expiry): what is published while edumon or the broker restarts is queued
+  by the broker and delivered afterwards. With 3.1.1 the broker's `max_inflight_messages`
+  bounds the unacked window (Mosquitto's default of 20 caps a consumer near 1,000 msg/s;
+  edumon's stack sets 1,000); with 5 the consumer announces its own Receive Maximum.
 - PUBACK is sent only once the samples a message produced are fsynced in the spool
   (`emit(..., durable=True)`); aiomqtt acks on receipt by default (empicano/aiomqtt#345), so
   paho's manual-ack mode is switched on underneath it. A crash before the ack means the broker
@@ -22,6 +25,7 @@ import random
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -47,6 +51,9 @@ class MqttSettings:
     tls: bool = False
     keepalive_s: int = 30
     max_unacked: int = 5000  # messages being processed at once
+    # "3.1.1" by default: paho parses MQTT 5 properties of every PUBLISH in Python, which costs
+    # about 3x the CPU per message (bench/mqtt.py); Mosquitto offers $share to both versions
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
     reconnect_max_s: float = 30.0
 
 
@@ -72,20 +79,27 @@ class MqttConsumer:
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        properties.ReceiveMaximum = min(65535, s.max_unacked)
+        session: dict[str, Any]
+        if s.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = min(65535, s.max_unacked)
+            session = {
+                "protocol": aiomqtt.ProtocolVersion.V5,
+                "clean_start": False,
+                "properties": properties,
+            }
+        else:
+            session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
         client = aiomqtt.Client(
             s.host,
             s.port,
             username=s.username,
             password=s.password,
             identifier=s.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            clean_start=False,
-            properties=properties,
             keepalive=s.keepalive_s,
             tls_context=ssl.create_default_context() if s.tls else None,
+            **session,
         )
         client._client.manual_ack_set(True)  # ack after persisting, see above
         return client
@@ -194,6 +208,7 @@ def settings_from_config(config: EdumonConfig, client_suffix: str) -> MqttSettin
         username=mqtt.username.get_secret_value() if mqtt.username else None,
         password=mqtt.password.get_secret_value() if mqtt.password else None,
         tls=mqtt.tls,
+        protocol=mqtt.protocol,
     )
 
 

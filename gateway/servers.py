@@ -249,7 +249,7 @@ class Mosquitto(ChildServer):
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"persistence true\npersistence_location {self.data_dir}/\n"
             f"log_dest file {self.log_path}\nlog_type error\nlog_type warning\nlog_type notice\n"
-            "max_queued_messages 1000000\n"
+            "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
         )
         return [self.require_binary(), "-c", str(config)]
 

@@ -55,9 +55,16 @@ class Running:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def start(broker: Mosquitto, collected: Collected, client_id: str) -> Running:
-    settings = MqttSettings("127.0.0.1", broker.port, client_id=client_id, reconnect_max_s=1)
-    consumer = MqttConsumer("test", settings, ["school/+/data"], handler)
+PROTOCOL = "3.1.1"
+
+
+async def start(
+    broker: Mosquitto, collected: Collected, client_id: str, topic: str = "school/+/data"
+) -> Running:
+    settings = MqttSettings(
+        "127.0.0.1", broker.port, client_id=client_id, reconnect_max_s=1, protocol=PROTOCOL
+    )
+    consumer = MqttConsumer("test", settings, [topic], handler)
     task = asyncio.create_task(consumer.run(collected))
     async with asyncio.timeout(10):
         await consumer.connected.wait()
@@ -70,19 +77,23 @@ async def publish(broker: Mosquitto, first: int, count: int) -> None:
             await client.publish(f"school/{n % 5}/data", str(n).encode(), qos=1)
 
 
-@pytest.fixture
-async def broker(mosquitto: Mosquitto) -> AsyncIterator[Mosquitto]:
+@pytest.fixture(params=["3.1.1", "5"])
+async def broker(mosquitto: Mosquitto, request: pytest.FixtureRequest) -> AsyncIterator[Mosquitto]:
+    """Every test runs with both protocol versions (distinct client ids per version)."""
+    global PROTOCOL
+    PROTOCOL = request.param
     yield mosquitto
+    PROTOCOL = "3.1.1"
 
 
 async def test_messages_published_while_edumon_was_down_arrive(broker: Mosquitto) -> None:
     collected = Collected()
-    running = await start(broker, collected, "edumon-persist")
+    running = await start(broker, collected, f"edumon-persist-{PROTOCOL}")
     await publish(broker, 0, 10)
     await collected.wait_for(10)
     await running.stop()
     await publish(broker, 10, 200)  # edumon is down: the broker keeps them for the session
-    running = await start(broker, collected, "edumon-persist")
+    running = await start(broker, collected, f"edumon-persist-{PROTOCOL}")
     await collected.wait_for(210)
     await running.stop()
     assert sorted(int(t.split("#")[1]) for t in collected.topics) == list(range(210))
@@ -90,13 +101,13 @@ async def test_messages_published_while_edumon_was_down_arrive(broker: Mosquitto
 
 async def test_no_ack_before_persist_means_redelivery(broker: Mosquitto) -> None:
     stuck = Collected(hang=True)
-    running = await start(broker, stuck, "edumon-ack")
+    running = await start(broker, stuck, f"edumon-ack-{PROTOCOL}")
     await publish(broker, 0, 3)
     await asyncio.sleep(0.5)
     assert running.consumer.stats.messages == 3 and running.consumer.stats.acked == 0
     await running.stop()  # "crash" before the data was on disk
     collected = Collected()
-    running = await start(broker, collected, "edumon-ack")
+    running = await start(broker, collected, f"edumon-ack-{PROTOCOL}")
     await collected.wait_for(3)
     await running.stop()
     assert sorted(collected.topics) == sorted(f"school/{n % 5}/data#{n}" for n in range(3))
@@ -104,7 +115,7 @@ async def test_no_ack_before_persist_means_redelivery(broker: Mosquitto) -> None
 
 async def test_broker_restart_mid_stream_loses_nothing(broker: Mosquitto) -> None:
     collected = Collected()
-    running = await start(broker, collected, "edumon-restart")
+    running = await start(broker, collected, f"edumon-restart-{PROTOCOL}")
     await publish(broker, 0, 300)
     await asyncio.to_thread(broker.restart)  # SIGTERM: mosquitto saves its persistence file
     await publish(broker, 300, 300)
@@ -113,3 +124,20 @@ async def test_broker_restart_mid_stream_loses_nothing(broker: Mosquitto) -> Non
     received = sorted({int(t.split("#")[1]) for t in collected.topics})
     assert received == list(range(600))
     assert running.consumer.stats.connects >= 2  # it reconnected and resubscribed
+
+
+async def test_shared_subscription_splits_the_stream(broker: Mosquitto) -> None:
+    first, second = Collected(), Collected()
+    # a group of its own: the other version's persistent sessions would still be members
+    shared = f"$share/edumon{PROTOCOL.replace('.', '')}/school/+/data"
+    one = await start(broker, first, f"edumon-a-{PROTOCOL}", shared)
+    two = await start(broker, second, f"edumon-b-{PROTOCOL}", shared)
+    await publish(broker, 0, 200)
+    async with asyncio.timeout(20):
+        while len(first.topics) + len(second.topics) < 200:  # noqa: ASYNC110 - two sources
+            await asyncio.sleep(0.05)
+    await one.stop()
+    await two.stop()
+    numbers = [int(t.split("#")[1]) for t in first.topics + second.topics]
+    assert sorted(numbers) == list(range(200))  # each message to exactly one instance
+    assert first.topics and second.topics
