@@ -49,7 +49,19 @@ class ServiceSection(Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class InfluxSection(Section):
+class Login(Section):
+    """`username_env` / `password_env`, resolved."""
+
+    @property
+    def username(self) -> SecretStr | None:
+        return self.secret("username")
+
+    @property
+    def password(self) -> SecretStr | None:
+        return self.secret("password")
+
+
+class InfluxSection(Login):
     url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
     api: Literal["v1", "v2"] = "v1"
     database: str = "edumon"
@@ -84,14 +96,6 @@ class InfluxSection(Section):
         return self
 
     @property
-    def username(self) -> SecretStr | None:
-        return self.secret("username")
-
-    @property
-    def password(self) -> SecretStr | None:
-        return self.secret("password")
-
-    @property
     def token(self) -> SecretStr | None:
         return self.secret("token")
 
@@ -107,7 +111,7 @@ class SpoolSection(Section):
         return self
 
 
-class MqttSection(Section):
+class MqttSection(Login):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username_env: EnvName | None = None
@@ -117,14 +121,6 @@ class MqttSection(Section):
     protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
     # several edumon instances with the same group split the stream ($share subscriptions)
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
-
-    @property
-    def username(self) -> SecretStr | None:
-        return self.secret("username")
-
-    @property
-    def password(self) -> SecretStr | None:
-        return self.secret("password")
 
 
 class SnmpSection(Section):

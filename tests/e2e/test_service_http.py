@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.servers import InfluxDB1, free_port
+from tests.processes import start_edumon
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -49,21 +48,7 @@ def test_health_and_metrics_follow_the_database(influxdb: InfluxDB1, tmp_path: P
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "run",
-            "-c",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    service = start_edumon(config, port)
     try:
         wait_for(lambda: get(f"{base}/healthz")[0] == 200)
         status, body = get(f"{base}/healthz")

@@ -25,6 +25,7 @@ from gateway.servers import free_port
 from gateway.service import Service
 from gateway.spool import Spool
 from gateway.writer import InfluxWriter, RetryPolicy
+from tests.processes import start_edumon
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -190,21 +191,7 @@ def test_kill_9_while_spooling_loses_and_duplicates_nothing(influxdb: Any, tmp_p
     assert acked >= 50_000
     influxdb.start()
     port = free_port()
-    service = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "run",
-            "-c",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=CHILD_ENV,
-    )
+    service = start_edumon(config, port)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
