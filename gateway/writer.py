@@ -122,24 +122,27 @@ class InfluxWriter:
 
     async def _deliver_record(self, record: Record) -> None:
         try:
-            await self._deliver(gzip.decompress(record.payload), record.points, record.payload)
+            await self._deliver(record.payload, record.points)
             self.spool.ack(record)
             self._update_spool_gauges()
             self._acked.set()
         finally:
             self._slots.release()
 
-    async def _deliver(self, lines: bytes, points: int, gzipped: bytes | None) -> None:
-        """Until every line is stored or dead-lettered: split on 413, bisect on 400."""
-        pending: list[tuple[bytes, bytes | None, int]] = [(lines, gzipped, points)]
+    async def _deliver(self, spooled: bytes, points: int) -> None:
+        """Until every line is stored or dead-lettered: split on 413, bisect on 400.
+
+        The spooled batch is sent as it is (gzip); it is only decompressed when it must be split.
+        """
+        pending: list[tuple[bytes, bool, int]] = [(spooled, True, points)]
         while pending:
-            chunk, chunk_gz, chunk_points = pending.pop()
-            response = await self._post_until_decided(chunk, chunk_gz)
+            chunk, gzipped, chunk_points = pending.pop()
+            response = await self._post_until_decided(chunk, gzipped)
             outcome = classify(response.status)
             if outcome is Outcome.STORED:
                 self.metrics.samples_written.inc(chunk_points)
                 continue
-            chunk_lines = split_lines(chunk)
+            chunk_lines = split_lines(gzip.decompress(chunk) if gzipped else chunk)
             reason = f"HTTP {response.status}: {response.body.strip()}"
             if len(chunk_lines) == 1:
                 self._dead_letter(chunk_lines[0], reason, outcome)
@@ -162,16 +165,13 @@ class InfluxWriter:
         self.dead_letters.add(source="influxdb", reason=reason, raw=line)
         self.metrics.dead_letters.labels(reason=outcome.value).inc()
 
-    async def _post_until_decided(self, lines: bytes, gzipped: bytes | None) -> WriteResponse:
+    async def _post_until_decided(self, body: bytes, gzipped: bool) -> WriteResponse:
         """Post until the answer is stored, rejected or too large; retry everything else."""
         attempt = 0
         while True:
             started = time.perf_counter()
             try:
-                if gzipped is not None:
-                    response = await self.http.post(gzipped, gzipped=True)
-                else:
-                    response = await self.http.post(lines, gzipped=False)
+                response = await self.http.post(body, gzipped=gzipped)
             except (aiohttp.ClientError, TimeoutError) as error:
                 response = WriteResponse(0, f"{type(error).__name__}: {error}", None)
                 outcome = Outcome.RETRY
@@ -233,5 +233,5 @@ class InfluxWriter:
         await self.http.close()
 
 
-def _chunk(lines: list[bytes]) -> tuple[bytes, None, int]:
-    return b"\n".join(lines) + b"\n", None, len(lines)
+def _chunk(lines: list[bytes]) -> tuple[bytes, bool, int]:
+    return b"\n".join(lines) + b"\n", False, len(lines)
