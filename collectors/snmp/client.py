@@ -13,10 +13,10 @@ import random
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from collectors.snmp import ber
-from collectors.snmp.v3 import message_id
+from collectors.snmp.v3 import is_v3, v3_message_id
 from gateway.collector import CollectorError
 
 
@@ -41,11 +41,16 @@ class SnmpTransport(Protocol):
     async def bulk(self, oids: Sequence[bytes], max_repetitions: int) -> list[ber.VarBind]: ...
 
 
+class Reply(NamedTuple):
+    data: bytes
+    message: ber.Message | None  # decoded already for v1/v2c; None for v3
+
+
 class UdpSockets:
     """Shared UDP sockets (IPv4 and IPv6) and the request-id table for all v2c devices."""
 
     def __init__(self) -> None:
-        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._ids = itertools.count(random.randrange(1, 2**30))
         self._endpoints: dict[int, asyncio.DatagramTransport] = {}
         self.malformed = 0
@@ -64,14 +69,20 @@ class UdpSockets:
         return next(self._ids) % 2**31
 
     def delivered(self, data: bytes) -> None:
+        """Match a datagram to its request: v1/v2c are decoded here once (the waiting request
+        gets the message); v3 needs the user's keys, so only its msgID is read here."""
         try:
-            request_id = message_id(data)  # request-id (v1/v2c) or msgID (v3)
+            if is_v3(data):
+                reply, request_id = Reply(data, None), v3_message_id(data)
+            else:
+                message = ber.decode_message(data)
+                reply, request_id = Reply(data, message), message.request_id
         except ber.BerError:
             self.malformed += 1
             return
         future = self._pending.get(request_id)
         if future is not None and not future.done():
-            future.set_result(data)
+            future.set_result(reply)
 
     async def exchange(
         self,
@@ -84,11 +95,11 @@ class UdpSockets:
         retries: int,
         stats: RequestStats,
         name: str,
-    ) -> bytes:
+    ) -> Reply:
         """Send `wire` (re-sent on timeout) and return the datagram answering `request_id`."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         endpoint = await self.endpoint(family)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
             for attempt in range(retries + 1):
@@ -141,7 +152,7 @@ class UdpDevice:
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
         raise NotImplementedError
 
-    async def _send(self, request_id: int, wire: bytes) -> bytes:
+    async def _send(self, request_id: int, wire: bytes) -> Reply:
         return await self.sockets.exchange(
             request_id,
             wire,
@@ -161,11 +172,9 @@ class V2cTransport(UdpDevice):
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
         request_id = self.sockets.next_id()
         varbinds = [ber.VarBind(oid, ber.NULL, b"") for oid in oids]
-        message = ber.decode_message(  # well-formed: the receiver parsed it already
-            await self._send(
-                request_id, ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
-            )
-        )
+        wire = ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
+        message = (await self._send(request_id, wire)).message
+        assert message is not None  # a v1/v2c answer, decoded on arrival
         return checked(
             self.name, message.error_status, message.error_index, message.varbinds, self.stats
         )

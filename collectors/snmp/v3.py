@@ -115,10 +115,8 @@ def is_v3(data: bytes) -> bool:
     return version == VERSION_3
 
 
-def message_id(data: bytes) -> int:
-    """The id a reply is matched by: msgID for v3, request-id for v1/v2c."""
-    if not is_v3(data):
-        return ber.decode_message(data).request_id
+def v3_message_id(data: bytes) -> int:
+    """The msgID a v3 reply is matched by (read before it can be authenticated)."""
     start, end = ber.read_tlv(data, 0, len(data), ber.SEQUENCE, "message")
     _version, pos = ber.read_integer(data, start, end, "version")
     start, _ = ber.read_tlv(data, pos, end, ber.SEQUENCE, "msgGlobalData")

@@ -90,7 +90,7 @@ class V3Transport(UdpDevice):
         self.time_base = time.monotonic() - report.time
 
     async def _exchange(self, request_id: int, wire: bytes) -> V3Message:
-        data = await self._send(request_id, wire)
+        data = (await self._send(request_id, wire)).data
         try:
             return decode_v3(data, lambda name: self.user if name == self.user.name else None)
         except (UsmError, ber.BerError) as error:
