@@ -76,7 +76,8 @@ def _base128(value: int) -> bytes:
     return bytes(reversed(chunks))
 
 
-def decode_oid(content: bytes) -> tuple[int, ...]:
+def _arcs(content: bytes) -> list[int]:
+    """Base-128 arcs, as encoded (the first one still holds the first two arcs)."""
     arcs: list[int] = []
     value = 0
     for byte in content:
@@ -84,6 +85,11 @@ def decode_oid(content: bytes) -> tuple[int, ...]:
         if not byte & 0x80:
             arcs.append(value)
             value = 0
+    return arcs
+
+
+def decode_oid(content: bytes) -> tuple[int, ...]:
+    arcs = _arcs(content)
     if not arcs or content[-1] & 0x80:
         raise BerError("truncated OID")
     first = arcs[0]
@@ -93,14 +99,7 @@ def decode_oid(content: bytes) -> tuple[int, ...]:
 
 def oid_suffix(content: bytes, prefix: bytes) -> tuple[int, ...]:
     """The arcs of `content` after `prefix` (which must be a prefix of it): the row index."""
-    arcs: list[int] = []
-    value = 0
-    for byte in content[len(prefix) :]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    return tuple(arcs)
+    return tuple(_arcs(content[len(prefix) :]))
 
 
 def oid_text(content: bytes) -> str:
