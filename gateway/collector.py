@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -21,9 +21,6 @@ from gateway.metrics import Metrics
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[Sequence[Sample]], Awaitable[None]]
-
 
 class CollectorEmit(Protocol):
     """Hands samples to the pipeline on behalf of a named collector (for per-collector counts)."""
@@ -56,7 +53,7 @@ class PolledCollector(Protocol[TargetT]):
 class StreamingCollector(Protocol):
     name: str
 
-    async def run(self, emit: Emit) -> None: ...
+    async def run(self, emit: CollectorEmit) -> None: ...
 
 
 @dataclass(frozen=True)
