@@ -84,29 +84,30 @@ def influx_count(influx: InfluxDB1) -> int:
     return influx.count("wifi_ap", "clients", db="bench")
 
 
+def mosquitto_sub_session(port: int, *until: str, check: bool = True) -> None:
+    """mosquitto_sub on the same persistent QoS 1 session each time, until `until` says stop."""
+    command = [
+        "mosquitto_sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-t",
+        TOPIC,
+        "-q",
+        "1",
+        "-c",
+        "-i",
+        "bench-sub",
+        *until,
+    ]
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=check)
+
+
 def mosquitto_sub(port: int, count: int) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.perf_counter()
-    subprocess.run(
-        [
-            "mosquitto_sub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-t",
-            TOPIC,
-            "-q",
-            "1",
-            "-c",
-            "-i",
-            "bench-sub",
-            "-C",
-            str(count),
-        ],
-        stdout=subprocess.DEVNULL,
-        check=True,
-    )
+    mosquitto_sub_session(port, "-C", str(count))
     wall = time.perf_counter() - wall0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
@@ -125,26 +126,7 @@ def main() -> None:
         influx.create_database("bench")
         path = config(Path(tmp), influx, broker)
         # register both persistent sessions, then fill them while the readers are away
-        subprocess.run(
-            [
-                "mosquitto_sub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(broker.port),
-                "-t",
-                TOPIC,
-                "-q",
-                "1",
-                "-c",
-                "-i",
-                "bench-sub",
-                "-W",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            check=False,
-        )
+        mosquitto_sub_session(broker.port, "-W", "1", check=False)  # -W 1: leave after 1 s
         asyncio.run(edumon_drain(path, influx, 0))
         asyncio.run(publish(broker.port, n))
         cpu, wall = asyncio.run(edumon_drain(path, influx, n))

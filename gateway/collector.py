@@ -22,6 +22,7 @@ from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
 
+
 class CollectorEmit(Protocol):
     """Hands samples to the pipeline on behalf of a named collector (for per-collector counts)."""
 

@@ -19,6 +19,11 @@ class DeadLetterFile:
         self._seen: dict[tuple[str, str], int] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def in_state_dir(cls, state_dir: Path, name: str) -> DeadLetterFile:
+        """The service's dead letters of one kind: `<state_dir>/deadletter/<name>.jsonl`."""
+        return cls(Path(state_dir) / "deadletter" / f"{name}.jsonl")
+
     def add(self, *, source: str, reason: str, raw: str | bytes) -> None:
         text = raw.decode("utf-8", errors="backslashreplace") if isinstance(raw, bytes) else raw
         record = {

@@ -68,7 +68,7 @@ class Service:
             max_bytes=config.spool.max_bytes,
             segment_bytes=config.spool.segment_bytes,
         )
-        self.dead_letters = DeadLetterFile(state / "deadletter" / "writer.jsonl")
+        self.dead_letters = DeadLetterFile.in_state_dir(state, "writer")
         self.writer = InfluxWriter(
             InfluxHttp(influx_target(config)),
             self.spool,

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collectors.lorawan.intake import LorawanIntake
 from collectors.lorawan.samples import SensorInfo
 from gateway.collector import CollectorEmit
@@ -22,7 +20,7 @@ def lorawan_intake(config: EdumonConfig) -> LorawanIntake:
         for site, device in config.devices("lorawan_sensor")
         if isinstance(device, LorawanSensor)
     }
-    dead_letters = DeadLetterFile(Path(config.service.state_dir) / "deadletter" / "lorawan.jsonl")
+    dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, "lorawan")
     return LorawanIntake(sensors, dead_letters)
 
 

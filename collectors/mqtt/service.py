@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collectors.mqtt.telemetry import SUBSCRIPTIONS, Placement, TelemetryIntake
 from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
@@ -23,7 +21,7 @@ def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
         for site, device in config.devices("exhibit")
         if isinstance(device, Exhibit)
     }
-    dead_letters = DeadLetterFile(Path(config.service.state_dir) / "deadletter" / "mqtt.jsonl")
+    dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, "mqtt")
     return TelemetryIntake(aps, exhibits, dead_letters)
 
 

@@ -127,10 +127,10 @@ class ProbeTransport:
         if sock is None:
             return ProbeResult("error", detail=f"no {sock_key[0]} socket for IPv{sock_key[1]}")
         future: asyncio.Future[ProbeResult] = self._loop.create_future()
-        pending = _Pending(future, time.time_ns(), expect_ack)
+        pending = _Pending(future, 0, expect_ack)
         self._pending[key] = pending
         try:
-            pending.sent_ns = time.time_ns()
+            pending.sent_ns = time.time_ns()  # as close to the send as possible
             sock.sendto(packet, address)
         except OSError as error:  # e.g. unreachable network, blackhole/prohibit route
             self._pending.pop(key, None)

@@ -241,9 +241,8 @@ class SnmpFleet:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, len(self.switches) + 1024), hard))
         loop = asyncio.get_running_loop()
         for switch, host, port in self.switches:
-            agent = SwitchAgent(self, switch)
-            transport, _ = await loop.create_datagram_endpoint(
-                functools.partial(_same, agent), local_addr=(host, port)
+            transport, agent = await loop.create_datagram_endpoint(
+                functools.partial(SwitchAgent, self, switch), local_addr=(host, port)
             )
             self.agents[switch.name] = agent
             self.addresses[switch.name] = (host, transport.get_extra_info("sockname")[1])
@@ -318,7 +317,3 @@ class SnmpFleet:
                 self.trap_user,
             )
         agent.transport.sendto(message, self.trap_receiver)
-
-
-def _same(agent: SwitchAgent) -> SwitchAgent:
-    return agent
