@@ -131,6 +131,16 @@ class SnmpSection(Section):
 
 class AlertmanagerSection(Section):
     url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
+    resend_interval_s: Interval = 60.0
+    timeout_s: Interval = 5.0
+
+
+class AlertsSection(Section):
+    """Alert rules (gateway/alerts/rules.py); the built-in pack unless `rules_file` is given,
+    relative to the config file."""
+
+    rules_file: Path | None = None
+    evaluation_interval_s: Interval = 1.0
 
 
 class Defaults(Section):
@@ -150,6 +160,7 @@ class EdumonConfig(Section):
     mqtt: MqttSection = MqttSection()
     snmp: SnmpSection = SnmpSection()
     alertmanager: AlertmanagerSection | None = None
+    alerts: AlertsSection = AlertsSection()
     credentials: Credentials = Credentials()
     defaults: Defaults = Defaults()
     sites: list[Site] = Field(default_factory=list)
@@ -236,6 +247,7 @@ def _load(
     def at(path: KeyPath, message: str) -> ConfigProblem:
         return ConfigProblem(file, line_of(lines, path), dotted_path(path), message)
 
+    _relative_to_file(data, path)
     problems = [at(p, m) for p, m in env_problems(data, environ)]
     problems += [at(p, m) for p, m in reference_problems(data)]
     config: EdumonConfig | None = None
@@ -243,10 +255,27 @@ def _load(
         config = EdumonConfig.model_validate(data)
     except ValidationError as error:
         problems += [_problem(file, lines, e) for e in error.errors()]
+    if config is not None and config.alerts.rules_file is not None:
+        problems += _rule_problems(config)
     if problems or config is None:
         return None, sorted(problems, key=lambda p: (p.line or 0, p.field))
     config.resolve_secrets(environ)
     return config, []
+
+
+def _rule_problems(config: EdumonConfig) -> list[ConfigProblem]:
+    """The rules file is part of the config: its problems are reported with it."""
+    from gateway.alerts.rules import rule_problems
+
+    assert config.alerts.rules_file is not None
+    return [ConfigProblem(*problem) for problem in rule_problems(config.alerts.rules_file)]
+
+
+def _relative_to_file(data: dict[str, Any], config_path: Path) -> None:
+    """A relative `alerts.rules_file` is relative to the config file, not to the cwd."""
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict) and isinstance(alerts.get("rules_file"), str):
+        alerts["rules_file"] = str(config_path.parent / alerts["rules_file"])
 
 
 def _problem(file: str, lines: dict[KeyPath, int], error: Any) -> ConfigProblem:

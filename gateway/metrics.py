@@ -68,6 +68,7 @@ class Metrics:
             ["collector", "reason"],
             registry=r,
         )
+        self.alerts_firing = Gauge("edumon_alerts_firing", "Alerts firing now", registry=r)
         self.samples_in.labels(collector="edumon")
         for outcome in ("retry", "auth", "not_found", "rejected", "too_large"):
             self.write_failures.labels(outcome=outcome)

@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gateway.child_server import (
     ChildServer,
     PortCollision,
@@ -290,9 +292,23 @@ class Alertmanager(ChildServer):
         host: str = "127.0.0.1",
         port_fallback: bool = False,
         config_file: Path | None = None,
+        webhook_url: str | None = None,
     ) -> None:
         super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
         self.config_file = Path(config_file or DEFAULT_ALERTMANAGER_CONFIG).resolve()
+        if webhook_url is not None:
+            self.config_file = self._redirect_webhooks(webhook_url)
+
+    def _redirect_webhooks(self, webhook_url: str) -> Path:
+        """A copy of the config whose receivers post to `webhook_url`/<receiver name>."""
+        config = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
+        for receiver in config.get("receivers", []):
+            for webhook in receiver.get("webhook_configs", []):
+                webhook["url"] = f"{webhook_url.rstrip('/')}/{receiver['name']}"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        copy = self.data_dir / "alertmanager.yml"
+        copy.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return copy
 
     def command(self) -> list[str]:
         return [

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.alerts.service import Alerting
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
@@ -87,7 +88,11 @@ class Service:
         self.health = HealthServer(self.metrics, host, port)
         self.health.register("writer", self._writer_health)
         self.health.register("pipeline", self._pipeline_health)
+        self.alerting = Alerting(config, self.metrics)
+        self.pipeline.subscribe(self.alerting.engine.observe)
+        self.health.register("alerts", self.alerting.health)
         self._task_factories: list[tuple[str, TaskFactory]] = []
+        self.add_task("alerts", lambda svc: svc.alerting.run(svc.emit))
         self.started = asyncio.Event()
         self._install_collectors()
 

@@ -1,0 +1,1 @@
+"""Alert rules, their streaming evaluation, and Alertmanager."""

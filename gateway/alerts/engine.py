@@ -1,0 +1,193 @@
+"""The alert engine: evaluates rules on every sample as it passes the pipeline, and absence and
+durations on a timer. Per alert instance: inactive -> pending (condition holds, waiting `for`)
+-> firing -> resolved (the condition stopped holding `keep_firing_for` ago).
+
+The engine only keeps state; `gateway.alerts.sender` tells Alertmanager and
+`gateway.alerts.state` persists it, both reading `instances`. Times are the engine's clock
+(seconds), injectable so tests run a school day in a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.alerts import conditions
+from gateway.alerts.rules import Rule, Scalar
+from gateway.sample import Sample
+
+log = logging.getLogger(__name__)
+
+State = Literal["inactive", "pending", "firing", "resolved"]
+InstanceKey = tuple[str, tuple[tuple[str, str], ...]]
+RESOLVED_KEPT_S = 15 * 60  # resolved alerts are re-sent this long, as Prometheus does
+
+
+@dataclass
+class Instance:
+    """One rule applied to one series (the rule's `by` tags)."""
+
+    rule: str
+    labels: dict[str, str]
+    state: State = "inactive"
+    active: bool = False
+    active_since: float | None = None  # the condition holds since (pending began)
+    cleared_at: float | None = None  # the condition stopped holding while firing
+    resolved_at: float | None = None
+    last_seen: float = 0.0
+    value: float | None = None
+    window: conditions.Window = field(default_factory=deque)
+
+    @property
+    def key(self) -> InstanceKey:
+        return self.rule, tuple(sorted(self.labels.items()))
+
+
+@dataclass(frozen=True)
+class Transition:
+    instance: Instance
+    state: State  # "firing" or "resolved"
+    at: float
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        clock: Callable[[], float] = time.time,
+        on_transition: Callable[[Transition], None] | None = None,
+    ) -> None:
+        self.rules = {rule.name: rule for rule in rules}
+        self._by_measurement: dict[str, list[Rule]] = defaultdict(list)
+        for rule in rules:
+            self._by_measurement[rule.select.measurement].append(rule)
+        self.clock = clock
+        self.on_transition = on_transition
+        self.instances: dict[InstanceKey, Instance] = {}
+        self.evaluations = 0
+
+    # ----------------------------------------------------------------- samples
+    def observe(self, samples: Iterable[Sample]) -> None:
+        """The pipeline subscriber: evaluate every rule that selects these samples."""
+        now = self.clock()
+        for sample in samples:
+            for rule in self._by_measurement.get(sample.measurement, ()):
+                value = _selected_value(rule, sample.fields)
+                if value is None or not rule.select.matches(sample.tags):
+                    continue
+                self.evaluations += 1
+                instance = self._instance(rule, sample.tags)
+                instance.last_seen = now
+                if rule.absent is not None:
+                    self._step(rule, instance, False, now)
+                else:
+                    self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
+
+    def _instance(self, rule: Rule, tags: Mapping[str, str]) -> Instance:
+        names = rule.by if rule.by is not None else sorted(tags)
+        labels = {name: tags[name] for name in names if name in tags}
+        key = rule.name, tuple(sorted(labels.items()))
+        instance = self.instances.get(key)
+        if instance is None:
+            instance = self.instances[key] = Instance(rule.name, labels)
+        return instance
+
+    def _evaluate(
+        self, rule: Rule, instance: Instance, value: Scalar, at_s: float, now: float
+    ) -> None:
+        number = conditions.numeric(value)
+        holds = True
+        if rule.equals is not None:
+            holds = conditions.equals_holds(rule, value)
+            instance.value = number
+        if rule.threshold is not None:
+            holds = number is not None and conditions.threshold_holds(
+                rule.threshold, number, instance.active
+            )
+            instance.value = number
+        if rule.rate is not None:
+            per_s = (
+                None
+                if number is None
+                else conditions.rate_per_s(rule.rate, instance.window, at_s, number)
+            )
+            holds = holds and conditions.rate_holds(rule.rate, per_s)
+            if holds:
+                instance.value = per_s
+        self._step(rule, instance, holds, now)
+        if rule.event and holds:
+            self._step(rule, instance, False, now)  # a happening, not a state: clear at once
+
+    # ------------------------------------------------------------------- timer
+    def tick(self) -> None:
+        """Absence, `for` and `keep_firing_for` are decided here, without any new sample."""
+        now = self.clock()
+        for key, instance in list(self.instances.items()):
+            rule = self.rules.get(instance.rule)
+            if rule is None:  # the rule was removed from the file since the state was saved
+                del self.instances[key]
+                continue
+            if rule.absent is not None:
+                self._step(rule, instance, now - instance.last_seen >= rule.absent, now)
+            else:
+                self._step(rule, instance, instance.active, now)
+            resolved_at = instance.resolved_at
+            if instance.state == "resolved" and resolved_at and now - resolved_at > RESOLVED_KEPT_S:
+                instance.state, instance.resolved_at = "inactive", None
+
+    def _step(self, rule: Rule, instance: Instance, holds: bool, now: float) -> None:
+        instance.active = holds
+        if holds:
+            instance.cleared_at = None
+            if instance.state in ("inactive", "resolved"):
+                instance.state, instance.active_since = "pending", now
+            if instance.state == "pending" and now - (instance.active_since or now) >= rule.for_:
+                self._transition(instance, "firing", now)
+            return
+        if instance.state == "pending":
+            instance.state, instance.active_since = "inactive", None
+        elif instance.state == "firing":
+            if instance.cleared_at is None:
+                instance.cleared_at = now
+            if now - instance.cleared_at >= rule.keep_firing_for:
+                instance.resolved_at = now
+                self._transition(instance, "resolved", now)
+
+    def _transition(self, instance: Instance, state: State, now: float) -> None:
+        instance.state = state
+        rule = self.rules[instance.rule]
+        log.info("alert %s %s %s", rule.name, state, instance.labels)
+        if state == "resolved":  # active_since stays: it is the resolved alert's startsAt
+            instance.cleared_at = None
+        if self.on_transition is not None:
+            self.on_transition(Transition(instance, state, now))
+
+    # ------------------------------------------------------------------ reading
+    def firing(self) -> list[Instance]:
+        return [i for i in self.instances.values() if i.state == "firing"]
+
+    def to_send(self) -> list[Instance]:
+        """What Alertmanager must hear now: every firing alert and the recently resolved."""
+        return [i for i in self.instances.values() if i.state in ("firing", "resolved")]
+
+    def restart_grace(self, now: float) -> None:
+        """After a restart, every series gets a full absence window again (edumon being down
+        is not the sensors being silent); alerts that were firing stay firing."""
+        for instance in self.instances.values():
+            instance.last_seen = max(instance.last_seen, now)
+
+
+def _selected_value(rule: Rule, fields: Mapping[str, Scalar]) -> Scalar | None:
+    """The watched field's value; of several fields (in and out), the largest present."""
+    values = [fields[name] for name in rule.select.fields if name in fields]
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    numbers = [n for n in map(conditions.numeric, values) if n is not None]
+    return max(numbers) if numbers else values[0]

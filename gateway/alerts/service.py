@@ -1,0 +1,104 @@
+"""Alerting inside the service: the engine subscribed to the pipeline, its timer, the
+Alertmanager sender, the `alert` measurement (one point per firing/resolved transition, for
+dashboards and the KPI report) and the state file that survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.alerts import state
+from gateway.alerts.engine import AlertEngine, Transition
+from gateway.alerts.rules import DEFAULT_RULES, load_rules
+from gateway.alerts.sender import AlertSender, render
+from gateway.collector import CollectorEmit
+from gateway.config import EdumonConfig
+from gateway.metrics import Metrics
+from gateway.sample import FieldValue, Sample
+
+log = logging.getLogger(__name__)
+
+_DEVICE_TAGS = ("device", "ap", "exhibit", "target")
+
+
+class Alerting:
+    def __init__(self, config: EdumonConfig, metrics: Metrics) -> None:
+        rules = load_rules(config.alerts.rules_file or DEFAULT_RULES)
+        self.interval_s = config.alerts.evaluation_interval_s
+        self.metrics = metrics
+        self.site_names = {site.id: site.name for site in config.sites}
+        self.engine = AlertEngine(rules, on_transition=self._on_transition)
+        self.state_path = Path(config.service.state_dir) / "alerts.json"
+        restored = state.load(self.engine, self.state_path, time.time())
+        if restored:
+            log.info("%d alerts still firing from before the restart", restored)
+        self.sender: AlertSender | None = None
+        if config.alertmanager is not None:
+            self.sender = AlertSender(
+                config.alertmanager.url,
+                self.engine,
+                self.site_names,
+                resend_interval_s=config.alertmanager.resend_interval_s,
+                timeout_s=config.alertmanager.timeout_s,
+            )
+        self._unwritten: list[Sample] = []
+        self._dirty = False
+
+    def _on_transition(self, transition: Transition) -> None:
+        instance = transition.instance
+        rule = self.engine.rules[instance.rule]
+        tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
+        if "site" in instance.labels:
+            tags["site"] = instance.labels["site"]
+        device = next((instance.labels[t] for t in _DEVICE_TAGS if t in instance.labels), None)
+        if device is not None:
+            tags["device"] = device
+        fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}
+        if instance.value is not None:
+            fields["value"] = instance.value
+        if transition.state == "firing":
+            fields["summary"] = render(rule.summary, rule, instance, self.site_names)
+        self._unwritten.append(Sample("alert", tags, fields, int(transition.at * 1e9)))
+        self._dirty = True
+        if self.sender is not None:
+            self.sender.wake()
+
+    async def run(self, emit: CollectorEmit) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                if self.sender is not None:
+                    group.create_task(self.sender.run())
+                group.create_task(self._evaluate_forever(emit))
+        finally:
+            self.save()
+
+    async def _evaluate_forever(self, emit: CollectorEmit) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.engine.tick()
+            self.metrics.alerts_firing.set(len(self.engine.firing()))
+            if self._unwritten:
+                samples, self._unwritten = self._unwritten, []
+                await emit(samples, collector="alerts")
+            if self._dirty:
+                self.save()
+
+    def save(self) -> None:
+        try:
+            state.save(self.engine, self.state_path)
+            self._dirty = False
+        except OSError as error:
+            log.error("cannot save alert state to %s: %s", self.state_path, error)
+
+    def health(self) -> dict[str, Any]:
+        error = self.sender.last_error if self.sender else None
+        return {
+            "status": "error" if error else "ok",
+            "detail": f"Alertmanager: {error}" if error else "evaluating",
+            "firing": len(self.engine.firing()),
+            "evaluations": self.engine.evaluations,
+            "alertmanager_failures": self.sender.failures if self.sender else 0,
+        }

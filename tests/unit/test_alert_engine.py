@@ -1,0 +1,192 @@
+"""The alert state machine on a fake clock: for, keep_firing_for, hysteresis, rate, absence,
+events, and state that survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.alerts import state
+from gateway.alerts.engine import AlertEngine, Transition
+from gateway.alerts.rules import Rule, load_rules
+from gateway.sample import FieldValue, Sample
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rule(**spec: object) -> Rule:
+    base: dict[str, object] = {
+        "name": "Test",
+        "select": {"measurement": "m", "field": "v"},
+        "severity": "page",
+        "team": "network",
+        "summary": "{site_name}: {value:.0f}",
+    }
+    return Rule.model_validate({**base, **spec})
+
+
+class Harness:
+    def __init__(self, *rules: Rule) -> None:
+        self.clock = Clock()
+        self.transitions: list[Transition] = []
+        self.engine = AlertEngine(rules, clock=self.clock, on_transition=self.transitions.append)
+
+    def feed(
+        self, value: FieldValue, *, site: str = "vsk-1", after: float = 0.0, **tags: str
+    ) -> None:
+        self.clock.now += after
+        fields = {"v": value}
+        at = int(self.clock.now * 1e9)
+        self.engine.observe([Sample("m", {"site": site, **tags}, fields, at)])
+
+    def wait(self, seconds: float) -> None:
+        self.clock.now += seconds
+        self.engine.tick()
+
+    @property
+    def log(self) -> list[str]:
+        return [t.state for t in self.transitions]
+
+
+def test_for_delays_firing_and_a_short_blip_never_fires() -> None:
+    h = Harness(rule(threshold={"op": ">", "value": 90}, **{"for": "5m"}))
+    h.feed(95)
+    h.wait(240)
+    h.feed(50)  # back to normal before 5 minutes: pending -> inactive, no alert
+    h.wait(600)
+    assert h.log == []
+    h.feed(95)
+    h.wait(299)
+    assert h.log == []
+    h.wait(1)
+    assert h.log == ["firing"]
+
+
+def test_hysteresis_keeps_a_dithering_value_one_alert() -> None:
+    h = Harness(rule(threshold={"op": ">", "value": 90, "clear": 80}))
+    for value in (91, 89, 91, 85, 92, 81):
+        h.feed(value, after=60)
+    assert h.log == ["firing"]
+    h.feed(79, after=60)
+    assert h.log == ["firing", "resolved"]
+
+
+def test_keep_firing_for_makes_a_flapping_link_one_alert() -> None:
+    h = Harness(rule(equals=False, keep_firing_for="5m"))
+    for _ in range(10):  # down 30 s, up 30 s, for 10 minutes
+        h.feed(False, after=30)
+        h.wait(1)
+        h.feed(True, after=29)
+        h.wait(1)
+    assert h.log == ["firing"]
+    h.wait(297)  # 298 s since the link came back
+    assert h.log == ["firing"]
+    h.wait(2)
+    assert h.log == ["firing", "resolved"]
+    assert h.transitions[0].instance.active_since == h.transitions[0].at  # startsAt: first flap
+
+
+def test_rate_of_a_counter_ignores_resets() -> None:
+    h = Harness(rule(rate={"op": ">", "value": 0.05, "over": "10m"}))
+    for minute in range(11):  # 2 errors a minute: 0.033/s, below 0.05
+        h.feed(2 * minute, after=60)
+    assert h.log == []
+    h.feed(5, after=60)  # the exhibit restarted: its counter starts again, no alert
+    assert h.log == []
+    for minute in range(1, 12):  # 6 a minute: 0.1/s
+        h.feed(5 + 6 * minute, after=60)
+    assert h.log == ["firing"]
+    assert h.engine.firing()[0].value == pytest.approx(0.1)
+
+
+def test_absence_fires_after_silence_and_resolves_on_the_next_sample() -> None:
+    h = Harness(rule(absent="30m", by=["site", "device"]))
+    h.feed(1, device="env-101")
+    h.feed(1, device="env-201")
+    for _ in range(29):
+        h.wait(60)
+        h.feed(1, device="env-201")
+    h.wait(61)
+    assert h.log == ["firing"]
+    assert h.transitions[0].instance.labels == {"site": "vsk-1", "device": "env-101"}
+    h.feed(1, device="env-101")
+    h.wait(1)
+    assert h.log == ["firing", "resolved"]
+
+
+def test_an_event_fires_at_once_and_resolves_after_keep_firing_for() -> None:
+    h = Harness(rule(equals=True, event=True, keep_firing_for="15m"))
+    h.feed(True)
+    assert h.log == ["firing"]
+    h.wait(600)
+    h.feed(True)  # another reboot restarts the 15 minutes
+    h.wait(899)
+    assert h.log == ["firing"]
+    h.wait(2)
+    assert h.log == ["firing", "resolved"]
+
+
+def test_by_names_the_instance_so_per_band_samples_clear_the_status_alert() -> None:
+    h = Harness(rule(equals=False, by=["site", "ap"]))
+    h.feed(False, ap="ap-101")  # Last Will: no band tag
+    assert h.log == ["firing"]
+    h.feed(True, ap="ap-101", band="5GHz")
+    assert h.log == ["firing", "resolved"]
+
+
+def test_selector_tags_and_several_fields_take_the_largest() -> None:
+    r = rule(
+        select={"measurement": "m", "field": ["a", "b"], "tags": {"role": "uplink"}},
+        threshold={"op": ">", "value": 90},
+    )
+    h = Harness(r)
+    at = int(h.clock.now * 1e9)
+    h.engine.observe([Sample("m", {"role": "access"}, {"a": 99}, at)])
+    h.engine.observe([Sample("m", {"role": "uplink"}, {"a": 10, "b": 50}, at)])
+    assert h.log == []
+    h.engine.observe([Sample("m", {"role": "uplink"}, {"a": 10, "b": 95}, at)])
+    assert h.log == ["firing"]
+    assert h.engine.firing()[0].value == 95
+
+
+def test_state_survives_a_restart_without_a_new_alert(tmp_path: Path) -> None:
+    rules = (rule(equals=False, name="Down"), rule(absent="30m", name="Silent"))
+    h = Harness(*rules)
+    h.feed(False, device="core")
+    h.wait(1)
+    started = h.transitions[0].instance.active_since
+    path = tmp_path / "alerts.json"
+    state.save(h.engine, path)
+
+    again = Harness(*rules)
+    again.clock.now = h.clock.now + 3600  # edumon was down an hour
+    assert state.load(again.engine, path, again.clock.now) == 1
+    again.wait(1)
+    assert again.log == []  # nothing re-fires, and silence while edumon was down is no alert
+    (firing,) = again.engine.firing()
+    assert firing.rule == "Down" and firing.active_since == started
+    again.feed(True, device="core")
+    assert again.log == ["resolved"]
+
+
+def test_a_damaged_state_file_is_a_fresh_start(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    path.write_text('{"version": 1, "instances": [{"rule": "Down"}]}')
+    h = Harness(rule(equals=False, name="Down"))
+    assert state.load(h.engine, path, h.clock.now) == 0
+    assert h.engine.instances == {}
+
+
+def test_the_default_pack_loads_and_every_rule_names_a_schema_measurement() -> None:
+    known = {"device", "interface", "optics", "probe", "wifi_ap", "exhibit", "environment",
+             "lorawan", "collector"}  # fmt: skip
+    rules = load_rules()
+    assert {r.select.measurement for r in rules} <= known
+    assert all(r.summary for r in rules)
