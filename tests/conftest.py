@@ -13,6 +13,7 @@ import hypothesis  # noqa: F401 - see below
 import pytest
 
 from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.pager import Pager
 
 S = TypeVar("S", bound=ChildServer)
 # hypothesis is imported up front: its pytest plugin otherwise imports it lazily at the end of
@@ -55,3 +56,21 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
     yield from _serve(Alertmanager, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def pager() -> Iterator[Pager]:
+    with Pager() as recorder:
+        yield recorder
+
+
+@pytest.fixture(scope="module")
+def paging_alertmanager(
+    tmp_path_factory: pytest.TempPathFactory, pager: Pager
+) -> Iterator[Alertmanager]:
+    """The shipped alertmanager.yml (routes, grouping, inhibition), its receivers pointed at
+    `pager`."""
+    _require(Alertmanager)
+    data_dir = tmp_path_factory.mktemp("alertmanager")
+    with Alertmanager(data_dir, webhook_url=pager.url) as server:
+        yield server

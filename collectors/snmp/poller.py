@@ -239,6 +239,7 @@ class SnmpPoller:
             )
             tags = {"site": target.site, "device": target.device, "ifname": name, "role": role}
             samples.append(Sample("interface", tags, fields, now_ns))
+            self._directory[(target.device, index[0])] = (name, role)
         return samples, names
 
     def _rate(

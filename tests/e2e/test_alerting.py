@@ -1,0 +1,296 @@
+"""Alerts end to end against the real Prometheus Alertmanager, with the shipped routing and
+inhibition: simulator -> edumon -> Alertmanager's API (and its notifications, recorded by a
+webhook), with the latency measured by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.alerts.rules import DEFAULT_RULES
+from gateway.config import load_config
+from gateway.servers import Alertmanager, InfluxDB1, Mosquitto
+from gateway.service import Service
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.switch import SimSwitch
+from tests.pager import Pager
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+COMMUNITY = "test-only-community"
+ENVIRON = {"EDUMON_TEST_COMMUNITY": COMMUNITY}
+POLL_S = 2.0
+UPLINK = 49  # ifIndex of the simulated switches' first 10G uplink
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rules_with(path: Path, changes: dict[str, dict[str, Any]]) -> Path:
+    """The default rule pack with some rules' timings shortened for a test."""
+    pack = yaml.safe_load(DEFAULT_RULES.read_text())
+    for rule in pack["rules"]:
+        rule.update(changes.get(rule["name"], {}))
+    path.write_text(yaml.safe_dump(pack))
+    return path
+
+
+@dataclass
+class City:
+    site: str
+    service: Service
+    fleet: SnmpFleet
+    config: Path
+
+    @property
+    def core(self) -> str:
+        return f"{self.site}-core"
+
+    @property
+    def access(self) -> str:
+        return f"{self.site}-access"
+
+
+@asynccontextmanager
+async def running_city(
+    tmp_path: Path,
+    site: str,
+    influxdb: InfluxDB1,
+    alertmanager: Alertmanager,
+    rule_changes: dict[str, dict[str, Any]],
+    mosquitto: Mosquitto | None = None,
+) -> AsyncIterator[City]:
+    """One school (core + access switch, two APs) and one exhibit, against real servers."""
+    trap_port = free_udp_port()
+    now = time.time()
+    switches = [
+        (SimSwitch(f"{site}-core", seed=1, boot=now - 3600), "127.0.0.2", 0),
+        (SimSwitch(f"{site}-access", seed=2, boot=now - 3600), "127.0.0.3", 0),
+    ]
+    fleet = SnmpFleet(switches, COMMUNITY.encode(), trap_receiver=("127.0.0.1", trap_port))
+    await fleet.start()
+    core_port, access_port = (fleet.addresses[s.name][1] for s, _, _ in switches)
+    mqtt = (
+        f"mqtt: {{host: 127.0.0.1, port: {mosquitto.port}, client_id: {site}}}" if mosquitto else ""
+    )
+    config = tmp_path / "edumon.yaml"
+    config.write_text(
+        f"""
+service: {{state_dir: {tmp_path / "state"}, http_listen: "127.0.0.1:0"}}
+influxdb: {{url: {influxdb.url}, database: edumon, flush_interval_s: 0.2}}
+{mqtt}
+snmp: {{trap_listen: "127.0.0.1:{trap_port}"}}
+alertmanager: {{url: {alertmanager.url}, resend_interval_s: 5}}
+alerts: {{rules_file: {rules_with(tmp_path / "rules.yaml", rule_changes)}}}
+credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
+defaults: {{snmp_interval_s: {POLL_S}, snmp_timeout_s: 0.3, snmp_retries: 0}}
+sites:
+  - id: {site}
+    name: "School {site}"
+    devices:
+      - {{kind: switch, id: {site}-core, role: core, address: 127.0.0.2, port: {core_port}, credentials: v2}}
+      - {{kind: switch, id: {site}-access, role: access, address: 127.0.0.3, port: {access_port}, credentials: v2}}
+      - {{kind: access_point, id: {site}-ap-101, room: "101"}}
+      - {{kind: access_point, id: {site}-ap-102, room: "102"}}
+      - {{kind: exhibit, id: {site}-pendulum, zone: mechanics}}
+"""
+    )
+    service = Service(load_config(config, ENVIRON))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop))
+    try:
+        await service.started.wait()
+        async with asyncio.timeout(10):  # the first poll has named the uplinks
+            while not any(key[0] == "UplinkDown" for key in service.alerting.engine.instances):
+                await asyncio.sleep(0.05)
+        yield City(site, service, fleet, config)
+    finally:
+        stop.set()
+        await runner
+        fleet.close()
+
+
+async def in_alertmanager(
+    alertmanager: Alertmanager, alertname: str, site: str, *, present: bool = True, within: float
+) -> float:
+    """Seconds until the alert is (or is no longer) in Alertmanager's API; fails after `within`."""
+    started = time.monotonic()
+    while True:
+        alerts = await asyncio.to_thread(alertmanager.alerts)
+        found = any(
+            a["labels"].get("alertname") == alertname and a["labels"].get("site") == site
+            for a in alerts
+        )
+        elapsed = time.monotonic() - started
+        if found == present:
+            return elapsed
+        if elapsed > within:
+            state = "appear" if present else "resolve"
+            pytest.fail(f"{alertname} for {site} did not {state} within {within} s: {alerts}")
+        await asyncio.sleep(0.05)
+
+
+async def test_link_down_trap_alerts_within_2s_and_resolves(
+    tmp_path: Path, influxdb: InfluxDB1, paging_alertmanager: Alertmanager
+) -> None:
+    changes = {"UplinkDown": {"keep_firing_for": "1s"}}
+    async with running_city(tmp_path, "trap", influxdb, paging_alertmanager, changes) as city:
+        city.fleet.flap(city.core, UPLINK, up=False)
+        latency = await in_alertmanager(paging_alertmanager, "UplinkDown", "trap", within=2.0)
+        print(f"linkDown trap -> Alertmanager: {latency * 1000:.0f} ms")
+        (alert,) = [
+            a
+            for a in await asyncio.to_thread(paging_alertmanager.alerts)
+            if a["labels"]["site"] == "trap"
+        ]
+        assert alert["labels"]["severity"] == "page" and alert["labels"]["ifname"] == "Te1/0/1"
+        assert alert["annotations"]["summary"].endswith("at School trap is down")
+        city.fleet.flap(city.core, UPLINK, up=True)
+        await in_alertmanager(
+            paging_alertmanager, "UplinkDown", "trap", present=False, within=1.0 + 2.0
+        )
+
+
+async def test_a_poll_based_condition_alerts_within_one_interval_plus_2s(
+    tmp_path: Path, influxdb: InfluxDB1, paging_alertmanager: Alertmanager
+) -> None:
+    changes = {"CoreSwitchUnreachable": {"keep_firing_for": "1s"}}
+    async with running_city(tmp_path, "poll", influxdb, paging_alertmanager, changes) as city:
+        city.fleet[city.core].faults.silent = True
+        latency = await in_alertmanager(
+            paging_alertmanager, "CoreSwitchUnreachable", "poll", within=POLL_S + 2.0
+        )
+        print(f"switch silent -> Alertmanager: {latency * 1000:.0f} ms (poll every {POLL_S} s)")
+        city.fleet[city.core].faults.silent = False
+        await in_alertmanager(
+            paging_alertmanager,
+            "CoreSwitchUnreachable",
+            "poll",
+            present=False,
+            within=POLL_S + 1.0 + 2.0,
+        )
+
+
+def start_devices(config: Path) -> subprocess.Popen[bytes]:
+    """The APs and exhibits of the config as their own process, as on real devices."""
+    command = [sys.executable, "-m", "gateway.cli", "sim", "mqtt", "--config", str(config)]
+    return subprocess.Popen(
+        [*command, "--period", "0.5"], cwd=REPO, stdout=subprocess.DEVNULL, env=ENVIRON
+    )
+
+
+async def wait_up(service: Service, alertname: str, labels: dict[str, str]) -> None:
+    """Until edumon has seen the device online (its instance exists, not firing)."""
+    async with asyncio.timeout(10):
+        while True:
+            for instance in service.alerting.engine.instances.values():
+                if (
+                    instance.rule == alertname
+                    and labels.items() <= instance.labels.items()
+                    and instance.state == "inactive"
+                    and instance.last_seen
+                ):
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_killed_exhibit_alerts_within_2s_by_its_last_will_and_resolves(
+    tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, paging_alertmanager: Alertmanager
+) -> None:
+    changes = {"ExhibitOffline": {"keep_firing_for": "1s"}}
+    async with running_city(
+        tmp_path, "will", influxdb, paging_alertmanager, changes, mosquitto
+    ) as city:
+        devices = start_devices(city.config)
+        try:
+            await wait_up(city.service, "ExhibitOffline", {"exhibit": "will-pendulum"})
+            devices.send_signal(signal.SIGKILL)
+            devices.wait()
+            latency = await in_alertmanager(
+                paging_alertmanager, "ExhibitOffline", "will", within=2.0
+            )
+            print(f"exhibit killed -> Last Will -> Alertmanager: {latency * 1000:.0f} ms")
+            devices = start_devices(city.config)  # back online: its retained status says so
+            await in_alertmanager(
+                paging_alertmanager, "ExhibitOffline", "will", present=False, within=10.0
+            )
+        finally:
+            devices.kill()
+            devices.wait()
+
+
+async def test_a_school_whose_uplink_is_down_pages_once(
+    tmp_path: Path,
+    influxdb: InfluxDB1,
+    mosquitto: Mosquitto,
+    paging_alertmanager: Alertmanager,
+    pager: Pager,
+) -> None:
+    """Behind the dead uplink the access switch, the APs and the exhibit vanish too: their
+    alerts are inhibited, and the on-call engineer gets one notification, for the cause."""
+    now = {"for": "0s"}
+    changes = {"SwitchUnreachable": now, "AccessPointDown": now}
+    async with running_city(
+        tmp_path, "cutoff", influxdb, paging_alertmanager, changes, mosquitto
+    ) as city:
+        devices = start_devices(city.config)
+        try:
+            await wait_up(city.service, "AccessPointDown", {"ap": "cutoff-ap-101"})
+            city.fleet.flap(city.core, UPLINK, up=False)
+            city.fleet[city.access].faults.silent = True
+            devices.send_signal(signal.SIGKILL)
+            devices.wait()
+            for alertname in (
+                "UplinkDown",
+                "SwitchUnreachable",
+                "AccessPointDown",
+                "ExhibitOffline",
+            ):
+                await in_alertmanager(paging_alertmanager, alertname, "cutoff", within=POLL_S + 2)
+            await asyncio.sleep(5 + 5)  # group_wait of the shipped config, and some more
+        finally:
+            devices.kill()
+            devices.wait()
+    pages = pager.for_site("cutoff")
+    assert len(pages) == 1, pages
+    assert pages[0].receiver == "network-oncall"
+    assert pages[0].firing() == ["UplinkDown"]
+    held = [
+        a
+        for a in await asyncio.to_thread(paging_alertmanager.alerts)
+        if a["labels"].get("site") == "cutoff" and a["labels"]["alertname"] != "UplinkDown"
+    ]
+    assert {a["labels"]["alertname"] for a in held} >= {
+        "SwitchUnreachable",
+        "AccessPointDown",
+        "ExhibitOffline",
+    }
+    assert all(a["status"]["state"] == "suppressed" and a["status"]["inhibitedBy"] for a in held)
+
+
+async def test_a_link_flapping_every_30s_pages_once(
+    tmp_path: Path, influxdb: InfluxDB1, paging_alertmanager: Alertmanager, pager: Pager
+) -> None:
+    async with running_city(tmp_path, "flap", influxdb, paging_alertmanager, {}) as city:
+        for up in (False, True, False):  # down, up 30 s later, down again 30 s after that
+            city.fleet.flap(city.core, UPLINK, up=up)
+            await asyncio.sleep(30)
+    pages = pager.for_site("flap")
+    assert [page.firing() for page in pages] == [["UplinkDown"]]
