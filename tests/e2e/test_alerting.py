@@ -118,7 +118,9 @@ sites:
     try:
         await service.started.wait()
         async with asyncio.timeout(10):  # the first poll has named the uplinks
-            while not any(key[0] == "UplinkDown" for key in service.alerting.engine.instances):
+            while True:
+                if any(key[0] == "UplinkDown" for key in service.alerting.engine.instances):
+                    break
                 await asyncio.sleep(0.05)
         yield City(site, service, fleet, config)
     finally:
