@@ -1,4 +1,4 @@
-"""`edumon` command line: run, check-config, stack up, demo."""
+"""`edumon` command line: run, check-config, status, stack up, demo, sim."""
 
 from __future__ import annotations
 
@@ -55,6 +55,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in {args.config}", file=sys.stderr)
         return 1
     print(f"{args.config}: OK")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from gateway.status_view import fetch_status, render_status, watch
+
+    url = args.url or f"http://{_load_or_exit(args.config).service.http_listen}"
+    try:
+        if args.watch:
+            watch(url, args.watch)
+        else:
+            Console().print(render_status(fetch_status(url)))
+    except OSError as error:
+        print(f"edumon status: cannot read {url}/status: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -136,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config")
     check.set_defaults(func=cmd_check_config)
+
+    status = sub.add_parser("status", help="on-call view: sites, firing alerts, exhibits, edumon")
+    where = status.add_mutually_exclusive_group(required=True)
+    where.add_argument("-c", "--config", help="the running service's config (its http_listen)")
+    where.add_argument("--url", help="edumon's HTTP address, e.g. http://127.0.0.1:9108")
+    status.add_argument("--watch", type=float, metavar="SECONDS", help="redraw every N seconds")
+    status.set_defaults(func=cmd_status)
 
     stack = sub.add_parser("stack", help="local InfluxDB, Mosquitto and Alertmanager")
     stack_sub = stack.add_subparsers(dest="stack_command", required=True)

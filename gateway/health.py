@@ -1,4 +1,5 @@
-"""HTTP `/healthz` (JSON, one entry per component) and `/metrics` (Prometheus text format)."""
+"""HTTP `/healthz` (JSON, one entry per component), `/metrics` (Prometheus text format) and
+other JSON documents (`/status`)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,15 @@ class HealthServer:
         self.host = host
         self.port = port
         self._checks: dict[str, ComponentCheck] = {}
+        self._documents: dict[str, ComponentCheck] = {}
         self._runner: web.AppRunner | None = None
 
     def register(self, name: str, check: ComponentCheck) -> None:
         self._checks[name] = check
+
+    def serve_json(self, path: str, document: ComponentCheck) -> None:
+        """Another read-only JSON document, e.g. `/status` for `edumon status`."""
+        self._documents[path] = document
 
     def report(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {}
@@ -55,6 +61,14 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for path, document in self._documents.items():
+
+            async def serve(
+                _request: web.Request, document: ComponentCheck = document
+            ) -> web.Response:
+                return web.json_response(document())
+
+            app.router.add_get(path, serve)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

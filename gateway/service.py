@@ -25,6 +25,7 @@ from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.sample import Sample
 from gateway.spool import Spool
+from gateway.status import StatusBoard
 from gateway.writer import InfluxWriter, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ class Service:
         self.alerting = Alerting(config, self.metrics)
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
+        self.status = StatusBoard(config, self.alerting.engine, self._components)
+        self.pipeline.subscribe(self.status.observe)
+        self.health.serve_json("/status", self.status.snapshot)
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda svc: svc.alerting.run(svc.emit))
         self.started = asyncio.Event()
@@ -128,6 +132,9 @@ class Service:
         await self.pipeline.emit(samples, collector=collector, durable=durable)
 
     # ------------------------------------------------------------------ health
+    def _components(self) -> dict[str, Any]:
+        return dict(self.health.report()["components"])
+
     def _writer_health(self) -> dict[str, Any]:
         h = self.writer.health
         return {

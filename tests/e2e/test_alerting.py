@@ -18,11 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from gateway.alerts.rules import DEFAULT_RULES
+from gateway.cli import main
 from gateway.config import load_config
 from gateway.servers import Alertmanager, InfluxDB1, Mosquitto
 from gateway.service import Service
+from gateway.status_view import fetch_status, render_status
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
 from tests.pager import Pager
@@ -180,6 +183,7 @@ async def test_a_poll_based_condition_alerts_within_one_interval_plus_2s(
             paging_alertmanager, "CoreSwitchUnreachable", "poll", within=POLL_S + 2.0
         )
         print(f"switch silent -> Alertmanager: {latency * 1000:.0f} ms (poll every {POLL_S} s)")
+        await shows_on_call_status(city)
         city.fleet[city.core].faults.silent = False
         await in_alertmanager(
             paging_alertmanager,
@@ -188,6 +192,22 @@ async def test_a_poll_based_condition_alerts_within_one_interval_plus_2s(
             present=False,
             within=POLL_S + 1.0 + 2.0,
         )
+
+
+async def shows_on_call_status(city: City) -> None:
+    """`edumon status --url` draws what is down from the running service's `/status`."""
+    url = f"http://127.0.0.1:{city.service.health.port}"
+    status = await asyncio.to_thread(fetch_status, url)
+    (site,) = status["sites"]
+    assert site["health"] == "down" and site["down"] >= 1 and site["firing"] >= 1
+    assert {c["collector"] for c in status["collectors"]} >= {"snmp"}
+    console = Console(record=True, width=200)
+    console.print(render_status(status))
+    text = console.export_text()
+    assert "CoreSwitchUnreachable" in text
+    assert f"Core switch {city.core} at School {city.site} does not answer SNMP" in text
+    assert "collector snmp" in text and "1 of 2 targets failing" in text
+    assert await asyncio.to_thread(main, ["status", "--url", url]) == 0
 
 
 def start_devices(config: Path) -> subprocess.Popen[bytes]:
@@ -290,9 +310,19 @@ async def test_a_school_whose_uplink_is_down_pages_once(
 async def test_a_link_flapping_every_30s_pages_once(
     tmp_path: Path, influxdb: InfluxDB1, paging_alertmanager: Alertmanager, pager: Pager
 ) -> None:
+    """Down, up 30 s later, down again 30 s after that: one alert that never drops out of
+    Alertmanager (the shipped keep_firing_for), one notification."""
+    seen: list[str | None] = []  # UplinkDown's startsAt in Alertmanager, twice a second
     async with running_city(tmp_path, "flap", influxdb, paging_alertmanager, {}) as city:
-        for up in (False, True, False):  # down, up 30 s later, down again 30 s after that
+        for up in (False, True, False):
             city.fleet.flap(city.core, UPLINK, up=up)
-            await asyncio.sleep(30)
+            for _ in range(60):
+                await asyncio.sleep(0.5)
+                alerts = await asyncio.to_thread(paging_alertmanager.alerts)
+                starts = [a["startsAt"] for a in alerts if a["labels"].get("site") == "flap"]
+                seen.append(starts[0] if starts else None)
+    first = next(i for i, starts in enumerate(seen) if starts)
+    assert first <= 4  # within 2 s
+    assert len(set(seen[first:])) == 1, "the alert left Alertmanager or restarted while flapping"
     pages = pager.for_site("flap")
     assert [page.firing() for page in pages] == [["UplinkDown"]]

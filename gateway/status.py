@@ -1,0 +1,120 @@
+"""What on-call staff ask first: which schools are healthy, what is firing, which exhibits are
+up, is edumon itself well. `StatusBoard` keeps the latest `up` of every device as samples pass
+the pipeline; `snapshot()` is served as `/status` and drawn by `edumon status`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gateway.alerts.engine import AlertEngine
+from gateway.alerts.sender import render
+from gateway.config import EdumonConfig
+from gateway.sample import Sample
+
+# measurement -> the tag naming the device
+_WATCHED = {"device": "device", "wifi_ap": "ap", "exhibit": "exhibit", "probe": "target"}
+
+
+class StatusBoard:
+    def __init__(
+        self,
+        config: EdumonConfig,
+        engine: AlertEngine,
+        components: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.components = components
+        self.site_names = {site.id: site.name for site in config.sites}
+        # (measurement, site, id) -> (up, seen at, tags)
+        self.latest: dict[tuple[str, str, str], tuple[bool, float, dict[str, str]]] = {}
+        # (collector, target) -> (failing, seen at), from the collectors' own samples
+        self.polls: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    def observe(self, samples: Sequence[Sample]) -> None:
+        now = time.time()
+        for sample in samples:
+            if sample.measurement == "collector":
+                failing = bool(sample.fields.get("errors"))
+                self.polls[(sample.tags.get("collector", ""), sample.tags.get("target", ""))] = (
+                    failing,
+                    now,
+                )
+                continue
+            id_tag = _WATCHED.get(sample.measurement)
+            up = sample.fields.get("up") if id_tag else None
+            if isinstance(up, bool) and id_tag:
+                key = (sample.measurement, sample.tags.get("site", ""), sample.tags.get(id_tag, ""))
+                self.latest[key] = (up, now, dict(sample.tags))
+
+    def snapshot(self) -> dict[str, Any]:
+        firing = self.engine.firing()
+        alerts = []
+        for instance in sorted(firing, key=lambda i: i.active_since or 0):
+            rule = self.engine.rules[instance.rule]
+            alerts.append(
+                {
+                    "alertname": rule.name,
+                    "severity": rule.severity,
+                    "team": rule.team,
+                    "site": instance.labels.get("site"),
+                    "summary": render(rule.summary, rule, instance, self.site_names),
+                    "since": instance.active_since,
+                }
+            )
+        return {
+            "service": self.config.service.name,
+            "time": time.time(),
+            "sites": [
+                self._site(site.id, site.name, site.kind, firing) for site in self.config.sites
+            ],
+            "alerts": alerts,
+            "exhibits": [
+                {
+                    "site": site,
+                    "exhibit": ident,
+                    "zone": tags.get("zone", ""),
+                    "up": up,
+                    "seen": seen,
+                }
+                for (measurement, site, ident), (up, seen, tags) in sorted(self.latest.items())
+                if measurement == "exhibit"
+            ],
+            "components": self.components(),
+            "collectors": self._collectors(),
+        }
+
+    def _collectors(self) -> list[dict[str, Any]]:
+        by_collector: dict[str, list[tuple[bool, float]]] = {}
+        for (collector, _), poll in self.polls.items():
+            by_collector.setdefault(collector, []).append(poll)
+        return [
+            {
+                "collector": name,
+                "targets": len(polls),
+                "failing": sum(failing for failing, _ in polls),
+                "last": max(seen for _, seen in polls),
+            }
+            for name, polls in sorted(by_collector.items())
+        ]
+
+    def _site(self, site: str, name: str, kind: str, firing: list[Any]) -> dict[str, Any]:
+        states = [up for (_, s, _), (up, _, _) in self.latest.items() if s == site]
+        pages = sum(
+            1
+            for i in firing
+            if i.labels.get("site") == site and self.engine.rules[i.rule].severity == "page"
+        )
+        down = states.count(False)
+        health = "unknown" if not states else "down" if pages else "degraded" if down else "ok"
+        return {
+            "id": site,
+            "name": name,
+            "kind": kind,
+            "health": health,
+            "up": states.count(True),
+            "down": down,
+            "firing": sum(1 for i in firing if i.labels.get("site") == site),
+        }
