@@ -1,0 +1,160 @@
+"""A whole simulated school day on an accelerated clock, through the real collectors' parsing
+and the default rule pack: a normal day raises no alert, and the same day with one fault raises
+that alert and nothing else (so the quiet day is not quiet for lack of looking)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.lorawan.service import lorawan_intake
+from collectors.mqtt.service import telemetry_intake
+from collectors.snmp.client import UdpSockets
+from collectors.snmp.poller import SnmpPoller
+from collectors.snmp.service import snmp_targets
+from gateway.alerts.engine import AlertEngine, Transition
+from gateway.alerts.rules import load_rules
+from gateway.collector import PollScheduler
+from gateway.config import EdumonConfig, load_config
+from gateway.metrics import Metrics
+from gateway.sample import Sample
+from simulators.lorawan.network_server import SimSensor, chirpstack_event, payload, topic_of
+from simulators.mqtt.devices import SimDevice
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.switch import SimSwitch
+
+pytestmark = pytest.mark.integration
+
+COMMUNITY = "test-only-community"
+# Monday 2026-11-30 00:00 in the traffic model's local time (UTC+2)
+MONDAY = datetime(2026, 11, 29, 22, 0, tzinfo=UTC).timestamp()
+STEP_S = 60
+POLL_EVERY = 5  # steps: switches are polled every 5 minutes, sensors report every 10
+SENSOR_EVERY = 10
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def city(tmp_path: Path, core_port: int, access_port: int) -> EdumonConfig:
+    path = tmp_path / "edumon.yaml"
+    path.write_text(
+        f"""
+service: {{state_dir: {tmp_path / "state"}}}
+credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
+defaults: {{snmp_interval_s: 300, snmp_timeout_s: 1, snmp_retries: 1}}
+sites:
+  - id: vsk-1
+    name: "Ventspils 1. pamatskola"
+    devices:
+      - {{kind: switch, id: vsk-1-core, role: core, address: 127.0.0.2, port: {core_port}, credentials: v2}}
+      - {{kind: switch, id: vsk-1-access, role: access, address: 127.0.0.3, port: {access_port}, credentials: v2}}
+      - {{kind: access_point, id: vsk-1-ap-101, room: "101"}}
+      - {{kind: access_point, id: vsk-1-ap-102, room: "102"}}
+      - {{kind: access_point, id: vsk-1-ap-201, room: "201"}}
+      - {{kind: lorawan_sensor, id: vsk-1-env-101, dev_eui: "70b3d57ed0050001", room: "101"}}
+      - {{kind: lorawan_sensor, id: vsk-1-env-201, dev_eui: "70b3d57ed0050002", room: "201"}}
+  - id: vizium
+    name: "Zinātnes centrs VIZIUM"
+    kind: science_centre
+    devices:
+      - {{kind: exhibit, id: vizium-tesla, zone: electricity}}
+      - {{kind: exhibit, id: vizium-pendulum, zone: mechanics}}
+      - {{kind: exhibit, id: vizium-planetarium, zone: space}}
+"""
+    )
+    return load_config(path, {"EDUMON_TEST_COMMUNITY": COMMUNITY})
+
+
+async def simulate_day(
+    tmp_path: Path, overheat: str | None = None
+) -> tuple[AlertEngine, list[Transition]]:
+    """24 h of the city at one sample round per simulated minute; `overheat` names an exhibit
+    that runs hot from 12:00."""
+    clock = Clock(MONDAY)
+    transitions: list[Transition] = []
+    engine = AlertEngine(load_rules(), clock=clock, on_transition=transitions.append)
+    switches = [
+        (SimSwitch("vsk-1-core", seed=1, boot=MONDAY - 30 * 86400), "127.0.0.2", 0),
+        (SimSwitch("vsk-1-access", seed=2, boot=MONDAY - 30 * 86400), "127.0.0.3", 0),
+    ]
+    fleet = SnmpFleet(switches, COMMUNITY.encode(), clock=clock)
+    await fleet.start()
+    config = city(tmp_path, *(fleet.addresses[s.name][1] for s, _, _ in switches))
+
+    async def emit(samples: Sequence[Sample], *, collector: str, durable: bool = False) -> None:
+        engine.observe(samples)
+
+    poller = SnmpPoller(clock=clock)
+    scheduler = PollScheduler(emit, Metrics())
+    targets = snmp_targets(config, UdpSockets())
+    telemetry = telemetry_intake(config)
+    lorawan = lorawan_intake(config)
+    devices = [SimDevice("vsk-1", ap.id, "ap", ap.room) for _, ap in config.devices("access_point")]
+    devices += [SimDevice("vizium", e.id, "exhibit", e.zone) for _, e in config.devices("exhibit")]
+    sensors = [
+        SimSensor(s.dev_eui, s.id, s.profile, "chirpstack")
+        for _, s in config.devices("lorawan_sensor")
+    ]
+    try:
+        for device in devices:
+            engine.observe(telemetry.handle(device.status_topic, b"online", retained=True))
+        for step in range(24 * 60 // (STEP_S // 60)):
+            clock.now = MONDAY + step * STEP_S
+            if step % POLL_EVERY == 0:
+                for target, schedule in targets:
+                    await scheduler.poll_once(poller, target, schedule)
+            for device in devices:
+                device.overheating = device.name == overheat and clock.now >= MONDAY + 12 * 3600
+                body = json.dumps(device.payload(clock.now, step)).encode()
+                engine.observe(telemetry.handle(device.data_topic, body, retained=False))
+            if step % SENSOR_EVERY == 0:
+                for sensor in sensors:
+                    f_cnt = step // SENSOR_EVERY
+                    f_port, data = payload(sensor, f_cnt, clock.now)
+                    event = chirpstack_event(sensor, f_cnt, data, f_port, gateways=2)
+                    engine.observe(lorawan.handle(topic_of(sensor), json.dumps(event).encode()))
+            engine.tick()
+    finally:
+        fleet.close()
+    assert set(telemetry.counts) == {"ok"} and lorawan.counts == {}  # nothing was rejected
+    assert lorawan.accepted == len(sensors) * 24 * 60 // SENSOR_EVERY
+    return engine, transitions
+
+
+WATCHED = {
+    "CoreSwitchUnreachable", "SwitchUnreachable", "UplinkDown", "UplinkSaturated",
+    "InterfaceErrors", "OpticalRxLow", "DeviceRebooted", "AccessPointDown",
+    "ChannelUtilisationHigh", "ExhibitOffline", "ExhibitErrors", "ExhibitOverheating",
+    "ClassroomCO2High", "SensorSilent", "SensorBatteryLow", "CollectorStalled",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+async def test_a_normal_school_day_raises_no_alert(tmp_path: Path) -> None:
+    started = time.monotonic()
+    engine, transitions = await simulate_day(tmp_path)
+    print(f"24 h simulated in {time.monotonic() - started:.1f} s, {engine.evaluations} evaluations")
+    assert [(t.instance.rule, t.instance.labels) for t in transitions] == []
+    # every rule of the pack saw its data all day, so the silence means something
+    assert {instance.rule for instance in engine.instances.values()} >= WATCHED
+    assert engine.evaluations > 50_000
+
+
+@pytest.mark.slow
+async def test_the_same_day_with_an_overheating_exhibit_raises_just_that(tmp_path: Path) -> None:
+    _, transitions = await simulate_day(tmp_path, overheat="vizium-pendulum")
+    assert [(t.instance.rule, t.state) for t in transitions] == [("ExhibitOverheating", "firing")]
+    (firing,) = transitions
+    assert firing.instance.labels["exhibit"] == "vizium-pendulum"
+    assert firing.at - (MONDAY + 12 * 3600) == pytest.approx(5 * 60, abs=STEP_S)  # `for: 5m`
