@@ -46,6 +46,13 @@ def free_udp_port() -> int:
         return port
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def rules_with(path: Path, changes: dict[str, dict[str, Any]]) -> Path:
     """The default rule pack with some rules' timings shortened for a test."""
     pack = yaml.safe_load(DEFAULT_RULES.read_text())
@@ -58,9 +65,32 @@ def rules_with(path: Path, changes: dict[str, dict[str, Any]]) -> Path:
 @dataclass
 class City:
     site: str
-    service: Service
     fleet: SnmpFleet
     config: Path
+    service: Service | None = None
+    _stop: asyncio.Event | None = None
+    _runner: asyncio.Task[None] | None = None
+
+    async def start(self) -> Service:
+        self.service = Service(load_config(self.config, ENVIRON))
+        self._stop = asyncio.Event()
+        self._runner = asyncio.create_task(self.service.run(self._stop))
+        await self.service.started.wait()
+        async with asyncio.timeout(10):  # the first poll has named the uplinks
+            while True:
+                if any(key[0] == "UplinkDown" for key in self.service.alerting.engine.instances):
+                    return self.service
+                await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._stop is not None and self._runner is not None:
+            self._stop.set()
+            await self._runner
+
+    @property
+    def running(self) -> Service:
+        assert self.service is not None
+        return self.service
 
     @property
     def core(self) -> str:
@@ -115,20 +145,12 @@ sites:
       - {{kind: exhibit, id: {site}-pendulum, zone: mechanics}}
 """
     )
-    service = Service(load_config(config, ENVIRON))
-    stop = asyncio.Event()
-    runner = asyncio.create_task(service.run(stop))
+    city = City(site, fleet, config)
     try:
-        await service.started.wait()
-        async with asyncio.timeout(10):  # the first poll has named the uplinks
-            while True:
-                if any(key[0] == "UplinkDown" for key in service.alerting.engine.instances):
-                    break
-                await asyncio.sleep(0.05)
-        yield City(site, service, fleet, config)
+        await city.start()
+        yield city
     finally:
-        stop.set()
-        await runner
+        await city.stop()
         fleet.close()
 
 
@@ -196,7 +218,7 @@ async def test_a_poll_based_condition_alerts_within_one_interval_plus_2s(
 
 async def shows_on_call_status(city: City) -> None:
     """`edumon status --url` draws what is down from the running service's `/status`."""
-    url = f"http://127.0.0.1:{city.service.health.port}"
+    url = f"http://127.0.0.1:{city.running.health.port}"
     status = await asyncio.to_thread(fetch_status, url)
     (site,) = status["sites"]
     assert site["health"] == "down" and site["down"] >= 1 and site["firing"] >= 1
@@ -326,3 +348,38 @@ async def test_a_link_flapping_every_30s_pages_once(
     assert len(set(seen[first:])) == 1, "the alert left Alertmanager or restarted while flapping"
     pages = pager.for_site("flap")
     assert [page.firing() for page in pages] == [["UplinkDown"]]
+
+
+async def test_a_restart_of_edumon_keeps_the_alert_without_a_new_page(
+    tmp_path: Path, influxdb: InfluxDB1, paging_alertmanager: Alertmanager, pager: Pager
+) -> None:
+    async with running_city(tmp_path, "restart", influxdb, paging_alertmanager, {}) as city:
+        city.fleet.flap(city.core, UPLINK, up=False)
+        await in_alertmanager(paging_alertmanager, "UplinkDown", "restart", within=2.0)
+        await asyncio.sleep(6)  # the page goes out after group_wait
+        assert len(pager.for_site("restart")) == 1
+        (before,) = [a for a in paging_alertmanager.alerts() if a["labels"]["site"] == "restart"]
+        await city.stop()
+        await city.start()
+        assert [i.rule for i in city.running.alerting.engine.firing()] == ["UplinkDown"]
+        await asyncio.sleep(7)  # re-sent after the restart, past another group_wait
+        (after,) = [a for a in paging_alertmanager.alerts() if a["labels"]["site"] == "restart"]
+    assert after["startsAt"] == before["startsAt"] and after["updatedAt"] > before["updatedAt"]
+    assert len(pager.for_site("restart")) == 1
+
+
+async def test_alerts_wait_for_an_alertmanager_that_is_down(
+    tmp_path: Path, influxdb: InfluxDB1
+) -> None:
+    """Alertmanager is down when the alert fires; it arrives once Alertmanager is up."""
+    port = free_tcp_port()
+    late = Alertmanager(tmp_path / "late-alertmanager", port=port)
+    async with running_city(tmp_path, "late", influxdb, late, {}) as city:
+        city.fleet.flap(city.core, UPLINK, up=False)
+        await asyncio.sleep(3)
+        assert city.running.alerting.sender is not None
+        assert city.running.alerting.sender.failures >= 1
+        with late:
+            started = time.monotonic()
+            await in_alertmanager(late, "UplinkDown", "late", within=35)
+            print(f"delivered {time.monotonic() - started:.1f} s after Alertmanager came up")
