@@ -23,7 +23,7 @@ from gateway.sample import Sample
 log = logging.getLogger(__name__)
 
 State = Literal["inactive", "pending", "firing", "resolved"]
-InstanceKey = tuple[str, tuple[tuple[str, str], ...]]
+InstanceKey = tuple[str, tuple[str | None, ...] | tuple[tuple[str, str], ...]]
 RESOLVED_KEPT_S = 15 * 60  # resolved alerts are re-sent this long, as Prometheus does
 
 
@@ -42,10 +42,6 @@ class Instance:
     value: float | None = None
     window: conditions.Window = field(default_factory=deque)
 
-    @property
-    def key(self) -> InstanceKey:
-        return self.rule, tuple(sorted(self.labels.items()))
-
 
 @dataclass(frozen=True)
 class Transition:
@@ -63,9 +59,10 @@ class AlertEngine:
         on_transition: Callable[[Transition], None] | None = None,
     ) -> None:
         self.rules = {rule.name: rule for rule in rules}
-        self._by_measurement: dict[str, list[Rule]] = defaultdict(list)
+        # measurement -> (rule, the fields it watches)
+        self._by_measurement: dict[str, list[tuple[Rule, tuple[str, ...]]]] = defaultdict(list)
         for rule in rules:
-            self._by_measurement[rule.select.measurement].append(rule)
+            self._by_measurement[rule.select.measurement].append((rule, rule.select.fields))
         self.clock = clock
         self.on_transition = on_transition
         self.instances: dict[InstanceKey, Instance] = {}
@@ -76,8 +73,8 @@ class AlertEngine:
         """The pipeline subscriber: evaluate every rule that selects these samples."""
         now = self.clock()
         for sample in samples:
-            for rule in self._by_measurement.get(sample.measurement, ()):
-                value = _selected_value(rule, sample.fields)
+            for rule, fields in self._by_measurement.get(sample.measurement, ()):
+                value = _selected_value(fields, sample.fields)
                 if value is None or not rule.select.matches(sample.tags):
                     continue
                 self.evaluations += 1
@@ -89,11 +86,11 @@ class AlertEngine:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
 
     def _instance(self, rule: Rule, tags: Mapping[str, str]) -> Instance:
-        names = rule.by if rule.by is not None else sorted(tags)
-        labels = {name: tags[name] for name in names if name in tags}
-        key = rule.name, tuple(sorted(labels.items()))
+        key = instance_key(rule, tags)
         instance = self.instances.get(key)
         if instance is None:
+            names = rule.by if rule.by is not None else tags
+            labels = {name: tags[name] for name in names if name in tags}
             instance = self.instances[key] = Instance(rule.name, labels)
         return instance
 
@@ -182,9 +179,18 @@ class AlertEngine:
             instance.last_seen = max(instance.last_seen, now)
 
 
-def _selected_value(rule: Rule, fields: Mapping[str, Scalar]) -> Scalar | None:
+def instance_key(rule: Rule, tags: Mapping[str, str]) -> InstanceKey:
+    """The rule and its `by` tags' values (all the tags when it has no `by`)."""
+    if rule.by is not None:
+        return rule.name, tuple(tags.get(name) for name in rule.by)
+    return rule.name, tuple(sorted(tags.items()))
+
+
+def _selected_value(watched: tuple[str, ...], fields: Mapping[str, Scalar]) -> Scalar | None:
     """The watched field's value; of several fields (in and out), the largest present."""
-    values = [fields[name] for name in rule.select.fields if name in fields]
+    if len(watched) == 1:
+        return fields.get(watched[0])
+    values = [fields[name] for name in watched if name in fields]
     if not values:
         return None
     if len(values) == 1:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gateway.alerts.engine import AlertEngine, Instance
+from gateway.alerts.engine import AlertEngine, Instance, instance_key
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ def load(engine: AlertEngine, path: Path, now: float) -> int:
         log.error("alert state %s unreadable (%s); starting without it", path, error)
         return 0
     for instance in instances:
-        if instance.rule in engine.rules:
-            engine.instances[instance.key] = instance
+        rule = engine.rules.get(instance.rule)
+        if rule is not None:
+            engine.instances[instance_key(rule, instance.labels)] = instance
     engine.restart_grace(now)
     return sum(1 for i in engine.instances.values() if i.state == "firing")
 
