@@ -117,6 +117,7 @@ class MqttSection(Login):
     username_env: EnvName | None = None
     password_env: EnvName | None = None
     tls: bool = False
+    ca_file: Path | None = None  # with tls: trust this CA (default: the system's)
     client_id: str = "edumon"
     protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
     # several edumon instances with the same group split the stream ($share subscriptions)
@@ -272,10 +273,11 @@ def _rule_problems(config: EdumonConfig) -> list[ConfigProblem]:
 
 
 def _relative_to_file(data: dict[str, Any], config_path: Path) -> None:
-    """A relative `alerts.rules_file` is relative to the config file, not to the cwd."""
-    alerts = data.get("alerts")
-    if isinstance(alerts, dict) and isinstance(alerts.get("rules_file"), str):
-        alerts["rules_file"] = str(config_path.parent / alerts["rules_file"])
+    """Files the config names (`alerts.rules_file`, `mqtt.ca_file`) are relative to it."""
+    for section, key in (("alerts", "rules_file"), ("mqtt", "ca_file")):
+        values = data.get(section)
+        if isinstance(values, dict) and isinstance(values.get(key), str):
+            values[key] = str(config_path.parent / values[key])
 
 
 def _problem(file: str, lines: dict[KeyPath, int], error: Any) -> ConfigProblem:

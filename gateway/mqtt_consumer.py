@@ -25,6 +25,7 @@ import random
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import aiomqtt
@@ -50,6 +51,7 @@ class MqttSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls: bool = False
+    ca_file: Path | None = None
     keepalive_s: int = 30
     max_unacked: int = 5000  # MQTT 5 Receive Maximum: messages received and not yet acked
     # "3.1.1" by default: paho parses MQTT 5 properties of every PUBLISH in Python, which costs
@@ -99,7 +101,7 @@ class MqttConsumer:
             password=s.password,
             identifier=s.client_id,
             keepalive=s.keepalive_s,
-            tls_context=ssl.create_default_context() if s.tls else None,
+            tls_context=ssl.create_default_context(cafile=s.ca_file) if s.tls else None,
             **session,
         )
         client._client.manual_ack_set(True)  # ack after persisting, see above
@@ -134,7 +136,7 @@ class MqttConsumer:
             batch.add(message)
 
         # Messages go straight from paho's callback into the batch: aiomqtt's own path wraps
-        # each one and hands it over through a queue and a task per message, which was a third
+        # each one and hands it over through a queue and a task per message, which was a sixth
         # of the CPU per message (bench/mqtt.py).
         client._client.on_message = received
         async with client:
@@ -211,6 +213,7 @@ def settings_from_config(config: EdumonConfig, client_suffix: str) -> MqttSettin
         username=mqtt.username.get_secret_value() if mqtt.username else None,
         password=mqtt.password.get_secret_value() if mqtt.password else None,
         tls=mqtt.tls,
+        ca_file=mqtt.ca_file,
         protocol=mqtt.protocol,
     )
 

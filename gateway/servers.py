@@ -209,7 +209,8 @@ class VictoriaMetrics(ChildServer):
 
 
 class Mosquitto(ChildServer):
-    """Mosquitto 2.x: anonymous, persistent, on 127.0.0.1 (and ::1 with `ipv6=True`)."""
+    """Mosquitto 2.x: persistent, on 127.0.0.1 (and ::1 with `ipv6=True`); anonymous unless
+    given a `password_file` (mosquitto_passwd format); TLS-only with `tls=(certfile, keyfile)`."""
 
     name = "mosquitto"
     binary_names = ("mosquitto", "/usr/sbin/mosquitto")
@@ -223,9 +224,13 @@ class Mosquitto(ChildServer):
         host: str = "127.0.0.1",
         port_fallback: bool = False,
         ipv6: bool = False,
+        tls: tuple[Path, Path] | None = None,
+        password_file: Path | None = None,
     ) -> None:
         super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
         self.ipv6 = ipv6
+        self.tls = tls
+        self.password_file = password_file
 
     @property
     def mqtt_url(self) -> str:
@@ -243,10 +248,16 @@ class Mosquitto(ChildServer):
             self.port = free_port(self.host)
 
     def command(self) -> list[str]:
-        listeners = "".join(f"listener {self.port} {host}\n" for host in self._hosts())
+        tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
+        listeners = "".join(f"listener {self.port} {host}\n{tls}" for host in self._hosts())
+        access = (
+            f"allow_anonymous false\npassword_file {self.password_file}\n"
+            if self.password_file
+            else "allow_anonymous true\n"
+        )
         config = self.data_dir / "mosquitto.conf"
         config.write_text(
-            f"{listeners}allow_anonymous true\n"
+            f"per_listener_settings false\n{listeners}{access}"
             # as root mosquitto would switch to user "mosquitto", which cannot write here
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             f"persistence true\npersistence_location {self.data_dir}/\n"
@@ -259,7 +270,11 @@ class Mosquitto(ChildServer):
         return all(self._mqtt_connect(host) for host in self._hosts())
 
     def _mqtt_connect(self, host: str) -> bool:
-        """A real MQTT 3.1.1 CONNECT (clean session), CONNACK 0 expected, then DISCONNECT."""
+        """A real MQTT 3.1.1 CONNECT (clean session), CONNACK 0 expected, then DISCONNECT;
+        with TLS or passwords only whether the listener accepts connections."""
+        if self.tls or self.password_file:
+            with socket.create_connection((host, self.port), timeout=1):
+                return True
         client_id = b"edumon-ready"
         variable = b"\x00\x04MQTT\x04\x02\x00\x05" + len(client_id).to_bytes(2, "big") + client_id
         with socket.create_connection((host, self.port), timeout=1) as sock:

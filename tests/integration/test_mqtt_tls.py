@@ -1,0 +1,144 @@
+"""The MQTT consumer over TLS with a username and password, against a real Mosquitto with a
+TLS-only listener and a password file: settings come from the config (secrets from the
+environment, the CA file relative to the config), and a wrong password or an untrusted
+certificate never connects."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from gateway.config import load_config
+from gateway.mqtt_consumer import MqttConsumer, settings_from_config
+from gateway.servers import Mosquitto
+from tests.integration.test_mqtt_consumer import Collected, handler
+
+pytestmark = pytest.mark.integration
+
+USER, PASSWORD = "edumon", "test-only-password"
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[str, ec.EllipticCurvePrivateKey] | None,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    issuer_name, signing_key = issuer or (subject, key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    else:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        builder = builder.add_extension(san, False)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def write_pki(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1: (ca, cert, key) files."""
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = _certificate("edumon test CA", ca_key, None)
+    server = _certificate("127.0.0.1", server_key, ("edumon test CA", ca_key))
+    files = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
+    directory = tmp_path_factory.mktemp("mqtt-tls")
+    ca, cert, key = write_pki(directory)
+    passwords = directory / "passwords"
+    passwords.touch(mode=0o600)
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), USER, PASSWORD], check=True)
+    with Mosquitto(directory / "broker", tls=(cert, key), password_file=passwords) as broker:
+        yield broker, ca
+
+
+def config(tmp_path: Path, broker: Mosquitto, ca_file: str | None) -> Path:
+    path = tmp_path / "edumon.yaml"
+    ca = f", ca_file: {ca_file}" if ca_file else ""
+    path.write_text(
+        f"mqtt: {{host: 127.0.0.1, port: {broker.port}, tls: true{ca},"
+        " username_env: MQTT_USER, password_env: MQTT_PASSWORD, client_id: edumon-tls}\n"
+    )
+    return path
+
+
+async def consume(
+    tmp_path: Path, broker: Mosquitto, password: str, ca_file: str | None
+) -> MqttConsumer:
+    environ = {"MQTT_USER": USER, "MQTT_PASSWORD": password}
+    settings = settings_from_config(load_config(config(tmp_path, broker, ca_file), environ), "t")
+    return MqttConsumer("tls", settings, ["school/+/data"], handler)
+
+
+async def test_tls_with_password_delivers(
+    tmp_path: Path, secure_broker: tuple[Mosquitto, Path]
+) -> None:
+    broker, ca = secure_broker
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.pem").write_bytes(ca.read_bytes())
+    consumer = await consume(tmp_path, broker, PASSWORD, "pki/ca.pem")  # relative to the config
+    collected = Collected()
+    task = asyncio.create_task(consumer.run(collected))
+    try:
+        async with asyncio.timeout(10):
+            await consumer.connected.wait()
+        tls = ssl.create_default_context(cafile=ca)
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, username=USER, password=PASSWORD, tls_context=tls
+        ) as publisher:
+            for n in range(20):
+                await publisher.publish(f"school/{n % 3}/data", str(n).encode(), qos=1)
+        await collected.wait_for(20, timeout_s=10)
+        assert sorted(int(t.split("#")[1]) for t in collected.topics) == list(range(20))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize(
+    ("password", "trust_ca"), [("wrong-test-password", True), (PASSWORD, False)]
+)
+async def test_a_wrong_password_or_an_untrusted_certificate_never_connects(
+    tmp_path: Path, secure_broker: tuple[Mosquitto, Path], password: str, trust_ca: bool
+) -> None:
+    broker, ca = secure_broker
+    consumer = await consume(tmp_path, broker, password, str(ca) if trust_ca else None)
+    task = asyncio.create_task(consumer.run(Collected()))
+    await asyncio.sleep(1.5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert consumer.stats.connects == 0 and consumer.stats.disconnects >= 1
