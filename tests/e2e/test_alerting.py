@@ -232,12 +232,34 @@ async def shows_on_call_status(city: City) -> None:
     assert await asyncio.to_thread(main, ["status", "--url", url]) == 0
 
 
-def start_devices(config: Path) -> subprocess.Popen[bytes]:
-    """The APs and exhibits of the config as their own process, as on real devices."""
-    command = [sys.executable, "-m", "gateway.cli", "sim", "mqtt", "--config", str(config)]
-    return subprocess.Popen(
-        [*command, "--period", "0.5"], cwd=REPO, stdout=subprocess.DEVNULL, env=ENVIRON
-    )
+class Devices:
+    """The APs and exhibits of the config as their own process, as on real devices; `kill`
+    is a crash (SIGKILL: the broker publishes their Last Wills)."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "gateway.cli", "sim", "mqtt", "--config"]
+        self.process = subprocess.Popen(
+            [*command, str(self.config), "--period", "0.5"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            env=ENVIRON,
+        )
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> Devices:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
 
 
 async def wait_up(service: Service, alertname: str, labels: dict[str, str]) -> None:
@@ -255,29 +277,38 @@ async def wait_up(service: Service, alertname: str, labels: dict[str, str]) -> N
             await asyncio.sleep(0.05)
 
 
+async def paged(pager: Pager, site: str, receiver: str) -> None:
+    """Until Alertmanager has notified `receiver` about `site` (after its group_wait)."""
+    async with asyncio.timeout(10):
+        while True:
+            if any(page.receiver == receiver for page in pager.for_site(site)):
+                return
+            await asyncio.sleep(0.1)
+
+
 async def test_a_killed_exhibit_alerts_within_2s_by_its_last_will_and_resolves(
-    tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, paging_alertmanager: Alertmanager
+    tmp_path: Path,
+    influxdb: InfluxDB1,
+    mosquitto: Mosquitto,
+    paging_alertmanager: Alertmanager,
+    pager: Pager,
 ) -> None:
     changes = {"ExhibitOffline": {"keep_firing_for": "1s"}}
     async with running_city(
         tmp_path, "will", influxdb, paging_alertmanager, changes, mosquitto
     ) as city:
-        devices = start_devices(city.config)
-        try:
-            await wait_up(city.service, "ExhibitOffline", {"exhibit": "will-pendulum"})
-            devices.send_signal(signal.SIGKILL)
-            devices.wait()
+        with Devices(city.config) as devices:
+            await wait_up(city.running, "ExhibitOffline", {"exhibit": "will-pendulum"})
+            devices.kill()
             latency = await in_alertmanager(
                 paging_alertmanager, "ExhibitOffline", "will", within=2.0
             )
             print(f"exhibit killed -> Last Will -> Alertmanager: {latency * 1000:.0f} ms")
-            devices = start_devices(city.config)  # back online: its retained status says so
+            await paged(pager, "will", "science-centre")  # routed to the science centre's staff
+            devices.start()  # back online: its retained status says so
             await in_alertmanager(
                 paging_alertmanager, "ExhibitOffline", "will", present=False, within=10.0
             )
-        finally:
-            devices.kill()
-            devices.wait()
 
 
 async def test_a_school_whose_uplink_is_down_pages_once(
@@ -294,13 +325,11 @@ async def test_a_school_whose_uplink_is_down_pages_once(
     async with running_city(
         tmp_path, "cutoff", influxdb, paging_alertmanager, changes, mosquitto
     ) as city:
-        devices = start_devices(city.config)
-        try:
-            await wait_up(city.service, "AccessPointDown", {"ap": "cutoff-ap-101"})
+        with Devices(city.config) as devices:
+            await wait_up(city.running, "AccessPointDown", {"ap": "cutoff-ap-101"})
             city.fleet.flap(city.core, UPLINK, up=False)
             city.fleet[city.access].faults.silent = True
-            devices.send_signal(signal.SIGKILL)
-            devices.wait()
+            devices.kill()
             for alertname in (
                 "UplinkDown",
                 "SwitchUnreachable",
@@ -309,9 +338,6 @@ async def test_a_school_whose_uplink_is_down_pages_once(
             ):
                 await in_alertmanager(paging_alertmanager, alertname, "cutoff", within=POLL_S + 2)
             await asyncio.sleep(5 + 5)  # group_wait of the shipped config, and some more
-        finally:
-            devices.kill()
-            devices.wait()
     pages = pager.for_site("cutoff")
     assert len(pages) == 1, pages
     assert pages[0].receiver == "network-oncall"
