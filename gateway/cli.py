@@ -58,12 +58,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _http_listen(path: Path) -> str:
+    """The service's address from its config, without needing its secrets."""
+    import yaml
+
+    from gateway.config import ServiceSection
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return ServiceSection.model_validate(data.get("service") or {}).http_listen
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from gateway.status_view import fetch_status, render_status, watch
 
-    url = args.url or f"http://{_load_or_exit(args.config).service.http_listen}"
+    url = args.url or f"http://{_http_listen(Path(args.config))}"
     try:
         if args.watch:
             watch(url, args.watch)

@@ -13,12 +13,13 @@ import os
 import secrets
 from pathlib import Path
 
-from gateway.config import EdumonConfig, load_config
+from gateway.config import AlertmanagerSection, EdumonConfig, load_config
 from gateway.service import Service
 from gateway.stack import LocalStack
 
 log = logging.getLogger(__name__)
 
+DEMO_GATEWAY_TCP_PORT = 18443
 DEMO_SECRET_VARIABLES = ("EDUMON_SNMP_COMMUNITY", "EDUMON_SNMP_AUTH", "EDUMON_SNMP_PRIV")
 
 
@@ -38,6 +39,9 @@ def point_at_stack(config: EdumonConfig, stack: LocalStack, state_dir: Path) -> 
             "service": config.service.model_copy(update={"state_dir": state_dir / "service"}),
             "influxdb": config.influxdb.model_copy(update={"url": stack.influxdb.url}),
             "mqtt": config.mqtt.model_copy(update={"port": stack.mosquitto.port}),
+            "alertmanager": (config.alertmanager or AlertmanagerSection()).model_copy(
+                update={"url": stack.alertmanager.url}
+            ),
         }
     )
 
@@ -76,6 +80,8 @@ async def _run(service: Service, duration_s: float | None) -> None:
         inventory_fleet(config, seed=1), community, trap_receiver=trap_to, users=users
     )
     await fleet.start()
+    # the schools' gateways answer HTTPS on this port in the example city (a TCP probe target)
+    gateways = await asyncio.start_server(_accept_and_close, "127.0.0.1", DEMO_GATEWAY_TCP_PORT)
     devices = asyncio.create_task(fleet_from_config(config, period_s=10).run())
     sensors = asyncio.create_task(network_from_config(config).run(rounds=10**9, period_s=60))
     stop = asyncio.Event()
@@ -88,3 +94,8 @@ async def _run(service: Service, duration_s: float | None) -> None:
             task.cancel()
         await asyncio.gather(devices, sensors, return_exceptions=True)
         fleet.close()
+        gateways.close()
+
+
+async def _accept_and_close(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
