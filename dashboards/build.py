@@ -55,6 +55,7 @@ DATASOURCE_PROVISIONING: dict[str, Any] = {
                 "dbName": "${INFLUXDB_DATABASE}",
                 "httpMode": "POST",
                 "httpHeaderName1": "Authorization",
+                "timeInterval": "10s",
             },
             "secureJsonData": {"httpHeaderValue1": "Token ${INFLUXDB_TOKEN}"},
         }

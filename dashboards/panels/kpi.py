@@ -28,7 +28,7 @@ CITY_KPIS = (
 
 
 def dashboard() -> dash.Dashboard:
-    board = new_dashboard(UID, "edumon / KPI and SLA", time_from="now-1y").with_variable(
+    board = new_dashboard(UID, "edumon / KPI and SLA", time_from="now-400d").with_variable(
         tag_variable("period", "Period", "kpi").sort(VariableSort.ALPHABETICAL_DESC)
     )
     for kpi, title in CITY_KPIS:
@@ -77,8 +77,9 @@ def dashboard() -> dash.Dashboard:
             timeseries(
                 "City KPIs month by month",
                 InfluxQL(
-                    """SELECT last("value") FROM "kpi" WHERE "site" = 'city' AND $timeFilter
-                    GROUP BY time($__interval), "kpi" fill(none)""",
+                    # one point per period already: no time grouping
+                    """SELECT "value" FROM "kpi" WHERE "site" = 'city' AND $timeFilter
+                    GROUP BY "kpi" """,
                     alias="$tag_kpi",
                 ),
                 unit="percent",
