@@ -5,7 +5,7 @@ The output directory (default `dashboards/grafana`, committed) is what docker-co
 mounts into Grafana:
 
     json/<uid>.json                      the dashboards
-    provisioning/datasources/edumon.yaml InfluxDB, InfluxQL mode, token from the environment
+    provisioning/datasources/edumon.yaml InfluxDB, InfluxQL mode, read-only login from the env
     provisioning/dashboards/edumon.yaml  a file provider for json/ into the folder "edumon"
     gazetteer/edumon-sites.json          site id -> lat/lon, served as public/gazetteer/...
 """
@@ -50,14 +50,15 @@ DATASOURCE_PROVISIONING: dict[str, Any] = {
             "url": "${INFLUXDB_URL}",
             "isDefault": True,
             "editable": False,
+            # a read-only InfluxDB 2.x v1 authorization (see the DBRP init script)
+            "user": "${INFLUXDB_GRAFANA_USER}",
             "jsonData": {
                 "version": "InfluxQL",
                 "dbName": "${INFLUXDB_DATABASE}",
                 "httpMode": "POST",
-                "httpHeaderName1": "Authorization",
-                "timeInterval": "10s",
+                "timeInterval": "10s",  # edumon's finest regular interval
             },
-            "secureJsonData": {"httpHeaderValue1": "Token ${INFLUXDB_TOKEN}"},
+            "secureJsonData": {"password": "${INFLUXDB_GRAFANA_PASSWORD}"},
         }
     ],
 }
