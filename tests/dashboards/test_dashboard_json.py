@@ -1,4 +1,4 @@
-"""Structure of every dashboard's JSON: unique panel ids, a grid inside 24 columns without
+"""Structure of every dashboard's JSON as `edumon dashboards build` writes it: unique panel ids, a grid inside 24 columns without
 overlaps, every data source reference provisioned, every variable used defined (and defined
 before a variable that uses it); the committed build is what the code builds."""
 
@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.build import DEFAULT_OUT, build, dashboard_models
+from dashboards.build import DEFAULT_OUT, dashboard_models
 from dashboards.gazetteer import GAZETTEER_URL_PATH
+from gateway.cli import main
 from tests.dashboards.simulated_city import EXAMPLE_CITY
 
 # variables Grafana defines itself for InfluxQL; alias patterns ($tag_x, $col) name result parts
@@ -58,7 +59,7 @@ def overlaps(a: dict[str, int], b: dict[str, int]) -> bool:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("grafana")
-    build(out, EXAMPLE_CITY)
+    assert main(["dashboards", "build", "--out", str(out), "-c", str(EXAMPLE_CITY)]) == 0
     return out
 
 

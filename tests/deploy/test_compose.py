@@ -3,6 +3,8 @@ then its resolved form is checked for what production needs."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from dashboards.build import DEFAULT_OUT, GRAFANA_DASHBOARDS_DIR
@@ -64,6 +66,10 @@ def test_influxdb_27_is_initialised_with_a_dbrp_mapping(
     assert 'influx v1 dbrp create --org "$org" --bucket-id "$bucket_id"' in text
     assert '--db "$INFLUXDB_DATABASE" --rp autogen --default' in text
     assert env["INFLUXDB_DATABASE"] == "edumon"
+    syntax = subprocess.run(
+        ["bash", "-n", str(script)], capture_output=True, text=True, check=False
+    )
+    assert syntax.returncode == 0, syntax.stderr
 
 
 def test_mosquitto_has_a_password_file_and_an_acl(services: dict[str, dict[str, object]]) -> None:
