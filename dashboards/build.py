@@ -21,6 +21,7 @@ import yaml
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from dashboards import FOLDER
 from dashboards.common import DATASOURCE_TYPE, DATASOURCE_UID
 from dashboards.gazetteer import GAZETTEER_FILE, load_sites, site_gazetteer
 from dashboards.panels import city, kpi, school, science, service, wifi
@@ -33,9 +34,6 @@ DASHBOARDS: tuple[Callable[[], dash.Dashboard], ...] = (
     kpi.dashboard,
     service.dashboard,
 )
-FOLDER_TITLE = "edumon"
-FOLDER_UID = "edumon"
-DEFAULT_OUT = Path(__file__).resolve().parent / "grafana"
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards/edumon"
 
 # Grafana expands ${VAR} in provisioning files from its own environment (docker-compose.yml)
@@ -67,8 +65,8 @@ DASHBOARD_PROVISIONING: dict[str, Any] = {
     "providers": [
         {
             "name": "edumon",
-            "folder": FOLDER_TITLE,
-            "folderUid": FOLDER_UID,
+            "folder": FOLDER,
+            "folderUid": FOLDER,
             "type": "file",
             "disableDeletion": True,
             "allowUiUpdates": False,

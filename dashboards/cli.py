@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "city.yaml"
+from dashboards import BUILD_DIR, FOLDER
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -42,20 +42,20 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from dashboards.build import DEFAULT_OUT, FOLDER_TITLE, FOLDER_UID
-
+def add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], example_config: Path
+) -> None:
     dashboards = sub.add_parser("dashboards", help="Grafana dashboards and provisioning")
     commands = dashboards.add_subparsers(dest="dashboards_command", required=True)
     build = commands.add_parser("build", help="write dashboard JSON and provisioning files")
-    build.add_argument("--out", default=str(DEFAULT_OUT))
-    build.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG), help="sites for the map")
+    build.add_argument("--out", default=str(BUILD_DIR))
+    build.add_argument("-c", "--config", default=str(example_config), help="sites for the map")
     build.set_defaults(func=cmd_build)
     push = commands.add_parser("push", help="create or update them in a Grafana folder")
     push.add_argument("--url", required=True, help="Grafana base URL")
     push.add_argument(
         "--token-env", required=True, help="environment variable holding the API token"
     )
-    push.add_argument("--folder", default=FOLDER_TITLE)
-    push.add_argument("--folder-uid", default=FOLDER_UID)
+    push.add_argument("--folder", default=FOLDER, help="folder title")
+    push.add_argument("--folder-uid", default=FOLDER)
     push.set_defaults(func=cmd_push)

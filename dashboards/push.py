@@ -15,7 +15,7 @@ from typing import Any
 from grafana_client.api import AsyncGrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from dashboards.build import FOLDER_TITLE, FOLDER_UID
+from dashboards import FOLDER
 
 PUSH_MESSAGE = "edumon dashboards push"
 
@@ -43,8 +43,8 @@ async def push(
     token: str,
     models: Sequence[Mapping[str, Any]],
     *,
-    folder_title: str = FOLDER_TITLE,
-    folder_uid: str = FOLDER_UID,
+    folder_title: str = FOLDER,
+    folder_uid: str = FOLDER,
     timeout_s: float = 10.0,
 ) -> list[Pushed]:
     """Ensure the folder exists, then upsert every dashboard model into it."""

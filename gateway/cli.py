@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", default="state/demo")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.set_defaults(func=cmd_demo)
-    add_dashboard_commands(sub)
+    add_dashboard_commands(sub, EXAMPLE_CONFIG)
     return parser
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.build import DEFAULT_OUT, dashboard_models
+from dashboards import BUILD_DIR
+from dashboards.build import dashboard_models
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 from gateway.cli import main
 from tests.dashboards.simulated_city import EXAMPLE_CITY
@@ -128,6 +129,6 @@ def test_committed_build_is_up_to_date(built: Path) -> None:
     """docker-compose.yml mounts dashboards/grafana: it must be what the code builds."""
     fresh = {p.relative_to(built): p.read_text() for p in built.rglob("*") if p.is_file()}
     committed = {
-        p.relative_to(DEFAULT_OUT): p.read_text() for p in DEFAULT_OUT.rglob("*") if p.is_file()
+        p.relative_to(BUILD_DIR): p.read_text() for p in BUILD_DIR.rglob("*") if p.is_file()
     }
     assert committed == fresh, "run `edumon dashboards build` and commit dashboards/grafana"

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from dashboards.build import DEFAULT_OUT, GRAFANA_DASHBOARDS_DIR
+from dashboards import BUILD_DIR
+from dashboards.build import GRAFANA_DASHBOARDS_DIR
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 from gateway.config import check_config
 from gateway.servers import DEFAULT_ALERTMANAGER_CONFIG
@@ -94,10 +95,10 @@ def test_alertmanager_uses_the_shipped_config(services: dict[str, dict[str, obje
 
 def test_grafana_is_provisioned_from_dashboards(services: dict[str, dict[str, object]]) -> None:
     mounts = bind_mounts(services["grafana"])
-    assert mounts["/etc/grafana/provisioning"] == DEFAULT_OUT / "provisioning"
-    assert mounts[GRAFANA_DASHBOARDS_DIR] == DEFAULT_OUT / "json"
+    assert mounts["/etc/grafana/provisioning"] == BUILD_DIR / "provisioning"
+    assert mounts[GRAFANA_DASHBOARDS_DIR] == BUILD_DIR / "json"
     gazetteer = mounts[f"/usr/share/grafana/{GAZETTEER_URL_PATH}"]
-    assert gazetteer.is_file() and gazetteer.parent == DEFAULT_OUT / "gazetteer"
+    assert gazetteer.is_file() and gazetteer.parent == BUILD_DIR / "gazetteer"
     env = services["grafana"]["environment"]
     assert isinstance(env, dict) and env["INFLUXDB_URL"] == "http://influxdb:8086"
     assert {"INFLUXDB_DATABASE", "INFLUXDB_GRAFANA_USER", "INFLUXDB_GRAFANA_PASSWORD"} <= set(env)
