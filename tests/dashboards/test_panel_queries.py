@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 
 from dashboards.build import DATASOURCE_PROVISIONING, build, dashboard_models
 from dashboards.gazetteer import GAZETTEER_FILE
+from gateway.config import EdumonConfig
 from gateway.servers import InfluxDB1, Mosquitto, ServerError
 from tests.contract_points import write_contract_points
 from tests.dashboards.simulated_city import EXAMPLE_CITY, SITES, fill_from_simulators
@@ -119,13 +121,35 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+@dataclass(frozen=True)
+class City:
+    db: InfluxDB1
+    config: EdumonConfig
+    variables: dict[str, dict[str, str]]  # dashboard uid -> variable -> substituted value
+
+    def series(self, uid: str, title: str) -> list[dict[str, Any]]:
+        """The first query of a panel, as Grafana would run it."""
+        model, _, target = next(
+            (m, p, t) for m, p, t in panel_targets() if (m["uid"], p["title"]) == (uid, title)
+        )
+        return series_of(
+            self.db, substitute(target["query"], self.variables[uid], time_range(model))
+        )
+
+
 @pytest.fixture(scope="module")
-def city_db(
+def city(
     influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory
-) -> InfluxDB1:
-    fill_from_simulators(tmp_path_factory.mktemp("city"), influxdb, mosquitto, DB, seconds=30)
+) -> City:
+    config = fill_from_simulators(
+        tmp_path_factory.mktemp("city"), influxdb, mosquitto, DB, seconds=30
+    )
     write_contract_points(influxdb, DB, [site for site in SITES if site != "vizium"])
-    return influxdb
+    variables = {
+        model["uid"]: resolve_variables(influxdb, model, time_range(model))
+        for model in dashboard_models()
+    }
+    return City(influxdb, config, variables)
 
 
 def time_range(model: dict[str, Any]) -> str:
@@ -180,18 +204,14 @@ def test_every_panel_has_expectations() -> None:
     assert panels == set(EXPECTED)
 
 
-def test_every_query_returns_rows_with_the_expected_columns(city_db: InfluxDB1) -> None:
-    variables = {
-        model["uid"]: resolve_variables(city_db, model, time_range(model))
-        for model in dashboard_models()
-    }
+def test_every_query_returns_rows_with_the_expected_columns(city: City) -> None:
     failures = []
     for model, panel, target in panel_targets():
         name = f"{model['uid']} / {panel['title']} / {target['refId']}"
-        query = substitute(target["query"], variables[model["uid"]], time_range(model))
+        query = substitute(target["query"], city.variables[model["uid"]], time_range(model))
         columns, tags = EXPECTED[(model["uid"], panel["title"])]
         try:
-            series = series_of(city_db, query)
+            series = series_of(city.db, query)
         except ServerError as error:
             failures.append(f"{name}: {error}")
             continue
@@ -207,11 +227,27 @@ def test_every_query_returns_rows_with_the_expected_columns(city_db: InfluxDB1) 
     assert not failures, "\n".join(failures)
 
 
-def test_the_map_finds_every_site_with_data_in_the_gazetteer(
-    city_db: InfluxDB1, tmp_path: Path
-) -> None:
+def test_the_map_finds_every_site_with_data_in_the_gazetteer(city: City, tmp_path: Path) -> None:
     build(tmp_path, EXAMPLE_CITY)
     entries = json.loads((tmp_path / "gazetteer" / GAZETTEER_FILE).read_text(encoding="utf-8"))
-    health = series_of(city_db, 'SELECT count("loss_pct") FROM "probe" GROUP BY "site"')
+    health = city.series("edumon-city", "Schools by health (probe answers, last 15 min)")
     assert {s["tags"]["site"] for s in health} == set(SITES)
     assert set(SITES) <= {entry["key"] for entry in entries}
+
+
+def test_panels_show_what_the_city_wrote(city: City) -> None:
+    (alerts,) = city.series("edumon-city", "Alerts firing now")
+    firing = {(row[3], row[6]) for row in alerts["values"]}  # alertname, site
+    assert firing == {("UplinkSaturated", "vsk-1"), ("ExhibitDown", "vizium")}  # CO2 resolved
+    (switches,) = city.series("edumon-city", "Switches answering SNMP")
+    assert switches["values"][0][1] == len(list(city.config.devices("switch")))
+    exhibits = city.series("edumon-science", "Exhibit status")
+    assert {s["tags"]["exhibit"]: s["values"][0][1] for s in exhibits} == {
+        device.id: True for _, device in city.config.devices("exhibit")
+    }
+    (uplinks,) = city.series("edumon-city", "Top 10 uplinks by utilisation")
+    assert 0 < len(uplinks["values"]) <= 10
+    per_school = city.series("edumon-kpi", "Uplink availability per school")
+    assert {s["tags"]["site"] for s in per_school} == {"vsk-1", "vsk-4", "vsk-5"}
+    clients = city.series("edumon-wifi", "Clients per school")
+    assert {s["tags"]["site"] for s in clients} == set(SITES)
