@@ -110,7 +110,13 @@ def test_edumon_is_built_here_and_its_config_is_valid(
     edumon = services["edumon"]
     build = edumon["build"]
     assert isinstance(build, dict) and build["context"] == str(REPO)
-    assert (REPO / "Dockerfile").is_file()
+    dockerfile = (REPO / "Dockerfile").read_text().splitlines()
+    copied = [line.split()[1:-1] for line in dockerfile if line.startswith("COPY ")]
+    assert all((REPO / source).exists() for sources in copied for source in sources)
+    assert {"gateway", "collectors", "dashboards", "pyproject.toml"} <= {
+        s for c in copied for s in c
+    }
+    assert 'ENTRYPOINT ["edumon"]' in dockerfile
     depends = edumon["depends_on"]
     assert isinstance(depends, dict)
     assert {name: d["condition"] for name, d in depends.items()} == dict.fromkeys(
