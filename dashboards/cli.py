@@ -12,9 +12,17 @@ from dashboards import BUILD_DIR, FOLDER
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
     from dashboards.build import build
 
-    for path in build(Path(args.out), Path(args.config)):
+    try:
+        written = build(Path(args.out), Path(args.config))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        print(f"edumon: cannot build dashboards from {args.config}: {error}", file=sys.stderr)
+        return 2
+    for path in written:
         print(path)
     return 0
 

@@ -132,3 +132,11 @@ def test_committed_build_is_up_to_date(built: Path) -> None:
         p.relative_to(BUILD_DIR): p.read_text() for p in BUILD_DIR.rglob("*") if p.is_file()
     }
     assert committed == fresh, "run `edumon dashboards build` and commit dashboards/grafana"
+
+
+def test_build_names_a_bad_inventory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "city.yaml"
+    config.write_text("sites:\n  - id: vsk-1\n    location: {lat: 95, lon: 21}\n")
+    assert main(["dashboards", "build", "--out", str(tmp_path / "out"), "-c", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert str(config) in error and "lat" in error and not (tmp_path / "out").exists()
