@@ -1,4 +1,4 @@
-"""`edumon` command line: run, check-config, status, stack up, demo, sim."""
+"""`edumon` command line: run, check-config, status, stack up, demo, sim, dashboards."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dashboards.cli import add_commands as add_dashboard_commands
 from gateway.config import ConfigError, EdumonConfig, check_config, load_config
 
 log = logging.getLogger("edumon")
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", default="state/demo")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.set_defaults(func=cmd_demo)
+    add_dashboard_commands(sub, EXAMPLE_CONFIG)
     return parser
 
 

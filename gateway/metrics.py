@@ -74,3 +74,7 @@ class Metrics:
             self.write_failures.labels(outcome=outcome)
         for reason in ("encode", "rejected", "too_large"):
             self.dead_letters.labels(reason=reason)
+
+    def value(self, *names: str) -> tuple[float, ...]:
+        """Current values of unlabelled samples, named without the `edumon_` prefix."""
+        return tuple(self.registry.get_sample_value(f"edumon_{name}") or 0.0 for name in names)

@@ -226,9 +226,13 @@ class Service:
 
 async def _self_metrics(service: Service) -> None:
     """edumon's own health as `collector` samples, so dashboards and alerts can see it."""
+    metrics = service.metrics
+    written_before = latency_before = 0.0
     while True:
         await asyncio.sleep(SELF_METRICS_INTERVAL_S)
+        written, latency = metrics.value("write_latency_seconds_count", "write_latency_seconds_sum")
         fields: dict[str, float | int | bool | str] = {
+            "samples_written": int(metrics.value("samples_written_total")[0]),
             "spool_points": service.spool.pending_points,
             "spool_bytes": service.spool.size_bytes,
             "queued_samples": service.pipeline.queued_samples,
@@ -236,6 +240,11 @@ async def _self_metrics(service: Service) -> None:
             "evicted_points": service.spool.stats.evicted_points,
             "errors": int(service.writer.health.status != "ok"),
         }
+        if written > written_before:  # mean latency of the writes since the last report
+            fields["write_latency_ms"] = (
+                1000 * (latency - latency_before) / (written - written_before)
+            )
+        written_before, latency_before = written, latency
         sample = Sample(
             "collector", {"collector": "edumon", "target": "writer"}, fields, time.time_ns()
         )

@@ -1,0 +1,89 @@
+"""KPI/SLA: the monthly figures the KPI reporter writes as the `kpi` measurement
+(tags kpi, site — a site id or `city` —, period; field value; time = the period's start)."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import bargauge
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models.dashboard import VariableSort
+
+from dashboards.common import (
+    DATASOURCE,
+    GOOD_HIGH,
+    InfluxQL,
+    new_dashboard,
+    stat,
+    table,
+    tag_variable,
+    timeseries,
+)
+
+UID = "edumon-kpi"
+CITY_KPIS = (
+    ("uplink_availability_pct", "Uplink availability (city)"),
+    ("schools_on_10g_pct", "Schools on 10G uplinks"),
+    ("healthy_wifi_classrooms_pct", "Classrooms with healthy Wi-Fi"),
+    ("ipv6_reachability_pct", "IPv6 reachability"),
+)
+
+
+def dashboard() -> dash.Dashboard:
+    board = new_dashboard(UID, "edumon / KPI and SLA", time_from="now-400d").with_variable(
+        tag_variable("period", "Period", "kpi").sort(VariableSort.ALPHABETICAL_DESC)
+    )
+    for kpi, title in CITY_KPIS:
+        board = board.with_panel(
+            stat(
+                title,
+                InfluxQL(
+                    f"""SELECT last("value") FROM "kpi" WHERE "kpi" = '{kpi}'
+                    AND "site" = 'city' AND "period" = '$period' AND $timeFilter"""
+                ),
+                unit="percent",
+            )
+        )
+    return (
+        board.with_panel(
+            bargauge.Panel()
+            .title("Uplink availability per school")
+            .datasource(DATASOURCE)
+            .with_target(
+                InfluxQL(
+                    """SELECT last("value") FROM "kpi" WHERE "kpi" = 'uplink_availability_pct'
+                    AND "site" != 'city' AND "period" = '$period' AND $timeFilter
+                    GROUP BY "site" """,
+                    alias="$tag_site",
+                )
+            )
+            .unit("percent")
+            .min(90)
+            .max(100)
+            .thresholds(GOOD_HIGH)
+            .span(12)
+            .height(12)
+        )
+        .with_panel(
+            table(
+                "Every KPI per school",
+                InfluxQL(
+                    """SELECT last("value") AS "value" FROM "kpi"
+                    WHERE "period" = '$period' AND $timeFilter GROUP BY "kpi", "site" """,
+                    table=True,
+                ),
+                height=12,
+            )
+        )
+        .with_panel(
+            timeseries(
+                "City KPIs month by month",
+                InfluxQL(
+                    # one point per period already: no time grouping
+                    """SELECT "value" FROM "kpi" WHERE "site" = 'city' AND $timeFilter
+                    GROUP BY "kpi" """,
+                    alias="$tag_kpi",
+                ),
+                unit="percent",
+                span=24,
+            )
+        )
+    )

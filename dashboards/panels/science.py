@@ -1,0 +1,123 @@
+"""Science centre: is every exhibit working right now, how much is it used, what fails, and
+the exhibit devices' and halls' environment."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import stat as stat_panel
+from grafana_foundation_sdk.builders import statushistory
+from grafana_foundation_sdk.models import common as common_models
+
+from dashboards.common import (
+    DATASOURCE,
+    UP_DOWN,
+    InfluxQL,
+    new_dashboard,
+    stat,
+    tag_variable,
+    timeseries,
+)
+
+UID = "edumon-science"
+SITE = "\"site\" = '$site'"
+
+
+def exhibit_grid() -> stat_panel.Panel:
+    return (
+        stat(
+            "Exhibit status",
+            InfluxQL(
+                f"""SELECT last("up") FROM "exhibit" WHERE {SITE} AND $timeFilter
+                GROUP BY "exhibit" """,
+                alias="$tag_exhibit",
+            ),
+            span=24,
+            height=6,
+        )
+        .mappings(UP_DOWN)
+        .color_mode(common_models.BigValueColorMode.BACKGROUND)
+        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
+    )
+
+
+def dashboard() -> dash.Dashboard:
+    return (
+        new_dashboard(UID, "edumon / Science centre", time_from="now-12h")
+        .with_variable(tag_variable("site", "Science centre", "exhibit"))
+        .with_panel(exhibit_grid())
+        .with_panel(
+            statushistory.Panel()
+            .title("Exhibit status history")
+            .datasource(DATASOURCE)
+            .with_target(
+                InfluxQL(
+                    f"""SELECT last("up") FROM "exhibit" WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "exhibit" fill(none)""",
+                    alias="$tag_exhibit",
+                )
+            )
+            .mappings(UP_DOWN)
+            .span(24)
+            .height(8)
+        )
+        .with_panel(
+            timeseries(
+                "Interactions per hour",
+                InfluxQL(
+                    f"""SELECT non_negative_derivative(max("interactions"), 1h) FROM "exhibit"
+                    WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "exhibit" fill(none)""",
+                    alias="$tag_exhibit",
+                ),
+                unit="none",
+            )
+        )
+        .with_panel(
+            timeseries(
+                "Faults (new errors reported)",
+                InfluxQL(
+                    f"""SELECT non_negative_difference(max("errors")) FROM "exhibit"
+                    WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "exhibit" fill(none)""",
+                    alias="$tag_exhibit",
+                ),
+                unit="none",
+            )
+        )
+        .with_panel(
+            timeseries(
+                "Exhibit device temperature",
+                InfluxQL(
+                    f"""SELECT mean("temp_c") FROM "exhibit" WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "exhibit" fill(none)""",
+                    alias="$tag_exhibit",
+                ),
+                unit="celsius",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries(
+                "Exhibit device CPU",
+                InfluxQL(
+                    f"""SELECT mean("cpu_pct") FROM "exhibit" WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "exhibit" fill(none)""",
+                    alias="$tag_exhibit",
+                ),
+                unit="percent",
+                span=8,
+            )
+        )
+        .with_panel(
+            timeseries(
+                "Halls: CO2",
+                InfluxQL(
+                    f"""SELECT mean("co2_ppm") FROM "environment" WHERE {SITE} AND $timeFilter
+                    GROUP BY time($__interval), "room" fill(none)""",
+                    alias="$tag_room",
+                ),
+                unit="ppm",
+                span=8,
+            )
+        )
+    )

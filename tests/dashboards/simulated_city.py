@@ -1,0 +1,88 @@
+"""A part of the example city (three schools and the science centre) run for real: the SNMP
+fleet, the MQTT access points and exhibits, the LoRaWAN sensors and the probes, all through
+the edumon service into a real InfluxDB, with short intervals so half a minute is enough."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import gateway.service
+from collectors.snmp.service import usm_user
+from gateway.config import EdumonConfig, load_config
+from gateway.servers import InfluxDB1, Mosquitto, free_port
+from gateway.service import Service
+from simulators.lorawan.inventory import network_from_config
+from simulators.mqtt.inventory import fleet_from_config
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.run import inventory_fleet
+
+EXAMPLE_CITY = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
+SITES = ("vsk-1", "vsk-4", "vsk-5", "vizium")  # v2c, v3, an IPv6 core switch, exhibits
+SECRET_VARIABLES = ("EDUMON_SNMP_COMMUNITY", "EDUMON_SNMP_AUTH", "EDUMON_SNMP_PRIV")
+
+
+def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: str) -> EdumonConfig:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE_CITY.read_text(encoding="utf-8"))
+    data["sites"] = [site for site in data["sites"] if site["id"] in SITES]
+    for site in data["sites"]:
+        for device in site["devices"]:
+            if device["kind"] == "switch":
+                device["port"] = free_port(device["address"])
+    data["service"] = {"state_dir": str(tmp_path / "state"), "http_listen": "127.0.0.1:0"}
+    data["influxdb"] = {"url": influxdb.url, "database": db, "flush_interval_s": 0.5}
+    data["mqtt"] |= {"port": mosquitto.port}
+    data["snmp"] = {"trap_listen": f"127.0.0.1:{free_port()}"}
+    data.pop("alertmanager", None)
+    data["defaults"] |= {"snmp_interval_s": 2, "snmp_timeout_s": 1.5, "probe_interval_s": 2}
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    fake_secrets = {name: secrets.token_urlsafe(12) for name in SECRET_VARIABLES}
+    return load_config(path, fake_secrets)
+
+
+async def run_city(config: EdumonConfig, seconds: float) -> None:
+    """Service + simulators for `seconds`, then everything written is in the database."""
+    community = config.credentials.snmp["school-v2c"].secret("community")
+    assert community is not None
+    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
+    host, _, port = (config.snmp.trap_listen or "").rpartition(":")
+    fleet = SnmpFleet(
+        inventory_fleet(config, seed=7),
+        community.get_secret_value().encode(),
+        trap_receiver=(host, int(port)),
+        users=users,
+    )
+    await fleet.start()
+    service = Service(config)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(service.run(stop))
+    await service.started.wait()
+    devices = asyncio.create_task(fleet_from_config(config, period_s=0.5).run())
+    sensors = asyncio.create_task(network_from_config(config).run(rounds=10**6, period_s=1.0))
+    try:
+        await asyncio.sleep(seconds)
+        assert await service.writer.drain(10)
+    finally:
+        for task in (devices, sensors):
+            task.cancel()
+        await asyncio.gather(devices, sensors, return_exceptions=True)
+        stop.set()
+        await runner
+        fleet.close()
+
+
+def fill_from_simulators(
+    tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: str, seconds: float
+) -> EdumonConfig:
+    influxdb.create_database(db)
+    config = city_config(tmp_path, influxdb, mosquitto, db)
+    with pytest.MonkeyPatch.context() as patch:  # the writer reports itself every 2 s
+        patch.setattr(gateway.service, "SELF_METRICS_INTERVAL_S", 2.0)
+        asyncio.run(run_city(config, seconds))
+    return config
