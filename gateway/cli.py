@@ -1,4 +1,4 @@
-"""`edumon` command line: run, check-config, stack up, demo."""
+"""`edumon` command line: run, check-config, stack up, demo, kpi."""
 
 from __future__ import annotations
 
@@ -121,6 +121,12 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kpi(args: argparse.Namespace) -> int:
+    from gateway.kpi.cli import run
+
+    return run(args, _load_or_exit(args.config))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
     parser.add_argument("--log-level", help="debug, info, warning, error")
@@ -171,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
     lorawan.add_argument("--rounds", type=int, default=10**9)
     lorawan.set_defaults(func=cmd_sim_lorawan)
+
+    kpi = sub.add_parser("kpi", help="KPI/SLA report, open data and the kpi measurement")
+    kpi.set_defaults(func=cmd_kpi)
+    from gateway.kpi.cli import add_arguments
+
+    add_arguments(kpi, str(EXAMPLE_CONFIG))
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
     demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))
