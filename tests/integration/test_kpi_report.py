@@ -1,0 +1,297 @@
+"""The KPI report end to end: a month of simulated history with known outages written to a
+real influxd, the report computed from it, its open data re-read, its KPIs written back, and
+its HTML rendered by headless Chromium.
+
+Every expected figure is derived here from the scenario's events and the config's calendars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateway.config import EdumonConfig, load_config
+from gateway.influx_http import InfluxHttp, InfluxTarget
+from gateway.kpi.cli import produce
+from gateway.kpi.model import Report
+from gateway.servers import InfluxDB1
+from simulators.history.generator import History, InfluxSink
+from simulators.history.scenario import HistoryScenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ZONE = ZoneInfo("Europe/Riga")
+FIRST, END = date(2026, 11, 1), date(2026, 12, 1)  # November: 30 days, EET (UTC+2) throughout
+HOUR = 3600
+OPENING = {"tue": "10:00-18:00", "wed": "10:00-18:00", "thu": "10:00-18:00",
+           "fri": "10:00-18:00", "sat": "10:00-17:00", "sun": "10:00-17:00"}  # closed Mondays
+HOLIDAY = (date(2026, 11, 16), date(2026, 11, 17))  # school-b only, inclusive
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+EVENTS: list[dict[str, Any]] = [
+    # school-a: the uplink is down 2 h
+    {"kind": "uplink_down", "site": "school-a", "from": "2026-11-10T08:00:00", "to": "2026-11-10T10:00:00"},
+    # school-b: 4 h down inside its holiday (not counted), 1 h on a school day
+    {"kind": "uplink_down", "site": "school-b", "from": "2026-11-16T10:00:00", "to": "2026-11-16T14:00:00"},
+    {"kind": "uplink_down", "site": "school-b", "from": "2026-11-25T10:00:00", "to": "2026-11-25T11:00:00"},
+    # edumon itself is down 6 h: unknown for everyone
+    {"kind": "edumon_down", "from": "2026-11-20T00:00:00", "to": "2026-11-20T06:00:00"},
+    # an exhibit offline 4 h in opening hours (Thu 11:00-15:00 local), another one overnight
+    {"kind": "device_offline", "site": "vizium", "device": "viz-lightning", "from": "2026-11-12T09:00:00", "to": "2026-11-12T13:00:00"},
+    {"kind": "device_offline", "site": "vizium", "device": "viz-gyro", "from": "2026-11-13T17:00:00", "to": "2026-11-14T07:00:00"},
+    # still offline when the period ends (after closing time): an open incident
+    {"kind": "device_offline", "site": "vizium", "device": "viz-bridge", "from": "2026-11-30T20:00:00", "to": "2026-12-01T02:00:00"},
+    # one classroom's access point is off for 2 days: that room is not healthy
+    {"kind": "device_offline", "site": "school-a", "device": "a-ap-102", "from": "2026-11-03T00:00:00", "to": "2026-11-05T00:00:00"},
+    # a classroom sensor says nothing for 12 h
+    {"kind": "sensor_silent", "site": "school-a", "device": "a-env-101", "from": "2026-11-05T00:00:00", "to": "2026-11-05T12:00:00"},
+]
+for event in EVENTS:
+    event["from"], event["to"] = event["from"] + "Z", event["to"] + "Z"
+
+CONFIG = """
+influxdb: {{url: "{url}", database: edumon, timeout_s: 30}}
+service: {{state_dir: "{state}"}}
+credentials:
+  snmp:
+    sim: {{version: 2c, community_env: KPI_TEST_COMMUNITY}}
+reports:
+  timezone: Europe/Riga
+  max_sample_gap_s: 3700
+  opening_hours: {opening}
+  holidays:
+    - {{name: Local holiday, from: 2026-11-16, to: 2026-11-17, sites: [school-b]}}
+  healthy_wifi: {{max_channel_util_pct: 95, max_retry_pct: 20, max_noise_dbm: -80, min_healthy_share_pct: 95}}
+  sensor_interval_s: 600
+  open_data: {{title: Test city school network KPIs, publisher: Test city, licence: CC-BY-4.0}}
+sites:
+  - id: school-a
+    name: School A
+    devices:
+      - {{kind: switch, id: a-core, role: core, address: 127.0.0.1, credentials: sim}}
+      - {{kind: access_point, id: a-ap-101, room: "101"}}
+      - {{kind: access_point, id: a-ap-102, room: "102"}}
+      - {{kind: lorawan_sensor, id: a-env-101, dev_eui: "70b3d57ed0050101", room: "101"}}
+      - {{kind: probe_target, id: a-gw4, address: 127.0.0.1, methods: [icmp, tcp], tcp_port: 443}}
+      - {{kind: probe_target, id: a-gw6, address: "::1", methods: [icmp]}}
+  - id: school-b
+    name: School B
+    devices:
+      - {{kind: switch, id: b-core, role: core, address: 127.0.0.1, credentials: sim}}
+      - {{kind: access_point, id: b-ap-201, room: "201"}}
+      - {{kind: lorawan_sensor, id: b-env-201, dev_eui: "70b3d57ed0050102", room: "201"}}
+      - {{kind: probe_target, id: b-gw4, address: 127.0.0.1, methods: [icmp]}}
+  - id: vizium
+    name: Science centre
+    kind: science_centre
+    devices:
+      - {{kind: switch, id: viz-core, role: core, address: 127.0.0.1, credentials: sim}}
+      - {{kind: exhibit, id: viz-lightning, zone: electricity}}
+      - {{kind: exhibit, id: viz-gyro, zone: mechanics}}
+      - {{kind: exhibit, id: viz-bridge, zone: mechanics}}
+      - {{kind: probe_target, id: viz-web, address: 127.0.0.1, methods: [tcp], tcp_port: 443}}
+"""
+
+
+ALERTING = [e for e in EVENTS if e["kind"] in ("uplink_down", "device_offline")]
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), ZONE)
+
+
+PERIOD_START, PERIOD_END = local_midnight(FIRST), local_midnight(END)
+SCENARIO = HistoryScenario.model_validate(
+    {
+        "start": PERIOD_START.isoformat(),
+        "end": PERIOD_END.isoformat(),
+        "step_s": 900,
+        "snmp_step_s": 3600,
+        "sensor_interval_s": 600,
+        "uplink_mbps": {"b-core": 1000},
+        "events": EVENTS,
+    }
+)
+
+
+def hours(kind: str, site: str | None = None, device: str | None = None,
+          within: tuple[datetime, datetime] = (PERIOD_START, PERIOD_END)) -> float:
+    """Hours of the scenario's events of a kind (for a site / device) inside `within`."""
+    total = 0.0
+    for e in SCENARIO.events:
+        if e.kind == kind and site in (None, e.site) and device in (None, e.device):
+            start, end = max(e.start, within[0]), min(e.end, within[1])
+            total += max(0.0, (end - start).total_seconds() / HOUR)
+    return total
+
+
+def days() -> list[date]:
+    return [FIRST + timedelta(n) for n in range((END - FIRST).days)]
+
+
+def opening_windows() -> list[tuple[datetime, datetime]]:
+    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    out = []
+    for day in days():
+        text = OPENING.get(names[day.weekday()])
+        if text:
+            a, b = (datetime.combine(day, datetime.strptime(x, "%H:%M").time(), ZONE)
+                    for x in text.split("-"))
+            out.append((a, b))
+    return out
+
+
+@pytest.fixture(scope="module")
+def config(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> EdumonConfig:
+    tmp = tmp_path_factory.mktemp("kpi")
+    path = tmp / "city.yaml"
+    path.write_text(CONFIG.format(url=influxdb.url, state=tmp / "state", opening=json.dumps(OPENING)))
+    return load_config(path, environ={"KPI_TEST_COMMUNITY": "fake-community-for-tests"})
+
+
+@pytest.fixture(scope="module")
+def history(config: EdumonConfig, influxdb: InfluxDB1) -> dict[str, int]:
+    async def generate() -> dict[str, int]:
+        http = InfluxHttp(InfluxTarget(url=influxdb.url, database="edumon", gzip=False))
+        sink = InfluxSink(http)
+        written = await History(config, SCENARIO, sink).run()
+        await sink.flush()
+        await http.close()
+        return dict(written)
+
+    return asyncio.run(generate())
+
+
+@pytest.fixture(scope="module")
+def produced(config: EdumonConfig, history: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, list[Path]]:
+    out = tmp_path_factory.mktemp("reports")
+    return asyncio.run(produce(config, FIRST, END, None, out))
+
+
+def test_history_went_through_the_real_collectors(history: dict[str, int]) -> None:
+    polls = (720 + 1 - 6 + 1) * 3  # hourly ticks incl. both ends, minus those inside the gap
+    assert history["device"] == polls
+    assert history["interface"] == polls * 50  # 48 access ports + 2 uplinks per switch
+    assert history["alert"] == 2 * len(ALERTING) - 1  # the open incident has no resolve yet
+
+
+def test_uplink_down_2h_in_a_30_day_month(produced: tuple[Report, list[Path]]) -> None:
+    report = produced[0]
+    period_h = (PERIOD_END - PERIOD_START).total_seconds() / HOUR
+    assert period_h == 720
+    gap_h = hours("edumon_down")
+    assert gap_h == 6
+    down_a = hours("uplink_down", "school-a")
+    row = report.row("school-a", "uplink_availability_pct")
+    assert (row.down_h, row.unknown_h, row.excluded_h) == (down_a, gap_h, 0)
+    assert row.up_h == period_h - gap_h - down_a
+    assert row.value == round(100 * (1 - down_a / (period_h - gap_h)), 4) == 99.7199
+    assert f"{row.value:.2f}" == "99.72"
+
+    holiday = (local_midnight(HOLIDAY[0]), local_midnight(HOLIDAY[1] + timedelta(1)))
+    holiday_h = (holiday[1] - holiday[0]).total_seconds() / HOUR
+    down_b = hours("uplink_down", "school-b") - hours("uplink_down", "school-b", within=holiday)
+    row_b = report.row("school-b", "uplink_availability_pct")
+    assert (row_b.down_h, row_b.unknown_h, row_b.excluded_h) == (down_b, gap_h, holiday_h) == (1, 6, 48)
+    assert row_b.value == round(100 * (1 - down_b / (period_h - holiday_h - gap_h)), 4)
+
+    city = report.row("city", "uplink_availability_pct")
+    known = 3 * period_h - holiday_h - 3 * gap_h
+    assert city.value == round(100 * (1 - (down_a + down_b) / known), 4)
+    assert report.value("vizium", "uplink_availability_pct") == 100.0
+
+
+def test_edumon_gap_is_unknown_not_up_or_down(produced: tuple[Report, list[Path]]) -> None:
+    report = produced[0]
+    for site in ("school-a", "school-b", "vizium"):
+        assert report.row(site, "uplink_availability_pct").unknown_h == 6
+        assert report.row(site, "ipv6_reachability_pct" if site == "school-a" else "uplink_availability_pct").unknown_h == 6
+    value = report.value("school-a", "uplink_availability_pct")
+    as_up, as_down = 100 * (1 - 2 / 720), 100 * (1 - 8 / 720)
+    assert value is not None and abs(value - as_up) > 1e-3 and abs(value - as_down) > 0.5
+    # no sample inside the gap counted as up, the timeline shows the hole
+    gap_start = int(utc("2026-11-20T00:00:00").timestamp() * 1e9)
+    assert report.uplink_timelines["school-a"].state_at(gap_start + HOUR * 10**9) is None
+
+
+def test_exhibits_sensors_wifi_capacity_incidents(produced: tuple[Report, list[Path]]) -> None:
+    report = produced[0]
+    windows = opening_windows()
+    open_h = sum((b - a).total_seconds() for a, b in windows) / HOUR
+    gap = (utc("2026-11-20T00:00:00"), utc("2026-11-20T06:00:00"))
+    assert not any(a < gap[1] and gap[0] < b for a, b in windows)  # the gap is at night
+    down = sum(hours("device_offline", "vizium", within=w) for w in windows)
+    assert down == 4  # the overnight and end-of-month outages fall outside opening hours
+    row = report.row("vizium", "exhibit_availability_pct")
+    assert (row.down_h, row.unknown_h) == (down, 0)
+    assert row.value == round(100 * (1 - down / (3 * open_h)), 4)
+
+    known_h = 720 - hours("edumon_down")
+    silent = hours("sensor_silent", "school-a", "a-env-101")
+    assert report.value("school-a", "sensor_completeness_pct") == round(100 * (1 - silent / known_h), 4)
+    assert report.value("school-b", "sensor_completeness_pct") == 100.0
+
+    # room 102's AP was off 48 h: healthy 1 - 48/714 = 93.3 % < 95 %; room 101 was fine
+    assert report.value("school-a", "healthy_wifi_classrooms_pct") == 50.0
+    assert report.value("school-b", "healthy_wifi_classrooms_pct") == 100.0
+    assert report.value("city", "healthy_wifi_classrooms_pct") == round(100 * 2 / 3, 4)
+
+    assert report.value("school-a", "uplink_capacity_mbps") == 10_000
+    assert report.value("school-b", "uplink_capacity_mbps") == 1_000
+    assert report.value("city", "schools_on_10g_pct") == 50.0
+    p95 = report.value("school-a", "p95_uplink_util_pct")
+    peak = report.value("school-a", "max_uplink_util_pct")
+    assert p95 is not None and peak is not None and 0 < p95 <= peak <= 100
+
+    assert report.value("city", "incidents") == len(ALERTING)
+    assert report.value("city", "open_incidents") == 1
+    assert report.value("school-a", "mean_time_to_recover_min") == (120 + 48 * 60) / 2
+    assert report.value("school-b", "mean_time_to_recover_min") == (240 + 60) / 2
+    still_open = [i for i in report.incidents if i.recovered_ns is None]
+    assert [(i.alertname, i.device) for i in still_open] == [("ExhibitOffline", "viz-bridge")]
+
+
+def test_open_data_csv_equals_json_and_has_metadata(produced: tuple[Report, list[Path]]) -> None:
+    report, files = produced
+    folder = files[0].parent
+    with (folder / "kpis.csv").open(newline="", encoding="utf-8") as handle:
+        from_csv = list(csv.DictReader(handle))
+    from_json = json.loads((folder / "kpis.json").read_text())["rows"]
+    assert len(from_csv) == len(from_json) == len(report.rows) > 30
+
+    def as_text(row: dict[str, Any]) -> dict[str, str]:
+        return {k: "" if v is None else str(v) for k, v in row.items()}
+
+    assert from_csv == [as_text(r) for r in from_json]
+    for csv_row, json_row in zip(from_csv, from_json, strict=True):  # numbers survive the text
+        if json_row["value"] is not None:
+            assert float(csv_row["value"]) == json_row["value"]
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["title"] == "Test city school network KPIs, 2026-11"
+    assert meta["licence"]["id"] == "CC-BY-4.0" and meta["period"]["label"] == "2026-11"
+    assert meta["period"]["start"] == "2026-10-31T22:00:00+00:00"
+    assert [c["name"] for c in meta["columns"]] == list(from_csv[0])
+    units = {k["id"]: k["unit"] for k in meta["kpis"]}
+    assert all(units[r["kpi"]] == r["unit"] for r in from_json)
+
+
+def test_kpis_written_back_as_kpi_measurement(produced: tuple[Report, list[Path]], influxdb: InfluxDB1) -> None:
+    answer = influxdb.query(
+        "SELECT \"value\" FROM \"kpi\" WHERE \"kpi\"='uplink_availability_pct' GROUP BY \"site\", \"period\"", db="edumon"
+    )
+    series = answer["results"][0]["series"]
+    got = {s["tags"]["site"]: (s["tags"]["period"], s["values"][0]) for s in series}
+    start_ns = int(PERIOD_START.timestamp()) * 10**9
+    assert got["school-a"] == ("2026-11", [start_ns, 99.7199])
+    assert set(got) == {"school-a", "school-b", "vizium", "city"}
