@@ -39,11 +39,15 @@ async def build_report(
 
     uplinks = await source.uplinks({s.id: _core_switches(s) for s in chosen})
     report.uplink_timelines = {s.id: uplinks.get(s.id, Timeline()) for s in chosen}
+    whole = Timeline([(start_ns, end_ns, True)])
+    report.uplink_counted = {s.id: calendars.get(s.id, whole) for s in chosen}
     _timed(
         report,
         "uplink_availability_pct",
         {
-            s.id: report.uplink_timelines[s.id].totals(start_ns, end_ns, calendars.get(s.id))
+            s.id: report.uplink_timelines[s.id].totals(
+                start_ns, end_ns, report.uplink_counted[s.id]
+            )
             for s in chosen
         },
     )

@@ -17,9 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from gateway.kpi.model import CITY, HOUR_NS, KPIS, Report
+from gateway.kpi.timeline import Timeline, combine, first_where_second
 
-COLOURS = {"up": "#2e8b57", "down": "#d1342f", "unknown": "#b0b0b0"}
-TABLE_KPIS = [k for k in KPIS if k not in ("incidents", "open_incidents")]
+COLOURS = {"up": "#2e8b57", "down": "#d1342f", "unknown": "#b0b0b0", "not counted": "#dfe8f5"}
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 70em; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
@@ -78,8 +78,9 @@ def _availability_chart(report: Report, sites: list[str]) -> Figure:
         row = report.row(site, "uplink_availability_pct")
         note = f"{row.value:.2f} %  (down {row.down_h:g} h, unknown {row.unknown_h:g} h)"
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + note, va="center")
-    low = min(values, default=100.0)
-    ax.set_xlim(max(0.0, low - 2 * (100 - low) - 0.5), 100 + (100 - low) * 3 + 1.5)
+    low = max(0.0, min(values, default=100.0) - 0.5)
+    ax.set_xlim(low, 100 + (100 - low) * 1.6)
+    ax.set_xticks([t for t in ax.get_xticks() if low <= t <= 100])
     ax.invert_yaxis()
     ax.set_xlabel("uplink availability, % of known time")
     fig.tight_layout()
@@ -90,16 +91,18 @@ def _timeline_chart(report: Report, sites: list[str]) -> Figure:
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(sites) + 1.4))
     span_h = (report.end_ns - report.start_ns) / HOUR_NS
     for y, site in enumerate(sites):
-        ax.broken_barh([(0, span_h)], (y - 0.35, 0.7), color=COLOURS["unknown"])
-        timeline = report.uplink_timelines.get(site)
-        for start, end, state in timeline.segments if timeline else []:
-            start, end = max(start, report.start_ns), min(end, report.end_ns)
-            if end > start:
-                ax.broken_barh(
-                    [((start - report.start_ns) / HOUR_NS, (end - start) / HOUR_NS)],
-                    (y - 0.35, 0.7),
-                    color=COLOURS["up" if state else "down"],
-                )
+        ax.broken_barh([(0, span_h)], (y - 0.35, 0.7), color=COLOURS["not counted"])
+        counted = report.uplink_counted.get(site, Timeline())
+        state = combine(
+            [report.uplink_timelines.get(site, Timeline()), counted], first_where_second
+        )
+        for name, timeline in (("unknown", counted), ("up", state), ("down", state)):
+            bars = [
+                (_hours_in(report, s), (min(e, report.end_ns) - max(s, report.start_ns)) / HOUR_NS)
+                for s, e, value in timeline.segments
+                if value is (name != "down") and e > report.start_ns and s < report.end_ns
+            ]
+            ax.broken_barh(bars, (y - 0.35, 0.7), color=COLOURS[name])
     ax.set_yticks(range(len(sites)), [_label(report, s) for s in sites])
     ax.set_xlim(0, span_h)
     ax.invert_yaxis()
@@ -110,10 +113,14 @@ def _timeline_chart(report: Report, sites: list[str]) -> Figure:
         handles=[Patch(color=c, label=n) for n, c in COLOURS.items()],
         loc="upper center",
         bbox_to_anchor=(0.5, 1.18),
-        ncol=3,
+        ncol=4,
     )
     fig.tight_layout()
     return fig
+
+
+def _hours_in(report: Report, time_ns: int) -> float:
+    return (max(time_ns, report.start_ns) - report.start_ns) / HOUR_NS
 
 
 def _utilisation_chart(report: Report, sites: list[str]) -> Figure:
@@ -140,12 +147,12 @@ def _img(fig: Figure) -> str:
 
 
 def _kpi_table(report: Report, sites: list[str]) -> str:
-    head = "".join(f"<th>{escape(k)}<br>({escape(KPIS[k].unit)})</th>" for k in TABLE_KPIS)
+    head = "".join(f"<th>{escape(_label(report, s))}</th>" for s in sites)
     body = []
-    for site in sites:
-        cells = "".join(f"<td>{_number(report.value(site, k))}</td>" for k in TABLE_KPIS)
-        body.append(f"<tr><td>{escape(_label(report, site))}</td>{cells}</tr>")
-    return f"<table><tr><th>site</th>{head}</tr>{''.join(body)}</table>"
+    for kpi in KPIS:
+        cells = "".join(f"<td>{_number(report.value(s, kpi))}</td>" for s in sites)
+        body.append(f"<tr><td>{escape(kpi)} ({escape(KPIS[kpi].unit)})</td>{cells}</tr>")
+    return f"<table><tr><th>KPI</th>{head}</tr>{''.join(body)}</table>"
 
 
 def _incident_table(report: Report) -> str:

@@ -121,6 +121,7 @@ class Report:
     rows: list[KpiRow] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     uplink_timelines: dict[str, Timeline] = field(default_factory=dict)
+    uplink_counted: dict[str, Timeline] = field(default_factory=dict)  # school days etc.
 
     def value(self, site: str, kpi: str) -> float | None:
         return next((r.value for r in self.rows if (r.site, r.kpi) == (site, kpi)), None)

@@ -8,13 +8,17 @@ Every expected figure is derived here from the scenario's events and the config'
 from __future__ import annotations
 
 import asyncio
+import os
 import csv
 import json
+import shutil
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import matplotlib.image
 import pytest
 
 from gateway.config import EdumonConfig, load_config
@@ -295,3 +299,36 @@ def test_kpis_written_back_as_kpi_measurement(produced: tuple[Report, list[Path]
     start_ns = int(PERIOD_START.timestamp()) * 10**9
     assert got["school-a"] == ("2026-11", [start_ns, 99.7199])
     assert set(got) == {"school-a", "school-b", "vizium", "city"}
+
+
+
+def chromium() -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium not installed; CI must install it (see .ci/setup)")
+        pytest.skip("chromium not installed (apt install chromium)")
+    return binary
+
+
+def test_html_report_renders_in_headless_chromium(produced: tuple[Report, list[Path]], tmp_path: Path) -> None:
+    html = produced[1][0]
+    text = html.read_text()
+    assert "<td>99.72</td>" in text  # school A in the KPI table
+    assert "<script" not in text and "http" not in text  # self-contained: nothing to fetch
+    png = tmp_path / "report.png"
+    subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={png}", "--window-size=1200,2400", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    image = matplotlib.image.imread(png)
+    assert image.shape[:2] == (2400, 1200)
+    pixels = image[..., :3].reshape(-1, 3)
+    white = (pixels > 0.97).all(axis=1).mean()
+    assert 0.3 < white < 0.97  # mostly page, but with real content on it
+    green = ((pixels[:, 1] > 0.45) & (pixels[:, 0] < 0.3) & (pixels[:, 2] < 0.45)).mean()
+    assert green > 0.01  # the availability bars and timelines are drawn
+    shutil.copy(png, Path(os.environ.get("KPI_SCREENSHOT_COPY", tmp_path / "copy.png")))
