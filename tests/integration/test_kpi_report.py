@@ -2,166 +2,65 @@
 real influxd, the report computed from it, its open data re-read, its KPIs written back, and
 its HTML rendered by headless Chromium.
 
-Every expected figure is derived here from the scenario's events and the config's calendars.
+Every expected figure is derived from the scenario's events and the config's calendars
+(tests/integration/kpi_scenario.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import csv
 import json
+import os
 import shutil
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import matplotlib.image
 import pytest
 
+from gateway.cli import main
 from gateway.config import EdumonConfig, load_config
 from gateway.influx_http import InfluxHttp, InfluxTarget
 from gateway.kpi.cli import produce
 from gateway.kpi.model import Report
 from gateway.servers import InfluxDB1
 from simulators.history.generator import History, InfluxSink
-from simulators.history.scenario import HistoryScenario
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-ZONE = ZoneInfo("Europe/Riga")
-FIRST, END = date(2026, 11, 1), date(2026, 12, 1)  # November: 30 days, EET (UTC+2) throughout
-HOUR = 3600
-OPENING = {"tue": "10:00-18:00", "wed": "10:00-18:00", "thu": "10:00-18:00",
-           "fri": "10:00-18:00", "sat": "10:00-17:00", "sun": "10:00-17:00"}  # closed Mondays
-HOLIDAY = (date(2026, 11, 16), date(2026, 11, 17))  # school-b only, inclusive
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-EVENTS: list[dict[str, Any]] = [
-    # school-a: the uplink is down 2 h
-    {"kind": "uplink_down", "site": "school-a", "from": "2026-11-10T08:00:00", "to": "2026-11-10T10:00:00"},
-    # school-b: 4 h down inside its holiday (not counted), 1 h on a school day
-    {"kind": "uplink_down", "site": "school-b", "from": "2026-11-16T10:00:00", "to": "2026-11-16T14:00:00"},
-    {"kind": "uplink_down", "site": "school-b", "from": "2026-11-25T10:00:00", "to": "2026-11-25T11:00:00"},
-    # edumon itself is down 6 h: unknown for everyone
-    {"kind": "edumon_down", "from": "2026-11-20T00:00:00", "to": "2026-11-20T06:00:00"},
-    # an exhibit offline 4 h in opening hours (Thu 11:00-15:00 local), another one overnight
-    {"kind": "device_offline", "site": "vizium", "device": "viz-lightning", "from": "2026-11-12T09:00:00", "to": "2026-11-12T13:00:00"},
-    {"kind": "device_offline", "site": "vizium", "device": "viz-gyro", "from": "2026-11-13T17:00:00", "to": "2026-11-14T07:00:00"},
-    # still offline when the period ends (after closing time): an open incident
-    {"kind": "device_offline", "site": "vizium", "device": "viz-bridge", "from": "2026-11-30T20:00:00", "to": "2026-12-01T02:00:00"},
-    # one classroom's access point is off for 2 days: that room is not healthy
-    {"kind": "device_offline", "site": "school-a", "device": "a-ap-102", "from": "2026-11-03T00:00:00", "to": "2026-11-05T00:00:00"},
-    # a classroom sensor says nothing for 12 h
-    {"kind": "sensor_silent", "site": "school-a", "device": "a-env-101", "from": "2026-11-05T00:00:00", "to": "2026-11-05T12:00:00"},
-]
-for event in EVENTS:
-    event["from"], event["to"] = event["from"] + "Z", event["to"] + "Z"
-
-CONFIG = """
-influxdb: {{url: "{url}", database: edumon, timeout_s: 30}}
-service: {{state_dir: "{state}"}}
-credentials:
-  snmp:
-    sim: {{version: 2c, community_env: KPI_TEST_COMMUNITY}}
-reports:
-  timezone: Europe/Riga
-  max_sample_gap_s: 3700
-  opening_hours: {opening}
-  holidays:
-    - {{name: Local holiday, from: 2026-11-16, to: 2026-11-17, sites: [school-b]}}
-  healthy_wifi: {{max_channel_util_pct: 95, max_retry_pct: 20, max_noise_dbm: -80, min_healthy_share_pct: 95}}
-  sensor_interval_s: 600
-  open_data: {{title: Test city school network KPIs, publisher: Test city, licence: CC-BY-4.0}}
-sites:
-  - id: school-a
-    name: School A
-    devices:
-      - {{kind: switch, id: a-core, role: core, address: 127.0.0.1, credentials: sim}}
-      - {{kind: access_point, id: a-ap-101, room: "101"}}
-      - {{kind: access_point, id: a-ap-102, room: "102"}}
-      - {{kind: lorawan_sensor, id: a-env-101, dev_eui: "70b3d57ed0050101", room: "101"}}
-      - {{kind: probe_target, id: a-gw4, address: 127.0.0.1, methods: [icmp, tcp], tcp_port: 443}}
-      - {{kind: probe_target, id: a-gw6, address: "::1", methods: [icmp]}}
-  - id: school-b
-    name: School B
-    devices:
-      - {{kind: switch, id: b-core, role: core, address: 127.0.0.1, credentials: sim}}
-      - {{kind: access_point, id: b-ap-201, room: "201"}}
-      - {{kind: lorawan_sensor, id: b-env-201, dev_eui: "70b3d57ed0050102", room: "201"}}
-      - {{kind: probe_target, id: b-gw4, address: 127.0.0.1, methods: [icmp]}}
-  - id: vizium
-    name: Science centre
-    kind: science_centre
-    devices:
-      - {{kind: switch, id: viz-core, role: core, address: 127.0.0.1, credentials: sim}}
-      - {{kind: exhibit, id: viz-lightning, zone: electricity}}
-      - {{kind: exhibit, id: viz-gyro, zone: mechanics}}
-      - {{kind: exhibit, id: viz-bridge, zone: mechanics}}
-      - {{kind: probe_target, id: viz-web, address: 127.0.0.1, methods: [tcp], tcp_port: 443}}
-"""
-
-
-ALERTING = [e for e in EVENTS if e["kind"] in ("uplink_down", "device_offline")]
-
-
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), ZONE)
-
-
-PERIOD_START, PERIOD_END = local_midnight(FIRST), local_midnight(END)
-SCENARIO = HistoryScenario.model_validate(
-    {
-        "start": PERIOD_START.isoformat(),
-        "end": PERIOD_END.isoformat(),
-        "step_s": 900,
-        "snmp_step_s": 3600,
-        "sensor_interval_s": 600,
-        "uplink_mbps": {"b-core": 1000},
-        "events": EVENTS,
-    }
+from tests.integration.kpi_scenario import (
+    ALERTING,
+    CONFIG,
+    END,
+    FIRST,
+    HOLIDAY,
+    HOUR,
+    OPENING,
+    PERIOD_END,
+    PERIOD_START,
+    SCENARIO,
+    hours,
+    local_midnight,
+    opening_windows,
+    utc,
 )
 
-
-def hours(kind: str, site: str | None = None, device: str | None = None,
-          within: tuple[datetime, datetime] = (PERIOD_START, PERIOD_END)) -> float:
-    """Hours of the scenario's events of a kind (for a site / device) inside `within`."""
-    total = 0.0
-    for e in SCENARIO.events:
-        if e.kind == kind and site in (None, e.site) and device in (None, e.device):
-            start, end = max(e.start, within[0]), min(e.end, within[1])
-            total += max(0.0, (end - start).total_seconds() / HOUR)
-    return total
-
-
-def days() -> list[date]:
-    return [FIRST + timedelta(n) for n in range((END - FIRST).days)]
-
-
-def opening_windows() -> list[tuple[datetime, datetime]]:
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    out = []
-    for day in days():
-        text = OPENING.get(names[day.weekday()])
-        if text:
-            a, b = (datetime.combine(day, datetime.strptime(x, "%H:%M").time(), ZONE)
-                    for x in text.split("-"))
-            out.append((a, b))
-    return out
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ENVIRON = {"KPI_TEST_COMMUNITY": "fake-community-for-tests"}
 
 
 @pytest.fixture(scope="module")
-def config(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> EdumonConfig:
+def config_path(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("kpi")
     path = tmp / "city.yaml"
-    path.write_text(CONFIG.format(url=influxdb.url, state=tmp / "state", opening=json.dumps(OPENING)))
-    return load_config(path, environ={"KPI_TEST_COMMUNITY": "fake-community-for-tests"})
+    opening = json.dumps(OPENING)
+    path.write_text(CONFIG.format(url=influxdb.url, state=tmp / "state", opening=opening))
+    return path
+
+
+@pytest.fixture(scope="module")
+def config(config_path: Path) -> EdumonConfig:
+    return load_config(config_path, environ=ENVIRON)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +77,9 @@ def history(config: EdumonConfig, influxdb: InfluxDB1) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def produced(config: EdumonConfig, history: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, list[Path]]:
+def produced(
+    config: EdumonConfig, history: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Report, list[Path]]:
     out = tmp_path_factory.mktemp("reports")
     return asyncio.run(produce(config, FIRST, END, None, out))
 
@@ -207,7 +108,11 @@ def test_uplink_down_2h_in_a_30_day_month(produced: tuple[Report, list[Path]]) -
     holiday_h = (holiday[1] - holiday[0]).total_seconds() / HOUR
     down_b = hours("uplink_down", "school-b") - hours("uplink_down", "school-b", within=holiday)
     row_b = report.row("school-b", "uplink_availability_pct")
-    assert (row_b.down_h, row_b.unknown_h, row_b.excluded_h) == (down_b, gap_h, holiday_h) == (1, 6, 48)
+    assert (
+        (row_b.down_h, row_b.unknown_h, row_b.excluded_h)
+        == (down_b, gap_h, holiday_h)
+        == (1, 6, 48)
+    )
     assert row_b.value == round(100 * (1 - down_b / (period_h - holiday_h - gap_h)), 4)
 
     city = report.row("city", "uplink_availability_pct")
@@ -220,7 +125,12 @@ def test_edumon_gap_is_unknown_not_up_or_down(produced: tuple[Report, list[Path]
     report = produced[0]
     for site in ("school-a", "school-b", "vizium"):
         assert report.row(site, "uplink_availability_pct").unknown_h == 6
-        assert report.row(site, "ipv6_reachability_pct" if site == "school-a" else "uplink_availability_pct").unknown_h == 6
+        assert (
+            report.row(
+                site, "ipv6_reachability_pct" if site == "school-a" else "uplink_availability_pct"
+            ).unknown_h
+            == 6
+        )
     value = report.value("school-a", "uplink_availability_pct")
     as_up, as_down = 100 * (1 - 2 / 720), 100 * (1 - 8 / 720)
     assert value is not None and abs(value - as_up) > 1e-3 and abs(value - as_down) > 0.5
@@ -243,7 +153,9 @@ def test_exhibits_sensors_wifi_capacity_incidents(produced: tuple[Report, list[P
 
     known_h = 720 - hours("edumon_down")
     silent = hours("sensor_silent", "school-a", "a-env-101")
-    assert report.value("school-a", "sensor_completeness_pct") == round(100 * (1 - silent / known_h), 4)
+    assert report.value("school-a", "sensor_completeness_pct") == round(
+        100 * (1 - silent / known_h), 4
+    )
     assert report.value("school-b", "sensor_completeness_pct") == 100.0
 
     # room 102's AP was off 48 h: healthy 1 - 48/714 = 93.3 % < 95 %; room 101 was fine
@@ -290,16 +202,18 @@ def test_open_data_csv_equals_json_and_has_metadata(produced: tuple[Report, list
     assert all(units[r["kpi"]] == r["unit"] for r in from_json)
 
 
-def test_kpis_written_back_as_kpi_measurement(produced: tuple[Report, list[Path]], influxdb: InfluxDB1) -> None:
+def test_kpis_written_back_as_kpi_measurement(
+    produced: tuple[Report, list[Path]], influxdb: InfluxDB1
+) -> None:
     answer = influxdb.query(
-        "SELECT \"value\" FROM \"kpi\" WHERE \"kpi\"='uplink_availability_pct' GROUP BY \"site\", \"period\"", db="edumon"
+        'SELECT "value" FROM "kpi" WHERE "kpi"=\'uplink_availability_pct\' GROUP BY "site", "period"',
+        db="edumon",
     )
     series = answer["results"][0]["series"]
     got = {s["tags"]["site"]: (s["tags"]["period"], s["values"][0]) for s in series}
     start_ns = int(PERIOD_START.timestamp()) * 10**9
     assert got["school-a"] == ("2026-11", [start_ns, 99.7199])
     assert set(got) == {"school-a", "school-b", "vizium", "city"}
-
 
 
 def chromium() -> str:
@@ -311,18 +225,34 @@ def chromium() -> str:
     return binary
 
 
-def test_html_report_renders_in_headless_chromium(produced: tuple[Report, list[Path]], tmp_path: Path) -> None:
+def test_html_report_renders_in_headless_chromium(
+    produced: tuple[Report, list[Path]], tmp_path: Path
+) -> None:
     html = produced[1][0]
     text = html.read_text()
     assert "<td>99.72</td>" in text  # school A in the KPI table
     assert "<script" not in text and "http" not in text  # self-contained: nothing to fetch
     png = tmp_path / "report.png"
     subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
-         f"--screenshot={png}", "--window-size=1200,2400", html.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1200,2400",
+            html.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     image = matplotlib.image.imread(png)
     assert image.shape[:2] == (2400, 1200)
@@ -332,3 +262,23 @@ def test_html_report_renders_in_headless_chromium(produced: tuple[Report, list[P
     green = ((pixels[:, 1] > 0.45) & (pixels[:, 0] < 0.3) & (pixels[:, 2] < 0.45)).mean()
     assert green > 0.01  # the availability bars and timelines are drawn
     shutil.copy(png, Path(os.environ.get("KPI_SCREENSHOT_COPY", tmp_path / "copy.png")))
+
+
+def test_cli_one_site_without_write_back(
+    history: dict[str, int],
+    config_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KPI_TEST_COMMUNITY", ENVIRON["KPI_TEST_COMMUNITY"])
+    args = ["kpi", "--from", "2026-11-01", "--to", "2026-12-01", "--site", "school-b"]
+    args += ["-c", str(config_path), "--out", str(tmp_path), "--no-write-back"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1] == "2026-11: city uplink availability 99.85 %"
+    rows = json.loads((tmp_path / "2026-11" / "kpis.json").read_text())["rows"]
+    assert {r["site"] for r in rows} == {"school-b", "city"}
+    city = [r for r in rows if (r["site"], r["kpi"]) == ("city", "uplink_availability_pct")]
+    assert city[0]["value"] == round(100 * (1 - 1 / (720 - 48 - 6)), 4)
+    assert main([*args[:-3], "--site", "nowhere", *args[-3:]]) == 2
