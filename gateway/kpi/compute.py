@@ -30,7 +30,7 @@ async def build_report(
     reports = config.reports
     chosen = [s for s in config.sites if sites is None or s.id in sites]
     start_ns, end_ns = period_bounds(first, end, reports)
-    window = Window(start_ns, end_ns, int(reports.max_sample_gap_s * 1e9))
+    window = Window(start_ns, end_ns, int(reports.max_sample_gap_s * 1e9), reports.resolution_s)
     report = Report(period_label(first, end), start_ns, end_ns, {s.id: s.name for s in chosen})
     source = Sources(query, window)
     await source.load_coverage()
@@ -87,11 +87,12 @@ def _timed(report: Report, kpi: str, per_site: dict[str, Totals]) -> None:
 async def _utilisation(
     report: Report, source: Sources, sites: list[Site], schools: list[Site]
 ) -> None:
-    peaks: dict[str, dict[int, float]] = defaultdict(dict)  # site -> poll time -> max util
+    peaks: dict[str, dict[int, float]] = defaultdict(dict)  # site -> bucket -> max util
     capacity: dict[str, int] = {}
-    for series in await source.uplink_interfaces():
-        site, device = series.tags["site"], series.tags["device"]
-        if site not in report.site_names or device not in _core_switches(_site(sites, site)):
+    devices = set().union(*(_core_switches(s) for s in sites))
+    for series in await source.uplink_utilisation(devices):
+        site = series.tags["site"]
+        if site not in report.site_names:
             continue
         for row in series.rows:
             t = row["time"]
@@ -118,10 +119,6 @@ async def _utilisation(
         report.rows.append(KpiRow(CITY, "schools_on_10g_pct", round(share, 4)))
 
 
-def _site(sites: list[Site], site_id: str) -> Site:
-    return next(s for s in sites if s.id == site_id)
-
-
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return round(ordered[math.ceil(0.95 * len(ordered)) - 1], 2)
@@ -130,10 +127,9 @@ def _p95(values: list[float]) -> float:
 async def _exhibits(
     report: Report, source: Sources, sites: list[Site], open_hours: Timeline
 ) -> None:
-    centres = {s.id for s in sites if s.kind == "science_centre"}
     per_site: dict[str, Totals] = {}
-    for (site, _exhibit), timeline in (await source.exhibits()).items():
-        if site in centres:
+    for site in (s.id for s in sites if s.kind == "science_centre"):
+        for timeline in await source.exhibits({site}):
             totals = timeline.totals(report.start_ns, report.end_ns, open_hours)
             per_site[site] = per_site.get(site, NO_TIME) + totals
     _timed(report, "exhibit_availability_pct", per_site)
@@ -163,11 +159,11 @@ async def _wifi(report: Report, source: Sources, schools: list[Site], limits: He
 
 
 async def _sensors(report: Report, source: Sources, sites: list[Site], interval_s: float) -> None:
-    """Each sample stands for one interval; only samples in edumon's known time count, and the
-    expected number is that known time / interval per sensor of the inventory."""
+    """Only samples in edumon's known time count (by the bucket they fall in), and the expected
+    number is that known time / interval per env-sensor of the inventory."""
     known = source.coverage.totals(report.start_ns, report.end_ns)
     expected_each = known.up_ns / (interval_s * 1e9)
-    received = await source.sensor_samples()
+    received = await source.sensor_counts()
     covered = source.coverage
     per_site: dict[str, tuple[int, float]] = {}
     for site in sites:
@@ -177,10 +173,10 @@ async def _sensors(report: Report, source: Sources, sites: list[Site], interval_
         if not sensors or not expected_each:
             continue
         got = sum(
-            covered.state_at(t) is True
+            count
             for d in sensors
-            for t in received.get((site.id, d), [])
-            if report.start_ns <= t < report.end_ns
+            for t, count in received.get((site.id, d), [])
+            if report.start_ns <= t < report.end_ns and covered.state_at(t) is True
         )
         per_site[site.id] = (got, expected_each * len(sensors))
     for site_id, (got, expected) in per_site.items():

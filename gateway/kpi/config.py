@@ -3,6 +3,7 @@
 reports:
   timezone: Europe/Riga          # periods, holidays and opening hours are local dates/times
   max_sample_gap_s: 900          # consecutive samples further apart: the time is unknown
+  resolution_s: 60               # samples are read in buckets this long (kpi/sources.py)
   opening_hours:                 # science centre: exhibits count only while it is open
     mon: "10:00-18:00"           # days left out are closed days
   holidays:                      # schools only; inclusive local dates; sites omitted = all
@@ -98,6 +99,7 @@ class OpenData(Section):
 class ReportsSection(Section):
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     max_sample_gap_s: Interval = 900.0
+    resolution_s: int = Field(default=60, ge=1, le=3600)
     opening_hours: dict[Weekday, Hours] = Field(
         default_factory=lambda: (
             dict.fromkeys(WEEKDAYS[1:6], "10:00-18:00")
@@ -108,6 +110,12 @@ class ReportsSection(Section):
     healthy_wifi: HealthyWifi = HealthyWifi()
     sensor_interval_s: Interval = 600.0
     open_data: OpenData = OpenData()
+
+    @model_validator(mode="after")
+    def _gap_spans_buckets(self) -> ReportsSection:
+        if self.max_sample_gap_s < self.resolution_s:
+            raise ValueError("max_sample_gap_s must be at least resolution_s")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

@@ -9,6 +9,7 @@ intervals are there (see gateway/kpi/timeline.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,12 @@ def quote_tag(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def one_of(tag: str, values: Iterable[str]) -> str:
+    """`("tag"='a' OR "tag"='b')`; a condition that matches nothing when there are none."""
+    terms = [f'"{tag}"={quote_tag(v)}' for v in sorted(values)]
+    return "(" + (" OR ".join(terms) if terms else "time < 0") + ")"
+
+
 class InfluxQuery:
     """Runs InfluxQL SELECTs; one session for the whole report."""
 
@@ -52,11 +59,17 @@ class InfluxQuery:
         end_ns: int,
         where: str = "",
         by: str = "",
+        every_s: int | None = None,
     ) -> list[Series]:
-        """`SELECT fields FROM measurement WHERE time in [start, end) [AND where] [GROUP BY]`."""
+        """`SELECT fields FROM measurement WHERE time in [start, end) [AND where] [GROUP BY]`,
+        in buckets of `every_s` (empty buckets left out) when it is given."""
         condition = f"time >= {start_ns} AND time < {end_ns}" + (f" AND {where}" if where else "")
-        group = f" GROUP BY {by}" if by else ""
-        return await self.query(f'SELECT {fields} FROM "{measurement}" WHERE {condition}{group}')
+        groups = ([f"time({every_s}s)"] if every_s else []) + ([by] if by else [])
+        group = f" GROUP BY {', '.join(groups)}" if groups else ""
+        fill = " fill(none)" if every_s else ""
+        return await self.query(
+            f'SELECT {fields} FROM "{measurement}" WHERE {condition}{group}{fill}'
+        )
 
     async def query(self, statement: str) -> list[Series]:
         target = self.target

@@ -1,28 +1,43 @@
-"""From InfluxDB series to the timelines and values the KPIs are computed from.
+"""From InfluxDB to the timelines and values the KPIs are computed from.
 
-Every timeline here is already cut to edumon's own coverage: the time edumon was running,
-known from its heartbeat (`collector`, collector=edumon, target=writer, written every few
-seconds and spooled like any sample). Outside it everything is unknown.
+Reads are bucketed (`GROUP BY time(resolution_s) fill(none)`), so a month of 10-second probes
+is a few thousand rows per series, not a quarter of a million:
+- a state (`up`, `oper_up`) becomes one point per bucket that has samples, at the bucket's
+  start: down when at least half of the bucket's samples are down (two counts, all and
+  `= false`); a state change is thus placed to within half a bucket, and exactly when it
+  falls on a bucket boundary;
+- utilisation and Wi-Fi radio figures are the bucket's maximum;
+- sensor samples are counted per bucket.
+Those points then hold as gateway/kpi/timeline.py says (up to max_sample_gap_s).
+
+Every timeline is cut to edumon's own coverage: the time edumon was running, from its heartbeat
+(`collector`, collector=edumon, target=writer, written every few seconds and spooled like any
+sample). Outside it everything is unknown.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.kpi.config import HealthyWifi
-from gateway.kpi.queries import InfluxQuery, Series, quote_tag
+from gateway.kpi.queries import InfluxQuery, Series, one_of, quote_tag
 from gateway.kpi.timeline import Timeline, all_up, any_up, combine, first_where_second
+
+Tags = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class Window:
-    """The report period [start_ns, end_ns) and how far around it samples are read."""
+    """The report period [start_ns, end_ns), the bucket size, and how far around the period
+    samples are read (one max gap each side, so the period's first and last intervals close)."""
 
     start_ns: int
     end_ns: int
     max_gap_ns: int
+    resolution_s: int
 
     @property
     def read_from(self) -> int:
@@ -38,103 +53,117 @@ class Sources:
         self.query = query
         self.window = window
         self.coverage = Timeline()
-        self._uplink_series: list[Series] | None = None
 
-    async def _select(
-        self, fields: str, measurement: str, where: str = "", by: str = ""
-    ) -> list[Series]:
+    async def _buckets(self, fields: str, measurement: str, where: str, by: str) -> list[Series]:
         w = self.window
-        return await self.query.select(fields, measurement, w.read_from, w.read_to, where, by)
+        return await self.query.select(
+            fields, measurement, w.read_from, w.read_to, where, by, w.resolution_s
+        )
+
+    async def _states(
+        self, field: str, measurement: str, where: str, by: str
+    ) -> dict[Tags, list[tuple[int, bool]]]:
+        """Per series: (bucket start, state) for every bucket with samples of `field`."""
+        count = f'count("{field}") AS n'
+        down_where = " AND ".join(filter(None, [where, f'"{field}" = false']))
+        down = {
+            (_key(s.tags), row["time"]): row["n"]
+            for s in await self._buckets(count, measurement, down_where, by)
+            for row in s.rows
+        }
+        return {
+            _key(s.tags): [
+                (row["time"], 2 * down.get((_key(s.tags), row["time"]), 0) < row["n"])
+                for row in s.rows
+            ]
+            for s in await self._buckets(count, measurement, where, by)
+        }
 
     def _timeline(self, points: list[tuple[int, bool]], *, down_holds: bool = False) -> Timeline:
         own = Timeline.from_samples(points, self.window.max_gap_ns, down_holds=down_holds)
         return combine([own, self.coverage], first_where_second)
 
     async def load_coverage(self) -> Timeline:
-        series = await self._select(
-            '"errors"', "collector", "\"collector\"='edumon' AND \"target\"='writer'"
+        series = await self._buckets(
+            'count("errors") AS n',
+            "collector",
+            "\"collector\"='edumon' AND \"target\"='writer'",
+            "",
         )
-        points = sorted((t, True) for s in series for t, _ in s.points("errors"))
+        points = sorted((row["time"], True) for s in series for row in s.rows)
         self.coverage = Timeline.from_samples(points, self.window.max_gap_ns)
         return self.coverage
 
     async def uplinks(self, core_switches: dict[str, set[str]]) -> dict[str, Timeline]:
-        """Per site: down when the core switch reports every uplink down or no IPv4 probe of
+        """Per site: down when its core switches report every uplink down or no IPv4 probe of
         the site answers; up when one of them says up and none says down."""
-        devices = await self._select('"up"', "device", "\"role\"='core'", '"site", "device"')
-        device_up = {
-            (s.tags["site"], s.tags["device"]): self._timeline(s.points("up")) for s in devices
-        }
+        devices = one_of("device", set().union(*core_switches.values()))
+        device_up = await self._states("up", "device", devices, '"site", "device"')
+        interfaces = await self._states(
+            "oper_up", "interface", f"\"role\"='uplink' AND {devices}", '"site", "device", "ifname"'
+        )
         links: dict[tuple[str, str], list[Timeline]] = defaultdict(list)
-        for s in await self.uplink_interfaces():
-            key = (s.tags["site"], s.tags["device"])
-            if s.tags["device"] in core_switches.get(key[0], set()):
-                links[key].append(self._timeline(s.points("oper_up")))
+        for key, points in interfaces.items():
+            tags = dict(key)
+            links[(tags["site"], tags["device"])].append(self._timeline(points))
         probes = await self.probes("ipv4")
         out = {}
         for site, switches in core_switches.items():
-            per_switch = [
-                combine(
-                    [combine(links[(site, d)], any_up), device_up.get((site, d), Timeline())],
-                    first_where_second,
+            per_switch = []
+            for device in sorted(switches):
+                answering = self._timeline(
+                    device_up.get(_key({"site": site, "device": device}), [])
                 )
-                for d in sorted(switches)
-            ]
-            link = combine(per_switch, any_up)
-            out[site] = combine([link, probes.get(site, Timeline())], all_up)
+                link = combine(links[(site, device)], any_up)
+                per_switch.append(combine([link, answering], first_where_second))
+            out[site] = combine([combine(per_switch, any_up), probes.get(site, Timeline())], all_up)
         return out
 
-    async def uplink_interfaces(self) -> list[Series]:
-        if self._uplink_series is None:
-            self._uplink_series = await self._select(
-                '"oper_up", "in_util_pct", "out_util_pct", "speed_mbps"',
-                "interface",
-                "\"role\"='uplink'",
-                '"site", "device", "ifname"',
-            )
-        return self._uplink_series
+    async def uplink_utilisation(self, devices: set[str]) -> list[Series]:
+        """Per core-switch uplink: the bucket maxima of in/out utilisation, and its speed."""
+        where = f"\"role\"='uplink' AND {one_of('device', devices)}"
+        fields = 'max("in_util_pct") AS in_util_pct, max("out_util_pct") AS out_util_pct'
+        fields += ', max("speed_mbps") AS speed_mbps'
+        return await self._buckets(fields, "interface", where, '"site", "device", "ifname"')
 
     async def probes(self, family: str) -> dict[str, Timeline]:
         """Per site: up when any probe of that address family answered."""
-        series = await self._select(
-            '"up"', "probe", f'"family"={quote_tag(family)}', '"site", "target", "method"'
+        states = await self._states(
+            "up", "probe", f'"family"={quote_tag(family)}', '"site", "target", "method"'
         )
         per_site: dict[str, list[Timeline]] = defaultdict(list)
-        for s in series:
-            per_site[s.tags["site"]].append(self._timeline(s.points("up")))
+        for key, points in states.items():
+            per_site[dict(key)["site"]].append(self._timeline(points))
         return {site: combine(timelines, any_up) for site, timelines in per_site.items()}
 
-    async def exhibits(self) -> dict[tuple[str, str], Timeline]:
-        """Per (site, exhibit): its `up` state; "offline" (the Last Will) holds until it speaks."""
-        series = await self._select('"up"', "exhibit", by='"site", "exhibit"')
-        return {
-            (s.tags["site"], s.tags["exhibit"]): self._timeline(s.points("up"), down_holds=True)
-            for s in series
-        }
+    async def exhibits(self, sites: set[str]) -> list[Timeline]:
+        """One timeline per exhibit of these sites; "offline" (the Last Will) holds until the
+        exhibit reports again."""
+        states = await self._states("up", "exhibit", one_of("site", sites), '"site", "exhibit"')
+        return [self._timeline(points, down_holds=True) for points in states.values()]
 
     async def wifi_rooms(self, limits: HealthyWifi) -> dict[tuple[str, str], Timeline]:
-        """Per (site, room): healthy when every radio of every AP there is up and in limits."""
-        series = await self._select(
-            '"up", "channel_util_pct", "retry_pct", "noise_dbm"',
-            "wifi_ap",
-            by='"site", "ap", "room", "band"',
-        )
+        """Per (site, room): healthy while every radio of every AP there is within the limits
+        and no AP is offline (its Last Will holds until it reports again)."""
+        by = '"site", "ap", "room", "band"'
+        fields = ", ".join(f'max("{name}") AS {name}' for name in _LIMITS)
+        radios = await self._buckets(fields, "wifi_ap", "\"band\"!='all'", by)
+        statuses = await self._states("up", "wifi_ap", "\"band\"='all'", by)
         rooms: dict[tuple[str, str], list[Timeline]] = defaultdict(list)
-        for s in series:
-            points = [
-                (row["time"], _healthy(row, limits)) for row in s.rows if row.get("up") is not None
-            ]
-            status_only = s.tags.get("band") == "all"
-            rooms[(s.tags["site"], s.tags["room"])].append(
-                self._timeline(points, down_holds=status_only)
-            )
+        for s in radios:
+            points = [(row["time"], _healthy(row, limits)) for row in s.rows]
+            rooms[(s.tags["site"], s.tags["room"])].append(self._timeline(points))
+        for key, points in statuses.items():
+            tags = dict(key)
+            rooms[(tags["site"], tags["room"])].append(self._timeline(points, down_holds=True))
         return {room: combine(timelines, all_up) for room, timelines in rooms.items()}
 
-    async def sensor_samples(self) -> dict[tuple[str, str], list[int]]:
-        """Per (site, device): the times of its classroom-sensor (environment) samples."""
-        series = await self._select('"temp_c"', "environment", by='"site", "device"')
+    async def sensor_counts(self) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """Per (site, device): (bucket start, classroom-sensor samples in it)."""
+        series = await self._buckets('count("temp_c") AS n', "environment", "", '"site", "device"')
         return {
-            (s.tags["site"], s.tags["device"]): [t for t, _ in s.points("temp_c")] for s in series
+            (s.tags["site"], s.tags["device"]): [(row["time"], row["n"]) for row in s.rows]
+            for s in series
         }
 
     async def alerts(self) -> list[Series]:
@@ -142,14 +171,19 @@ class Sources:
         return await self.query.select('"firing", "value"', "alert", w.start_ns, w.end_ns, by="*")
 
 
-def _healthy(row: dict[str, object], limits: HealthyWifi) -> bool:
-    checks: Iterable[tuple[str, float]] = (
-        ("channel_util_pct", limits.max_channel_util_pct),
-        ("retry_pct", limits.max_retry_pct),
-        ("noise_dbm", limits.max_noise_dbm),
+_LIMITS = ("channel_util_pct", "retry_pct", "noise_dbm")
+
+
+def _healthy(row: dict[str, Any], limits: HealthyWifi) -> bool:
+    maxima: Sequence[float] = (
+        limits.max_channel_util_pct,
+        limits.max_retry_pct,
+        limits.max_noise_dbm,
     )
-    if row.get("up") is not True:
-        return False
     return all(
-        not isinstance(v := row.get(name), int | float) or v <= limit for name, limit in checks
+        row.get(name) is None or row[name] <= m for name, m in zip(_LIMITS, maxima, strict=True)
     )
+
+
+def _key(tags: dict[str, str]) -> Tags:
+    return tuple(sorted(tags.items()))

@@ -60,6 +60,7 @@ credentials:
 reports:
   timezone: Europe/Riga
   max_sample_gap_s: 3700
+  resolution_s: 300
   opening_hours: {opening}
   holidays:
     - {{name: Local holiday, from: 2026-11-16, to: 2026-11-17, sites: [school-b]}}
