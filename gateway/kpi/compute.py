@@ -31,7 +31,8 @@ async def build_report(
     chosen = [s for s in config.sites if sites is None or s.id in sites]
     start_ns, end_ns = period_bounds(first, end, reports)
     window = Window(start_ns, end_ns, int(reports.max_sample_gap_s * 1e9), reports.resolution_s)
-    report = Report(period_label(first, end), start_ns, end_ns, {s.id: s.name for s in chosen})
+    names = {s.id: s.name for s in chosen}
+    report = Report(period_label(first, end), start_ns, end_ns, names, partial=sites is not None)
     source = Sources(query, window)
     await source.load_coverage()
     schools = [s for s in chosen if s.kind == "school"]

@@ -65,15 +65,11 @@ def render(report: Report, title: str) -> str:
     return "\n".join(parts)
 
 
-def _label(report: Report, site: str) -> str:
-    return "City" if site == CITY else report.site_names.get(site, site)
-
-
 def _availability_chart(report: Report, sites: list[str]) -> Figure:
     shown = [s for s in [*sites, CITY] if report.value(s, "uplink_availability_pct") is not None]
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(shown) + 1.2))
     values = [report.value(s, "uplink_availability_pct") or 0.0 for s in shown]
-    bars = ax.barh([_label(report, s) for s in shown], values, color=COLOURS["up"])
+    bars = ax.barh([report.label(s) for s in shown], values, color=COLOURS["up"])
     for bar, site in zip(bars, shown, strict=True):
         row = report.row(site, "uplink_availability_pct")
         note = f"{row.value:.2f} %  (down {row.down_h:g} h, unknown {row.unknown_h:g} h)"
@@ -103,7 +99,7 @@ def _timeline_chart(report: Report, sites: list[str]) -> Figure:
                 if value is (name != "down") and e > report.start_ns and s < report.end_ns
             ]
             ax.broken_barh(bars, (y - 0.35, 0.7), color=COLOURS[name])
-    ax.set_yticks(range(len(sites)), [_label(report, s) for s in sites])
+    ax.set_yticks(range(len(sites)), [report.label(s) for s in sites])
     ax.set_xlim(0, span_h)
     ax.invert_yaxis()
     ax.set_xlabel("days into the period")
@@ -131,7 +127,7 @@ def _utilisation_chart(report: Report, sites: list[str]) -> Figure:
     peak = [report.value(s, "max_uplink_util_pct") or 0.0 for s in shown]
     ax.bar([x - 0.2 for x in xs], p95, width=0.4, label="p95", color="#3b6ea8")
     ax.bar([x + 0.2 for x in xs], peak, width=0.4, label="max", color="#9dbde0")
-    ax.set_xticks(list(xs), [_label(report, s) for s in shown], rotation=15, ha="right")
+    ax.set_xticks(list(xs), [report.label(s) for s in shown], rotation=15, ha="right")
     ax.set_ylabel("uplink utilisation, %")
     ax.legend()
     fig.tight_layout()
@@ -147,7 +143,7 @@ def _img(fig: Figure) -> str:
 
 
 def _kpi_table(report: Report, sites: list[str]) -> str:
-    head = "".join(f"<th>{escape(_label(report, s))}</th>" for s in sites)
+    head = "".join(f"<th>{escape(report.label(s))}</th>" for s in sites)
     body = []
     for kpi in KPIS:
         cells = "".join(f"<td>{_number(report.value(s, kpi))}</td>" for s in sites)

@@ -32,10 +32,10 @@ KPIS: dict[str, KpiDefinition] = {
     ),
     "p95_uplink_util_pct": KpiDefinition(
         "%",
-        "95th percentile (nearest rank) of the per-poll maximum of in/out utilisation over the "
-        "site's core-switch uplinks; city: over all schools' polls together.",
+        "95th percentile (nearest rank) of the maximum in/out utilisation over the site's "
+        "core-switch uplinks in each resolution_s bucket; city: all sites' buckets together.",
     ),
-    "max_uplink_util_pct": KpiDefinition("%", "Highest such per-poll utilisation."),
+    "max_uplink_util_pct": KpiDefinition("%", "Highest such per-bucket utilisation."),
     "uplink_capacity_mbps": KpiDefinition(
         "Mbit/s", "Highest speed of the site's core-switch uplink interfaces in the period."
     ),
@@ -118,10 +118,16 @@ class Report:
     start_ns: int
     end_ns: int
     site_names: dict[str, str]
+    partial: bool = False  # only some sites (--site): the city rows cover just those
     rows: list[KpiRow] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     uplink_timelines: dict[str, Timeline] = field(default_factory=dict)
     uplink_counted: dict[str, Timeline] = field(default_factory=dict)  # school days etc.
+
+    def label(self, site: str) -> str:
+        if site == CITY:
+            return "Selected sites" if self.partial else "City-wide"
+        return self.site_names.get(site, site)
 
     def value(self, site: str, kpi: str) -> float | None:
         return next((r.value for r in self.rows if (r.site, r.kpi) == (site, kpi)), None)

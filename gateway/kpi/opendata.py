@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.kpi.config import OpenData
-from gateway.kpi.model import CITY, COLUMNS, KPIS, Report
+from gateway.kpi.model import COLUMNS, KPIS, Report
 
 CSV_NAME, JSON_NAME, METADATA_NAME = "kpis.csv", "kpis.json", "metadata.json"
 
@@ -23,12 +23,11 @@ def rows(report: Report) -> list[dict[str, Any]]:
     """The open-data rows, in column order."""
     out = []
     for row in report.rows:
-        name = "City-wide" if row.site == CITY else report.site_names.get(row.site, row.site)
         out.append(
             {
                 "period": report.period,
                 "site": row.site,
-                "site_name": name,
+                "site_name": report.label(row.site),
                 "kpi": row.kpi,
                 "value": row.value,
                 "unit": row.unit,

@@ -2,13 +2,14 @@
 
 One point per (kpi, site) with a value: tags kpi, site (a site id or `city`), period; field
 value (float); time = the period's start. Writing the same period again overwrites the same
-points (same series and time), so a report can be re-run.
+points (same series and time), so a report can be re-run. A report of some sites only
+(`--site`) writes no `city` points: its city rows are not the city's.
 """
 
 from __future__ import annotations
 
 from gateway.influx_http import InfluxHttp, InfluxTarget
-from gateway.kpi.model import Report
+from gateway.kpi.model import CITY, Report
 from gateway.lineprotocol import LineEncoder
 from gateway.sample import Sample
 
@@ -26,7 +27,7 @@ def kpi_samples(report: Report) -> list[Sample]:
             report.start_ns,
         )
         for row in report.rows
-        if row.value is not None
+        if row.value is not None and not (report.partial and row.site == CITY)
     ]
 
 

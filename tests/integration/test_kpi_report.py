@@ -281,4 +281,5 @@ def test_cli_one_site_without_write_back(
     assert {r["site"] for r in rows} == {"school-b", "city"}
     city = [r for r in rows if (r["site"], r["kpi"]) == ("city", "uplink_availability_pct")]
     assert city[0]["value"] == round(100 * (1 - 1 / (720 - 48 - 6)), 4)
+    assert city[0]["site_name"] == "Selected sites"
     assert main([*args[:-3], "--site", "nowhere", *args[-3:]]) == 2

@@ -11,8 +11,10 @@ from gateway.config import check_config, load_config
 from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.kpi.config import ReportsSection
 from gateway.kpi.incidents import incidents
+from gateway.kpi.model import CITY, KpiRow, Report
 from gateway.kpi.queries import Series, quote_tag
 from gateway.kpi.timeline import Timeline
+from gateway.kpi.writeback import kpi_samples
 
 S = 10**9
 
@@ -106,3 +108,25 @@ def test_example_city_has_a_reports_section() -> None:
 
 def test_tag_values_are_quoted_for_influxql() -> None:
     assert quote_tag("it's") == "'it\\'s'"
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_kpi_points_are_the_contract_and_partial_reports_leave_the_city_alone(
+    partial: bool,
+) -> None:
+    report = Report("2026-11", 1_793_484_000 * S, 1_796_076_000 * S, {"a": "A"}, partial=partial)
+    report.rows = [
+        KpiRow("a", "uplink_availability_pct", 99.7199),
+        KpiRow(CITY, "uplink_availability_pct", 99.7199),
+        KpiRow("a", "mean_time_to_recover_min", None),  # no value: no point
+    ]
+    samples = kpi_samples(report)
+    assert [(s.measurement, dict(s.tags), dict(s.fields), s.time_ns) for s in samples] == [
+        (
+            "kpi",
+            {"kpi": "uplink_availability_pct", "site": site, "period": "2026-11"},
+            {"value": 99.7199},
+            report.start_ns,
+        )
+        for site in (["a"] if partial else ["a", CITY])
+    ]
