@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.config import ConfigError, EdumonConfig, check_config, load_config
+from gateway.kpi import cli as kpi_cli
 
 log = logging.getLogger("edumon")
 
@@ -122,9 +123,7 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    from gateway.kpi.cli import run
-
-    return run(args, _load_or_exit(args.config))
+    return kpi_cli.run(args, _load_or_exit(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,9 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     kpi = sub.add_parser("kpi", help="KPI/SLA report, open data and the kpi measurement")
     kpi.set_defaults(func=cmd_kpi)
-    from gateway.kpi.cli import add_arguments
-
-    add_arguments(kpi, str(EXAMPLE_CONFIG))
+    kpi_cli.add_arguments(kpi, str(EXAMPLE_CONFIG))
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
     demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))

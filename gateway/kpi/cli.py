@@ -1,5 +1,5 @@
-"""`edumon kpi`: compute the period's KPIs from InfluxDB, write the HTML report and the
-open-data files, and write the KPIs back as the `kpi` measurement."""
+"""`edumon kpi`: its arguments (imported by every `edumon` start, so kept light) and its run
+(gateway/kpi/produce.py does the work)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from datetime import date
 from pathlib import Path
 
 from gateway.config import EdumonConfig
-from gateway.kpi.compute import build_report
-from gateway.kpi.html import write_html
-from gateway.kpi.model import Report
-from gateway.kpi.opendata import write_open_data
-from gateway.kpi.queries import InfluxQuery, QueryError
-from gateway.kpi.writeback import WriteBackError, write_back
-from gateway.service import influx_target
-
-HTML_NAME = "report.html"
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
@@ -44,31 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
     )
 
 
-async def produce(
-    config: EdumonConfig,
-    first: date,
-    end: date,
-    sites: list[str] | None,
-    out_dir: Path,
-    *,
-    write: bool = True,
-) -> tuple[Report, list[Path]]:
-    """Compute the report and write every output; (report, files written)."""
-    target = influx_target(config)
-    query = InfluxQuery(target)
-    try:
-        report = await build_report(config, query, first, end, sites)
-    finally:
-        await query.close()
-    period_dir = out_dir / report.period
-    meta = config.reports.open_data
-    files = [write_html(report, meta.title, period_dir / HTML_NAME)]
-    files += write_open_data(report, meta, period_dir)
-    if write:
-        await write_back(report, target)
-    return report, files
-
-
 def run(args: argparse.Namespace, config: EdumonConfig) -> int:
     if args.end <= args.first:
         print("edumon kpi: --to must be after --from", file=sys.stderr)
@@ -77,6 +43,10 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
     if unknown:
         print(f"edumon kpi: unknown site(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    from gateway.kpi.produce import produce
+    from gateway.kpi.queries import QueryError
+    from gateway.kpi.writeback import WriteBackError
+
     try:
         report, files = asyncio.run(
             produce(

@@ -24,8 +24,8 @@ import pytest
 from gateway.cli import main
 from gateway.config import EdumonConfig, load_config
 from gateway.influx_http import InfluxHttp, InfluxTarget
-from gateway.kpi.cli import produce
 from gateway.kpi.model import Report
+from gateway.kpi.produce import produce
 from gateway.servers import InfluxDB1
 from simulators.history.generator import History, InfluxSink
 from tests.integration.kpi_scenario import (
