@@ -122,6 +122,17 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_history(args: argparse.Namespace) -> int:
+    from simulators.history.generator import write_history
+    from simulators.history.scenario import HistoryScenario
+
+    _setup_logging(args.log_level or "info")
+    scenario = HistoryScenario.load(Path(args.scenario))
+    written = asyncio.run(write_history(_load_or_exit(args.config), scenario))
+    print(", ".join(f"{count} {name}" for name, count in sorted(written.items())))
+    return 0
+
+
 def cmd_kpi(args: argparse.Namespace) -> int:
     return kpi_cli.run(args, _load_or_exit(args.config))
 
@@ -176,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
     lorawan.add_argument("--rounds", type=int, default=10**9)
     lorawan.set_defaults(func=cmd_sim_lorawan)
+    history = sim_sub.add_parser(
+        "history", help="write a period of simulated history with outages (simulators/history)"
+    )
+    history.add_argument("--config", required=True)
+    history.add_argument("--scenario", required=True)
+    history.set_defaults(func=cmd_sim_history)
 
     kpi = sub.add_parser("kpi", help="KPI/SLA report, open data and the kpi measurement")
     kpi.set_defaults(func=cmd_kpi)

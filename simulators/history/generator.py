@@ -81,19 +81,19 @@ class History:
 
     async def run(self) -> Counter[str]:
         """Generate and hand every sample to the sink; the count per measurement."""
-        await self.fleet.start()
         sockets = UdpSockets()
-        targets = [
-            SnmpTarget(
-                site,
-                device.id,
-                "core",
-                V2cTransport(sockets, device.id, *self.fleet.addresses[device.id], COMMUNITY),
-                max_repetitions=50,
-            )
-            for site, device in self.core
-        ]
         try:
+            await self.fleet.start()
+            targets = [
+                SnmpTarget(
+                    site,
+                    device.id,
+                    "core",
+                    V2cTransport(sockets, device.id, *self.fleet.addresses[device.id], COMMUNITY),
+                    max_repetitions=50,
+                )
+                for site, device in self.core
+            ]
             scenario = self.scenario
             for t in range(scenario.first, scenario.last + 1, scenario.tick_s):
                 self.now = float(t)
@@ -231,6 +231,20 @@ class History:
     async def _emit(self, samples: list[Sample]) -> None:
         self.written.update(s.measurement for s in samples)
         await self.sink(samples)
+
+
+async def write_history(config: EdumonConfig, scenario: HistoryScenario) -> Counter[str]:
+    """Generate the scenario into the config's database; the count per measurement."""
+    from gateway.service import influx_target
+
+    http = InfluxHttp(influx_target(config))
+    try:
+        sink = InfluxSink(http)
+        written = await History(config, scenario, sink).run()
+        await sink.flush()
+    finally:
+        await http.close()
+    return written
 
 
 class InfluxSink:

@@ -23,11 +23,10 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import EdumonConfig, load_config
-from gateway.influx_http import InfluxHttp, InfluxTarget
 from gateway.kpi.model import Report
 from gateway.kpi.produce import produce
 from gateway.servers import InfluxDB1
-from simulators.history.generator import History, InfluxSink
+from simulators.history.generator import write_history
 from tests.integration.kpi_scenario import (
     ALERTING,
     CONFIG,
@@ -64,16 +63,8 @@ def config(config_path: Path) -> EdumonConfig:
 
 
 @pytest.fixture(scope="module")
-def history(config: EdumonConfig, influxdb: InfluxDB1) -> dict[str, int]:
-    async def generate() -> dict[str, int]:
-        http = InfluxHttp(InfluxTarget(url=influxdb.url, database="edumon", gzip=False))
-        sink = InfluxSink(http)
-        written = await History(config, SCENARIO, sink).run()
-        await sink.flush()
-        await http.close()
-        return dict(written)
-
-    return asyncio.run(generate())
+def history(config: EdumonConfig) -> dict[str, int]:
+    return dict(asyncio.run(write_history(config, SCENARIO)))
 
 
 @pytest.fixture(scope="module")
