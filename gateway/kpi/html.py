@@ -25,7 +25,7 @@ body { font-family: sans-serif; margin: 2em; color: #222; max-width: 70em; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child { text-align: left; white-space: nowrap; }
 .note { color: #555; font-size: 0.9em; }
 img { max-width: 100%; }
 """
@@ -107,8 +107,9 @@ def _timeline_chart(report: Report, sites: list[str]) -> Figure:
     ax.set_xticklabels([str(int(h // 24)) for h in range(0, int(span_h) + 1, 24 * 5)])
     ax.legend(
         handles=[Patch(color=c, label=n) for n, c in COLOURS.items()],
-        loc="upper center",
-        bbox_to_anchor=(0.5, 1.18),
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        frameon=False,
         ncol=4,
     )
     fig.tight_layout()
@@ -121,15 +122,17 @@ def _hours_in(report: Report, time_ns: int) -> float:
 
 def _utilisation_chart(report: Report, sites: list[str]) -> Figure:
     shown = [s for s in sites if report.value(s, "p95_uplink_util_pct") is not None]
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    xs = range(len(shown))
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(shown) + 1.3))
+    ys = range(len(shown))
     p95 = [report.value(s, "p95_uplink_util_pct") or 0.0 for s in shown]
     peak = [report.value(s, "max_uplink_util_pct") or 0.0 for s in shown]
-    ax.bar([x - 0.2 for x in xs], p95, width=0.4, label="p95", color="#3b6ea8")
-    ax.bar([x + 0.2 for x in xs], peak, width=0.4, label="max", color="#9dbde0")
-    ax.set_xticks(list(xs), [report.label(s) for s in shown], rotation=15, ha="right")
-    ax.set_ylabel("uplink utilisation, %")
-    ax.legend()
+    ax.barh([y - 0.2 for y in ys], p95, height=0.4, label="p95", color="#3b6ea8")
+    ax.barh([y + 0.2 for y in ys], peak, height=0.4, label="max", color="#9dbde0")
+    ax.set_yticks(list(ys), [report.label(s) for s in shown])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("uplink utilisation, %")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -143,12 +146,15 @@ def _img(fig: Figure) -> str:
 
 
 def _kpi_table(report: Report, sites: list[str]) -> str:
-    head = "".join(f"<th>{escape(report.label(s))}</th>" for s in sites)
+    head = "".join(
+        f"<th>{escape(kpi.replace('_', ' '))} ({escape(spec.unit)})</th>"
+        for kpi, spec in KPIS.items()
+    )
     body = []
-    for kpi in KPIS:
-        cells = "".join(f"<td>{_number(report.value(s, kpi))}</td>" for s in sites)
-        body.append(f"<tr><td>{escape(kpi)} ({escape(KPIS[kpi].unit)})</td>{cells}</tr>")
-    return f"<table><tr><th>KPI</th>{head}</tr>{''.join(body)}</table>"
+    for site in sites:
+        cells = "".join(f"<td>{_number(report.value(site, kpi))}</td>" for kpi in KPIS)
+        body.append(f"<tr><td>{escape(report.label(site))}</td>{cells}</tr>")
+    return f"<table><tr><th>site</th>{head}</tr>{''.join(body)}</table>"
 
 
 def _incident_table(report: Report) -> str:
