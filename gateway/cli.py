@@ -1,4 +1,4 @@
-"""`edumon` command line: run, check-config, status, stack up, demo, sim, dashboards."""
+"""`edumon` command line: run, check-config, status, kpi, stack up, demo, sim, dashboards."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dashboards.cli import add_commands as add_dashboard_commands
 from gateway.config import ConfigError, EdumonConfig, check_config, load_config
+from gateway.kpi import cli as kpi_cli
 
 log = logging.getLogger("edumon")
 
@@ -151,6 +152,21 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim_history(args: argparse.Namespace) -> int:
+    from simulators.history.generator import write_history
+    from simulators.history.scenario import HistoryScenario
+
+    _setup_logging(args.log_level or "info")
+    scenario = HistoryScenario.load(Path(args.scenario))
+    written = asyncio.run(write_history(_load_or_exit(args.config), scenario))
+    print(", ".join(f"{count} {name}" for name, count in sorted(written.items())))
+    return 0
+
+
+def cmd_kpi(args: argparse.Namespace) -> int:
+    return kpi_cli.run(args, _load_or_exit(args.config))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
     parser.add_argument("--log-level", help="debug, info, warning, error")
@@ -208,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
     lorawan.add_argument("--rounds", type=int, default=10**9)
     lorawan.set_defaults(func=cmd_sim_lorawan)
+    history = sim_sub.add_parser(
+        "history", help="write a period of simulated history with outages (simulators/history)"
+    )
+    history.add_argument("--config", required=True)
+    history.add_argument("--scenario", required=True)
+    history.set_defaults(func=cmd_sim_history)
+
+    kpi = sub.add_parser("kpi", help="KPI/SLA report, open data and the kpi measurement")
+    kpi.set_defaults(func=cmd_kpi)
+    kpi_cli.add_arguments(kpi, str(EXAMPLE_CONFIG))
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
     demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))

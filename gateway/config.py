@@ -36,6 +36,7 @@ from gateway.inventory import (
     env_problems,
     reference_problems,
 )
+from gateway.kpi.config import ReportsSection
 from gateway.yaml_lines import Path as KeyPath
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
@@ -165,6 +166,7 @@ class EdumonConfig(Section):
     credentials: Credentials = Credentials()
     defaults: Defaults = Defaults()
     sites: list[Site] = Field(default_factory=list)
+    reports: ReportsSection = ReportsSection()
 
     @overload
     def devices(self, kind: Literal["switch"]) -> Iterator[tuple[Site, Switch]]: ...

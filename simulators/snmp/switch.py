@@ -105,16 +105,22 @@ class SimSwitch:
         self.speed = {p: speed_uplink if p > ACCESS_PORTS else speed_access for p in self.ports}
         # access ports with nothing plugged in are down and count nothing
         self.unplugged = {p for p in self.ports[:ACCESS_PORTS] if _hash(seed, name, p) % 6 == 0}
-        self.traffic = {
-            (p, direction): PortTraffic(
-                seed, _hash(seed, name, p, direction), self.speed[p] * share
-            )
-            for p in self.ports
-            for direction, share in (
-                ("in", 0.4 if p > ACCESS_PORTS else 0.3),
-                ("out", 0.15 if p > ACCESS_PORTS else 0.1),
-            )
-        }
+        self.traffic: dict[tuple[int, str], PortTraffic] = {}
+        for p in self.ports:
+            self._fit(p, self.speed[p])
+
+    def _fit(self, port: int, speed_bps: float) -> None:
+        """Give a port its speed and a traffic model scaled to it."""
+        self.speed[port] = speed_bps
+        uplink = port > ACCESS_PORTS
+        for direction, share in (("in", 0.4 if uplink else 0.3), ("out", 0.15 if uplink else 0.1)):
+            variant = _hash(self.seed, self.name, port, direction)
+            self.traffic[(port, direction)] = PortTraffic(self.seed, variant, speed_bps * share)
+
+    def set_uplink_speed(self, speed_bps: float) -> None:
+        """Other uplink optics (a school still on 1G); call before the first poll."""
+        for port in self.ports[ACCESS_PORTS:]:
+            self._fit(port, speed_bps)
 
     # ------------------------------------------------------------------ faults
     def reboot(self, now: float) -> None:

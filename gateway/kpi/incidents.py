@@ -1,0 +1,75 @@
+"""Incidents from the `alert` measurement the alert engine writes on every state change.
+
+A point with firing=true opens an incident for its (alertname, site, device), the next
+firing=false for the same identity closes it; time to recover = close - open. An incident
+still open at the end of the period is reported as open (no time to recover). Repeated
+firing=true points while open (re-sends) change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.kpi.queries import Series
+
+
+@dataclass(frozen=True)
+class Incident:
+    alertname: str
+    severity: str
+    team: str
+    site: str  # "" when the alert has no site
+    device: str
+    started_ns: int
+    recovered_ns: int | None  # None: still open at the end of the period
+    value: float | None
+
+    @property
+    def recover_s(self) -> float | None:
+        return None if self.recovered_ns is None else (self.recovered_ns - self.started_ns) / 1e9
+
+
+def incidents(series: list[Series]) -> list[Incident]:
+    """Every incident opened in the series' window, sorted by start time."""
+    identities: dict[
+        tuple[str, str, str], list[tuple[int, bool, float | None, dict[str, str]]]
+    ] = {}
+    for s in series:
+        key = (s.tags.get("alertname", ""), s.tags.get("site", ""), s.tags.get("device", ""))
+        for row in s.rows:
+            if isinstance(row.get("firing"), bool):
+                identities.setdefault(key, []).append(
+                    (row["time"], row["firing"], row.get("value"), s.tags)
+                )
+    found = []
+    for (alertname, site, device), events in identities.items():
+        opened: tuple[int, float | None, dict[str, str]] | None = None
+        for time_ns, firing, value, tags in sorted(events, key=lambda e: e[0]):
+            if firing and opened is None:
+                opened = (time_ns, value, tags)
+            elif not firing and opened is not None:
+                found.append(_incident(alertname, site, device, opened, time_ns))
+                opened = None
+        if opened is not None:
+            found.append(_incident(alertname, site, device, opened, None))
+    return sorted(found, key=lambda i: (i.started_ns, i.alertname, i.site, i.device))
+
+
+def _incident(
+    alertname: str,
+    site: str,
+    device: str,
+    opened: tuple[int, float | None, dict[str, str]],
+    recovered_ns: int | None,
+) -> Incident:
+    started_ns, value, tags = opened
+    return Incident(
+        alertname,
+        tags.get("severity", ""),
+        tags.get("team", ""),
+        site,
+        device,
+        started_ns,
+        recovered_ns,
+        float(value) if isinstance(value, int | float) else None,
+    )

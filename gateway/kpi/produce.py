@@ -1,0 +1,43 @@
+"""Compute the period's KPIs from InfluxDB, write the HTML report and the open-data files,
+and write the KPIs back as the `kpi` measurement."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from gateway.config import EdumonConfig
+from gateway.kpi.compute import build_report
+from gateway.kpi.html import write_html
+from gateway.kpi.model import Report
+from gateway.kpi.opendata import write_open_data
+from gateway.kpi.queries import InfluxQuery
+from gateway.kpi.writeback import write_back
+from gateway.service import influx_target
+
+HTML_NAME = "report.html"
+
+
+async def produce(
+    config: EdumonConfig,
+    first: date,
+    end: date,
+    sites: list[str] | None,
+    out_dir: Path,
+    *,
+    write: bool = True,
+) -> tuple[Report, list[Path]]:
+    """Compute the report and write every output; (report, files written)."""
+    target = influx_target(config)
+    query = InfluxQuery(target)
+    try:
+        report = await build_report(config, query, first, end, sites)
+    finally:
+        await query.close()
+    period_dir = out_dir / report.period
+    meta = config.reports.open_data
+    files = [write_html(report, meta.title, period_dir / HTML_NAME)]
+    files += write_open_data(report, meta, period_dir)
+    if write:
+        await write_back(report, target)
+    return report, files

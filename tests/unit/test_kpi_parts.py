@@ -1,0 +1,132 @@
+"""KPI building blocks without a database: incidents, calendars, config errors, open data."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gateway.config import check_config, load_config
+from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
+from gateway.kpi.config import ReportsSection
+from gateway.kpi.incidents import incidents
+from gateway.kpi.model import CITY, KpiRow, Report
+from gateway.kpi.queries import Series, quote_tag
+from gateway.kpi.timeline import Timeline
+from gateway.kpi.writeback import kpi_samples
+
+S = 10**9
+
+
+def alert(name: str, site: str, points: list[tuple[int, bool]]) -> Series:
+    tags = {"alertname": name, "severity": "page", "team": "network", "site": site}
+    return Series(tags, [{"time": t * S, "firing": f, "value": 1.0} for t, f in points])
+
+
+def test_incidents_pair_firing_with_resolve_and_keep_open_ones() -> None:
+    series = [
+        alert("UplinkDown", "a", [(10, True), (20, True), (70, False), (100, True)]),
+        alert("UplinkDown", "b", [(5, False), (30, True), (90, False)]),  # a stray resolve first
+    ]
+    found = incidents(series)
+    assert [(i.site, i.started_ns // S, i.recover_s) for i in found] == [
+        ("a", 10, 60.0),  # the re-sent firing at 20 changes nothing
+        ("b", 30, 60.0),
+        ("a", 100, None),  # open at the end of the period
+    ]
+
+
+def test_period_and_calendars_in_local_time() -> None:
+    reports = ReportsSection.model_validate(
+        {
+            "timezone": "Europe/Riga",
+            "opening_hours": {"sat": "10:00-17:00"},
+            "holidays": [
+                {"name": "break", "from": "2026-10-26", "to": "2026-10-27", "sites": ["x"]}
+            ],
+        }
+    )
+    start, end = period_bounds(date(2026, 10, 1), date(2026, 11, 1), reports)
+    assert (end - start) // (3600 * S) == 31 * 24 + 1  # DST ends on 25 October: one hour more
+    assert period_label(date(2026, 10, 1), date(2026, 11, 1)) == "2026-10"
+    assert period_label(date(2026, 10, 5), date(2026, 10, 12)) == "2026-10-05..2026-10-11"
+    always = Timeline([(start, end, True)])
+    days = school_days(reports, "x", date(2026, 10, 1), date(2026, 11, 1))
+    assert always.totals(start, end, days).excluded_ns == 48 * 3600 * S
+    assert (
+        school_days(reports, "y", date(2026, 10, 1), date(2026, 11, 1))
+        .totals(start, end)
+        .excluded_ns
+        == 0
+    )
+    saturdays = opening_hours(reports, date(2026, 10, 1), date(2026, 11, 1))
+    assert [s // S % 86400 for s, _, _ in saturdays.segments] == [7 * 3600] * 4 + [
+        8 * 3600
+    ]  # EEST, then EET on the 31st
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "field", "message"),
+    [
+        ("  opening_hours: {mon: '18:00-10:00'}\n", 3, "reports.opening_hours.mon", "closing time"),
+        (
+            "  opening_hours: {monday: '10:00-18:00'}\n",
+            3,
+            "reports.opening_hours.monday.[key]",
+            "Input should be",
+        ),
+        ("  timezone: Mars/Olympus\n", 3, "reports.timezone", "unknown time zone"),
+        (
+            "  holidays:\n    - {name: x, from: 2026-11-02, to: 2026-11-01}\n",
+            4,
+            "reports.holidays[0]",
+            "'to' must not",
+        ),
+        ("  healthy_wifi: {max_retry: 3}\n", 3, "reports.healthy_wifi.max_retry", "unknown key"),
+    ],
+)
+def test_reports_config_problems_name_line_and_field(
+    tmp_path: Path, section: str, line: int, field: str, message: str
+) -> None:
+    path = tmp_path / "edumon.yaml"
+    path.write_text("sites: []\nreports:\n" + section)
+    [problem] = check_config(path, {})
+    assert (problem.line, problem.field) == (line, field)
+    assert message in problem.message
+
+
+def test_example_city_has_a_reports_section() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
+    env = {
+        n: "test-only" for n in ("EDUMON_SNMP_COMMUNITY", "EDUMON_SNMP_AUTH", "EDUMON_SNMP_PRIV")
+    }
+    reports = load_config(example, env).reports
+    assert reports.timezone == "Europe/Riga" and reports.holidays
+    assert reports.opening_window(date(2026, 11, 30)) is None  # closed on Mondays
+
+
+def test_tag_values_are_quoted_for_influxql() -> None:
+    assert quote_tag("it's") == "'it\\'s'"
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_kpi_points_are_the_contract_and_partial_reports_leave_the_city_alone(
+    partial: bool,
+) -> None:
+    report = Report("2026-11", 1_793_484_000 * S, 1_796_076_000 * S, {"a": "A"}, partial=partial)
+    report.rows = [
+        KpiRow("a", "uplink_availability_pct", 99.7199),
+        KpiRow(CITY, "uplink_availability_pct", 99.7199),
+        KpiRow("a", "mean_time_to_recover_min", None),  # no value: no point
+    ]
+    samples = kpi_samples(report)
+    assert [(s.measurement, dict(s.tags), dict(s.fields), s.time_ns) for s in samples] == [
+        (
+            "kpi",
+            {"kpi": "uplink_availability_pct", "site": site, "period": "2026-11"},
+            {"value": 99.7199},
+            report.start_ns,
+        )
+        for site in (["a"] if partial else ["a", CITY])
+    ]
