@@ -1,10 +1,16 @@
 """A part of the example city (three schools and the science centre) run for real: the SNMP
 fleet, the MQTT access points and exhibits, the LoRaWAN sensors and the probes, all through
-the edumon service into a real InfluxDB, with short intervals so half a minute is enough."""
+the edumon service into a real InfluxDB, with short intervals so half a minute is enough.
+
+Faults make the alert engine write real `alert` points: vsk-1's core switch is silent for a
+while (an alert that fires and resolves), vsk-5's access switch stays silent and an exhibit
+crashes (two alerts still firing at the end). The KPI reporter then computes the month so far
+and writes its `kpi` points back."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,7 +20,9 @@ import yaml
 
 import gateway.service
 from collectors.snmp.service import usm_user
+from gateway.alerts.rules import DEFAULT_RULES
 from gateway.config import EdumonConfig, load_config
+from gateway.kpi.produce import produce
 from gateway.servers import InfluxDB1, Mosquitto, free_port
 from gateway.service import Service
 from simulators.lorawan.inventory import network_from_config
@@ -39,6 +47,9 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     data["mqtt"] |= {"port": mosquitto.port}
     data["snmp"] = {"trap_listen": f"127.0.0.1:{free_port()}"}
     data.pop("alertmanager", None)
+    data["alerts"] = {"rules_file": str(faster_rules(tmp_path))}
+    # the KPIs of half a minute: read in 2 s buckets, on any day of the year
+    data["reports"] |= {"resolution_s": 2, "max_sample_gap_s": 10, "holidays": []}
     data["defaults"] |= {"snmp_interval_s": 2, "snmp_timeout_s": 1.5, "probe_interval_s": 2}
     path = tmp_path / "city.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -46,8 +57,23 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     return load_config(path, fake_secrets)
 
 
+SILENT_A_WHILE, SILENT, CRASHED = "vsk-1-core", "vsk-5-access-1", "vizium-lightning"
+
+
+def faster_rules(tmp_path: Path) -> Path:
+    """The default rules, with the switch alerts' timings fit for half a minute."""
+    pack = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    for rule in pack["rules"]:
+        if rule["name"] in ("CoreSwitchUnreachable", "SwitchUnreachable"):
+            rule.update({"for": "0s", "keep_firing_for": "2s"})
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(pack), encoding="utf-8")
+    return path
+
+
 async def run_city(config: EdumonConfig, seconds: float) -> None:
-    """Service + simulators for `seconds`, then everything written is in the database."""
+    """Service + simulators for `seconds`, with the faults above, then everything written is
+    in the database."""
     community = config.credentials.snmp["school-v2c"].secret("community")
     assert community is not None
     users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
@@ -63,10 +89,17 @@ async def run_city(config: EdumonConfig, seconds: float) -> None:
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()
-    devices = asyncio.create_task(fleet_from_config(config, period_s=0.5).run())
+    mqtt_devices = fleet_from_config(config, period_s=0.5)
+    devices = asyncio.create_task(mqtt_devices.run())
     sensors = asyncio.create_task(network_from_config(config).run(rounds=10**6, period_s=1.0))
     try:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(5)
+        fleet[SILENT_A_WHILE].faults.silent = True
+        await asyncio.sleep(5)
+        fleet[SILENT_A_WHILE].faults.silent = False
+        fleet[SILENT].faults.silent = True
+        mqtt_devices[CRASHED].crash()
+        await asyncio.sleep(seconds - 10)
         assert await service.writer.drain(10)
     finally:
         for task in (devices, sensors):
@@ -85,4 +118,7 @@ def fill_from_simulators(
     with pytest.MonkeyPatch.context() as patch:  # the writer reports itself every 2 s
         patch.setattr(gateway.service, "SELF_METRICS_INTERVAL_S", 2.0)
         asyncio.run(run_city(config, seconds))
+    today = dt.datetime.now(dt.UTC).date()
+    first = today.replace(day=1)
+    asyncio.run(produce(config, first, today + dt.timedelta(days=1), None, tmp_path / "kpi"))
     return config
