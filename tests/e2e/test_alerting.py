@@ -23,8 +23,10 @@ from rich.console import Console
 from gateway.alerts.rules import DEFAULT_RULES
 from gateway.cli import main
 from gateway.config import load_config
+from gateway.kpi.incidents import Incident, incidents
+from gateway.kpi.queries import InfluxQuery
 from gateway.servers import Alertmanager, InfluxDB1, Mosquitto
-from gateway.service import Service
+from gateway.service import Service, influx_target
 from gateway.status_view import fetch_status, render_status
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
@@ -193,6 +195,26 @@ async def test_link_down_trap_alerts_within_2s_and_resolves(
         await in_alertmanager(
             paging_alertmanager, "UplinkDown", "trap", present=False, within=1.0 + 2.0
         )
+        await asyncio.sleep(1.5)  # the transition's `alert` point is emitted on the next tick
+        assert await city.running.writer.drain(5)
+        (incident,) = await incidents_in_database(city, "trap")
+    # the KPI report reads what the engine wrote: down ~3 s (link up + keep_firing_for 1 s)
+    assert (incident.alertname, incident.device, incident.severity) == (
+        "UplinkDown",
+        city.core,
+        "page",
+    )
+    assert incident.recover_s is not None and 1.0 <= incident.recover_s < 6.0
+
+
+async def incidents_in_database(city: City, site: str) -> list[Incident]:
+    """The `alert` points the running service wrote, read by the KPI report's own code."""
+    query = InfluxQuery(influx_target(city.running.config))
+    try:
+        series = await query.select('"firing", "value"', "alert", 0, time.time_ns() + 10**9, by="*")
+    finally:
+        await query.close()
+    return [i for i in incidents(series) if i.site == site]
 
 
 async def test_a_poll_based_condition_alerts_within_one_interval_plus_2s(
