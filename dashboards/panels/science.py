@@ -6,6 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import stat as stat_panel
 from grafana_foundation_sdk.builders import statushistory
+from grafana_foundation_sdk.builders import timeseries as timeseries_panel
 from grafana_foundation_sdk.models import common as common_models
 
 from dashboards.common import (
@@ -84,40 +85,23 @@ def dashboard() -> dash.Dashboard:
                 unit="none",
             )
         )
-        .with_panel(
-            timeseries(
-                "Exhibit device temperature",
-                InfluxQL(
-                    f"""SELECT mean("temp_c") FROM "exhibit" WHERE {SITE} AND $timeFilter
-                    GROUP BY time($__interval), "exhibit" fill(none)""",
-                    alias="$tag_exhibit",
-                ),
-                unit="celsius",
-                span=8,
-            )
-        )
-        .with_panel(
-            timeseries(
-                "Exhibit device CPU",
-                InfluxQL(
-                    f"""SELECT mean("cpu_pct") FROM "exhibit" WHERE {SITE} AND $timeFilter
-                    GROUP BY time($__interval), "exhibit" fill(none)""",
-                    alias="$tag_exhibit",
-                ),
-                unit="percent",
-                span=8,
-            )
-        )
-        .with_panel(
-            timeseries(
-                "Halls: CO2",
-                InfluxQL(
-                    f"""SELECT mean("co2_ppm") FROM "environment" WHERE {SITE} AND $timeFilter
-                    GROUP BY time($__interval), "room" fill(none)""",
-                    alias="$tag_room",
-                ),
-                unit="ppm",
-                span=8,
-            )
-        )
+        .with_panel(mean_per("Exhibit device temperature", "exhibit", "temp_c", "celsius"))
+        .with_panel(mean_per("Exhibit device CPU", "exhibit", "cpu_pct", "percent"))
+        .with_panel(mean_per("Halls: CO2", "environment", "co2_ppm", "ppm", by="room"))
+    )
+
+
+def mean_per(
+    title: str, measurement: str, field: str, unit: str, *, by: str = "exhibit"
+) -> timeseries_panel.Panel:
+    """A third-width graph of a field's mean over time, one line per exhibit (or room)."""
+    return timeseries(
+        title,
+        InfluxQL(
+            f"""SELECT mean("{field}") FROM "{measurement}" WHERE {SITE} AND $timeFilter
+            GROUP BY time($__interval), "{by}" fill(none)""",
+            alias=f"$tag_{by}",
+        ),
+        unit=unit,
+        span=8,
     )
