@@ -5,6 +5,7 @@ dashboards and the KPI report) and the state file that survives restarts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from gateway.alerts.sender import AlertSender, render
 from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
 from gateway.metrics import Metrics
+from gateway.pipeline import PipelineClosed
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
@@ -72,19 +74,24 @@ class Alerting:
                 if self.sender is not None:
                     group.create_task(self.sender.run())
                 group.create_task(self._evaluate_forever(emit))
-        finally:
+        finally:  # shutting down: the last transitions still reach the spool
             self.save()
+            with contextlib.suppress(PipelineClosed):
+                await self._write_transitions(emit)
 
     async def _evaluate_forever(self, emit: CollectorEmit) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
             self.engine.tick()
             self.metrics.alerts_firing.set(len(self.engine.firing()))
-            if self._unwritten:
-                samples, self._unwritten = self._unwritten, []
-                await emit(samples, collector="alerts")
+            await self._write_transitions(emit)
             if self._dirty:
                 self.save()
+
+    async def _write_transitions(self, emit: CollectorEmit) -> None:
+        if self._unwritten:
+            samples, self._unwritten = self._unwritten, []
+            await emit(samples, collector="alerts")
 
     def save(self) -> None:
         try:
