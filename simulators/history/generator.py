@@ -29,6 +29,7 @@ from collectors.mqtt.service import telemetry_intake
 from collectors.probes.stats import burst_fields
 from collectors.snmp.client import UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
+from gateway.alerts.rules import load_rules
 from gateway.collector import CollectorError
 from gateway.config import EdumonConfig
 from gateway.influx_http import InfluxHttp
@@ -72,6 +73,7 @@ class History:
         self.lorawan = lorawan_intake(config)
         self.sensor_sites = {d.dev_eui: s.id for s, d in config.devices("lorawan_sensor")}
         self.f_cnt: Counter[str] = Counter()
+        self.rules = {rule.name: rule for rule in load_rules()}  # alert names and severities
 
     def _switch(self, device: Switch) -> SimSwitch:
         switch = SimSwitch(device.id, seed=1, uplinks=2, boot=self.now - 86400)
@@ -213,15 +215,17 @@ class History:
                 continue
             firing = t == event.seconds[0]
             if event.kind == "uplink_down":
-                tags = {"alertname": "UplinkDown", "severity": "page", "team": "network"}
-                value = 100.0  # probe loss, %
+                rule, value = self.rules["UplinkDown"], 0.0  # oper_up
             else:
                 science = self._is_exhibit(event.device)
-                tags = {"alertname": "ExhibitOffline" if science else "AccessPointOffline"}
-                tags |= {"severity": "warning", "team": "science" if science else "network"}
-                tags["device"] = event.device or ""
-                value = 0.0
+                rule = self.rules["ExhibitOffline" if science else "AccessPointDown"]
+                value = 0.0  # up
+            tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
             tags["site"] = event.site or ""
+            if event.kind == "uplink_down":  # the engine names the switch whose uplink it is
+                tags["device"] = next((d.id for s, d in self.core if s == event.site), "")
+            else:
+                tags["device"] = event.device or ""
             out.append(Sample("alert", tags, {"firing": firing, "value": value}, t * 10**9))
         return out
 
