@@ -46,6 +46,8 @@ def _seconds(value: Any) -> Any:
 
 
 Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0, le=30 * 86400)]
+# Alertmanager refuses a whole POST over one label name outside this: check it here, at load
+LabelName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Op = Literal[">", ">=", "<", "<="]
 Scalar = float | int | bool | str
 
@@ -100,13 +102,13 @@ class Rule(Section):
     rate: Rate | None = None
     absent: Duration | None = None
     event: bool = False
-    by: list[str] | None = None
+    by: list[LabelName] | None = None
     for_: Duration = Field(default=0.0, alias="for")
     keep_firing_for: Duration = 0.0
     severity: Literal["page", "warning", "info"]
     team: Literal["network", "science"]
     tier: Literal["core", "edge"] = "edge"
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelName, str] = Field(default_factory=dict)
     summary: str = Field(min_length=1)
     description: str = ""
     runbook: str | None = Field(default=None, pattern=r"^https?://")

@@ -35,6 +35,12 @@ RULE = """rules:
         ),
         (("team: network", "team: network\n    colour: red"), 8, "rules[0].colour", "unknown key"),
         (
+            ("team: network", "team: network\n    by: [site, ap-name]"),
+            8,
+            "rules[0].by[1]",
+            "should match pattern",
+        ),
+        (
             ("equals: false", "threshold: {op: '>', value: 90, clear: 95}"),
             4,
             "rules[0].threshold",
