@@ -53,6 +53,7 @@ class Alerting:
         instance = transition.instance
         rule = self.engine.rules[instance.rule]
         tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
+        tags["tier"] = rule.tier
         if "site" in instance.labels:
             tags["site"] = instance.labels["site"]
         device = next((instance.labels[t] for t in _DEVICE_TAGS if t in instance.labels), None)

@@ -15,7 +15,7 @@ from gateway.config import EdumonConfig
 from gateway.inventory import Site
 from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.kpi.config import HealthyWifi
-from gateway.kpi.incidents import Incident, incidents
+from gateway.kpi.incidents import Incident, incidents, root_causes
 from gateway.kpi.model import CITY, KpiRow, Report
 from gateway.kpi.queries import InfluxQuery
 from gateway.kpi.sources import Sources, Window
@@ -63,7 +63,9 @@ async def build_report(
     await _wifi(report, source, schools, reports.healthy_wifi)
     await _sensors(report, source, chosen, reports.sensor_interval_s)
     report.incidents = [
-        i for i in incidents(await source.alerts()) if not i.site or i.site in report.site_names
+        i
+        for i in root_causes(incidents(await source.alerts()))
+        if not i.site or i.site in report.site_names
     ]
     _incident_rows(report)
     return report

@@ -4,6 +4,11 @@ A point with firing=true opens an incident for its (alertname, site, device), th
 firing=false for the same identity closes it; time to recover = close - open. An incident
 still open at the end of the period is reported as open (no time to recover). Repeated
 firing=true points while open (re-sends) change nothing.
+
+`root_causes` counts a site's outage once, as the on-call staff were paged for it: an edge
+alert (an AP, exhibit, sensor or probe behind the site's network) that started while a core
+alert of the same site (core switch or uplink) was firing is its consequence, held back by
+Alertmanager's inhibition, and not an incident of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ class Incident:
     alertname: str
     severity: str
     team: str
+    tier: str  # core | edge ("" from points older than the tag)
     site: str  # "" when the alert has no site
     device: str
     started_ns: int
@@ -67,9 +73,25 @@ def _incident(
         alertname,
         tags.get("severity", ""),
         tags.get("team", ""),
+        tags.get("tier", ""),
         site,
         device,
         started_ns,
         recovered_ns,
         float(value) if isinstance(value, int | float) else None,
     )
+
+
+def root_causes(found: list[Incident]) -> list[Incident]:
+    """`found` without the edge incidents that began inside a core incident of their site."""
+    core = [i for i in found if i.tier == "core" and i.site]
+
+    def consequence(incident: Incident) -> bool:
+        return incident.tier == "edge" and any(
+            c.site == incident.site
+            and c.started_ns <= incident.started_ns
+            and (c.recovered_ns is None or incident.started_ns <= c.recovered_ns)
+            for c in core
+        )
+
+    return [i for i in found if not consequence(i)]

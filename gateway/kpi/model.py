@@ -61,7 +61,11 @@ KPIS: dict[str, KpiDefinition] = {
         "Classroom sensor samples received while edumon was running / samples expected in that "
         "time (one per sensor_interval_s per inventory sensor), at most 100.",
     ),
-    "incidents": KpiDefinition("count", "Alerts that started firing in the period."),
+    "incidents": KpiDefinition(
+        "count",
+        "Alerts that started firing in the period; an AP, exhibit, sensor or probe alert that"
+        " began during its site's core switch or uplink alert is part of that incident.",
+    ),
     "open_incidents": KpiDefinition("count", "Of those, still firing at the end of the period."),
     "mean_time_to_recover_min": KpiDefinition(
         "min", "Mean time from firing to resolved over the incidents that resolved."

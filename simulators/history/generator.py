@@ -221,7 +221,7 @@ class History:
                 rule = self.rules["ExhibitOffline" if science else "AccessPointDown"]
                 value = 0.0  # up
             tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
-            tags["site"] = event.site or ""
+            tags |= {"tier": rule.tier, "site": event.site or ""}
             if event.kind == "uplink_down":  # the engine names the switch whose uplink it is
                 tags["device"] = next((d.id for s, d in self.core if s == event.site), "")
             else:

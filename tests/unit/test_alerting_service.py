@@ -40,6 +40,7 @@ async def test_a_transition_just_before_shutdown_is_still_written(tmp_path: Path
         "alertname": "UplinkDown",
         "severity": "page",
         "team": "network",
+        "tier": "core",
         "site": "vsk-1",
         "device": "vsk-1-core",
     }

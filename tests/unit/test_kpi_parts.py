@@ -10,7 +10,7 @@ import pytest
 from gateway.config import check_config, load_config
 from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.kpi.config import ReportsSection
-from gateway.kpi.incidents import incidents
+from gateway.kpi.incidents import incidents, root_causes
 from gateway.kpi.model import CITY, KpiRow, Report
 from gateway.kpi.queries import Series, quote_tag
 from gateway.kpi.timeline import Timeline
@@ -19,8 +19,11 @@ from gateway.kpi.writeback import kpi_samples
 S = 10**9
 
 
-def alert(name: str, site: str, points: list[tuple[int, bool]]) -> Series:
+def alert(
+    name: str, site: str, points: list[tuple[int, bool]], tier: str = "core", device: str = ""
+) -> Series:
     tags = {"alertname": name, "severity": "page", "team": "network", "site": site}
+    tags |= {"tier": tier, "device": device}
     return Series(tags, [{"time": t * S, "firing": f, "value": 1.0} for t, f in points])
 
 
@@ -34,6 +37,25 @@ def test_incidents_pair_firing_with_resolve_and_keep_open_ones() -> None:
         ("a", 10, 60.0),  # the re-sent firing at 20 changes nothing
         ("b", 30, 60.0),
         ("a", 100, None),  # open at the end of the period
+    ]
+
+
+def test_a_sites_outage_is_one_incident_not_one_per_device_behind_it() -> None:
+    series = [
+        alert("UplinkDown", "a", [(100, True), (200, False)]),
+        alert("AccessPointDown", "a", [(110, True), (205, False)], "edge", "ap-101"),
+        alert("ExhibitOffline", "a", [(200, True), (260, False)], "edge", "pendulum"),
+        alert("AccessPointDown", "a", [(300, True), (400, False)], "edge", "ap-101"),  # later
+        alert("AccessPointDown", "b", [(120, True), (130, False)], "edge", "ap-201"),  # elsewhere
+        alert("TargetUnreachable", "c", [(50, True)], "edge", "gw4"),
+        alert("CoreSwitchUnreachable", "c", [(40, True)], "core", "core"),  # still down
+    ]
+    kept = root_causes(incidents(series))
+    assert [(i.alertname, i.site, i.started_ns // S) for i in kept] == [
+        ("CoreSwitchUnreachable", "c", 40),
+        ("UplinkDown", "a", 100),
+        ("AccessPointDown", "b", 120),
+        ("AccessPointDown", "a", 300),
     ]
 
 
