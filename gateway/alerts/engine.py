@@ -103,8 +103,9 @@ class AlertEngine:
             holds = conditions.equals_holds(rule, value)
             instance.value = number
         if rule.threshold is not None:
+            # hysteresis keeps a firing alert firing; a pending one must stay past the threshold
             holds = number is not None and conditions.threshold_holds(
-                rule.threshold, number, instance.active
+                rule.threshold, number, instance.state == "firing"
             )
             instance.value = number
         if rule.rate is not None:

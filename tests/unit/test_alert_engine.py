@@ -78,6 +78,21 @@ def test_hysteresis_keeps_a_dithering_value_one_alert() -> None:
     assert h.log == ["firing", "resolved"]
 
 
+def test_a_pending_alert_must_stay_past_the_threshold_not_just_the_clear_level() -> None:
+    """Hysteresis keeps a *firing* alert firing; while pending, `for` counts from the
+    threshold, so one spike followed by values between clear and threshold never fires."""
+    h = Harness(rule(threshold={"op": ">", "value": 85, "clear": 70}, **{"for": "15m"}))
+    h.feed(90)
+    for _ in range(30):
+        h.feed(80, after=60)  # above clear, below the threshold
+    assert h.log == []
+    h.feed(90, after=60)
+    h.feed(90, after=15 * 60)
+    assert h.log == ["firing"]
+    h.feed(80, after=60)  # firing: stays until below clear
+    assert h.log == ["firing"]
+
+
 def test_keep_firing_for_makes_a_flapping_link_one_alert() -> None:
     h = Harness(rule(equals=False, keep_firing_for="5m"))
     for _ in range(10):  # down 30 s, up 30 s, for 10 minutes
