@@ -8,12 +8,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gateway.alerts import state
 from gateway.alerts.engine import AlertEngine, Transition
-from gateway.alerts.rules import DEFAULT_RULES, load_rules
+from gateway.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from gateway.alerts.sender import AlertSender, render
 from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
@@ -50,21 +51,7 @@ class Alerting:
         self._dirty = False
 
     def _on_transition(self, transition: Transition) -> None:
-        instance = transition.instance
-        rule = self.engine.rules[instance.rule]
-        tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
-        tags["tier"] = rule.tier
-        if "site" in instance.labels:
-            tags["site"] = instance.labels["site"]
-        device = next((instance.labels[t] for t in _DEVICE_TAGS if t in instance.labels), None)
-        if device is not None:
-            tags["device"] = device
-        fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}
-        if instance.value is not None:
-            fields["value"] = instance.value
-        if transition.state == "firing":
-            fields["summary"] = render(rule.summary, rule, instance, self.site_names)
-        self._unwritten.append(Sample("alert", tags, fields, int(transition.at * 1e9)))
+        self._unwritten.append(alert_point(transition, self.engine.rules, self.site_names))
         self._dirty = True
         if self.sender is not None:
             self.sender.wake()
@@ -110,3 +97,24 @@ class Alerting:
             "evaluations": self.engine.evaluations,
             "alertmanager_failures": self.sender.failures if self.sender else 0,
         }
+
+
+def alert_point(
+    transition: Transition, rules: Mapping[str, Rule], site_names: Mapping[str, str]
+) -> Sample:
+    """The `alert` measurement's point for one transition (firing or resolved)."""
+    instance = transition.instance
+    rule = rules[instance.rule]
+    tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
+    tags["tier"] = rule.tier
+    if "site" in instance.labels:
+        tags["site"] = instance.labels["site"]
+    device = next((instance.labels[t] for t in _DEVICE_TAGS if t in instance.labels), None)
+    if device is not None:
+        tags["device"] = device
+    fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}
+    if instance.value is not None:
+        fields["value"] = instance.value
+    if transition.state == "firing":
+        fields["summary"] = render(rule.summary, rule, instance, site_names)
+    return Sample("alert", tags, fields, int(transition.at * 1e9))

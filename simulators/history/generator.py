@@ -12,8 +12,10 @@ Per tick, while edumon is "running" (not inside an edumon_down window):
   the real `TelemetryIntake`; device_offline sends the Last Will "offline" and then silence;
 - classroom sensors: the LoRaWAN simulator's payloads and ChirpStack / TTS events through the
   real `LorawanIntake`, every `sensor_interval_s`, silent during sensor_silent;
-- alerts: `alert` points in the alert engine's shape when an uplink or a device goes down
-  (firing=true) and comes back (firing=false).
+- alerts: the real alert engine with the config's rules (the default pack unless
+  `alerts.rules_file`) evaluates every sample on the simulated clock, as the service's does;
+  its transitions are written as `alert` points. While edumon is down it evaluates nothing, and
+  it restarts as the service does (series get a full absence window again).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from collectors.mqtt.service import telemetry_intake
 from collectors.probes.stats import burst_fields
 from collectors.snmp.client import UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
-from gateway.alerts.rules import load_rules
+from gateway.alerts.engine import AlertEngine
+from gateway.alerts.rules import DEFAULT_RULES, load_rules
+from gateway.alerts.service import alert_point
 from gateway.collector import CollectorError
 from gateway.config import EdumonConfig
 from gateway.influx_http import InfluxHttp
@@ -73,7 +77,15 @@ class History:
         self.lorawan = lorawan_intake(config)
         self.sensor_sites = {d.dev_eui: s.id for s, d in config.devices("lorawan_sensor")}
         self.f_cnt: Counter[str] = Counter()
-        self.rules = {rule.name: rule for rule in load_rules()}  # alert names and severities
+        site_names = {site.id: site.name for site in config.sites}
+        self.alert_points: list[Sample] = []
+        self.engine = AlertEngine(
+            load_rules(config.alerts.rules_file or DEFAULT_RULES),
+            clock=lambda: self.now,
+            on_transition=lambda t: self.alert_points.append(
+                alert_point(t, self.engine.rules, site_names)
+            ),
+        )
 
     def _switch(self, device: Switch) -> SimSwitch:
         switch = SimSwitch(device.id, seed=1, uplinks=2, boot=self.now - 86400)
@@ -97,11 +109,16 @@ class History:
                 for site, device in self.core
             ]
             scenario = self.scenario
+            was_running = True
             for t in range(scenario.first, scenario.last + 1, scenario.tick_s):
                 self.now = float(t)
                 self._transitions(t)
-                if scenario.edumon_running(t):
-                    await self._emit(await self._tick(t, targets))
+                running = scenario.edumon_running(t)
+                if running:
+                    if not was_running:  # edumon restarts with its saved alert state
+                        self.engine.restart_grace(self.now)
+                    await self._emit(self._alerting(await self._tick(t, targets)))
+                was_running = running
         finally:
             self.fleet.close()
             sockets.close()
@@ -117,10 +134,18 @@ class History:
                         for port in self.fleet[device.id].ports[ACCESS_PORTS:]:
                             self.fleet.flap(device.id, port, up=t == event.seconds[1])
 
+    def _alerting(self, samples: list[Sample]) -> list[Sample]:
+        """The real alert engine sees the samples as the pipeline would hand them over; its
+        transitions become `alert` points, as in the service."""
+        self.engine.observe(samples)
+        self.engine.tick()
+        points, self.alert_points = self.alert_points, []
+        return samples + points
+
     async def _tick(self, t: int, targets: Sequence[SnmpTarget]) -> list[Sample]:
         s = self.scenario
         t_ns = t * 10**9
-        out = self._alerts(t)
+        out: list[Sample] = []
         if (t - s.first) % s.step_s == 0:
             heartbeat: dict[str, FieldValue] = {"errors": 0, "spool_points": 0}
             out.append(
@@ -207,30 +232,6 @@ class History:
                 event = tts_event(sensor, f_cnt, data, f_port, 1) | {"received_at": stamp}
             out += self.lorawan.handle(topic_of(sensor), json.dumps(event).encode())
         return out
-
-    def _alerts(self, t: int) -> list[Sample]:
-        out = []
-        for event in self.scenario.events:
-            if t not in event.seconds or event.kind not in ("uplink_down", "device_offline"):
-                continue
-            firing = t == event.seconds[0]
-            if event.kind == "uplink_down":
-                rule, value = self.rules["UplinkDown"], 0.0  # oper_up
-            else:
-                science = self._is_exhibit(event.device)
-                rule = self.rules["ExhibitOffline" if science else "AccessPointDown"]
-                value = 0.0  # up
-            tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
-            tags |= {"tier": rule.tier, "site": event.site or ""}
-            if event.kind == "uplink_down":  # the engine names the switch whose uplink it is
-                tags["device"] = next((d.id for s, d in self.core if s == event.site), "")
-            else:
-                tags["device"] = event.device or ""
-            out.append(Sample("alert", tags, {"firing": firing, "value": value}, t * 10**9))
-        return out
-
-    def _is_exhibit(self, device_id: str | None) -> bool:
-        return any(d.id == device_id for _, d in self.config.devices("exhibit"))
 
     async def _emit(self, samples: list[Sample]) -> None:
         self.written.update(s.measurement for s in samples)

@@ -4,8 +4,12 @@ and the arithmetic on them that the expected figures come from (never the report
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
+
+from gateway.alerts.rules import load_rules
 from simulators.history.scenario import HistoryScenario
 
 ZONE = ZoneInfo("Europe/Riga")
@@ -53,6 +57,7 @@ EVENTS = [
 
 CONFIG = """
 influxdb: {{url: "{url}", database: edumon, timeout_s: 30}}
+alerts: {{rules_file: "{rules}"}}
 service: {{state_dir: "{state}"}}
 credentials:
   snmp:
@@ -96,7 +101,7 @@ sites:
 """
 
 
-ALERTING = [e for e in EVENTS if e["kind"] in ("uplink_down", "device_offline")]
+RULES = load_rules()  # the default pack, which the alert engine runs over the generated month
 
 
 def local_midnight(day: date) -> datetime:
@@ -115,6 +120,48 @@ SCENARIO = HistoryScenario.model_validate(
         "events": EVENTS,
     }
 )
+
+
+def rules_file(path: Path) -> Path:
+    path.write_text(yaml.safe_dump({"rules": [r.model_dump(by_alias=True) for r in RULES]}))
+    return path
+
+
+def _on_tick(moment: int) -> int:
+    """The engine decides on the generator's ticks: the first tick at or after `moment`."""
+    first, tick = SCENARIO.first, SCENARIO.tick_s
+    return first + -(-(moment - first) // tick) * tick
+
+
+def expected_incidents() -> list[tuple[str, str, int, int | None]]:
+    """(alertname, site, fired at, resolved at or None if open at the period's end) for each
+    scripted outage, from the rules' `for`, `keep_firing_for` and `absent` on the tick grid.
+    Uplinks are polled on the hour and the outages start and end on the hour; the alerts of
+    what is behind a downed uplink (probes, optics) belong to its incident."""
+    rules = {rule.name: rule for rule in RULES}
+    exhibits = {"viz-lightning", "viz-gyro", "viz-bridge"}
+    found = []
+    for event in SCENARIO.events:
+        start, end = event.seconds
+        if event.kind == "sensor_silent":
+            rule = rules["SensorSilent"]
+            assert rule.absent is not None
+            fired = _on_tick(start - SCENARIO.sensor_interval_s + int(rule.absent))
+            resolved = end  # its next uplink, at the end of the silence
+        elif event.kind in ("uplink_down", "device_offline"):
+            name = (
+                "UplinkDown"
+                if event.kind == "uplink_down"
+                else ("ExhibitOffline" if event.device in exhibits else "AccessPointDown")
+            )
+            rule = rules[name]
+            fired = _on_tick(start + int(rule.for_))
+            resolved = _on_tick(end + int(rule.keep_firing_for))
+        else:
+            continue
+        open_at_end = resolved > SCENARIO.last
+        found.append((rule.name, event.site or "", fired, None if open_at_end else resolved))
+    return found
 
 
 def hours(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ events:
 """
 
 
+def ns(moment: str) -> int:
+    return int(datetime.fromisoformat(moment).timestamp()) * 10**9
+
+
 def test_a_day_with_an_outage(
     influxdb: InfluxDB1,
     tmp_path: Path,
@@ -56,5 +61,15 @@ def test_a_day_with_an_outage(
         db="history",
     )["results"][0]["series"][0]["values"]
     assert [v[1] for v in oper].count(False) == 2  # the hourly polls at 10:00 and 11:00
-    alerts = influxdb.query('SELECT "firing" FROM "alert"', db="history")["results"][0]["series"]
-    assert [v[1] for v in alerts[0]["values"]] == [True, False]
+    # the real alert engine: fired at the poll that saw the uplink down, resolved 5 minutes
+    # (keep_firing_for) after the poll that saw it back; probes and optics alerted meanwhile
+    uplink = influxdb.query(
+        """SELECT "firing" FROM "alert" WHERE "alertname" = 'UplinkDown'""", db="history"
+    )["results"][0]["series"][0]["values"]
+    assert uplink == [[ns("2026-11-02T10:00:00Z"), True], [ns("2026-11-02T12:05:00Z"), False]]
+    names = influxdb.query('SHOW TAG VALUES FROM "alert" WITH KEY = "alertname"', db="history")
+    assert {v[1] for v in names["results"][0]["series"][0]["values"]} == {
+        "UplinkDown",
+        "TargetUnreachable",
+        "OpticalRxLow",
+    }

@@ -28,7 +28,6 @@ from gateway.kpi.produce import produce
 from gateway.servers import InfluxDB1
 from simulators.history.generator import write_history
 from tests.integration.kpi_scenario import (
-    ALERTING,
     CONFIG,
     END,
     FIRST,
@@ -38,9 +37,11 @@ from tests.integration.kpi_scenario import (
     PERIOD_END,
     PERIOD_START,
     SCENARIO,
+    expected_incidents,
     hours,
     local_midnight,
     opening_windows,
+    rules_file,
     utc,
 )
 
@@ -53,7 +54,10 @@ def config_path(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("kpi")
     path = tmp / "city.yaml"
     opening = json.dumps(OPENING)
-    path.write_text(CONFIG.format(url=influxdb.url, state=tmp / "state", opening=opening))
+    rules = rules_file(tmp / "rules.yaml")
+    path.write_text(
+        CONFIG.format(url=influxdb.url, state=tmp / "state", opening=opening, rules=rules)
+    )
     return path
 
 
@@ -81,7 +85,10 @@ def test_history_went_through_the_real_collectors(history: dict[str, int]) -> No
     polls = (hourly_ticks - inside_gap) * 3  # three core switches
     assert history["device"] == polls
     assert history["interface"] == polls * 50  # 48 access ports + 2 uplinks per switch
-    assert history["alert"] == 2 * len(ALERTING) - 1  # the open incident has no resolve yet
+    # the real alert engine ran: every scripted incident fired, and what followed from it
+    incidents = expected_incidents()
+    resolves = sum(1 for *_, resolved in incidents if resolved is not None)
+    assert history["alert"] > len(incidents) + resolves
 
 
 def test_uplink_down_2h_in_a_30_day_month(produced: tuple[Report, list[Path]]) -> None:
@@ -163,12 +170,26 @@ def test_exhibits_sensors_wifi_capacity_incidents(produced: tuple[Report, list[P
     peak = report.value("school-a", "max_uplink_util_pct")
     assert p95 is not None and peak is not None and 0 < p95 <= peak <= 100
 
-    assert report.value("city", "incidents") == len(ALERTING)
+    expected = expected_incidents()
+    assert [(i.alertname, i.site, i.started_ns // 10**9) for i in report.incidents] == [
+        (name, site, fired) for name, site, fired, _ in sorted(expected, key=lambda e: e[2])
+    ]
+    assert report.value("city", "incidents") == len(expected)
     assert report.value("city", "open_incidents") == 1
-    assert report.value("school-a", "mean_time_to_recover_min") == (120 + 48 * 60) / 2
-    assert report.value("school-b", "mean_time_to_recover_min") == (240 + 60) / 2
+    for site in ("school-a", "school-b", "vizium"):
+        minutes = [(r - f) / 60 for _, s, f, r in expected if s == site and r is not None]
+        assert report.value(site, "mean_time_to_recover_min") == round(
+            sum(minutes) / len(minutes), 4
+        )
+    # e.g. school-a's 2 h outage: fired at the poll that saw it, resolved 5 min (the rule's
+    # keep_firing_for) after the poll that saw the uplink back: 125 min
+    assert sorted(minutes_of("school-a")) == sorted([125.0, 48 * 60.0, 11 * 60 + 40.0])
     still_open = [i for i in report.incidents if i.recovered_ns is None]
     assert [(i.alertname, i.device) for i in still_open] == [("ExhibitOffline", "viz-bridge")]
+
+
+def minutes_of(site: str) -> list[float]:
+    return [(r - f) / 60 for _, s, f, r in expected_incidents() if s == site and r is not None]
 
 
 def test_open_data_csv_equals_json_and_has_metadata(produced: tuple[Report, list[Path]]) -> None:
