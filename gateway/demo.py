@@ -63,22 +63,12 @@ def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = N
 
 
 async def _run(service: Service, duration_s: float | None) -> None:
-    from collectors.snmp.service import usm_user
     from simulators.lorawan.inventory import network_from_config
     from simulators.mqtt.inventory import fleet_from_config
-    from simulators.snmp.agent import SnmpFleet
-    from simulators.snmp.run import inventory_fleet
+    from simulators.snmp.run import city_fleet
 
     config = service.config
-    trap_to = None
-    if config.snmp.trap_listen:
-        host, _, port = config.snmp.trap_listen.rpartition(":")
-        trap_to = (host.strip("[]"), int(port))
-    community = os.environ["EDUMON_SNMP_COMMUNITY"].encode()
-    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
-    fleet = SnmpFleet(
-        inventory_fleet(config, seed=1), community, trap_receiver=trap_to, users=users
-    )
+    fleet = city_fleet(config, os.environ["EDUMON_SNMP_COMMUNITY"].encode(), seed=1)
     await fleet.start()
     # the schools' gateways answer HTTPS on this port in the example city (a TCP probe target)
     gateways = await asyncio.start_server(_accept_and_close, "127.0.0.1", DEMO_GATEWAY_TCP_PORT)

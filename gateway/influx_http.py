@@ -43,12 +43,17 @@ class InfluxTarget:
         return f"{base}/write", params
 
     def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        """The headers of a write."""
+        headers = {"Content-Type": "text/plain; charset=utf-8", **self.authorization()}
         if self.gzip:
             headers["Content-Encoding"] = "gzip"
-        if self.api == "v2" and self.token is not None:
-            headers["Authorization"] = f"Token {self.token.get_secret_value()}"
         return headers
+
+    def authorization(self) -> dict[str, str]:
+        """The v2 token header, for writes and queries alike (v1 logins go in `auth`)."""
+        if self.api == "v2" and self.token is not None:
+            return {"Authorization": f"Token {self.token.get_secret_value()}"}
+        return {}
 
     def auth(self) -> aiohttp.BasicAuth | None:
         if self.api == "v1" and self.username is not None:

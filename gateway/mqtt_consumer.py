@@ -172,9 +172,8 @@ class MqttConsumer:
 
     def _samples(self, message: MQTTMessage) -> list[Sample]:
         try:
-            payload = cast(
-                bytes, message.payload
-            )  # received payloads are bytes; only sent ones vary
+            # a received message's payload is bytes (paho types it for sending, too)
+            payload = cast(bytes, message.payload)
             return self.handler(message.topic, payload, message.retain)
         except Exception:  # the handler dead-letters bad input; this is a bug: log, keep going
             self.stats.failures += 1

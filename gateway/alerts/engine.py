@@ -132,7 +132,7 @@ class AlertEngine:
                 continue
             if rule.absent is not None:
                 self._step(rule, instance, now - instance.last_seen >= rule.absent, now)
-            else:
+            elif instance.state != "inactive":  # an inactive one waits for its next sample
                 self._step(rule, instance, instance.active, now)
             resolved_at = instance.resolved_at
             if instance.state == "resolved" and resolved_at and now - resolved_at > RESOLVED_KEPT_S:

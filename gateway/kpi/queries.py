@@ -80,13 +80,10 @@ class InfluxQuery:
         params = {"db": target.database, "q": statement, "epoch": "ns"}
         if target.retention_policy:
             params["rp"] = target.retention_policy
-        headers = {}
-        if target.api == "v2" and target.token is not None:
-            headers["Authorization"] = f"Token {target.token.get_secret_value()}"
         url = target.url.rstrip("/") + "/query"
         try:
             async with self._session.get(
-                url, params=params, headers=headers, auth=target.auth()
+                url, params=params, headers=target.authorization(), auth=target.auth()
             ) as response:
                 body = await response.text()
                 if response.status != 200:

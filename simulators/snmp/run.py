@@ -54,6 +54,20 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
     return fleet
 
 
+def city_fleet(config: EdumonConfig, community: bytes, *, seed: int) -> SnmpFleet:
+    """Every switch of the inventory as one fleet, answering the config's SNMPv3 users too
+    and sending its traps to the config's trap listener (if it has one)."""
+    from collectors.snmp.service import usm_user
+
+    trap_to = None
+    if config.snmp.trap_listen:
+        host, _, port = config.snmp.trap_listen.rpartition(":")
+        trap_to = (host.strip("[]"), int(port))
+    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
+    switches = inventory_fleet(config, seed=seed)
+    return SnmpFleet(switches, community, trap_receiver=trap_to, users=users)
+
+
 async def serve(
     fleet: SnmpFleet, duration_s: float | None = None, scenario: Scenario | None = None
 ) -> None:

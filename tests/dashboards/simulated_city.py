@@ -19,16 +19,14 @@ import pytest
 import yaml
 
 import gateway.service
-from collectors.snmp.service import usm_user
-from gateway.alerts.rules import DEFAULT_RULES
 from gateway.config import EdumonConfig, load_config
 from gateway.kpi.produce import produce
 from gateway.servers import InfluxDB1, Mosquitto, free_port
 from gateway.service import Service
 from simulators.lorawan.inventory import network_from_config
 from simulators.mqtt.inventory import fleet_from_config
-from simulators.snmp.agent import SnmpFleet
-from simulators.snmp.run import inventory_fleet
+from simulators.snmp.run import city_fleet
+from tests.alert_rules import rules_with
 
 EXAMPLE_CITY = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
 SITES = ("vsk-1", "vsk-4", "vsk-5", "vizium")  # v2c, v3, an IPv6 core switch, exhibits
@@ -47,7 +45,10 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     data["mqtt"] |= {"port": mosquitto.port}
     data["snmp"] = {"trap_listen": f"127.0.0.1:{free_port()}"}
     data.pop("alertmanager", None)
-    data["alerts"] = {"rules_file": str(faster_rules(tmp_path))}
+    # the switch alerts' timings fit for half a minute
+    quick = {"for": "0s", "keep_firing_for": "2s"}
+    changes = {"CoreSwitchUnreachable": quick, "SwitchUnreachable": quick}
+    data["alerts"] = {"rules_file": str(rules_with(tmp_path / "rules.yaml", changes))}
     # the KPIs of half a minute: read in 2 s buckets, on any day of the year
     data["reports"] |= {"resolution_s": 2, "max_sample_gap_s": 10, "holidays": []}
     data["defaults"] |= {"snmp_interval_s": 2, "snmp_timeout_s": 1.5, "probe_interval_s": 2}
@@ -60,30 +61,12 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
 SILENT_A_WHILE, SILENT, CRASHED = "vsk-1-core", "vsk-5-access-1", "vizium-lightning"
 
 
-def faster_rules(tmp_path: Path) -> Path:
-    """The default rules, with the switch alerts' timings fit for half a minute."""
-    pack = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
-    for rule in pack["rules"]:
-        if rule["name"] in ("CoreSwitchUnreachable", "SwitchUnreachable"):
-            rule.update({"for": "0s", "keep_firing_for": "2s"})
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump(pack), encoding="utf-8")
-    return path
-
-
 async def run_city(config: EdumonConfig, seconds: float) -> None:
     """Service + simulators for `seconds`, with the faults above, then everything written is
     in the database."""
     community = config.credentials.snmp["school-v2c"].secret("community")
     assert community is not None
-    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
-    host, _, port = (config.snmp.trap_listen or "").rpartition(":")
-    fleet = SnmpFleet(
-        inventory_fleet(config, seed=7),
-        community.get_secret_value().encode(),
-        trap_receiver=(host, int(port)),
-        users=users,
-    )
+    fleet = city_fleet(config, community.get_secret_value().encode(), seed=7)
     await fleet.start()
     service = Service(config)
     stop = asyncio.Event()

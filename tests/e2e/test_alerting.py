@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rich.console import Console
 
-from gateway.alerts.rules import DEFAULT_RULES
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.kpi.incidents import Incident, incidents
 from gateway.kpi.queries import InfluxQuery
-from gateway.servers import Alertmanager, InfluxDB1, Mosquitto
+from gateway.servers import Alertmanager, InfluxDB1, Mosquitto, free_port
 from gateway.service import Service, influx_target
 from gateway.status_view import fetch_status, render_status
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
+from tests.alert_rules import rules_with
+from tests.netsnmp import free_udp_port
 from tests.pager import Pager
+from tests.processes import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,30 +38,6 @@ COMMUNITY = "test-only-community"
 ENVIRON = {"EDUMON_TEST_COMMUNITY": COMMUNITY}
 POLL_S = 2.0
 UPLINK = 49  # ifIndex of the simulated switches' first 10G uplink
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def rules_with(path: Path, changes: dict[str, dict[str, Any]]) -> Path:
-    """The default rule pack with some rules' timings shortened for a test."""
-    pack = yaml.safe_load(DEFAULT_RULES.read_text())
-    for rule in pack["rules"]:
-        rule.update(changes.get(rule["name"], {}))
-    path.write_text(yaml.safe_dump(pack))
-    return path
 
 
 @dataclass
@@ -420,7 +396,7 @@ async def test_alerts_wait_for_an_alertmanager_that_is_down(
     tmp_path: Path, influxdb: InfluxDB1
 ) -> None:
     """Alertmanager is down when the alert fires; it arrives once Alertmanager is up."""
-    port = free_tcp_port()
+    port = free_port()
     late = Alertmanager(tmp_path / "late-alertmanager", port=port)
     async with running_city(tmp_path, "late", influxdb, late, {}) as city:
         city.fleet.flap(city.core, UPLINK, up=False)

@@ -4,10 +4,7 @@ and the arithmetic on them that the expected figures come from (never the report
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
-
-import yaml
 
 from gateway.alerts.rules import load_rules
 from simulators.history.scenario import HistoryScenario
@@ -57,7 +54,6 @@ EVENTS = [
 
 CONFIG = """
 influxdb: {{url: "{url}", database: edumon, timeout_s: 30}}
-alerts: {{rules_file: "{rules}"}}
 service: {{state_dir: "{state}"}}
 credentials:
   snmp:
@@ -101,9 +97,6 @@ sites:
 """
 
 
-RULES = load_rules()  # the default pack, which the alert engine runs over the generated month
-
-
 def local_midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZONE)
 
@@ -122,11 +115,6 @@ SCENARIO = HistoryScenario.model_validate(
 )
 
 
-def rules_file(path: Path) -> Path:
-    path.write_text(yaml.safe_dump({"rules": [r.model_dump(by_alias=True) for r in RULES]}))
-    return path
-
-
 def _on_tick(moment: int) -> int:
     """The engine decides on the generator's ticks: the first tick at or after `moment`."""
     first, tick = SCENARIO.first, SCENARIO.tick_s
@@ -138,7 +126,7 @@ def expected_incidents() -> list[tuple[str, str, int, int | None]]:
     scripted outage, from the rules' `for`, `keep_firing_for` and `absent` on the tick grid.
     Uplinks are polled on the hour and the outages start and end on the hour; the alerts of
     what is behind a downed uplink (probes, optics) belong to its incident."""
-    rules = {rule.name: rule for rule in RULES}
+    rules = {rule.name: rule for rule in load_rules()}  # the pack the generator runs
     exhibits = {"viz-lightning", "viz-gyro", "viz-bridge"}
     found = []
     for event in SCENARIO.events:

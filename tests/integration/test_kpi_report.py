@@ -41,7 +41,6 @@ from tests.integration.kpi_scenario import (
     hours,
     local_midnight,
     opening_windows,
-    rules_file,
     utc,
 )
 
@@ -54,10 +53,7 @@ def config_path(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("kpi")
     path = tmp / "city.yaml"
     opening = json.dumps(OPENING)
-    rules = rules_file(tmp / "rules.yaml")
-    path.write_text(
-        CONFIG.format(url=influxdb.url, state=tmp / "state", opening=opening, rules=rules)
-    )
+    path.write_text(CONFIG.format(url=influxdb.url, state=tmp / "state", opening=opening))
     return path
 
 
