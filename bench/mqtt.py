@@ -26,7 +26,7 @@ import aiomqtt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.config import load_config
-from gateway.servers import InfluxDB1, Mosquitto
+from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.service import Service
 
 SITE, AP = "vsk-1", "vsk-1-ap-101"

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from gateway.deadletter import DeadLetterFile
-from gateway.influx_http import InfluxHttp, InfluxTarget
-from gateway.lineprotocol import LineEncoder
+from gateway.devstack.servers import InfluxDB1
 from gateway.metrics import Metrics
 from gateway.sample import Sample
-from gateway.servers import InfluxDB1
-from gateway.spool import Spool
-from gateway.writer import InfluxWriter
+from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.lineprotocol import LineEncoder
+from gateway.storage.spool import Spool
+from gateway.storage.writer import InfluxWriter
 
 BASE_NS = 1_700_000_000 * 10**9
 

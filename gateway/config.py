@@ -36,7 +36,7 @@ from gateway.inventory import (
     env_problems,
     reference_problems,
 )
-from gateway.kpi.config import ReportsSection
+from gateway.reports.config import ReportsSection
 from gateway.yaml_lines import Path as KeyPath
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 

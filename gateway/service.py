@@ -20,13 +20,13 @@ from gateway.alerts.service import Alerting
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
-from gateway.influx_http import InfluxHttp, InfluxTarget
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.sample import Sample
-from gateway.spool import Spool
 from gateway.status import StatusBoard
-from gateway.writer import InfluxWriter, RetryPolicy
+from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.spool import Spool
+from gateway.storage.writer import InfluxWriter, RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,13 @@ from typing import TypeVar
 import hypothesis  # noqa: F401 - see below
 import pytest
 
-from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, VictoriaMetrics
+from gateway.devstack.servers import (
+    Alertmanager,
+    ChildServer,
+    InfluxDB1,
+    Mosquitto,
+    VictoriaMetrics,
+)
 from tests.pager import Pager
 
 S = TypeVar("S", bound=ChildServer)

@@ -36,10 +36,10 @@ from gateway.alerts.rules import DEFAULT_RULES, load_rules
 from gateway.alerts.service import alert_point
 from gateway.collector import CollectorError
 from gateway.config import EdumonConfig
-from gateway.influx_http import InfluxHttp
 from gateway.inventory import ProbeTarget, Switch
-from gateway.lineprotocol import LineEncoder
 from gateway.sample import FieldValue, Sample
+from gateway.storage.influx_http import InfluxHttp
+from gateway.storage.lineprotocol import LineEncoder
 from simulators.history.scenario import HistoryEvent, HistoryScenario
 from simulators.lorawan.inventory import network_from_config
 from simulators.lorawan.network_server import chirpstack_event, payload, topic_of, tts_event

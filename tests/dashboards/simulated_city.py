@@ -20,8 +20,8 @@ import yaml
 
 import gateway.service
 from gateway.config import EdumonConfig, load_config
-from gateway.kpi.produce import produce
-from gateway.servers import InfluxDB1, Mosquitto, free_port
+from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
+from gateway.reports.produce import produce
 from gateway.service import Service
 from simulators.lorawan.inventory import network_from_config
 from simulators.mqtt.inventory import fleet_from_config

@@ -24,7 +24,7 @@ import pytest
 from dashboards.build import DATASOURCE_PROVISIONING, build, dashboard_models
 from dashboards.gazetteer import GAZETTEER_FILE
 from gateway.config import EdumonConfig
-from gateway.servers import InfluxDB1, Mosquitto, ServerError
+from gateway.devstack.servers import InfluxDB1, Mosquitto, ServerError
 from tests.dashboards.simulated_city import CRASHED, EXAMPLE_CITY, SITES, fill_from_simulators
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

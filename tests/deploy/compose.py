@@ -15,7 +15,7 @@ from tests.processes import REPO
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-PRODUCTION = REPO / "gateway" / "stack_configs" / "production"
+PRODUCTION = REPO / "gateway" / "deploy" / "production"
 
 
 def require(binary: str, package: str) -> str:

@@ -11,7 +11,7 @@ from dashboards import BUILD_DIR
 from dashboards.build import GRAFANA_DASHBOARDS_DIR
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 from gateway.config import check_config
-from gateway.servers import DEFAULT_ALERTMANAGER_CONFIG
+from gateway.devstack.servers import DEFAULT_ALERTMANAGER_CONFIG
 from tests.deploy.compose import (
     PRODUCTION,
     REPO,

@@ -18,7 +18,7 @@ import aiomqtt
 import pytest
 import yaml
 
-from gateway.servers import free_port
+from gateway.devstack.servers import free_port
 from tests.deploy.compose import COMPOSE_FILE, PRODUCTION, require
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from rich.console import Console
 
 from gateway.cli import main
 from gateway.config import load_config
-from gateway.kpi.incidents import Incident, incidents
-from gateway.kpi.queries import InfluxQuery
-from gateway.servers import Alertmanager, InfluxDB1, Mosquitto, free_port
+from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto, free_port
+from gateway.reports.incidents import Incident, incidents
+from gateway.reports.queries import InfluxQuery
 from gateway.service import Service, influx_target
 from gateway.status_view import fetch_status, render_status
 from simulators.snmp.agent import SnmpFleet

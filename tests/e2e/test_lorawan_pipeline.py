@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from gateway.servers import InfluxDB1, Mosquitto
+from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.service import Service
 from simulators.lorawan.network_server import NetworkServerSimulator, SimSensor
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.servers import InfluxDB1, free_port
+from gateway.devstack.servers import InfluxDB1, free_port
 from tests.processes import start_edumon
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from gateway.servers import InfluxDB1, Mosquitto
+from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.service import Service
 from simulators.mqtt.devices import DeviceFleet, SimDevice
 

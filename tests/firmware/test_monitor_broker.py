@@ -16,7 +16,7 @@ from exhibit_monitor import Monitor, build_monitor
 from fakes import FakeClock, FakeSensors
 from umqtt.simple import MQTTClient
 
-from gateway.servers import Mosquitto
+from gateway.devstack.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 SITE = "fw-test"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.servers import InfluxDB1
+from gateway.devstack.servers import InfluxDB1
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import EdumonConfig, load_config
-from gateway.kpi.model import Report
-from gateway.kpi.produce import produce
-from gateway.servers import InfluxDB1
+from gateway.devstack.servers import InfluxDB1
+from gateway.reports.model import Report
+from gateway.reports.produce import produce
 from simulators.history.generator import write_history
 from tests.integration.kpi_scenario import (
     CONFIG,

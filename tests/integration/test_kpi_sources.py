@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from gateway.influx_http import InfluxTarget
-from gateway.kpi.queries import InfluxQuery
-from gateway.kpi.sources import Sources, Window
-from gateway.servers import InfluxDB1
+from gateway.devstack.servers import InfluxDB1
+from gateway.reports.queries import InfluxQuery
+from gateway.reports.sources import Sources, Window
+from gateway.storage.influx_http import InfluxTarget
 
 pytestmark = pytest.mark.integration
 S = 10**9

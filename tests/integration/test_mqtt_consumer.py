@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import aiomqtt
 import pytest
 
+from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_consumer import MqttConsumer, MqttSettings
 from gateway.sample import Sample
-from gateway.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 

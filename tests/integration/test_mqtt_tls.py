@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.config import load_config
+from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_consumer import MqttConsumer, settings_from_config
-from gateway.servers import Mosquitto
 from tests.integration.test_mqtt_consumer import Collected, handler
 
 pytestmark = pytest.mark.integration

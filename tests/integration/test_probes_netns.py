@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collectors.probes.collector import ProbeCollector, ProbeJob
-from gateway.servers import InfluxDB1
+from gateway.devstack.servers import InfluxDB1
 from tests.netns_lab import (
     BLACKHOLED_V4,
     BLACKHOLED_V6,

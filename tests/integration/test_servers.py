@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.servers import (
+from gateway.devstack.servers import (
     Alertmanager,
     ChildServer,
     InfluxDB1,
@@ -30,7 +30,7 @@ from gateway.servers import (
     http_get,
     port_is_free,
 )
-from gateway.stack import LocalStack
+from gateway.devstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

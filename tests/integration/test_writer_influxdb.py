@@ -18,13 +18,13 @@ import pytest
 
 from gateway.config import load_config
 from gateway.deadletter import DeadLetterFile
-from gateway.influx_http import InfluxHttp, InfluxTarget
+from gateway.devstack.servers import free_port
 from gateway.metrics import Metrics
 from gateway.sample import Sample
-from gateway.servers import free_port
 from gateway.service import Service
-from gateway.spool import Spool
-from gateway.writer import InfluxWriter, RetryPolicy
+from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.spool import Spool
+from gateway.storage.writer import InfluxWriter, RetryPolicy
 from tests.processes import start_edumon
 
 pytestmark = pytest.mark.integration

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from gateway.config import check_config, load_config
-from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
-from gateway.kpi.config import ReportsSection
-from gateway.kpi.incidents import incidents, root_causes
-from gateway.kpi.model import CITY, KpiRow, Report
-from gateway.kpi.queries import Series, quote_tag
-from gateway.kpi.timeline import Timeline
-from gateway.kpi.writeback import kpi_samples
+from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
+from gateway.reports.config import ReportsSection
+from gateway.reports.incidents import incidents, root_causes
+from gateway.reports.model import CITY, KpiRow, Report
+from gateway.reports.queries import Series, quote_tag
+from gateway.reports.timeline import Timeline
+from gateway.reports.writeback import kpi_samples
 
 S = 10**9
 

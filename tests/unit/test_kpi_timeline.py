@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.kpi.timeline import Timeline, Totals, all_up, any_up, combine
+from gateway.reports.timeline import Timeline, Totals, all_up, any_up, combine
 
 GAP = 30
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.lineprotocol import EncodeError, LineEncoder
 from gateway.sample import Sample
+from gateway.storage.lineprotocol import EncodeError, LineEncoder
 
 
 def line(measurement: str, tags: dict[str, str], fields: dict[str, object], t: int = 1) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.spool import Spool, SpoolError
+from gateway.storage.spool import Spool, SpoolError
 
 
 def open_spool(path: Path, *, max_bytes: int = 1 << 30, segment_bytes: int = 1 << 20) -> Spool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.write_status import (
+from gateway.storage.write_status import (
     Outcome,
     classify,
     lines_named_in_error,

@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 
 from gateway.deadletter import DeadLetterFile
-from gateway.influx_http import InfluxHttp, InfluxTarget
 from gateway.metrics import Metrics
 from gateway.sample import Sample
-from gateway.spool import Spool
-from gateway.writer import InfluxWriter, RetryPolicy
+from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.spool import Spool
+from gateway.storage.writer import InfluxWriter, RetryPolicy
 
 FAST_RETRY = RetryPolicy(initial_delay_s=0.01, max_delay_s=0.05, operator_delay_s=0.05)
 

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from gateway.kpi.model import CITY, HOUR_NS, KPIS, Report
-from gateway.kpi.timeline import Timeline, combine, first_where_second
+from gateway.reports.model import CITY, HOUR_NS, KPIS, Report
+from gateway.reports.timeline import Timeline, combine, first_where_second
 
 COLOURS = {"up": "#2e8b57", "down": "#d1342f", "unknown": "#b0b0b0", "not counted": "#dfe8f5"}
 STYLE = """

@@ -10,7 +10,7 @@ from typing import Literal
 import aiohttp
 from pydantic import SecretStr
 
-from gateway.write_status import retry_after_seconds
+from gateway.storage.write_status import retry_after_seconds
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gateway.kpi.incidents import Incident
-from gateway.kpi.timeline import Timeline, Totals
+from gateway.reports.incidents import Incident
+from gateway.reports.timeline import Timeline, Totals
 
 CITY = "city"
 HOUR_NS = 3600 * 10**9

@@ -8,7 +8,7 @@ is a few thousand rows per series, not a quarter of a million:
   falls on a bucket boundary;
 - utilisation and Wi-Fi radio figures are the bucket's maximum;
 - sensor samples are counted per bucket.
-Those points then hold as gateway/kpi/timeline.py says (up to max_sample_gap_s).
+Those points then hold as gateway/reports/timeline.py says (up to max_sample_gap_s).
 
 Every timeline is cut to edumon's own coverage: the time edumon was running, from its heartbeat
 (`collector`, collector=edumon, target=writer, written every few seconds and spooled like any
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.kpi.config import HealthyWifi
-from gateway.kpi.queries import InfluxQuery, Series, one_of, quote_tag
-from gateway.kpi.timeline import Timeline, all_up, any_up, combine, first_where_second
+from gateway.reports.config import HealthyWifi
+from gateway.reports.queries import InfluxQuery, Series, one_of, quote_tag
+from gateway.reports.timeline import Timeline, all_up, any_up, combine, first_where_second
 
 Tags = tuple[tuple[str, str], ...]
 

@@ -8,10 +8,10 @@ points (same series and time), so a report can be re-run. A report of some sites
 
 from __future__ import annotations
 
-from gateway.influx_http import InfluxHttp, InfluxTarget
-from gateway.kpi.model import CITY, Report
-from gateway.lineprotocol import LineEncoder
+from gateway.reports.model import CITY, Report
 from gateway.sample import Sample
+from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.lineprotocol import LineEncoder
 
 
 class WriteBackError(RuntimeError):

@@ -3,7 +3,7 @@
 Only InfluxQL over `/query` (the storage contract: InfluxDB 1.x, 2.x through DBRP, 3.x), with
 `epoch=ns` so times come back as integers. The window asked for runs one `max_sample_gap_s`
 past the period on both sides, so the samples that bound the period's first and last
-intervals are there (see gateway/kpi/timeline.py).
+intervals are there (see gateway/reports/timeline.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.influx_http import InfluxTarget
+from gateway.storage.influx_http import InfluxTarget
 
 
 class QueryError(RuntimeError):

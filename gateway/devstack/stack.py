@@ -15,7 +15,14 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Self
 
-from gateway.servers import Alertmanager, ChildServer, InfluxDB1, Mosquitto, ServerError, StartStop
+from gateway.devstack.servers import (
+    Alertmanager,
+    ChildServer,
+    InfluxDB1,
+    Mosquitto,
+    ServerError,
+    StartStop,
+)
 
 # Stable ports across restarts of the stack (so a running `edumon run` keeps its URLs): the
 # ports of the last run (ports.json in the state dir), else these; a taken one falls back to

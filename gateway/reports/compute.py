@@ -13,13 +13,13 @@ from datetime import date
 
 from gateway.config import EdumonConfig
 from gateway.inventory import Site
-from gateway.kpi.calendar import opening_hours, period_bounds, period_label, school_days
-from gateway.kpi.config import HealthyWifi
-from gateway.kpi.incidents import Incident, incidents, root_causes
-from gateway.kpi.model import CITY, KpiRow, Report
-from gateway.kpi.queries import InfluxQuery
-from gateway.kpi.sources import Sources, Window
-from gateway.kpi.timeline import NO_TIME, Timeline, Totals
+from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
+from gateway.reports.config import HealthyWifi
+from gateway.reports.incidents import Incident, incidents, root_causes
+from gateway.reports.model import CITY, KpiRow, Report
+from gateway.reports.queries import InfluxQuery
+from gateway.reports.sources import Sources, Window
+from gateway.reports.timeline import NO_TIME, Timeline, Totals
 
 TEN_GBIT_MBPS = 10_000
 

@@ -14,8 +14,8 @@ import secrets
 from pathlib import Path
 
 from gateway.config import AlertmanagerSection, EdumonConfig, load_config
+from gateway.devstack.stack import LocalStack
 from gateway.service import Service
-from gateway.stack import LocalStack
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Alertmanager. Used by `edumon stack up`, the demo, the tests and the benchmarks.
 Each server writes its own config into its data directory, binds 127.0.0.1 (never all
 interfaces) on a free or preferred port, logs to a file there, and counts as started only
 when a real probe answers. Lifecycle (start/stop/kill/restart, ports) is in
-`gateway.child_server`; this module says how to configure, probe and talk to each one.
+`gateway.devstack.child_server`; this module says how to configure, probe and talk to each one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from gateway.child_server import (
+from gateway.devstack.child_server import (
     ChildServer,
     PortCollision,
     ServerError,
@@ -50,8 +50,8 @@ __all__ = [
     "port_is_free",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_ALERTMANAGER_CONFIG = PACKAGE_DIR / "stack_configs" / "alertmanager.yml"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_ALERTMANAGER_CONFIG = PACKAGE_DIR / "deploy" / "alertmanager.yml"
 
 
 class InfluxDB1(ChildServer):
@@ -292,7 +292,7 @@ class Mosquitto(ChildServer):
 class Alertmanager(ChildServer):
     """Prometheus Alertmanager, clustering disabled (else it gossips on *:9094).
 
-    The default config is the shipped `gateway/stack_configs/alertmanager.yml`.
+    The default config is the shipped `gateway/deploy/alertmanager.yml`.
     """
 
     name = "alertmanager"

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import aiohttp
 
 from gateway.deadletter import DeadLetterFile
-from gateway.influx_http import InfluxHttp, WriteResponse
-from gateway.lineprotocol import LineEncoder
 from gateway.metrics import Metrics
 from gateway.sample import Sample
-from gateway.spool import Record, Spool
-from gateway.write_status import Outcome, classify, lines_named_in_error, split_lines
+from gateway.storage.influx_http import InfluxHttp, WriteResponse
+from gateway.storage.lineprotocol import LineEncoder
+from gateway.storage.spool import Record, Spool
+from gateway.storage.write_status import Outcome, classify, lines_named_in_error, split_lines
 
 log = logging.getLogger(__name__)
 

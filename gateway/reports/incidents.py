@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.kpi.queries import Series
+from gateway.reports.queries import Series
 
 
 @dataclass(frozen=True)

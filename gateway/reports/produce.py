@@ -7,12 +7,12 @@ from datetime import date
 from pathlib import Path
 
 from gateway.config import EdumonConfig
-from gateway.kpi.compute import build_report
-from gateway.kpi.html import write_html
-from gateway.kpi.model import Report
-from gateway.kpi.opendata import write_open_data
-from gateway.kpi.queries import InfluxQuery
-from gateway.kpi.writeback import write_back
+from gateway.reports.compute import build_report
+from gateway.reports.html import write_html
+from gateway.reports.model import Report
+from gateway.reports.opendata import write_open_data
+from gateway.reports.queries import InfluxQuery
+from gateway.reports.writeback import write_back
 from gateway.service import influx_target
 
 HTML_NAME = "report.html"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.kpi.config import OpenData
-from gateway.kpi.model import COLUMNS, KPIS, Report
+from gateway.reports.config import OpenData
+from gateway.reports.model import COLUMNS, KPIS, Report
 
 CSV_NAME, JSON_NAME, METADATA_NAME = "kpis.csv", "kpis.json", "metadata.json"
 

@@ -1,5 +1,5 @@
 """`edumon kpi`: its arguments (imported by every `edumon` start, so kept light) and its run
-(gateway/kpi/produce.py does the work)."""
+(gateway/reports/produce.py does the work)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
     if unknown:
         print(f"edumon kpi: unknown site(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    from gateway.kpi.produce import produce
-    from gateway.kpi.queries import QueryError
-    from gateway.kpi.writeback import WriteBackError
+    from gateway.reports.produce import produce
+    from gateway.reports.queries import QueryError
+    from gateway.reports.writeback import WriteBackError
 
     try:
         report, files = asyncio.run(

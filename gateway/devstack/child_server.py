@@ -1,5 +1,5 @@
 """One real server as a child process on loopback: start with a readiness deadline, stop,
-kill, restart on the same port. The concrete servers live in `gateway.servers`.
+kill, restart on the same port. The concrete servers live in `gateway.devstack.servers`.
 
 Synchronous on purpose (subprocess + urllib): usable from pytest fixtures, the CLI and the
 demo before its event loop starts.

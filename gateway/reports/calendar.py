@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from gateway.kpi.config import ReportsSection
-from gateway.kpi.timeline import Timeline
+from gateway.reports.config import ReportsSection
+from gateway.reports.timeline import Timeline
 
 
 def _ns(moment: datetime) -> int:

@@ -1,0 +1,1 @@
+"""Storage: line protocol, the durable spool, the writer and the HTTP boundary to the database."""

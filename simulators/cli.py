@@ -1,0 +1,108 @@
+"""`edumon sim snmp|mqtt|lorawan|history` (registered by gateway.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from gateway.cli_common import load_or_exit, setup_logging
+
+
+def cmd_sim_snmp(args: argparse.Namespace) -> int:
+    from simulators.snmp.agent import SnmpFleet
+    from simulators.snmp.run import community_from_env, inventory_fleet, numbered_fleet, serve
+    from simulators.snmp.scenario import Scenario
+
+    setup_logging(args.log_level or "info")
+    community = community_from_env(args.community_env)
+    if args.config:
+        switches = inventory_fleet(load_or_exit(args.config), seed=args.seed)
+    else:
+        switches = numbered_fleet(
+            args.switches, args.host, args.base_port, seed=args.seed, old_every=args.old_every
+        )
+    trap_to = None
+    if args.trap_to:
+        host, _, port = args.trap_to.rpartition(":")
+        trap_to = (host.strip("[]"), int(port))
+    first, last = switches[0], switches[-1]
+    print(
+        f"{len(switches)} switches on udp {first[1]}:{first[2]} .. {last[1]}:{last[2]}", flush=True
+    )
+    scenario = Scenario.load(Path(args.scenario)) if args.scenario else None
+    fleet = SnmpFleet(switches, community, trap_receiver=trap_to)
+    asyncio.run(serve(fleet, args.duration, scenario))
+    return 0
+
+
+def cmd_sim_mqtt(args: argparse.Namespace) -> int:
+    from simulators.mqtt.inventory import fleet_from_config
+
+    setup_logging(args.log_level or "info")
+    fleet = fleet_from_config(load_or_exit(args.config), args.period)
+    print(
+        f"{len(fleet.devices)} access points and exhibits publishing to {fleet.host}:{fleet.port}"
+    )
+    asyncio.run(fleet.run())
+    return 0
+
+
+def cmd_sim_lorawan(args: argparse.Namespace) -> int:
+    from simulators.lorawan.inventory import network_from_config
+
+    setup_logging(args.log_level or "info")
+    network = network_from_config(load_or_exit(args.config))
+    print(f"{len(network.sensors)} LoRaWAN sensors publishing to {network.host}:{network.port}")
+    asyncio.run(network.run(rounds=args.rounds, period_s=args.period))
+    return 0
+
+
+def cmd_sim_history(args: argparse.Namespace) -> int:
+    from simulators.history.generator import write_history
+    from simulators.history.scenario import HistoryScenario
+
+    setup_logging(args.log_level or "info")
+    scenario = HistoryScenario.load(Path(args.scenario))
+    written = asyncio.run(write_history(load_or_exit(args.config), scenario))
+    print(", ".join(f"{count} {name}" for name, count in sorted(written.items())))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add `sim` and its sub-commands to edumon's sub-parsers."""
+    sim = sub.add_parser("sim", help="device simulators")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    snmp = sim_sub.add_parser("snmp", help="a fleet of SNMP switches")
+    snmp.add_argument("--switches", type=int, default=10)
+    snmp.add_argument("--host", default="127.0.0.1")
+    snmp.add_argument("--base-port", type=int, default=16100)
+    snmp.add_argument("--config", help="serve every switch of this inventory instead")
+    snmp.add_argument("--community-env", default="EDUMON_SNMP_COMMUNITY")
+    snmp.add_argument("--old-every", type=int, default=0, help="every Nth switch: 32-bit counters")
+    snmp.add_argument("--trap-to", help="host:port to send linkDown/linkUp/coldStart traps to")
+    snmp.add_argument("--seed", type=int, default=1)
+    snmp.add_argument(
+        "--scenario", help="YAML of faults and timed events (simulators/snmp/scenario.py)"
+    )
+    snmp.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    snmp.set_defaults(func=cmd_sim_snmp)
+
+    mqtt = sim_sub.add_parser("mqtt", help="the inventory's access points and exhibits over MQTT")
+    mqtt.add_argument("--config", required=True)
+    mqtt.add_argument("--period", type=float, default=10.0, help="seconds between messages")
+    mqtt.set_defaults(func=cmd_sim_mqtt)
+    lorawan = sim_sub.add_parser(
+        "lorawan", help="the inventory's LoRaWAN sensors via network servers"
+    )
+    lorawan.add_argument("--config", required=True)
+    lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
+    lorawan.add_argument("--rounds", type=int, default=10**9)
+    lorawan.set_defaults(func=cmd_sim_lorawan)
+    history = sim_sub.add_parser(
+        "history", help="write a period of simulated history with outages (simulators/history)"
+    )
+    history.add_argument("--config", required=True)
+    history.add_argument("--scenario", required=True)
+    history.set_defaults(func=cmd_sim_history)
