@@ -260,7 +260,9 @@ class Mosquitto(ChildServer):
             f"per_listener_settings false\n{listeners}{access}"
             # as root mosquitto would switch to user "mosquitto", which cannot write here
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
-            f"persistence true\npersistence_location {self.data_dir}/\n"
+            # save at once what the broker acknowledged (the default is every 1800 s: a
+            # kill -9 lost every queued QoS 1 message)
+            f"persistence true\npersistence_location {self.data_dir}/\nautosave_interval 1\n"
             f"log_dest file {self.log_path}\nlog_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
         )
