@@ -3,6 +3,10 @@
 The MQTT subscription is wired in by the service; this class only sees (topic, body). It picks
 the parser by topic prefix (`application/` ChirpStack v4, `v3/` The Things Stack v3), drops
 duplicates (counted, not dead-lettered), and never raises.
+
+The `gateway` tag is the only tag value that comes from the network rather than the inventory:
+at most `max_gateways` distinct ids become series; an uplink whose best gateway would be one
+more is dead-lettered (`too_many_gateways`) instead of creating it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Mapping
 
 from collectors.lorawan.codecs import PayloadError
 from collectors.lorawan.samples import SensorInfo, UnknownDevice, samples_for, sensor_info
-from collectors.lorawan.tracking import UplinkTracker
+from collectors.lorawan.tracking import UplinkTracker, best_gateway
 from collectors.lorawan.uplink import Uplink, UplinkError, parse_chirpstack_v4, parse_tts_v3
 from gateway.deadletter import DeadLetterFile
 from gateway.sample import Sample
@@ -20,6 +24,7 @@ from gateway.sample import Sample
 log = logging.getLogger(__name__)
 SOURCE = "lorawan"
 DUPLICATE = "duplicate"
+MAX_GATEWAYS = 1000
 
 
 class LorawanIntake:
@@ -28,18 +33,23 @@ class LorawanIntake:
         inventory: Mapping[str, SensorInfo],
         dead_letters: DeadLetterFile,
         tracker: UplinkTracker | None = None,
+        *,
+        max_gateways: int = MAX_GATEWAYS,
     ) -> None:
         self.inventory = {eui.lower(): info for eui, info in inventory.items()}
         self.dead_letters = dead_letters
         self.tracker = tracker or UplinkTracker()
         self.counts: dict[str, int] = {}  # rejected messages per reason kind, and duplicates
         self.accepted = 0
+        self.max_gateways = max_gateways
+        self.gateways: set[str] = set()  # the gateway tag values written so far
 
     def handle(self, topic: str, body: bytes) -> list[Sample]:
         """Samples of one message; [] for a duplicate or bad input (counted, dead-lettered)."""
         try:
             uplink = self._parse(topic, body)
             info = sensor_info(uplink, self.inventory)
+            self._admit_gateway(uplink)
             track = self.tracker.accept(uplink)
             if track is None:
                 self._count(DUPLICATE)
@@ -55,6 +65,18 @@ class LorawanIntake:
         self.accepted += 1
         return samples
 
+    def _admit_gateway(self, uplink: Uplink) -> None:
+        best = best_gateway(uplink.gateways)
+        if best is None or best.gateway_id in self.gateways:
+            return
+        if len(self.gateways) >= self.max_gateways:
+            raise UplinkError(
+                f"gateway {best.gateway_id!r:.40} would be gateway number "
+                f"{self.max_gateways + 1}; at most {self.max_gateways} become series",
+                "too_many_gateways",
+            )
+        self.gateways.add(best.gateway_id)
+
     @staticmethod
     def _parse(topic: str, body: bytes) -> Uplink:
         if topic.startswith("application/"):
@@ -69,9 +91,5 @@ class LorawanIntake:
     def _reject(self, topic: str, body: bytes, kind: str, reason: str) -> list[Sample]:
         self._count(kind)
         raw = topic.encode("utf-8", errors="backslashreplace") + b"\n" + body
-        try:
-            self.dead_letters.add(source=SOURCE, reason=f"{kind}: {reason}", raw=raw)
-        except OSError:
-            self._count("dead_letter_write_failed")
-            log.exception("cannot write a lorawan dead letter (%s: %s)", kind, reason)
+        self.dead_letters.add(source=SOURCE, reason=f"{kind}: {reason}", raw=raw)
         return []

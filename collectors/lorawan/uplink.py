@@ -30,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 
 MAX_F_CNT = 0xFFFF_FFFF
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
+_GATEWAY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9})\d*)?([Zz]|[+-]\d{2}:\d{2})"
 )
@@ -94,9 +95,7 @@ def parse_chirpstack_v4(topic: str, body: bytes, *, now_ns: int | None = None) -
         raise UplinkError("deduplicationId must be a string")
     gateways = []
     for rx in _list(event, "rxInfo"):
-        gateway_id = rx.get("gatewayId")
-        if not isinstance(gateway_id, str) or not gateway_id:
-            raise UplinkError("rxInfo[].gatewayId must be a non-empty string")
+        gateway_id = _gateway_id(rx.get("gatewayId"), "rxInfo[].gatewayId")
         gateways.append(GatewayRx(gateway_id, _int(rx, "rssi", -200, 50), _snr(rx)))
     lora = _path(event, "txInfo", "modulation", "lora")
     return Uplink(
@@ -137,9 +136,9 @@ def parse_tts_v3(topic: str, body: bytes, *, now_ns: int | None = None) -> Uplin
     message = _object(event, "uplink_message", required=True)
     gateways = []
     for rx in _list(message, "rx_metadata"):
-        gateway_id = _path(rx, "gateway_ids").get("gateway_id")
-        if not isinstance(gateway_id, str) or not gateway_id:
-            raise UplinkError("rx_metadata[].gateway_ids.gateway_id must be a non-empty string")
+        gateway_id = _gateway_id(
+            _path(rx, "gateway_ids").get("gateway_id"), "rx_metadata[].gateway_ids.gateway_id"
+        )
         rssi_key = "rssi" if "rssi" in rx else "channel_rssi"
         gateways.append(GatewayRx(gateway_id, _int(rx, rssi_key, -200, 50), _snr(rx)))
     received_at = event.get("received_at", message.get("received_at"))
@@ -242,6 +241,15 @@ def _spreading_factor(lora: Mapping[str, Any], key: str) -> int | None:
     if key not in lora:
         return None
     return _int(lora, key, 5, 12)
+
+
+def _gateway_id(value: object, where: str) -> str:
+    """A gateway id becomes a tag value: EUI hex (ChirpStack) or a TTS id, 1-64 characters."""
+    if not isinstance(value, str) or not _GATEWAY_ID.fullmatch(value):
+        raise UplinkError(
+            f"{where} must be a gateway id (1-64 of A-Z a-z 0-9 . _ : -), got {value!r:.40}"
+        )
+    return value
 
 
 def _eui(value: object, where: str) -> str:

@@ -10,8 +10,10 @@
         device's MQTT Last Will, so the broker publishes it when the device dies.
 
 `ts` (Unix seconds) is optional; without it the receive time is used. Counters
-(`interactions`, `errors`) count since the device booted. Anything else is dead-lettered with
-the reason and the raw message, and counted per reason.
+(`interactions`, `errors`) count since the device booted. `band` is one of BANDS, each at most
+once per message: a device must not be able to create series (tags come from the contract and
+the inventory only). Anything else (including JSON nested too deep for the parser and numbers
+beyond 64 bits) is dead-lettered with the reason and the raw message, and counted per reason.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from gateway.deadletter import DeadLetterFile
 from gateway.sample import FieldValue, Sample
+from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN
 
 SUBSCRIPTIONS = (
     "edumon/+/ap/+/state",
@@ -32,7 +35,9 @@ SUBSCRIPTIONS = (
     "edumon/+/exhibit/+/health",
     "edumon/+/exhibit/+/status",
 )
+BANDS = frozenset({"2g", "5g", "6g"})
 RADIO_FIELDS = {"clients": int, "channel_util_pct": float, "retry_pct": float, "noise_dbm": float}
+_BAND_LIST = ", ".join(sorted(BANDS))
 HEALTH_FIELDS = {"interactions": int, "errors": int, "temp_c": float, "cpu_pct": float}
 
 
@@ -105,9 +110,15 @@ class TelemetryIntake:
             raise BadMessage("wrong shape: 'radios' must be a non-empty list")
         now = _timestamp(body)
         samples = []
+        bands: set[str] = set()
         for radio in radios:
             if not isinstance(radio, dict) or not isinstance(radio.get("band"), str):
                 raise BadMessage("wrong shape: every radio needs a 'band'")
+            if radio["band"] not in BANDS:
+                raise BadMessage(f"unknown band: {radio['band']!r:.40} is not one of {_BAND_LIST}")
+            if radio["band"] in bands:
+                raise BadMessage(f"wrong shape: band {radio['band']} appears twice")
+            bands.add(radio["band"])
             fields: dict[str, FieldValue] = {"up": True, **_numbers(radio, RADIO_FIELDS)}
             tags = {
                 "site": placement.site,
@@ -121,7 +132,7 @@ class TelemetryIntake:
     def _exhibit_health(self, exhibit: str, placement: Placement, body: dict[str, Any]) -> Sample:
         fields: dict[str, FieldValue] = {"up": True, **_numbers(body, HEALTH_FIELDS)}
         if "fw" in body:
-            if not isinstance(body["fw"], str) or len(body["fw"]) > 40:
+            if not isinstance(body["fw"], str) or len(body["fw"]) > 40 or _unencodable(body["fw"]):
                 raise BadMessage("wrong shape: 'fw' must be a short string")
             fields["fw"] = body["fw"]
         tags = {"site": placement.site, "exhibit": exhibit, "zone": placement.place}
@@ -131,7 +142,9 @@ class TelemetryIntake:
 def _json(payload: bytes) -> dict[str, Any]:
     try:
         body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError as error:  # nesting deeper than the parser's recursion limit
+        raise BadMessage("invalid JSON: nested too deep") from error
+    except ValueError as error:  # bad UTF-8, bad syntax, integers of more than 4300 digits
         raise BadMessage(f"invalid JSON: {error}") from error
     if not isinstance(body, dict):
         raise BadMessage("wrong shape: the payload must be a JSON object")
@@ -147,6 +160,8 @@ def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, F
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
+            # before isfinite, which cannot convert an integer beyond a float's range
+            or (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX)
             or not math.isfinite(value)
         ):
             raise BadMessage(f"wrong shape: {name!r} must be a number, got {value!r:.40}")
@@ -154,6 +169,15 @@ def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, F
             raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
         fields[name] = int(value) if kind is int else float(value)
     return fields
+
+
+def _unencodable(text: str) -> bool:
+    """A lone surrogate (JSON "\\ud800") cannot be written as UTF-8 line protocol."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _timestamp(body: Mapping[str, Any]) -> int:
