@@ -24,9 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.probes.collector import ProbeCollector, ProbeJob
-from gateway.collector import PollSchedule, PollScheduler
+from gateway.collector import PollSchedule
+from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
 from gateway.sample import Sample
+from gateway.scheduler import PollScheduler
 from tests.netns_lab import SCHOOL_V4, SchoolLab, missing_tools
 
 INTERVAL_S = 10.0
@@ -40,7 +42,7 @@ async def edumon_rounds(addresses: list[str], rounds: int) -> tuple[float, float
         samples.extend(s for s in batch if s.measurement == "probe")
 
     collector = ProbeCollector.open()
-    scheduler = PollScheduler(emit, Metrics(), max_concurrent=256)
+    scheduler = PollScheduler(emit, Metrics(), CollectorHealth("probes"), max_concurrent=256)
     jobs = [ProbeJob("bench", a, a, ("icmp",), timeout_s=1.0) for a in addresses]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     try:

@@ -50,7 +50,7 @@ def _http_listen(path: Path) -> str:
     """The service's address from its config, without needing its secrets."""
     import yaml
 
-    from gateway.config import ServiceSection
+    from gateway.sections import ServiceSection
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return ServiceSection.model_validate(data.get("service") or {}).http_listen

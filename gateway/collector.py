@@ -1,26 +1,33 @@
-"""The two collector shapes, and the scheduler that runs polled collectors.
+"""The collector interface: one plugin object per collector package.
 
-- polled: `async poll(target) -> list[Sample]`; the scheduler runs one task per target, with a
-  per-target timeout shorter than the interval, start-up jitter that spreads targets over the
-  interval, and a concurrency limit. One slow or dead target never delays another.
-- streaming: `async run(emit)`; it reconnects by itself, the service restarts it if it crashes.
-Every poll writes a `collector` sample (duration_ms, samples, errors), also when it fails.
+A plugin names its collector, brings its own config models (device kinds for the sites'
+inventory, a settings section, a credential kind) and says how it starts: `open(context)`
+returns the `Collector` of one running service, whose parts are
+
+- polled jobs: `async poll(target) -> list[Sample]` per target, scheduled by the gateway
+  (gateway/scheduler.py) with per-target timeout, jitter and a concurrency limit;
+- streams: `async run(emit, health)` for MQTT, traps, LoRaWAN; a stream reconnects by itself
+  and reports through the health object it is given (the service restarts it if it crashes).
+
+The gateway knows collectors only through the registry in gateway/plugins.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+import argparse
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from gateway.metrics import Metrics
+from gateway.inventory import DeviceBase, Section
 from gateway.sample import Sample
+from gateway.yaml_lines import Path as KeyPath
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from gateway.config import EdumonConfig
+    from gateway.intake_health import CollectorHealth
+    from gateway.metrics import Metrics
 
 
 class CollectorEmit(Protocol):
@@ -32,7 +39,6 @@ class CollectorEmit(Protocol):
 
 
 TargetT = TypeVar("TargetT", contravariant=True)
-T = TypeVar("T")
 
 
 class CollectorError(Exception):
@@ -45,16 +51,19 @@ class CollectorError(Exception):
         self.samples = list(samples)
 
 
+class BadInput(Exception):
+    """A message that cannot become samples; the text is the dead-letter reason, and `kind`
+    (the text before the first colon unless given) is the counter's reason label."""
+
+    def __init__(self, reason: str, kind: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind or reason.split(":", 1)[0]
+
+
 class PolledCollector(Protocol[TargetT]):
     name: str
 
     async def poll(self, target: TargetT) -> list[Sample]: ...
-
-
-class StreamingCollector(Protocol):
-    name: str
-
-    async def run(self, emit: CollectorEmit) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,75 +73,88 @@ class PollSchedule:
     timeout_s: float
 
 
-class PollScheduler:
-    """Runs `collector.poll(target)` for each target on its own interval, independently."""
+@dataclass(frozen=True)
+class PolledJob:
+    """One target of a polled collector, with its schedule."""
 
-    def __init__(
-        self,
-        emit: CollectorEmit,
-        metrics: Metrics,
-        *,
-        max_concurrent: int = 64,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._emit = emit
-        self._metrics = metrics
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._clock = clock
-        self.failing: dict[tuple[str, str], str] = {}  # (collector, target) -> last error
+    collector: PolledCollector[Any]
+    target: Any
+    schedule: PollSchedule
 
-    async def run_target(
-        self, collector: PolledCollector[T], target: T, schedule: PollSchedule
-    ) -> None:
-        """Poll one target forever; the first poll is jittered across the interval."""
-        await asyncio.sleep(random.uniform(0, schedule.interval_s))
-        next_due = self._clock()
-        while True:
-            await self.poll_once(collector, target, schedule)
-            next_due += schedule.interval_s
-            now = self._clock()
-            if next_due < now:  # a poll overran: skip missed slots rather than burst
-                next_due = now + schedule.interval_s - (now - next_due) % schedule.interval_s
-            await asyncio.sleep(next_due - now)
 
-    async def poll_once(
-        self, collector: PolledCollector[T], target: T, schedule: PollSchedule
-    ) -> list[Sample]:
-        key = (collector.name, schedule.target_name)
-        started = time.perf_counter()
-        samples: list[Sample] = []
-        error: str | None = None
-        async with self._slots:
-            try:
-                async with asyncio.timeout(schedule.timeout_s):
-                    samples = await collector.poll(target)
-            except TimeoutError:
-                error = f"no answer within {schedule.timeout_s:g} s"
-            except CollectorError as failure:
-                error = str(failure)
-                samples = failure.samples
-            except Exception as failure:  # a bug in one collector must not stop the others
-                log.exception("%s: unexpected error polling %s", *key)
-                error = f"{type(failure).__name__}: {failure}"
-        duration = time.perf_counter() - started
-        self._record_outcome(key, error)
-        self._metrics.collector_duration.labels(collector=collector.name).observe(duration)
-        own = Sample(
-            "collector",
-            {"collector": collector.name, "target": schedule.target_name},
-            {"duration_ms": duration * 1000, "samples": len(samples), "errors": int(bool(error))},
-            time.time_ns(),
-        )
-        await self._emit([*samples, own], collector=collector.name)
-        return samples
+StreamRun = Callable[[CollectorEmit, "CollectorHealth"], Awaitable[None]]
 
-    def _record_outcome(self, key: tuple[str, str], error: str | None) -> None:
-        """Log transitions only: the first failure and the recovery, not every failed poll."""
-        if error is not None:
-            self._metrics.collector_errors.labels(collector=key[0], target=key[1]).inc()
-            if key not in self.failing:
-                log.warning("%s: polling %s failed: %s", key[0], key[1], error)
-            self.failing[key] = error
-        elif key in self.failing:
-            del self.failing[key]
-            log.info("%s: polling %s recovered", *key)
+
+@dataclass(frozen=True)
+class Stream:
+    """A streaming part of a collector; `name` is its health component (e.g. "mqtt"), `target`
+    what it reads from (the broker's host:port, the trap socket's address)."""
+
+    name: str
+    target: str
+    run: StreamRun
+    # no message at all for this long, while devices are expected, is an outage
+    silence_s: float | None = None
+    # the measurements that arrive only through it: while it is down, their alert rules are
+    # held (its outage is the one alert), and they get a full window when it is back
+    measurements: tuple[str, ...] = ()
+
+
+Totals = Mapping[tuple[str, str], int]  # (outcome, reason) -> count since start
+
+
+@dataclass
+class Collector:
+    """What a plugin opened for one service: polled jobs and/or streams, and a `close`."""
+
+    polled: list[PolledJob] = field(default_factory=list)
+    streams: list[Stream] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
+    max_concurrent: int = 64  # polls of this collector in flight at once
+    # counters the polled part keeps itself (e.g. SNMP requests, retries, timeouts)
+    poll_totals: Callable[[], Totals] | None = None
+
+
+@dataclass(frozen=True)
+class CollectorContext:
+    """What the gateway gives a plugin when it opens: the whole config (the plugin reads its
+    own section and devices), the metrics registry and the service's state directory."""
+
+    config: EdumonConfig
+    metrics: Metrics
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.config.service.state_dir)
+
+
+RawData = Mapping[str, Any]
+
+
+def _no_problems(_data: RawData) -> Iterable[tuple[KeyPath, str]]:
+    return ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectorPlugin:
+    """One collector package's entry in the gateway's registry."""
+
+    name: str  # the collector's name in metrics, health and `collector` samples
+    open: Callable[[CollectorContext], Collector]
+    devices: tuple[type[DeviceBase], ...] = ()
+    settings_key: str | None = None  # its section of the config file ...
+    settings: type[Section] | None = None  # ... and that section's model
+    credentials: type[Section] | None = None  # a kind of `credentials.<name>` entries
+    # keys of its section naming files or directories, taken relative to the config file
+    relative_paths: tuple[str, ...] = ()
+    # checks across the raw config data (e.g. references between sections), reported with
+    # file:line together with the schema's problems
+    config_problems: Callable[[RawData], Iterable[tuple[KeyPath, str]]] = _no_problems
+    # whether this service runs it; by default when the inventory has one of its devices
+    wanted: Callable[[EdumonConfig], bool] | None = None
+    add_commands: Callable[[argparse._SubParsersAction[Any]], None] | None = None
+
+    def is_wanted(self, config: EdumonConfig) -> bool:
+        if self.wanted is not None:
+            return self.wanted(config)
+        return any(isinstance(device, self.devices) for _, device in config.devices())

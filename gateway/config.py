@@ -13,180 +13,111 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, get_args, overload
+from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model
 
-from gateway.inventory import (
-    AccessPoint,
-    ByteSize,
-    Credentials,
-    Device,
-    DeviceKind,
-    EnvName,
-    Exhibit,
-    Interval,
-    Listen,
-    LorawanSensor,
-    ProbeTarget,
-    Section,
-    Site,
-    Switch,
-    env_problems,
-    reference_problems,
-)
+from gateway.collector import CollectorPlugin
+from gateway.inventory import DeviceBase, Section, Site, env_problems, reference_problems
 from gateway.reports.config import ReportsSection
+from gateway.sections import (
+    AlertmanagerSection,
+    AlertsSection,
+    InfluxSection,
+    MqttSection,
+    ServiceSection,
+    SpoolSection,
+)
 from gateway.yaml_lines import Path as KeyPath
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
 _INLINE_SECRETS = {"password", "community", "token", "auth_password", "priv_password", "username"}
 
 
-class ServiceSection(Section):
-    name: str = "edumon"
-    http_listen: Listen = "127.0.0.1:9108"
-    state_dir: Path = Path("state")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-class Login(Section):
-    """`username_env` / `password_env`, resolved."""
-
-    @property
-    def username(self) -> SecretStr | None:
-        return self.secret("username")
-
-    @property
-    def password(self) -> SecretStr | None:
-        return self.secret("password")
-
-
-class InfluxSection(Login):
-    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
-    api: Literal["v1", "v2"] = "v1"
-    database: str = "edumon"
-    retention_policy: str | None = None
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    org: str | None = None
-    bucket: str | None = None
-    token_env: EnvName | None = None
-    batch_size: int = Field(default=5000, ge=1, le=1_000_000)
-    flush_interval_s: Interval = 1.0
-    max_in_flight: int = Field(default=2, ge=1, le=64)
-    gzip: bool = True
-    timeout_s: Interval = 10.0
-    max_retry_delay_s: Interval = 30.0
-
-    @model_validator(mode="after")
-    def _api_settings(self) -> InfluxSection:
-        v2_only = {"org": self.org, "bucket": self.bucket, "token_env": self.token_env}
-        if self.api == "v2":
-            missing = [name for name, value in v2_only.items() if not value]
-            if missing:
-                raise ValueError(f"{', '.join(missing)} required with api v2")
-            if self.username_env or self.password_env or self.retention_policy:
-                raise ValueError("username_env, password_env, retention_policy apply to api v1")
-            return self
-        misplaced = [name for name, value in v2_only.items() if value is not None]
-        if misplaced:
-            raise ValueError(f"{', '.join(misplaced)} only apply to api v2")
-        if self.password_env and not self.username_env:
-            raise ValueError("password_env needs username_env")
-        return self
-
-    @property
-    def token(self) -> SecretStr | None:
-        return self.secret("token")
-
-
-class SpoolSection(Section):
-    max_bytes: ByteSize = 2**30
-    segment_bytes: ByteSize = 64 * 2**20
-
-    @model_validator(mode="after")
-    def _segment_fits(self) -> SpoolSection:
-        if self.segment_bytes > self.max_bytes:
-            raise ValueError("segment_bytes must not exceed max_bytes")
-        return self
-
-
-class MqttSection(Login):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    tls: bool = False
-    ca_file: Path | None = None  # with tls: trust this CA (default: the system's)
-    client_id: str = "edumon"
-    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
-    # several edumon instances with the same group split the stream ($share subscriptions)
-    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
-
-
-class SnmpSection(Section):
-    trap_listen: Listen | None = None
-    max_repetitions: int = Field(default=25, ge=1, le=200)
-    max_concurrent: int = Field(default=64, ge=1, le=4096)
-
-
-class AlertmanagerSection(Section):
-    url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
-    resend_interval_s: Interval = 60.0
-    timeout_s: Interval = 5.0
-
-
-class AlertsSection(Section):
-    """Alert rules (gateway/alerts/rules.py); the built-in pack unless `rules_file` is given,
-    relative to the config file."""
-
-    rules_file: Path | None = None
-    evaluation_interval_s: Interval = 1.0
-
-
-class Defaults(Section):
-    snmp_interval_s: Interval = 60.0
-    probe_interval_s: Interval = 10.0
-    snmp_timeout_s: Interval = 5.0
-    snmp_retries: int = Field(default=1, ge=0, le=10)
-    probe_burst: int = Field(default=5, ge=1, le=100)
-    probe_spacing_s: float = Field(default=0.2, ge=0, le=10)
-    probe_timeout_s: Interval = 1.0
+D = TypeVar("D", bound=DeviceBase)
+S = TypeVar("S", bound=Section)
 
 
 class EdumonConfig(Section):
+    """The config's core sections; `config_model()` extends it with the collectors' own
+    sections, credential kinds and device kinds (read them with `settings_of`,
+    `credentials_of` and `devices_of`)."""
+
     service: ServiceSection = ServiceSection()
     influxdb: InfluxSection = InfluxSection()
     spool: SpoolSection = SpoolSection()
     mqtt: MqttSection = MqttSection()
-    snmp: SnmpSection = SnmpSection()
     alertmanager: AlertmanagerSection | None = None
     alerts: AlertsSection = AlertsSection()
-    credentials: Credentials = Credentials()
-    defaults: Defaults = Defaults()
+    credentials: Section = Section()
     sites: list[Site] = Field(default_factory=list)
     reports: ReportsSection = ReportsSection()
 
-    @overload
-    def devices(self, kind: Literal["switch"]) -> Iterator[tuple[Site, Switch]]: ...
-    @overload
-    def devices(self, kind: Literal["access_point"]) -> Iterator[tuple[Site, AccessPoint]]: ...
-    @overload
-    def devices(self, kind: Literal["exhibit"]) -> Iterator[tuple[Site, Exhibit]]: ...
-    @overload
-    def devices(self, kind: Literal["lorawan_sensor"]) -> Iterator[tuple[Site, LorawanSensor]]: ...
-    @overload
-    def devices(self, kind: Literal["probe_target"]) -> Iterator[tuple[Site, ProbeTarget]]: ...
-    @overload
-    def devices(self, kind: None = None) -> Iterator[tuple[Site, Device]]: ...
-
-    def devices(self, kind: DeviceKind | None = None) -> Iterator[tuple[Site, Any]]:
-        """Every (site, device) pair, in file order; of one kind only (typed as such) if given."""
+    def devices(self, kind: str | None = None) -> Iterator[tuple[Site, Any]]:
+        """Every (site, device) pair, in file order; of one `kind` only if given."""
         for site in self.sites:
             for device in site.devices:
                 if kind is None or device.kind == kind:
                     yield site, device
+
+    def devices_of(self, model: type[D]) -> Iterator[tuple[Site, D]]:
+        """Every (site, device) pair of one device model, in file order."""
+        for site in self.sites:
+            for device in site.devices:
+                if isinstance(device, model):
+                    yield site, device
+
+    def settings_of(self, key: str, model: type[S]) -> S:
+        """A collector's own section (its defaults when the file has none)."""
+        value = getattr(self, key, None)
+        if not isinstance(value, model):
+            raise KeyError(f"no {model.__name__} section {key!r}: is its plugin registered?")
+        return value
+
+    def credentials_of(self, key: str, model: type[S]) -> dict[str, S]:
+        """The named credentials of one kind (`credentials.<key>`)."""
+        entries = getattr(self.credentials, key, None) or {}
+        return {name: entry for name, entry in entries.items() if isinstance(entry, model)}
+
+
+@cache
+def config_model(plugins: tuple[CollectorPlugin, ...]) -> type[EdumonConfig]:
+    """EdumonConfig with the plugins' sections, credential kinds and device kinds."""
+    kinds: list[Any] = [model for plugin in plugins for model in plugin.devices]
+    device: Any = DeviceBase
+    if len(kinds) == 1:
+        device = kinds[0]
+    elif kinds:
+        device = Annotated[Union[tuple(kinds)], Field(discriminator="kind")]  # noqa: UP007
+    site: Any = create_model(
+        "Site", __base__=Site, devices=(list[device], Field(default_factory=list))
+    )
+    kinds_of_credentials: dict[str, Any] = {
+        plugin.name: (dict[str, plugin.credentials], Field(default_factory=dict))  # type: ignore[name-defined]
+        for plugin in plugins
+        if plugin.credentials is not None
+    }
+    credentials: Any = create_model("Credentials", __base__=Section, **kinds_of_credentials)
+    sections: dict[str, Any] = {
+        plugin.settings_key: (plugin.settings, plugin.settings())
+        for plugin in plugins
+        if plugin.settings_key and plugin.settings
+    }
+    return create_model(
+        "EdumonConfig",
+        __base__=EdumonConfig,
+        credentials=(credentials, credentials()),
+        sites=(list[site], Field(default_factory=list)),
+        **sections,
+    )
+
+
+def _plugins() -> tuple[CollectorPlugin, ...]:
+    from gateway.plugins import PLUGINS
+
+    return tuple(PLUGINS)
 
 
 class ConfigProblem(NamedTuple):
@@ -250,14 +181,18 @@ def _load(
     def at(path: KeyPath, message: str) -> ConfigProblem:
         return ConfigProblem(file, line_of(lines, path), dotted_path(path), message)
 
-    _relative_to_file(data, path)
+    plugins = _plugins()
+    _relative_to_file(data, path, plugins)
     problems = [at(p, m) for p, m in env_problems(data, environ)]
     problems += [at(p, m) for p, m in reference_problems(data)]
+    for plugin in plugins:
+        problems += [at(p, m) for p, m in plugin.config_problems(data)]
     config: EdumonConfig | None = None
     try:
-        config = EdumonConfig.model_validate(data)
+        config = config_model(plugins).model_validate(data)
     except ValidationError as error:
-        problems += [_problem(file, lines, e) for e in error.errors()]
+        kinds = {_kind(model) for plugin in plugins for model in plugin.devices}
+        problems += [_problem(file, lines, e, kinds) for e in error.errors()]
     if config is not None and config.alerts.rules_file is not None:
         problems += _rule_problems(config)
     if problems or config is None:
@@ -274,17 +209,33 @@ def _rule_problems(config: EdumonConfig) -> list[ConfigProblem]:
     return [ConfigProblem(*problem) for problem in rule_problems(config.alerts.rules_file)]
 
 
-def _relative_to_file(data: dict[str, Any], config_path: Path) -> None:
-    """Files the config names (`alerts.rules_file`, `mqtt.ca_file`) are relative to it."""
-    for section, key in (("alerts", "rules_file"), ("mqtt", "ca_file")):
+def _relative_to_file(
+    data: dict[str, Any], config_path: Path, plugins: tuple[CollectorPlugin, ...]
+) -> None:
+    """Files the config names (`alerts.rules_file`, `mqtt.ca_file`, the plugins' own) are
+    relative to it."""
+    keys = [("alerts", "rules_file"), ("mqtt", "ca_file")]
+    keys += [(p.settings_key, key) for p in plugins if p.settings_key for key in p.relative_paths]
+    for section, key in keys:
         values = data.get(section)
-        if isinstance(values, dict) and isinstance(values.get(key), str):
-            values[key] = str(config_path.parent / values[key])
+        if not isinstance(values, dict):
+            continue
+        value = values.get(key)
+        if isinstance(value, str):
+            values[key] = str(config_path.parent / value)
+        elif isinstance(value, list):
+            values[key] = [str(config_path.parent / v) if isinstance(v, str) else v for v in value]
 
 
-def _problem(file: str, lines: dict[KeyPath, int], error: Any) -> ConfigProblem:
+def _kind(model: type[DeviceBase]) -> str:
+    """The `kind` Literal's value of a device model."""
+    annotation = model.model_fields["kind"].annotation
+    return str(get_args(annotation)[0])
+
+
+def _problem(file: str, lines: dict[KeyPath, int], error: Any, kinds: set[str]) -> ConfigProblem:
     """A pydantic error as a problem at the line of its key (or of the nearest enclosing one)."""
-    loc = _strip_union_tags(tuple(error["loc"]))
+    loc = _strip_union_tags(tuple(error["loc"]), kinds)
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")
     message = error["msg"].removeprefix("Value error, ")
@@ -298,19 +249,11 @@ def _problem(file: str, lines: dict[KeyPath, int], error: Any) -> ConfigProblem:
     return ConfigProblem(file, line_of(lines, loc), dotted_path(loc), message)
 
 
-_UNION_TAGS = set(get_args(DeviceKind))
-
-
-def _strip_union_tags(loc: KeyPath) -> KeyPath:
+def _strip_union_tags(loc: KeyPath, kinds: set[str]) -> KeyPath:
     """pydantic puts the discriminator value into `loc` (devices.0.switch.address): drop it."""
     out: list[str | int] = []
     for i, part in enumerate(loc):
-        if (
-            part in _UNION_TAGS
-            and i >= 2
-            and loc[i - 2] == "devices"
-            and isinstance(loc[i - 1], int)
-        ):
+        if part in kinds and i >= 2 and loc[i - 2] == "devices" and isinstance(loc[i - 1], int):
             continue
         out.append(part)
     return tuple(out)

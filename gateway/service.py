@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.alerts.service import Alerting
+from gateway.collector_runner import CollectorRunner, CollectorTotals
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
@@ -98,29 +99,9 @@ class Service:
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda svc: svc.alerting.run(svc.emit))
         self.started = asyncio.Event()
-        self._install_collectors()
-
-    def _install_collectors(self) -> None:
-        """The collectors whose devices the inventory lists (imported only when needed)."""
-        if self._inventory_has("switch") or self.config.snmp.trap_listen:
-            from collectors.snmp.service import run_snmp
-
-            self.add_task("snmp", lambda svc: run_snmp(svc.config, svc.emit, svc.metrics))
-        if self._inventory_has("access_point", "exhibit"):
-            from collectors.mqtt.service import run_telemetry
-
-            self.add_task("mqtt", lambda svc: run_telemetry(svc.config, svc.emit))
-        if self._inventory_has("lorawan_sensor"):
-            from collectors.lorawan.service import run_lorawan
-
-            self.add_task("lorawan", lambda svc: run_lorawan(svc.config, svc.emit))
-        if self._inventory_has("probe_target"):
-            from collectors.probes.service import run_probes
-
-            self.add_task("probes", lambda svc: run_probes(svc.config, svc.emit, svc.metrics))
-
-    def _inventory_has(self, *kinds: str) -> bool:
-        return any(device.kind in kinds for _, device in self.config.devices())
+        self.collectors = CollectorRunner(self)
+        self.metrics.registry.register(CollectorTotals(self.collectors.healths))
+        self.add_task("collector-health", lambda svc: svc.collectors.watch())
 
     def add_task(self, name: str, factory: TaskFactory) -> None:
         """Register a collector (or other) task; it is restarted if it crashes."""
@@ -167,9 +148,14 @@ class Service:
         await self.health.start()
         pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")
         writer_task = asyncio.create_task(self.writer.run(), name="writer")
+        factories = [
+            ("self-metrics", _self_metrics),
+            *self._task_factories,
+            *self.collectors.tasks(),
+        ]
         workers = [
             asyncio.create_task(self._supervise(name, factory), name=name)
-            for name, factory in [("self-metrics", _self_metrics), *self._task_factories]
+            for name, factory in factories
         ]
         log.info("edumon running; writing to %s", self.writer.http.target.describe())
         self.started.set()
@@ -212,6 +198,7 @@ class Service:
         drained = await self.writer.drain(max(0.0, deadline - time.monotonic()))
         writer_task.cancel()
         await asyncio.gather(writer_task, return_exceptions=True)
+        self.collectors.close()
         self.spool.close()
         await self.writer.close()
         await self.health.stop()

@@ -8,7 +8,11 @@ network latency do not distort rates. Rules:
 - a 32-bit counter may have wrapped, maybe several times: the delta modulo 2^32 is the only
   possible answer when one more wrap would exceed the interface speed; otherwise the number
   of wraps is unknowable and the rate is skipped (e.g. a 1G link needs polls <= 30 s apart);
-- a rate above the interface speed (plus 5 %) is impossible: discarded and counted.
+- a rate above the interface speed (plus 5 %) is impossible: discarded and counted;
+- ifCounterDiscontinuityTime moved: the agent says its counters restarted; no rate;
+- the packet counters of the same interval must fit the octets: more packets per second
+  than the link can carry, or octets per packet outside what a frame can be, is a reset the
+  agent did not tell (net-snmp 5.9 shows a reset of a Linux interface as a +2^32 jump).
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from dataclasses import dataclass
 
 TICKS_WRAP = 2**32
 SPEED_TOLERANCE = 1.05
+MIN_WIRE_FRAME_BITS = 84 * 8  # 64-byte frame + preamble + inter-frame gap
+MIN_FRAME_OCTETS = 20  # below any frame an interface counts, with slack for header-only counts
+MAX_FRAME_OCTETS = 65_536 + 1_518  # a GRO/TSO super-frame on a Linux interface, plus one frame
+FRAME_CHECK_PACKETS = 1_000  # under this many packets, octet counts read a moment apart vary
 
 
 class Verdict(enum.Enum):
@@ -27,6 +35,9 @@ class Verdict(enum.Enum):
     RESET = "reset"
     AMBIGUOUS_WRAP = "ambiguous_wrap"
     ABOVE_SPEED = "above_speed"
+    DISCONTINUITY = "discontinuity"
+    PACKET_RATE = "above_packet_rate"
+    FRAME_SIZE = "implausible_frames"
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,30 @@ def counter_rate(
 
 def event_rate(previous: int | None, current: int, seconds: float, *, bits: int) -> float | None:
     """Per-second rate of an event counter (errors, discards), with the same wrap rules."""
+    delta = counter_delta(previous, current, bits=bits)
+    return None if delta is None else delta / seconds
+
+
+def counter_delta(previous: int | None, current: int, *, bits: int) -> int | None:
+    """How far a counter moved (one wrap at most for 32 bits); None when unknown."""
     if previous is None:
         return None
     delta = current - previous
     if delta < 0:
         if bits == 64:
             return None
-        delta += 2**32
-    return delta / seconds
+        delta += 2**bits
+    return delta
+
+
+def packets_fit(
+    octets: int, packets: int, seconds: float, speed_bps: float | None
+) -> Verdict:
+    """Do `octets` and `packets` counted over one interval describe real frames?"""
+    if speed_bps and packets / seconds > speed_bps / MIN_WIRE_FRAME_BITS * SPEED_TOLERANCE:
+        return Verdict.PACKET_RATE
+    if octets > (packets + 2) * MAX_FRAME_OCTETS:
+        return Verdict.FRAME_SIZE
+    if packets >= FRAME_CHECK_PACKETS and octets < packets * MIN_FRAME_OCTETS:
+        return Verdict.FRAME_SIZE
+    return Verdict.OK

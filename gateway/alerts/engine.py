@@ -67,6 +67,31 @@ class AlertEngine:
         self.on_transition = on_transition
         self.instances: dict[InstanceKey, Instance] = {}
         self.evaluations = 0
+        # source -> (measurements, held until; None while the source is down)
+        self._holds: dict[str, tuple[frozenset[str], float | None]] = {}
+        self._held: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------------ holds
+    def hold(self, source: str, measurements: Iterable[str]) -> None:
+        """While `source` (an intake) is down, rules over its measurements neither fire nor
+        count absence: the outage is the intake's alert, not one per device behind it."""
+        self._holds[source] = (frozenset(measurements), None)
+        self._update_held(self.clock())
+
+    def release(self, source: str, until: float) -> None:
+        """The source is back; its rules stay held until `until`, then start a full window."""
+        if source in self._holds:
+            self._holds[source] = (self._holds[source][0], until)
+        self._update_held(self.clock())
+
+    def _update_held(self, now: float) -> None:
+        for source, (_, until) in list(self._holds.items()):
+            if until is not None and now >= until:
+                del self._holds[source]
+        self._held = frozenset().union(*(m for m, _ in self._holds.values()))
+
+    def held(self, measurement: str) -> bool:
+        return measurement in self._held
 
     # ----------------------------------------------------------------- samples
     def observe(self, samples: Iterable[Sample]) -> None:
@@ -125,11 +150,14 @@ class AlertEngine:
     def tick(self) -> None:
         """Absence, `for` and `keep_firing_for` are decided here, without any new sample."""
         now = self.clock()
+        self._update_held(now)
         for key, instance in list(self.instances.items()):
             rule = self.rules.get(instance.rule)
             if rule is None:  # the rule was removed from the file since the state was saved
                 del self.instances[key]
                 continue
+            if self.held(rule.select.measurement):
+                instance.last_seen = max(instance.last_seen, now)  # a full window afterwards
             if rule.absent is not None:
                 self._step(rule, instance, now - instance.last_seen >= rule.absent, now)
             elif instance.state != "inactive":  # an inactive one waits for its next sample
@@ -144,6 +172,9 @@ class AlertEngine:
             instance.cleared_at = None
             if instance.state in ("inactive", "resolved"):
                 instance.state, instance.active_since = "pending", now
+            if instance.state == "pending" and self.held(rule.select.measurement):
+                instance.active_since = now  # `for` counts from the end of the hold
+                return
             if instance.state == "pending" and now - (instance.active_since or now) >= rule.for_:
                 self._transition(instance, "firing", now)
             return

@@ -31,6 +31,8 @@ from gateway.inventory import Section
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yaml"
+# where the city publishes docs/runbooks/ (a rules file's runbook_base_url overrides it)
+DEFAULT_RUNBOOK_BASE_URL = "https://edumon.ventspils.lv/runbooks"
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -111,7 +113,8 @@ class Rule(Section):
     labels: dict[LabelName, str] = Field(default_factory=dict)
     summary: str = Field(min_length=1)
     description: str = ""
-    runbook: str | None = Field(default=None, pattern=r"^https?://")
+    # a URL, or a page name below the rule file's runbook_base_url (docs/runbooks/<name>.md)
+    runbook: str | None = Field(default=None, pattern=r"^(https?://\S+|[a-z0-9][a-z0-9-]*)$")
 
     @model_validator(mode="after")
     def _one_condition(self) -> Rule:
@@ -129,7 +132,19 @@ class Rule(Section):
 
 
 class RuleFile(Section):
+    # where docs/runbooks/ is published; a rule's runbook name becomes <base>/<name>.md
+    runbook_base_url: str = Field(default=DEFAULT_RUNBOOK_BASE_URL, pattern=r"^https?://\S+$")
     rules: list[Rule] = Field(default_factory=list)
+
+    def resolved_rules(self) -> list[Rule]:
+        """The rules with every runbook name turned into its URL below runbook_base_url."""
+        base = self.runbook_base_url.rstrip("/")
+        return [
+            rule.model_copy(update={"runbook": f"{base}/{rule.runbook}.md"})
+            if rule.runbook and not rule.runbook.startswith(("http://", "https://"))
+            else rule
+            for rule in self.rules
+        ]
 
     @model_validator(mode="after")
     def _unique_names(self) -> RuleFile:
@@ -178,7 +193,7 @@ def _parse(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
     except YamlProblem as error:
         return [], [RuleProblem(where, error.line, "", error.message)]
     try:
-        return RuleFile.model_validate(data or {}).rules, []
+        return RuleFile.model_validate(data or {}).resolved_rules(), []
     except ValidationError as error:
         problems = []
         for e in error.errors():

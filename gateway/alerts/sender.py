@@ -69,6 +69,9 @@ def payload(
     for instance in engine.to_send():
         rule = engine.rules[instance.rule]
         annotations = {"summary": render(rule.summary, rule, instance, site_names)}
+        site = instance.labels.get("site")
+        if site is not None:  # the mail and chat templates name the site, not only its id
+            annotations["site_name"] = site_names.get(site, site)
         if rule.description:
             annotations["description"] = render(rule.description, rule, instance, site_names)
         if rule.runbook:

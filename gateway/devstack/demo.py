@@ -13,8 +13,9 @@ import os
 import secrets
 from pathlib import Path
 
-from gateway.config import AlertmanagerSection, EdumonConfig, load_config
+from gateway.config import EdumonConfig, load_config
 from gateway.devstack.stack import LocalStack
+from gateway.sections import AlertmanagerSection
 from gateway.service import Service
 
 log = logging.getLogger(__name__)

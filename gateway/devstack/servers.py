@@ -317,11 +317,15 @@ class Alertmanager(ChildServer):
             self.config_file = self._redirect_webhooks(webhook_url)
 
     def _redirect_webhooks(self, webhook_url: str) -> Path:
-        """A copy of the config whose receivers post to `webhook_url`/<receiver name>."""
+        """A copy of the config whose receivers (mail, chat, webhooks) only post to
+        `webhook_url`/<receiver name>."""
         config = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
         for receiver in config.get("receivers", []):
-            for webhook in receiver.get("webhook_configs", []):
-                webhook["url"] = f"{webhook_url.rstrip('/')}/{receiver['name']}"
+            name = receiver["name"]
+            receiver.clear()
+            receiver["name"] = name
+            url = f"{webhook_url.rstrip('/')}/{name}"
+            receiver["webhook_configs"] = [{"url": url, "send_resolved": True}]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         copy = self.data_dir / "alertmanager.yml"
         copy.write_text(yaml.safe_dump(config), encoding="utf-8")

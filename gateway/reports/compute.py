@@ -74,7 +74,7 @@ async def build_report(
 def _core_switches(site: Site) -> set[str]:
     """The switches whose uplinks are the site's uplink: the core ones, else all."""
     switches = [d for d in site.devices if d.kind == "switch"]
-    core = {d.id for d in switches if d.role == "core"}
+    core = {d.id for d in switches if getattr(d, "role", None) == "core"}
     return core or {d.id for d in switches}
 
 
@@ -171,7 +171,9 @@ async def _sensors(report: Report, source: Sources, sites: list[Site], interval_
     per_site: dict[str, tuple[int, float]] = {}
     for site in sites:
         sensors = [
-            d.id for d in site.devices if d.kind == "lorawan_sensor" and d.profile == "env-sensor"
+            d.id
+            for d in site.devices
+            if d.kind == "lorawan_sensor" and getattr(d, "profile", None) == "env-sensor"
         ]
         if not sensors or not expected_each:
             continue

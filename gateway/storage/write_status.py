@@ -7,6 +7,7 @@ can fix (wrong credentials, missing database, wrong URL) is ever dropped: it sta
 from __future__ import annotations
 
 import enum
+import json
 import re
 from email.utils import parsedate_to_datetime
 
@@ -63,6 +64,55 @@ def lines_named_in_error(body: str, lines: list[bytes]) -> list[bytes]:
     if not _UNPARSABLE.search(body):
         return []
     return [line for line in lines if f"unable to parse '{line.decode(errors='replace')}'" in body]
+
+
+# InfluxDB 1.x (Go %q quoting): partial write: max-values-per-tag limit exceeded (100000/100000):
+# measurement="wifi_ap" tag="band" value="x" dropped=3
+_GO_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_TAG_LIMIT = re.compile(
+    rf"max-values-per-tag limit exceeded \(\d+/\d+\): measurement={_GO_QUOTED} "
+    rf"tag={_GO_QUOTED} value={_GO_QUOTED}"
+)
+_SERIES_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+
+
+def over_tag_limit(body: str, lines: list[bytes]) -> list[bytes]:
+    """The lines carrying the tag value that a partial write refused for max-values-per-tag
+    names; [] for any other answer."""
+    try:
+        message = str(json.loads(body).get("error", body))
+    except (ValueError, AttributeError):
+        message = body
+    found = _TAG_LIMIT.search(message)
+    if found is None:
+        return []
+    measurement, tag, value = (_unquote(found.group(n)) for n in (1, 2, 3))
+    prefix = measurement.translate(_MEASUREMENT_ESCAPES) + ","
+    needle = f",{tag.translate(_SERIES_ESCAPES)}={value.translate(_SERIES_ESCAPES)},"
+    return [
+        line
+        for line in lines
+        if (key := _series_key(line.decode(errors="replace"))).startswith(prefix)
+        and needle in key + ","
+    ]
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _series_key(line: str) -> str:
+    """The line up to its first unescaped space: measurement and tags."""
+    escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == " ":
+            return line[:i]
+    return line
 
 
 def split_lines(payload: bytes) -> list[bytes]:

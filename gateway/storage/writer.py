@@ -23,9 +23,16 @@ from gateway.sample import Sample
 from gateway.storage.influx_http import InfluxHttp, WriteResponse
 from gateway.storage.lineprotocol import LineEncoder
 from gateway.storage.spool import Record, Spool
-from gateway.storage.write_status import Outcome, classify, lines_named_in_error, split_lines
+from gateway.storage.write_status import (
+    Outcome,
+    classify,
+    lines_named_in_error,
+    over_tag_limit,
+    split_lines,
+)
 
 log = logging.getLogger(__name__)
+_Chunk = tuple[bytes, bool, int]  # (line protocol, gzipped, points)
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class InfluxWriter:
 
         The spooled batch is sent as it is (gzip); it is only decompressed when it must be split.
         """
-        pending: list[tuple[bytes, bool, int]] = [(spooled, True, points)]
+        pending: list[_Chunk] = [(spooled, True, points)]
         while pending:
             chunk, gzipped, chunk_points = pending.pop()
             response = await self._post_until_decided(chunk, gzipped)
@@ -146,6 +153,10 @@ class InfluxWriter:
             reason = f"HTTP {response.status}: {response.body.strip()}"
             if len(chunk_lines) == 1:
                 self._dead_letter(chunk_lines[0], reason, outcome)
+                continue
+            limited = over_tag_limit(response.body, chunk_lines)
+            if outcome is Outcome.REJECTED and limited:
+                self._over_limit(chunk_lines, limited, reason, pending)
                 continue
             named = []
             if outcome is Outcome.REJECTED:
@@ -160,6 +171,21 @@ class InfluxWriter:
             half = len(rest) // 2
             pending.append(_chunk(rest[half:]))
             pending.append(_chunk(rest[:half]))
+
+    def _over_limit(
+        self, lines: list[bytes], named: list[bytes], reason: str, pending: list[_Chunk]
+    ) -> None:
+        """A partial write refused for a limit: the lines it names go to the dead letters at
+        once (bisecting re-sent the batch ~log2(n) times per bad value and held up all data
+        behind it), and the rest is sent once more: the database names only the first value
+        it refused, and influxd 1.6 also loses a point it does not count as dropped (a point
+        written twice is stored once)."""
+        for line in named:
+            self._dead_letter(line, reason, Outcome.REJECTED)
+        refused = set(named)
+        rest = [line for line in lines if line not in refused]
+        if rest:
+            pending.append(_chunk(rest))
 
     def _dead_letter(self, line: bytes, reason: str, outcome: Outcome) -> None:
         self.dead_letters.add(source="influxdb", reason=reason, raw=line)
@@ -233,5 +259,5 @@ class InfluxWriter:
         await self.http.close()
 
 
-def _chunk(lines: list[bytes]) -> tuple[bytes, bool, int]:
+def _chunk(lines: list[bytes]) -> _Chunk:
     return b"\n".join(lines) + b"\n", False, len(lines)

@@ -26,17 +26,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from collectors.lorawan.service import lorawan_intake
-from collectors.mqtt.service import telemetry_intake
+from collectors.lorawan.config import LorawanSensor
+from collectors.lorawan.plugin import lorawan_intake
+from collectors.mqtt.plugin import telemetry_intake
+from collectors.probes.config import ProbeTarget
 from collectors.probes.stats import burst_fields
 from collectors.snmp.client import UdpSockets, V2cTransport
+from collectors.snmp.config import Switch
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.rules import DEFAULT_RULES, load_rules
 from gateway.alerts.service import alert_point
 from gateway.collector import CollectorError
 from gateway.config import EdumonConfig
-from gateway.inventory import ProbeTarget, Switch
 from gateway.sample import FieldValue, Sample
 from gateway.storage.influx_http import InfluxHttp
 from gateway.storage.lineprotocol import LineEncoder
@@ -61,9 +63,7 @@ class History:
         self.now = float(scenario.first)
         self.written: Counter[str] = Counter()
         self.core = [
-            (site.id, device)
-            for site, device in config.devices("switch")
-            if isinstance(device, Switch) and device.role == "core"
+            (site.id, device) for site, device in config.devices_of(Switch) if device.role == "core"
         ]
         self.fleet = SnmpFleet(
             [(self._switch(d), "127.0.0.1", 0) for _, d in self.core],
@@ -75,7 +75,7 @@ class History:
         self.telemetry = telemetry_intake(config)
         self.sensors = network_from_config(config).sensors
         self.lorawan = lorawan_intake(config)
-        self.sensor_sites = {d.dev_eui: s.id for s, d in config.devices("lorawan_sensor")}
+        self.sensor_sites = {d.dev_eui: s.id for s, d in config.devices_of(LorawanSensor)}
         self.f_cnt: Counter[str] = Counter()
         site_names = {site.id: site.name for site in config.sites}
         self.alert_points: list[Sample] = []

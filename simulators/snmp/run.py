@@ -7,8 +7,8 @@ import logging
 import os
 import time
 
+from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
 from gateway.config import EdumonConfig
-from gateway.inventory import Switch
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.scenario import Scenario, apply_faults, run_events
 from simulators.snmp.switch import SimSwitch
@@ -42,8 +42,7 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
     """One simulated switch per switch of the inventory, at its address and port."""
     now = time.time()
     fleet = []
-    for n, (_site, device) in enumerate(config.devices("switch")):
-        assert isinstance(device, Switch)
+    for n, (_site, device) in enumerate(config.devices_of(Switch)):
         switch = SimSwitch(
             device.id,
             seed=seed,
@@ -57,13 +56,15 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
 def city_fleet(config: EdumonConfig, community: bytes, *, seed: int) -> SnmpFleet:
     """Every switch of the inventory as one fleet, answering the config's SNMPv3 users too
     and sending its traps to the config's trap listener (if it has one)."""
-    from collectors.snmp.service import usm_user
+    from collectors.snmp.plugin import usm_user
 
     trap_to = None
-    if config.snmp.trap_listen:
-        host, _, port = config.snmp.trap_listen.rpartition(":")
+    trap_listen = config.settings_of("snmp", SnmpSettings).trap_listen
+    if trap_listen:
+        host, _, port = trap_listen.rpartition(":")
         trap_to = (host.strip("[]"), int(port))
-    users = [usm_user(c) for c in config.credentials.snmp.values() if c.version == "3"]
+    credentials = config.credentials_of("snmp", SnmpCredential).values()
+    users = [usm_user(c) for c in credentials if c.version == "3"]
     switches = inventory_fleet(config, seed=seed)
     return SnmpFleet(switches, community, trap_receiver=trap_to, users=users)
 

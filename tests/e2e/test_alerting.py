@@ -107,11 +107,10 @@ async def running_city(
 service: {{state_dir: {tmp_path / "state"}, http_listen: "127.0.0.1:0"}}
 influxdb: {{url: {influxdb.url}, database: edumon, flush_interval_s: 0.2}}
 {mqtt}
-snmp: {{trap_listen: "127.0.0.1:{trap_port}"}}
+snmp: {{trap_listen: "127.0.0.1:{trap_port}", interval_s: {POLL_S}, timeout_s: 0.3, retries: 0}}
 alertmanager: {{url: {alertmanager.url}, resend_interval_s: 5}}
 alerts: {{rules_file: {rules_with(tmp_path / "rules.yaml", rule_changes)}}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
-defaults: {{snmp_interval_s: {POLL_S}, snmp_timeout_s: 0.3, snmp_retries: 0}}
 sites:
   - id: {site}
     name: "School {site}"

@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from collectors.lorawan.service import lorawan_intake
-from collectors.mqtt.service import telemetry_intake
+from collectors.lorawan.plugin import lorawan_intake
+from collectors.mqtt.plugin import telemetry_intake
 from collectors.snmp.client import UdpSockets
+from collectors.snmp.plugin import snmp_targets
 from collectors.snmp.poller import SnmpPoller
-from collectors.snmp.service import snmp_targets
 from gateway.alerts.engine import AlertEngine, Transition
 from gateway.alerts.rules import load_rules
-from gateway.collector import PollScheduler
 from gateway.config import EdumonConfig, load_config
+from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
 from gateway.sample import Sample
+from gateway.scheduler import PollScheduler
 from simulators.lorawan.network_server import SimSensor, chirpstack_event, payload, topic_of
 from simulators.mqtt.devices import SimDevice
 from simulators.snmp.agent import SnmpFleet
@@ -52,7 +53,7 @@ def city(tmp_path: Path, core_port: int, access_port: int) -> EdumonConfig:
         f"""
 service: {{state_dir: {tmp_path / "state"}}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
-defaults: {{snmp_interval_s: 300, snmp_timeout_s: 1, snmp_retries: 1}}
+snmp: {{interval_s: 300, timeout_s: 1, retries: 1}}
 sites:
   - id: vsk-1
     name: "Ventspils 1. pamatskola"
@@ -96,8 +97,8 @@ async def simulate_day(
         engine.observe(samples)
 
     poller = SnmpPoller(clock=clock)
-    scheduler = PollScheduler(emit, Metrics())
-    targets = snmp_targets(config, UdpSockets())
+    scheduler = PollScheduler(emit, Metrics(), CollectorHealth("snmp"))
+    targets = snmp_targets(config, UdpSockets(), poller)
     telemetry = telemetry_intake(config)
     lorawan = lorawan_intake(config)
     devices = [SimDevice("vsk-1", ap.id, "ap", ap.room) for _, ap in config.devices("access_point")]
@@ -112,8 +113,8 @@ async def simulate_day(
         for step in range(24 * 60 // (STEP_S // 60)):
             clock.now = MONDAY + step * STEP_S
             if step % POLL_EVERY == 0:
-                for target, schedule in targets:
-                    await scheduler.poll_once(poller, target, schedule)
+                for job in targets:
+                    await scheduler.poll_once(poller, job.target, job.schedule)
             for device in devices:
                 device.overheating = device.name == overheat and clock.now >= MONDAY + 12 * 3600
                 body = json.dumps(device.payload(clock.now, step)).encode()

@@ -176,7 +176,7 @@ async def test_service_probes_the_inventory_into_influxdb(
         f"""
 service: {{state_dir: {tmp_path / "state"}, http_listen: "127.0.0.1:0"}}
 influxdb: {{url: {influxdb.url}, database: probes, flush_interval_s: 0.2}}
-defaults: {{probe_interval_s: 1, probe_spacing_s: 0.02, probe_timeout_s: 0.3}}
+probes: {{interval_s: 1, spacing_s: 0.02, timeout_s: 0.3}}
 sites:
   - id: school
     name: Lab school

@@ -1,0 +1,83 @@
+"""The LoRaWAN collector's plugin: uplinks of the inventory's sensors, from the network servers'
+MQTT integrations (ChirpStack v4, The Things Stack v3) on edumon's broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from collectors.lorawan.config import LorawanSensor, LorawanSettings
+from collectors.lorawan.intake import DUPLICATE, LorawanIntake
+from collectors.lorawan.samples import SensorInfo
+from gateway.collector import (
+    Collector,
+    CollectorContext,
+    CollectorPlugin,
+    RawData,
+    Stream,
+    Totals,
+)
+from gateway.config import EdumonConfig
+from gateway.deadletter import DeadLetterFile
+from gateway.inventory import raw_devices, repeated_values
+from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
+from gateway.yaml_lines import Path as KeyPath
+
+NAME = "lorawan"
+TOPICS = ("application/+/device/+/event/up", "v3/+/devices/+/up")
+
+
+def lorawan_intake(config: EdumonConfig) -> LorawanIntake:
+    sensors = {
+        device.dev_eui: SensorInfo(site.id, device.id, device.room or "", device.profile)
+        for site, device in config.devices_of(LorawanSensor)
+    }
+    dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, NAME)
+    return LorawanIntake(sensors, dead_letters)
+
+
+def intake_totals(intake: LorawanIntake) -> Totals:
+    totals: dict[tuple[str, str], int] = {("accepted", ""): intake.accepted}
+    for kind, n in intake.counts.items():
+        totals[
+            "duplicate" if kind == DUPLICATE else "rejected", "" if kind == DUPLICATE else kind
+        ] = n
+    return totals
+
+
+def open_lorawan(context: CollectorContext) -> Collector:
+    config = context.config
+    intake = lorawan_intake(config)
+    consumer = MqttConsumer(
+        NAME,
+        settings_from_config(config, NAME),
+        shared(config, TOPICS),
+        lambda topic, payload, retained: intake.handle(topic, payload),
+        intake.dead_letters,
+    )
+    stream = Stream(
+        NAME,
+        broker_address(config),
+        lambda emit, health: consumer.run(emit, health, lambda: intake_totals(intake)),
+        silence_s=config.settings_of(NAME, LorawanSettings).silence_s,
+        measurements=("environment", "lorawan"),
+    )
+    return Collector(streams=[stream])
+
+
+def dev_eui_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
+    """A dev_eui used twice (LoRaWAN EUIs are unique whatever their case)."""
+    euis = (
+        ((*at, "dev_eui"), eui.lower() if isinstance(eui := device.get("dev_eui"), str) else None)
+        for at, device in raw_devices(data)
+    )
+    yield from repeated_values("dev_eui", euis)
+
+
+PLUGIN = CollectorPlugin(
+    name=NAME,
+    open=open_lorawan,
+    devices=(LorawanSensor,),
+    settings_key=NAME,
+    settings=LorawanSettings,
+    config_problems=dev_eui_problems,
+)

@@ -1,0 +1,62 @@
+"""The MQTT telemetry collector's plugin: the inventory's access points and exhibits."""
+
+from __future__ import annotations
+
+from collectors.mqtt.config import AccessPoint, Exhibit, TelemetrySettings
+from collectors.mqtt.telemetry import SUBSCRIPTIONS, Placement, TelemetryIntake
+from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stream, Totals
+from gateway.config import EdumonConfig
+from gateway.deadletter import DeadLetterFile
+from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
+
+NAME = "mqtt"
+
+
+def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
+    aps = {
+        (site.id, device.id): Placement(site.id, device.room)
+        for site, device in config.devices_of(AccessPoint)
+    }
+    exhibits = {
+        (site.id, device.id): Placement(site.id, device.zone)
+        for site, device in config.devices_of(Exhibit)
+    }
+    dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, NAME)
+    return TelemetryIntake(aps, exhibits, dead_letters)
+
+
+def intake_totals(intake: TelemetryIntake) -> Totals:
+    """The intake's own counts by kind: "ok" is accepted, anything else rejected."""
+    return {
+        ("accepted", "") if kind == "ok" else ("rejected", kind): n
+        for kind, n in intake.counts.items()
+    }
+
+
+def open_telemetry(context: CollectorContext) -> Collector:
+    config = context.config
+    intake = telemetry_intake(config)
+    consumer = MqttConsumer(
+        NAME,
+        settings_from_config(config, "telemetry"),
+        shared(config, SUBSCRIPTIONS),
+        intake.handle,
+        intake.dead_letters,
+    )
+    stream = Stream(
+        NAME,
+        broker_address(config),
+        lambda emit, health: consumer.run(emit, health, lambda: intake_totals(intake)),
+        silence_s=config.settings_of("telemetry", TelemetrySettings).silence_s,
+        measurements=("wifi_ap", "exhibit"),
+    )
+    return Collector(streams=[stream])
+
+
+PLUGIN = CollectorPlugin(
+    name=NAME,
+    open=open_telemetry,
+    devices=(AccessPoint, Exhibit),
+    settings_key="telemetry",
+    settings=TelemetrySettings,
+)

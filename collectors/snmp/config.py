@@ -1,0 +1,84 @@
+"""The SNMP collector's config: its `snmp:` section, `switch` devices and `credentials.snmp`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
+
+from gateway.inventory import Address, DeviceBase, EnvName, Interval, Listen, Section, Slug
+
+
+class SnmpSettings(Section):
+    trap_listen: Listen | None = None
+    max_repetitions: int = Field(default=25, ge=1, le=200)
+    max_concurrent: int = Field(default=64, ge=1, le=4096)
+    interval_s: Interval = 60.0
+    timeout_s: Interval = 5.0
+    retries: int = Field(default=1, ge=0, le=10)
+
+
+class SnmpCredential(Section):
+    """SNMP v2c (community) or v3 (USM user, with the security level's rules enforced)."""
+
+    version: Annotated[Literal["2c", "3"], BeforeValidator(str)]
+    community_env: EnvName | None = None
+    user: str | None = None
+    security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "authPriv"
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] | None = None
+    auth_password_env: EnvName | None = None
+    priv_protocol: Literal["aes"] | None = None  # AES-128-CFB (RFC 3826); DES is obsolete
+    priv_password_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _security_rules(self) -> SnmpCredential:
+        if self.version == "2c":
+            if self.community_env is None:
+                raise ValueError("community_env is required for SNMP v2c")
+            v3_only = ("user", "auth_protocol", "auth_password_env", "priv_protocol")
+            extra = [f for f in (*v3_only, "priv_password_env") if getattr(self, f) is not None]
+            if "security_level" in self.model_fields_set:
+                extra.append("security_level")
+            if extra:
+                raise ValueError(f"{', '.join(extra)} only apply to SNMP v3")
+            return self
+        if self.user is None:
+            raise ValueError("user is required for SNMP v3")
+        if self.community_env is not None:
+            raise ValueError("community_env only applies to SNMP v2c")
+        wants_auth = self.security_level != "noAuthNoPriv"
+        wants_priv = self.security_level == "authPriv"
+        for needed, fields in (
+            (wants_auth, ("auth_protocol", "auth_password_env")),
+            (wants_priv, ("priv_protocol", "priv_password_env")),
+        ):
+            for name in fields:
+                if needed and getattr(self, name) is None:
+                    raise ValueError(f"{name} is required for SNMP v3 with {self.security_level}")
+                if not needed and getattr(self, name) is not None:
+                    raise ValueError(f"{name} must not be set with {self.security_level}")
+        return self
+
+    @property
+    def community(self) -> SecretStr | None:
+        return self.secret("community")
+
+    @property
+    def auth_password(self) -> SecretStr | None:
+        return self.secret("auth_password")
+
+    @property
+    def priv_password(self) -> SecretStr | None:
+        return self.secret("priv_password")
+
+
+class Switch(DeviceBase):
+    kind: Literal["switch"]
+    id: Slug
+    role: Literal["core", "access"] = "access"
+    address: Address
+    port: int = Field(default=161, ge=1, le=65535)
+    credentials: str
+    interval_s: Interval | None = None
+    timeout_s: Interval | None = None
+    retries: int | None = Field(default=None, ge=0, le=10)

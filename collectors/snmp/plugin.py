@@ -1,0 +1,203 @@
+"""The SNMP collector's plugin: the inventory's switches, polled, and the trap listener."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
+from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
+from collectors.snmp.poller import SnmpPoller, SnmpTarget
+from collectors.snmp.traps import TrapReceiver, TrapSource
+from collectors.snmp.usm import UsmUser
+from collectors.snmp.v3_transport import V3Transport
+from gateway.collector import (
+    Collector,
+    CollectorContext,
+    CollectorEmit,
+    CollectorPlugin,
+    PolledJob,
+    PollSchedule,
+    RawData,
+    Stream,
+    Totals,
+)
+from gateway.config import EdumonConfig
+from gateway.intake_health import CollectorHealth
+from gateway.inventory import raw_devices
+from gateway.yaml_lines import Path as KeyPath
+
+log = logging.getLogger(__name__)
+
+
+def snmp_targets(
+    config: EdumonConfig, sockets: UdpSockets, poller: SnmpPoller | None = None
+) -> list[PolledJob]:
+    settings = config.settings_of("snmp", SnmpSettings)
+    credentials = config.credentials_of("snmp", SnmpCredential)
+    poller = poller or SnmpPoller()
+    return [
+        job_for(site.id, device, credentials[device.credentials], settings, sockets, poller)
+        for site, device in config.devices_of(Switch)
+    ]
+
+
+def job_for(
+    site: str,
+    device: Switch,
+    credential: SnmpCredential,
+    settings: SnmpSettings,
+    sockets: UdpSockets,
+    poller: SnmpPoller,
+) -> PolledJob:
+    interval = device.interval_s or settings.interval_s
+    timeout = device.timeout_s or settings.timeout_s
+    retries = settings.retries if device.retries is None else device.retries
+    transport: SnmpTransport
+    if credential.version == "3":
+        transport = V3Transport(
+            sockets,
+            device.id,
+            device.address,
+            device.port,
+            usm_user(credential),
+            timeout_s=timeout,
+            retries=retries,
+        )
+    else:
+        community = credential.community
+        assert community is not None  # config validation guarantees it
+        transport = V2cTransport(
+            sockets,
+            device.id,
+            device.address,
+            device.port,
+            community.get_secret_value().encode(),
+            timeout_s=timeout,
+            retries=retries,
+        )
+    # the whole poll must end inside the interval, whatever the device does
+    deadline = min(interval * 0.8, max(timeout * (retries + 1) * 3, timeout))
+    target = SnmpTarget(site, device.id, device.role, transport, settings.max_repetitions, deadline)
+    return PolledJob(poller, target, PollSchedule(device.id, interval, deadline + 1.0))
+
+
+def usm_user(credential: SnmpCredential) -> UsmUser:
+    def secret(name: str) -> bytes:
+        value = credential.secret(name)
+        return value.get_secret_value().encode() if value is not None else b""
+
+    assert credential.user is not None
+    return UsmUser(
+        credential.user.encode(),
+        credential.auth_protocol,
+        secret("auth_password"),
+        credential.priv_protocol,
+        secret("priv_password"),
+    )
+
+
+def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | None:
+    settings = config.settings_of("snmp", SnmpSettings)
+    if settings.trap_listen is None:
+        return None
+    host, _, port = settings.trap_listen.rpartition(":")
+    credentials = config.credentials_of("snmp", SnmpCredential).values()
+    communities = {c.get_secret_value().encode() for cred in credentials if (c := cred.community)}
+    users = [usm_user(cred) for cred in credentials if cred.version == "3"]
+    sources = {
+        device.address: TrapSource(site.id, device.id, device.role)
+        for site, device in config.devices_of(Switch)
+    }
+    return TrapReceiver(
+        host.strip("[]"), int(port), communities, sources, poller.interface, users=users
+    )
+
+
+def open_snmp(context: CollectorContext) -> Collector:
+    config, metrics = context.config, context.metrics
+    settings = config.settings_of("snmp", SnmpSettings)
+    sockets = UdpSockets()
+    poller = SnmpPoller(on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc())
+    jobs = snmp_targets(config, sockets, poller)
+    transports = [job.target.transport for job in jobs]
+
+    def request_totals() -> Totals:
+        totals: dict[tuple[str, str], int] = {}
+        for name in ("requests", "retries", "timeouts", "malformed", "varbinds"):
+            totals["request", name] = sum(getattr(t.stats, name) for t in transports)
+        return totals
+
+    collector = Collector(
+        polled=jobs,
+        close=sockets.close,
+        max_concurrent=settings.max_concurrent,
+        poll_totals=request_totals,
+    )
+    receiver = trap_receiver(config, poller)
+    if receiver is not None:
+        collector.streams.append(
+            Stream("snmp-traps", settings.trap_listen or "", lambda e, h: run_traps(receiver, e, h))
+        )
+    return collector
+
+
+async def run_traps(receiver: TrapReceiver, emit: CollectorEmit, health: CollectorHealth) -> None:
+    """The trap socket as a stream: connected while bound; every datagram counted by outcome."""
+
+    def totals() -> Totals:
+        stats = receiver.stats
+        rejected = {
+            "malformed": stats.malformed,
+            "auth_failure": stats.auth_failures,
+            "wrong_community": stats.wrong_community,
+        }
+        counts = {("rejected", reason): n for reason, n in rejected.items()}
+        counts["accepted", "unknown_sender"] = stats.unknown_sender
+        counts["accepted", "unknown_trap"] = stats.unknown_trap
+        counts["received", ""] = stats.received
+        return counts
+
+    health.add_totals("traps", totals)
+    task = asyncio.create_task(receiver.run(emit))
+    try:
+        bound = asyncio.create_task(receiver.bound.wait())
+        await asyncio.wait({task, bound}, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.bound.is_set():
+            health.connect(f"listening on udp {receiver.host}:{receiver.port}")
+        await task
+    except OSError as error:
+        health.disconnect(f"cannot listen on udp {receiver.host}:{receiver.port}: {error}")
+        raise
+    finally:
+        task.cancel()
+
+
+def credential_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
+    """Switches naming SNMP credentials that are not defined."""
+    credentials = data.get("credentials")
+    snmp = credentials.get("snmp") if isinstance(credentials, dict) else None
+    known = sorted(str(name) for name in snmp) if isinstance(snmp, dict) else []
+    for at, device in raw_devices(data):
+        name = device.get("credentials")
+        if device.get("kind") == "switch" and isinstance(name, str) and name not in known:
+            listed = ", ".join(known) or "none defined"
+            yield (*at, "credentials"), f"unknown SNMP credentials {name!r} (known: {listed})"
+
+
+def _wanted(config: EdumonConfig) -> bool:
+    settings = config.settings_of("snmp", SnmpSettings)
+    return settings.trap_listen is not None or any(config.devices_of(Switch))
+
+
+PLUGIN = CollectorPlugin(
+    name="snmp",
+    open=open_snmp,
+    devices=(Switch,),
+    settings_key="snmp",
+    settings=SnmpSettings,
+    credentials=SnmpCredential,
+    config_problems=credential_problems,
+    wanted=_wanted,
+)

@@ -1,0 +1,115 @@
+"""The config sections of the service core: the service itself, the database, the spool, the
+MQTT broker the MQTT-based collectors share, Alertmanager and the alert rules. Collectors bring
+their own sections (see gateway/plugins.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from gateway.inventory import ByteSize, EnvName, Interval, Listen, Section
+
+
+class ServiceSection(Section):
+    name: str = "edumon"
+    http_listen: Listen = "127.0.0.1:9108"
+    state_dir: Path = Path("state")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Login(Section):
+    """`username_env` / `password_env`, resolved."""
+
+    @property
+    def username(self) -> SecretStr | None:
+        return self.secret("username")
+
+    @property
+    def password(self) -> SecretStr | None:
+        return self.secret("password")
+
+
+class InfluxSection(Login):
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "edumon"
+    retention_policy: str | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    org: str | None = None
+    bucket: str | None = None
+    token_env: EnvName | None = None
+    batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+    flush_interval_s: Interval = 1.0
+    max_in_flight: int = Field(default=2, ge=1, le=64)
+    gzip: bool = True
+    timeout_s: Interval = 10.0
+    max_retry_delay_s: Interval = 30.0
+
+    @model_validator(mode="after")
+    def _api_settings(self) -> InfluxSection:
+        v2_only = {"org": self.org, "bucket": self.bucket, "token_env": self.token_env}
+        if self.api == "v2":
+            missing = [name for name, value in v2_only.items() if not value]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required with api v2")
+            if self.username_env or self.password_env or self.retention_policy:
+                raise ValueError("username_env, password_env, retention_policy apply to api v1")
+            return self
+        misplaced = [name for name, value in v2_only.items() if value is not None]
+        if misplaced:
+            raise ValueError(f"{', '.join(misplaced)} only apply to api v2")
+        if self.password_env and not self.username_env:
+            raise ValueError("password_env needs username_env")
+        return self
+
+    @property
+    def token(self) -> SecretStr | None:
+        return self.secret("token")
+
+
+class SpoolSection(Section):
+    max_bytes: ByteSize = 2**30
+    segment_bytes: ByteSize = 64 * 2**20
+
+    @model_validator(mode="after")
+    def _segment_fits(self) -> SpoolSection:
+        if self.segment_bytes > self.max_bytes:
+            raise ValueError("segment_bytes must not exceed max_bytes")
+        return self
+
+
+class MqttSection(Login):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    tls: bool = False
+    ca_file: Path | None = None  # with tls: trust this CA (default: the system's)
+    client_id: str = "edumon"
+    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
+    # several edumon instances with the same group split the stream ($share subscriptions)
+    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    # the broker is asked for a sign of life this often; a frozen broker is noticed within
+    # about twice this (paho drops the connection when a ping goes unanswered)
+    keepalive_s: int = Field(default=15, ge=5, le=600)
+
+
+class AlertmanagerSection(Section):
+    url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
+    resend_interval_s: Interval = 60.0
+    timeout_s: Interval = 5.0
+
+
+class AlertsSection(Section):
+    """Alert rules (gateway/alerts/rules.py); the built-in pack unless `rules_file` is given,
+    relative to the config file."""
+
+    rules_file: Path | None = None
+    evaluation_interval_s: Interval = 1.0
+    # after an intake (e.g. the MQTT broker) recovers, the rules of the devices behind it wait
+    # this long before they may fire: the devices reconnect, and their Last Wills of the
+    # outage arrive, in that time
+    intake_recovery_grace_s: Interval = 60.0
