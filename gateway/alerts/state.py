@@ -2,7 +2,8 @@
 restart edumon re-sends the same alerts (Alertmanager deduplicates them: no new page), and the
 series watched by absence rules are remembered, so a sensor silent across a restart is still
 noticed. Written atomically (temp file + rename); a missing or unreadable file means a fresh
-start, logged once, never a crash."""
+start, logged once, never a crash. Its size is bounded by the engine's instance bounds
+(gateway.alerts.bounds), which `load` applies to what it reads, too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gateway.alerts.bounds import InstanceBounds
 from gateway.alerts.engine import AlertEngine, Instance, instance_key
 
 log = logging.getLogger(__name__)
@@ -27,15 +29,20 @@ def save(engine: AlertEngine, path: Path) -> None:
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".tmp")
-    with temp.open("w", encoding="utf-8") as file:
-        json.dump({"version": VERSION, "instances": kept}, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temp, path)
+    try:
+        with temp.open("w", encoding="utf-8") as file:
+            json.dump({"version": VERSION, "instances": kept}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)  # a half-written copy on a full disk only takes space
+        raise
 
 
-def load(engine: AlertEngine, path: Path, now: float) -> int:
-    """Restore what `save` wrote; returns how many alerts were restored as firing."""
+def load(engine: AlertEngine, path: Path, now: float, bounds: InstanceBounds | None = None) -> int:
+    """Restore what `save` wrote, within `bounds` (a file from a version without them, or
+    with a larger bound, is trimmed); returns how many alerts were restored as firing."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         records = data["instances"] if data.get("version") == VERSION else []
@@ -49,6 +56,8 @@ def load(engine: AlertEngine, path: Path, now: float) -> int:
         rule = engine.rules.get(instance.rule)
         if rule is not None:
             engine.instances[instance_key(rule, instance.labels)] = instance
+    if bounds is not None and (evicted := bounds.trim(engine.instances)):
+        log.warning("alert state %s: %d instances beyond the bound evicted", path, evicted)
     engine.restart_grace(now)
     return sum(1 for i in engine.instances.values() if i.state == "firing")
 
