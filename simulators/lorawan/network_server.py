@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import random
 import struct
 import time
 import uuid
@@ -46,6 +47,7 @@ class NetworkStats:
     arrived: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
     duplicates: int = 0
     malformed: int = 0
+    reconnects: int = 0
 
     def frames_lost(self, dev_eui: str) -> int:
         """The sum a correct consumer reports on the valid uplinks: each one's f_cnt gap since
@@ -168,19 +170,40 @@ class NetworkServerSimulator:
     gap_every: int = 7
     malformed_every: int = 11
     stats: NetworkStats = field(default_factory=NetworkStats)
+    _message: int = field(default=0, init=False)
+    _f_cnts: dict[str, int] = field(default_factory=dict, init=False)
+    _rounds_left: int = field(default=0, init=False)
 
     async def run(self, rounds: int, period_s: float) -> None:
-        async with aiomqtt.Client(self.host, self.port, identifier="sim-lorawan-ns") as client:
-            message = 0
-            f_cnts = dict.fromkeys((s.dev_eui for s in self.sensors), 0)
-            for _ in range(rounds):
-                for sensor in self.sensors:
-                    message += 1
-                    f_cnts[sensor.dev_eui] += 1
-                    if f_cnts[sensor.dev_eui] % self.gap_every == 0:  # lost on air
-                        f_cnts[sensor.dev_eui] += 1
-                    await self._uplink(client, sensor, f_cnts[sensor.dev_eui], message)
-                await asyncio.sleep(period_s)
+        """`rounds` uplinks of every sensor, `period_s` apart; like a real network server's
+        integration, it reconnects when the broker goes away (what the sensors send meanwhile
+        is lost on the way, as frame-counter gaps show)."""
+        self._message = 0
+        self._f_cnts = dict.fromkeys((s.dev_eui for s in self.sensors), 0)
+        self._rounds_left = rounds
+        delay = 1.0
+        while self._rounds_left > 0:
+            try:
+                async with aiomqtt.Client(
+                    self.host, self.port, identifier="sim-lorawan-ns", timeout=5
+                ) as client:
+                    delay = 1.0
+                    await self._rounds(client, period_s)
+            except aiomqtt.MqttError:
+                self.stats.reconnects += 1
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 5.0)
+
+    async def _rounds(self, client: aiomqtt.Client, period_s: float) -> None:
+        while self._rounds_left > 0:
+            for sensor in self.sensors:
+                self._message += 1
+                self._f_cnts[sensor.dev_eui] += 1
+                if self._f_cnts[sensor.dev_eui] % self.gap_every == 0:  # lost on air
+                    self._f_cnts[sensor.dev_eui] += 1
+                await self._uplink(client, sensor, self._f_cnts[sensor.dev_eui], self._message)
+            self._rounds_left -= 1
+            await asyncio.sleep(period_s)
 
     async def _uplink(
         self, client: aiomqtt.Client, sensor: SimSensor, f_cnt: int, message: int

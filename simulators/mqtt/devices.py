@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import random
 import socket
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class SimDevice:
     place: str  # room or zone
     seed: int = 1
     published: int = 0  # state/health messages acknowledged by the broker
+    reconnects: int = 0
     crashed: bool = False
     stuck_sensor: bool = False
     overheating: bool = False
@@ -101,6 +103,18 @@ class SimDevice:
                     sock.shutdown(socket.SHUT_RDWR)  # FIN without MQTT DISCONNECT
 
     async def run(self, host: str, port: int, period_s: float) -> None:
+        """Publish until crashed; like a real device, reconnect with backoff when the broker
+        goes away or stops answering (the broker sends the Last Will meanwhile)."""
+        tick, delay = 0, 1.0
+        while not self.crashed:
+            try:
+                tick = await self._session(host, port, period_s, tick)
+            except aiomqtt.MqttError:
+                self.reconnects += 1
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 5.0)
+
+    async def _session(self, host: str, port: int, period_s: float, tick: int) -> int:
         will = aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True)
         client = aiomqtt.Client(
             host,
@@ -108,18 +122,18 @@ class SimDevice:
             identifier=f"sim-{self.site}-{self.name}",
             will=will,
             keepalive=max(5, int(period_s * 3)),
+            timeout=5,
         )
         self._client = client
-        with contextlib.suppress(aiomqtt.MqttError):
-            async with client:
-                await client.publish(self.status_topic, b"online", qos=1, retain=True)
-                tick = 0
-                while not self.crashed:
-                    body = json.dumps(self.payload(time.time(), tick)).encode()
-                    await client.publish(self.data_topic, body, qos=1)
-                    self.published += 1
-                    tick += 1
-                    await asyncio.sleep(period_s)
+        async with client:
+            await client.publish(self.status_topic, b"online", qos=1, retain=True)
+            while not self.crashed:
+                body = json.dumps(self.payload(time.time(), tick)).encode()
+                await client.publish(self.data_topic, body, qos=1)
+                self.published += 1
+                tick += 1
+                await asyncio.sleep(period_s)
+        return tick
 
 
 @dataclass
