@@ -96,9 +96,7 @@ def counter_delta(previous: int | None, current: int, *, bits: int) -> int | Non
     return delta
 
 
-def packets_fit(
-    octets: int, packets: int, seconds: float, speed_bps: float | None
-) -> Verdict:
+def packets_fit(octets: int, packets: int, seconds: float, speed_bps: float | None) -> Verdict:
     """Do `octets` and `packets` counted over one interval describe real frames?"""
     if speed_bps and packets / seconds > speed_bps / MIN_WIRE_FRAME_BITS * SPEED_TOLERANCE:
         return Verdict.PACKET_RATE

@@ -10,7 +10,10 @@ MIB content (what the poller reads):
 - ENTITY-SENSOR-MIB entPhySensor{Type,Scale,Precision,Value,OperStatus} for the chassis
   temperature (index 1) and the uplinks' optics, indexed 1000 + 10*ifIndex + k with k = 1
   module temperature (celsius, 0.1 degC), 2 tx power and 3 rx power (watts, scale micro,
-  precision 1: 0.1 uW), 4 laser bias (amperes, scale milli, precision 2: 0.01 mA).
+  precision 1: 0.1 uW), 4 laser bias (amperes, scale milli, precision 2: 0.01 mA);
+- ENTITY-MIB: each uplink's transceiver is entity 1000 + 10*ifIndex (mapped to its port by
+  entAliasMappingIdentifier), containing its four sensors (entPhysicalContainedIn), and
+  every sensor has an entPhysicalDescr.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ IFX_TABLE = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
 HR_PROCESSOR_LOAD = (1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2)
 SENSOR_TABLE = (1, 3, 6, 1, 2, 1, 99, 1, 1, 1)
 SYS_OBJECT_ID = (1, 3, 6, 1, 4, 1, 8072, 3, 2, 10)
+ENTITY_TABLE = (1, 3, 6, 1, 2, 1, 47, 1, 1, 1, 1)  # entPhysicalEntry: 2 descr, 4 containedIn
+ALIAS_MAPPING = (1, 3, 6, 1, 2, 1, 47, 1, 3, 2, 1, 2)  # entAliasMappingIdentifier
+IF_INDEX = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
+SENSOR_KIND = {0: "chassis temperature", 1: "temperature", 2: "Tx power", 3: "Rx power", 4: "bias"}
 
 IF_COLUMNS = (1, 2, 3, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20)
 IFX_COLUMNS = (1, 6, 7, 10, 11, 15, 18)
@@ -65,6 +72,9 @@ def view_of(shape: Shape) -> View:
         cells += [((*IFX_TABLE, c, r), ("ifx", c, r)) for c in IFX_COLUMNS for r in rows]
     cells += [((*HR_PROCESSOR_LOAD, 1), ("cpu", 0, 1))]
     cells += [((*SENSOR_TABLE, c, s), ("sensor", c, s)) for c in SENSOR_COLUMNS for s in sensors]
+    transceivers = [1000 + 10 * port for port in uplinks]
+    cells += [((*ENTITY_TABLE, c, e), ("entity", c, e)) for c in (2, 4) for e in sensors]
+    cells += [((*ALIAS_MAPPING, e, 0), ("alias", 0, e)) for e in transceivers]
     cells.sort()
     return View(
         [oid for oid, _ in cells], [ber.encode_oid(oid) for oid, _ in cells], [c for _, c in cells]
@@ -165,6 +175,13 @@ class SimSwitch:
         if table == "cpu":
             factor = self.traffic[(self.ports[-1], "in")].rate_bps(now) / self.speed[self.ports[-1]]
             return ber.INTEGER, ber.encode_integer(5 + round(60 * factor))
+        if table == "entity":
+            if column == 4:
+                return ber.INTEGER, ber.encode_integer(0 if row == 1 else row - row % 10)
+            port = f"Te1/0/{(row - 1000) // 10 - ACCESS_PORTS} " if row > 1 else ""
+            return ber.OCTET_STRING, f"{port}{SENSOR_KIND[row % 10]}".encode()
+        if table == "alias":
+            return ber.OBJECT_ID, ber.encode_oid((*IF_INDEX, (row - 1000) // 10))
         return self._sensor(column, row, now)
 
     def _system(self, column: int, now: float) -> tuple[int, bytes]:

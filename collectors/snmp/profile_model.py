@@ -1,0 +1,162 @@
+"""The schema of a device profile (collectors/snmp/profiles/*.yaml): what a device family
+answers and how edumon reads it. Every OID is numeric (Debian ships no MIB files).
+
+A profile matches by sysObjectID prefix and/or a sysDescr pattern (both must hold when both
+are given), and may extend another one: the child's `device` sources replace the parent's
+for the same field, its `sensors`, `optics` and `units` add to the parent's, and `entity`
+and `interfaces` replace the parent's when given.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NUMERIC_OID = r"^[0-2](\.\d+)+$"
+DeviceField = Literal["cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed"]
+Threshold = Literal["low_alarm", "low_warn", "high_warn", "high_alarm"]
+OPTIC_VALUES = ("rx_dbm", "tx_dbm", "temp_c", "bias_ma", "voltage_v")
+THRESHOLD_SUFFIXES: tuple[str, ...] = get_args(Threshold)
+OPTIC_FIELDS = OPTIC_VALUES + tuple(
+    f"{value}_{suffix}" for value in OPTIC_VALUES for suffix in THRESHOLD_SUFFIXES
+)
+Oid = str
+Aggregate = Literal["mean", "max", "min", "sum", "first"]
+# the unit a sensor reports, after its scale: what it becomes in an optics series
+SensorUnit = Literal["celsius", "volts", "amperes", "watts", "dbm", "other"]
+PowerUnit = Literal["dbm", "mw", "w"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+    return value
+
+
+class Match(Strict):
+    sysobjectid: list[str] = Field(default_factory=list)
+    sysdescr: str | None = None
+
+    @field_validator("sysobjectid")
+    @classmethod
+    def _numeric(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not re.match(NUMERIC_OID, prefix):
+                raise ValueError(f"{prefix!r} is not a numeric OID")
+        return value
+
+    _pattern = field_validator("sysdescr")(_regex)
+
+
+class Source(Strict):
+    """One way to read a device value; exactly one of oid, used, sensors.
+
+    `oid` ending in `.0` is read with GET, any other is walked as a table column; rows may be
+    picked by a `label` column matching `label_pattern`. `used` with `free` or `total` gives
+    a percentage. `sensors` aggregates the device's non-transceiver sensors of that unit
+    (`label_pattern` then applies to the sensor's entPhysicalName or entPhysicalDescr).
+    `ok` turns the rows into a count of rows whose value is not in it (fans, PSUs), leaving
+    out rows whose value is in `ignore` (not present).
+    """
+
+    oid: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    used: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    free: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    total: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    sensors: SensorUnit | None = None
+    label: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    label_pattern: str | None = None
+    scale: float = 1.0
+    aggregate: Aggregate = "mean"
+    ok: list[int] | None = None
+    ignore: list[int] = Field(default_factory=list)
+
+    _pattern = field_validator("label_pattern")(_regex)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        kinds = [k for k in ("oid", "used", "sensors") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of oid, used, sensors")
+        if self.used is not None and (self.free is None) == (self.total is None):
+            raise ValueError("used needs exactly one of free, total")
+        labelled = self.label is not None or self.sensors is not None
+        if (self.label is not None and self.label_pattern is None) or (
+            self.label_pattern is not None and not labelled
+        ):
+            raise ValueError("label and label_pattern go together (sensors: label_pattern only)")
+        return self
+
+    def oids(self) -> list[Oid]:
+        return [o for o in (self.oid, self.used, self.free, self.total, self.label) if o]
+
+
+class SensorTable(Strict):
+    """A table of typed sensors indexed by entPhysicalIndex (ENTITY-SENSOR-MIB and the vendor
+    tables of the same shape). Thresholds are columns in the sensor's raw units."""
+
+    type: Oid = Field(pattern=NUMERIC_OID)
+    scale: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    precision: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    value: Oid = Field(pattern=NUMERIC_OID)
+    thresholds: dict[Threshold, Oid] = Field(default_factory=dict)
+
+
+class OpticColumn(Strict):
+    oid: Oid = Field(pattern=NUMERIC_OID)
+    scale: float = 1.0
+    unit: PowerUnit = "dbm"  # for power columns: what the value is after `scale`
+
+
+class OpticsTable(Strict):
+    """Per-transceiver readings in columns, indexed by ifIndex or entPhysicalIndex; with
+    `lanes`, the last index arc is the lane."""
+
+    index: Literal["ifindex", "entity"]
+    lanes: bool = False
+    fields: dict[str, OpticColumn] = Field(min_length=1)
+
+    @field_validator("fields")
+    @classmethod
+    def _known(cls, value: dict[str, OpticColumn]) -> dict[str, OpticColumn]:
+        for name in value:
+            if name not in OPTIC_FIELDS:
+                raise ValueError(f"unknown optics field {name!r}")
+        return value
+
+
+class Entity(Strict):
+    """How ENTITY-MIB rows lead to ports: an entity is a port when entAliasMappingTable maps it
+    to an ifIndex, or when `port_name` (on entPhysicalName, else entPhysicalDescr) yields an
+    ifName or ifDescr. A sensor belongs to the port it is contained in."""
+
+    port_name: str = r"^(.+)$"
+    lane: str = r"(?i)\blane\s*(\d+)"
+    rx: str = r"(?i)\brx\b|receive"
+
+    _patterns = field_validator("port_name", "lane", "rx")(_regex)
+
+
+class Interfaces(Strict):
+    types: list[int] = Field(min_length=1)  # ifType values kept by default
+
+
+class Profile(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    extends: str | None = None
+    match: Match = Field(default_factory=Match)
+    device: dict[DeviceField, list[Source]] = Field(default_factory=dict)
+    units: dict[int, SensorUnit] = Field(default_factory=dict)  # sensor type code -> unit
+    sensors: list[SensorTable] = Field(default_factory=list)
+    optics: list[OpticsTable] = Field(default_factory=list)
+    entity: Entity | None = None
+    interfaces: Interfaces | None = None

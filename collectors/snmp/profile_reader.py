@@ -1,0 +1,158 @@
+"""Read what a profile declares from one agent, and turn its device sources into fields.
+
+Scalars (OIDs ending in `.0`) come in one GET; table columns are walked with GETBULK, one
+walk per declared table so no request asks for more columns than one table has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from collectors.snmp import ber
+from collectors.snmp.client import SnmpTransport, walk_columns
+from collectors.snmp.profile_model import Profile, Source
+from gateway.sample import FieldValue
+
+Index = tuple[int, ...]
+Table = dict[Index, ber.VarBind]
+ENTITY = "1.3.6.1.2.1.47.1."
+ENT_DESCR = ENTITY + "1.1.1.2"  # entPhysicalDescr
+ENT_CONTAINED_IN = ENTITY + "1.1.1.4"  # entPhysicalContainedIn
+ENT_NAME = ENTITY + "1.1.1.7"  # entPhysicalName
+ENT_ALIAS = ENTITY + "3.2.1.2"  # entAliasMappingIdentifier (index: entPhysicalIndex.logical)
+ENTITY_COLUMNS = (ENT_DESCR, ENT_CONTAINED_IN, ENT_NAME, ENT_ALIAS)
+
+
+@dataclass
+class Walked:
+    """Everything read for a profile: {OID text: {index: varbind}}; a scalar's index is ()."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    def column(self, oid: str | None) -> Table:
+        return self.tables.get(oid, {}) if oid else {}
+
+
+def groups(profile: Profile) -> list[list[str]]:
+    """The OIDs the profile reads, one list per table (scalars first, as one list)."""
+    out: list[list[str]] = []
+    for sources in profile.device.values():
+        out += [source.oids() for source in sources if source.oid or source.used]
+    for sensor in profile.sensors:
+        out.append(
+            [
+                o
+                for o in (sensor.type, sensor.scale, sensor.precision, sensor.value)
+                if o is not None
+            ]
+            + list(sensor.thresholds.values())
+        )
+    out += [[column.oid for column in table.fields.values()] for table in profile.optics]
+    if profile.sensors or any(table.index == "entity" for table in profile.optics):
+        out.append(list(ENTITY_COLUMNS))
+    scalars = sorted({o for group in out for o in group if o.endswith(".0")})
+    tables, seen = [], set(scalars)
+    for group in out:
+        columns = [o for o in dict.fromkeys(group) if o not in seen]
+        seen.update(columns)
+        if columns:
+            tables.append(columns)
+    return [scalars, *tables] if scalars else tables
+
+
+async def read(transport: SnmpTransport, profile: Profile, max_repetitions: int) -> Walked:
+    walked = Walked()
+    for group in groups(profile):
+        if group[0].endswith(".0"):
+            varbinds = await transport.get([ber.encode_oid(o) for o in group])
+            for oid, varbind in zip(group, varbinds, strict=False):
+                if varbind.tag not in ber.EXCEPTIONS:
+                    walked.tables[oid] = {(): varbind}
+            continue
+        encoded = {ber.encode_oid(o): o for o in group}
+        rows = await walk_columns(transport, list(encoded), max_repetitions)
+        for column, table in rows.items():
+            walked.tables[encoded[column]] = table
+    return walked
+
+
+def number(varbind: ber.VarBind | None) -> float | None:
+    """A numeric value, also from the decimal text some agents return; None when absent."""
+    if varbind is None or varbind.tag in ber.EXCEPTIONS:
+        return None
+    value = ber.value_of(varbind)
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, bytes):
+        try:
+            return float(value.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            return None
+    return None
+
+
+def text(varbind: ber.VarBind | None) -> str:
+    if varbind is None or varbind.tag != ber.OCTET_STRING:
+        return ""
+    return varbind.raw.decode("utf-8", errors="replace").strip()
+
+
+def aggregate(values: Sequence[float], how: str) -> float | None:
+    if not values:
+        return None
+    if how == "max":
+        return max(values)
+    if how == "min":
+        return min(values)
+    if how == "sum":
+        return sum(values)
+    if how == "first":
+        return values[0]
+    return sum(values) / len(values)
+
+
+def device_fields(
+    profile: Profile, walked: Walked, chassis: dict[str, list[tuple[str, float]]]
+) -> dict[str, FieldValue]:
+    """cpu_pct, mem_pct, temp_c...: for each, the first source that yields a value.
+    `chassis` is {unit: [(sensor label, value)]} of the sensors that are not a transceiver's."""
+    out: dict[str, FieldValue] = {}
+    for name, sources in profile.device.items():
+        for source in sources:
+            value = _value(source, walked, chassis)
+            if value is not None:
+                out[name] = value
+                break
+    return out
+
+
+def _value(
+    source: Source, walked: Walked, chassis: dict[str, list[tuple[str, float]]]
+) -> FieldValue | None:
+    if source.sensors is not None:
+        values = [v for label, v in chassis.get(source.sensors, []) if _picked(source, label)]
+        result = aggregate(values, source.aggregate)
+        return None if result is None else round(result * source.scale, 3)
+    labels = walked.column(source.label)
+    rows = [i for i in walked.column(source.oid or source.used) if _picked(source, labels, i)]
+    if source.used is not None:
+        other = walked.column(source.free or source.total)
+        used = [(number(walked.column(source.used)[i]), number(other.get(i))) for i in rows]
+        pairs = [(u, o) for u, o in used if u is not None and o is not None]
+        total = sum(o for _, o in pairs) + (sum(u for u, _ in pairs) if source.free else 0)
+        return round(100 * sum(u for u, _ in pairs) / total, 3) if total > 0 else None
+    values = [v for i in rows if (v := number(walked.column(source.oid)[i])) is not None]
+    if source.ok is not None:
+        states = [int(v) for v in values if int(v) not in source.ignore]
+        return sum(state not in source.ok for state in states) if states else None
+    result = aggregate(values, source.aggregate)
+    return None if result is None else round(result * source.scale, 3)
+
+
+def _picked(source: Source, labels: Table | str, index: Index = ()) -> bool:
+    if source.label_pattern is None:
+        return True
+    label = labels if isinstance(labels, str) else text(labels.get(index))
+    return re.search(source.label_pattern, label) is not None

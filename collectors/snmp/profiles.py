@@ -1,0 +1,143 @@
+"""Device profiles: load the shipped ones and the user's (`snmp.profile_dirs`), check them with
+file:line errors like the config, resolve `extends`, and pick the one a device matches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from collectors.snmp.profile_model import Profile
+from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
+
+SHIPPED = Path(__file__).parent / "profiles"
+ROOT = "generic"
+
+
+class ProfileError(ValueError):
+    """Every problem of the profiles, one `file:line: field: message` per line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Matched:
+    profile: Profile  # flattened: what it extends is merged in
+    why: str
+
+
+def load_profiles(dirs: Iterable[Path] = ()) -> dict[str, Profile]:
+    """Every profile by name, flattened; a user's profile may replace a shipped one."""
+    raw: dict[str, tuple[Profile, str]] = {}
+    problems: list[str] = []
+    for directory in (SHIPPED, *dirs):
+        if not directory.is_dir():
+            problems.append(f"{directory}: not a directory of profiles")
+            continue
+        for path in sorted(directory.glob("*.yaml")):
+            profile = _load_file(path, problems)
+            if profile is not None:
+                raw[profile.name] = (profile, str(path))
+    resolved: dict[str, Profile] = {}
+    for name, (profile, where) in raw.items():
+        try:
+            resolved[name] = _flatten(name, {n: p for n, (p, _) in raw.items()})
+        except ValueError as error:
+            problems.append(f"{where}: extends: {error}")
+        else:
+            if name != ROOT and profile.extends is None:
+                problems.append(f"{where}: extends: every profile but {ROOT} extends one")
+    if problems:
+        raise ProfileError(problems)
+    return resolved
+
+
+def _load_file(path: Path, problems: list[str]) -> Profile | None:
+    try:
+        data, lines = load_with_lines(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{path}: cannot read: {error}")
+        return None
+    except YamlProblem as error:
+        problems.append(f"{path}:{error.line or 1}: {error.message}")
+        return None
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as error:
+        for e in error.errors():
+            loc = _without_union_parts(tuple(e["loc"]))
+            line = line_of(lines, loc) or 1
+            message = e["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}:{line}: {dotted_path(loc)}: {message}")
+        return None
+
+
+def _without_union_parts(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    return tuple(p for p in loc if isinstance(p, int | str) and not str(p).startswith("literal["))
+
+
+def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()) -> Profile:
+    profile = profiles[name]
+    if name in seen:
+        raise ValueError(f"a cycle: {' -> '.join((*seen, name))}")
+    if profile.extends is None:
+        return profile
+    if profile.extends not in profiles:
+        raise ValueError(f"no profile named {profile.extends!r}")
+    parent = _flatten(profile.extends, profiles, (*seen, name))
+    return profile.model_copy(
+        update={
+            "device": {**parent.device, **profile.device},
+            "units": {**parent.units, **profile.units},
+            "sensors": [*parent.sensors, *profile.sensors],
+            "optics": [*parent.optics, *profile.optics],
+            "entity": profile.entity or parent.entity,
+            "interfaces": profile.interfaces or parent.interfaces,
+        }
+    )
+
+
+def match_profile(
+    profiles: dict[str, Profile], sys_object_id: str, sys_descr: str, forced: str | None = None
+) -> Matched:
+    """The most specific profile: longest matching sysObjectID prefix, then one that also
+    checks sysDescr; `generic` when nothing else matches."""
+    if forced is not None:
+        return Matched(profiles[forced], f"set in the config (profile: {forced})")
+    best: tuple[tuple[int, int], Profile, str] | None = None
+    for profile in profiles.values():
+        found = _matches(profile, sys_object_id, sys_descr)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], profile, found[1])
+    if best is None:
+        return Matched(profiles[ROOT], f"no profile matches sysObjectID {sys_object_id or '-'}")
+    return Matched(best[1], best[2])
+
+
+def _matches(
+    profile: Profile, sys_object_id: str, sys_descr: str
+) -> tuple[tuple[int, int], str] | None:
+    match = profile.match
+    if not match.sysobjectid and match.sysdescr is None:
+        return None
+    reasons, length = [], 0
+    if match.sysobjectid:
+        prefixes = [
+            p for p in match.sysobjectid if sys_object_id == p or sys_object_id.startswith(p + ".")
+        ]
+        if not prefixes:
+            return None
+        prefix = max(prefixes, key=len)
+        length = len(prefix.split("."))
+        reasons.append(f"sysObjectID {sys_object_id} is under {prefix}")
+    if match.sysdescr is not None:
+        if not re.search(match.sysdescr, sys_descr):
+            return None
+        reasons.append(f"sysDescr matches /{match.sysdescr}/")
+    return (length, match.sysdescr is not None), f"{profile.name}: " + "; ".join(reasons)
