@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.log_limit import LogLimit
+
 log = logging.getLogger(__name__)
 
 RAW_LIMIT = 64 * 1024
-MAX_BYTES = 8 * 1024 * 1024
-KEEP = 2
+MAX_BYTES = 4 * 1024 * 1024
+KEEP = 1
 LOG_EVERY_S = 60.0
 MAX_KINDS = 1000  # reasons whose first record is logged; the rest share one
 
@@ -39,12 +41,11 @@ class DeadLetterFile:
         self.path = path
         self.max_bytes = max_bytes
         self.keep = keep
-        self.clock = clock
         self.count = 0  # records written
         self.lost = 0  # records that could not be written (disk full, I/O error)
         self.error: str | None = None  # the last write failure, until a write succeeds
         self._seen: dict[tuple[str, str], int] = {}
-        self._logged_failure_at: float | None = None
+        self._failure_log = LogLimit(LOG_EVERY_S, clock=clock)
         path.parent.mkdir(parents=True, exist_ok=True)
 
     @classmethod
@@ -103,9 +104,7 @@ class DeadLetterFile:
     def _failed(self, error: OSError) -> None:
         self.lost += 1
         self.error = f"cannot write {self.path}: {error.strerror or error}"
-        now = self.clock()
-        if self._logged_failure_at is None or now - self._logged_failure_at >= LOG_EVERY_S:
-            self._logged_failure_at = now
+        if self._failure_log.take() is not None:
             log.error("%s (%d dead letters lost so far)", self.error, self.lost)
 
     def files(self) -> list[Path]:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from gateway.log_limit import LogLimit
 from gateway.metrics import Metrics
 from gateway.sample import Sample
 
@@ -63,6 +64,7 @@ class Pipeline:
         self._changed = asyncio.Event()  # something queued, or queue space freed
         self._closing = False
         self.sink_error: str | None = None
+        self._sink_log = LogLimit(60.0)  # a full disk is logged once a minute, not per retry
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
@@ -149,9 +151,19 @@ class Pipeline:
             except Exception as error:
                 # e.g. disk full: keep the batch, let the queue fill and push back on collectors
                 self.sink_error = str(error)
-                log.error("cannot persist %d samples (%s); retrying", len(batch), error)
+                if (skipped := self._sink_log.take()) is not None:
+                    log.error(
+                        "cannot persist %d samples (%s); retrying every %g s (%d failures since "
+                        "the last report)",
+                        len(batch),
+                        error,
+                        self.sink_retry_s,
+                        skipped,
+                    )
                 await asyncio.sleep(self.sink_retry_s)
-        self.sink_error = None
+        if self.sink_error is not None:
+            log.warning("persisting samples again")
+            self.sink_error = None
         self._queued -= count
         self._metrics.queue_samples.set(self._queued)
         self._changed.set()

@@ -10,6 +10,12 @@ On disk: `<dir>/<seq:016d>.seg` segment files of records, and `<dir>/cursor` ("s
 Record = header (magic, payload length, point count, crc32 of payload) + gzip payload.
 A torn record at the tail (kill -9 mid-write) is truncated on open; a corrupt record elsewhere
 moves the rest of its segment to `<dir>/corrupt/` and is counted, never a crash.
+
+A full disk: `append` raises SpoolError (the pipeline keeps the batch and retries, collectors
+feel backpressure, MQTT acks wait). Saving the cursor never raises: the cursor stays in
+memory, consumed segments are still deleted (that is what frees the disk; after a crash a
+stale cursor only re-sends), and the save is retried on every ack. `disk_error` says what
+fails until it works again; failures are logged once a minute.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gateway.log_limit import LogLimit
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +81,9 @@ class Spool:
         self._cursor: tuple[int, int] = (0, 0)  # first record not yet acknowledged
         self._in_flight: deque[list[Record | bool]] = deque()
         self._appending = False
+        self.append_error: str | None = None
+        self.cursor_error: str | None = None
+        self._disk_log = LogLimit(60.0)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -163,7 +174,9 @@ class Spool:
         try:
             await asyncio.shield(write)
         except OSError as error:
-            raise SpoolError(f"cannot append to spool {segment.path}: {error}") from error
+            self.append_error = f"cannot append to spool {segment.path}: {error}"
+            raise SpoolError(self.append_error) from error
+        self.append_error = None
 
     def _finish_append(
         self, write: asyncio.Future[None], segment: _Segment, fd: int, length: int, points: int
@@ -317,8 +330,22 @@ class Spool:
 
     def _save_cursor(self) -> None:
         tmp = self.directory / f"{_CURSOR}.tmp"
-        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
-        os.replace(tmp, self.directory / _CURSOR)
+        try:
+            tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
+            os.replace(tmp, self.directory / _CURSOR)
+        except OSError as error:
+            self.cursor_error = f"cannot save the spool cursor in {self.directory}: {error}"
+            if (skipped := self._disk_log.take("cursor")) is not None:
+                log.error("%s (kept in memory; %d failures not logged)", self.cursor_error, skipped)
+            return
+        if self.cursor_error is not None:
+            log.warning("spool cursor saved again in %s", self.directory)
+            self.cursor_error = None
+
+    @property
+    def disk_error(self) -> str | None:
+        """Why the spool cannot write to its disk right now (e.g. it is full), else None."""
+        return self.append_error or self.cursor_error
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
