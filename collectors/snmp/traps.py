@@ -3,7 +3,13 @@
 linkDown / linkUp become an `interface` sample (oper_up) and coldStart / warmStart a `device`
 sample (rebooted), so the alert path sees them within milliseconds. Every trap, known or not,
 is also recorded as an `snmp_trap` sample (tags site, device, trap; fields trap_oid, if_index).
-Malformed packets and wrong communities are counted and logged once per sender.
+
+SNMPv3 traps are taken from the configured `users` only, authenticated (and decrypted), at
+least at the user's own security level, and within the engine-time window of RFC 3414
+(collectors.snmp.trap_time). Every datagram that is refused is counted by reason
+(`stats.rejected`), and complaints are logged at most once a minute per sender and reason.
+Tag values never come from the datagram: site and device from the inventory, the trap name
+from a fixed set, ifname from the poller (or the ifIndex, at most MAX_UNMAPPED per device).
 """
 
 from __future__ import annotations
@@ -11,14 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from collectors.snmp import ber
+from collectors.snmp.trap_time import NotInTimeWindow, TrapTimeliness
 from collectors.snmp.usm import UsmError, UsmUser
-from collectors.snmp.v3 import FLAG_AUTH, decode_v3, is_v3
+from collectors.snmp.v3 import FLAG_AUTH, FLAG_PRIV, decode_v3, flags_for, is_v3
 from gateway.collector import CollectorEmit
+from gateway.log_limit import LogLimit
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
@@ -31,6 +40,8 @@ TRAPS = {
     "1.3.6.1.6.3.1.1.5.3": "linkDown",
     "1.3.6.1.6.3.1.1.5.4": "linkUp",
 }
+MAX_UNMAPPED = 256  # ifIndexes per device the poller has not named yet that become series
+COMPLAIN_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,15 +51,46 @@ class TrapSource:
     role: str
 
 
+class Refused(Exception):
+    """A datagram that is not taken: `reason` is the counter's label, the text the log's."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass
 class TrapStats:
     received: int = 0
-    malformed: int = 0
-    auth_failures: int = 0
-    wrong_community: int = 0
+    accepted: int = 0
     unknown_sender: int = 0
     unknown_trap: int = 0
-    complained: set[str] = field(default_factory=set)
+    rejected: Counter[str] = field(default_factory=Counter)  # reason -> datagrams
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """(outcome, reason) -> count, for the collector's health object."""
+        counts = {("rejected", reason): n for reason, n in self.rejected.items()}
+        counts["accepted", ""] = self.accepted - self.unknown_sender - self.unknown_trap
+        counts["accepted", "unknown_sender"] = self.unknown_sender
+        counts["accepted", "unknown_trap"] = self.unknown_trap
+        counts["received", ""] = self.received
+        return counts
+
+    # the three counters collectors/snmp/plugin.py reads until it takes `totals`
+    @property
+    def malformed(self) -> int:
+        return self.rejected["malformed"]
+
+    @property
+    def auth_failures(self) -> int:
+        return self.rejected["auth_failed"]
+
+    @property
+    def wrong_community(self) -> int:
+        return self.rejected["wrong_community"]
+
+
+_Trap = tuple[int, int, list[ber.VarBind], bytes | None]  # pdu, request-id, varbinds, community
 
 
 class TrapReceiver:
@@ -69,7 +111,10 @@ class TrapReceiver:
         self.interfaces = interfaces  # (device, ifIndex) -> (ifname, role), from the poller
         self.users = {user.name: user for user in users}
         self.stats = TrapStats()
+        self.timeliness = TrapTimeliness()
         self.bound = asyncio.Event()
+        self._complaints = LogLimit(COMPLAIN_EVERY_S)
+        self._unmapped: dict[str, set[int]] = {}
 
     async def run(self, emit: CollectorEmit) -> None:
         loop = asyncio.get_running_loop()
@@ -87,65 +132,74 @@ class TrapReceiver:
             transport.close()
 
     def handle(self, data: bytes, sender: str) -> tuple[list[Sample], bytes | None]:
-        """Samples for one datagram, and the Response to send back for a v2c inform."""
+        """Samples for one datagram, and the Response to send back for a v2c inform. Never
+        raises: whatever is wrong with a datagram is counted by reason."""
         self.stats.received += 1
         try:
-            trap = self._decode(data)
-        except UsmError as error:
-            self.stats.auth_failures += 1
-            self._complain(sender, f"SNMPv3 trap from {sender} failed authentication: {error}")
+            pdu, request_id, varbinds, community = self._decode(data)
+            source = self.sources.get(sender)
+            if source is None:
+                self.stats.unknown_sender += 1
+                self._complain(sender, "unknown_sender", "not in the inventory; recorded only")
+            samples = self._samples(source, varbinds, sender)
+        except Refused as refused:
+            self.stats.rejected[refused.reason] += 1
+            self._complain(sender, refused.reason, str(refused))
             return [], None
-        except ber.BerError as error:
-            self.stats.malformed += 1
-            self._complain(sender, f"malformed trap from {sender}: {error}")
+        except Exception as error:  # a bug must cost one datagram, never the receiver
+            self.stats.rejected["internal_error"] += 1
+            self._complain(sender, "internal_error", f"{type(error).__name__}: {error}")
+            log.debug("trap from %s could not be handled", sender, exc_info=True)
             return [], None
-        if trap is None:
-            self.stats.wrong_community += 1
-            self._complain(sender, f"trap from {sender} with an unknown community, ignored")
-            return [], None
-        pdu, request_id, varbinds, community = trap
-        source = self.sources.get(sender)
-        if source is None:
-            self.stats.unknown_sender += 1
-            self._complain(sender, f"trap from {sender}, which is not in the inventory")
-            source = TrapSource("unknown", "unknown", "unknown")
-        samples = self._samples(source, ber.oid_text(varbinds[1].raw), varbinds, sender)
+        self.stats.accepted += 1
         reply = None
         if pdu == ber.INFORM and community is not None:
             reply = ber.encode_message(community, ber.RESPONSE, request_id, 0, 0, varbinds)
         return samples, reply
 
-    def _decode(self, data: bytes) -> tuple[int, int, list[ber.VarBind], bytes | None] | None:
-        """(pdu, request-id, varbinds, community or None for v3); None for a wrong community.
-
-        SNMPv3 traps must be authenticated by a configured user (keys localised with the
-        sending switch's engine id, which is authoritative for traps)."""
-        if is_v3(data):
-            v3_message = decode_v3(data, self.users.get)
-            if not v3_message.flags & FLAG_AUTH:
-                raise UsmError("unauthenticated SNMPv3 trap")
+    def _decode(self, data: bytes) -> _Trap:
+        try:
             pdu, request_id, varbinds, community = (
-                v3_message.pdu,
-                v3_message.request_id,
-                v3_message.varbinds,
-                None,
+                self._decode_v3(data) if is_v3(data) else self._decode_community(data)
             )
-        else:
-            message = ber.decode_message(data)
-            if message.community not in self.communities:
-                return None
-            pdu, request_id, varbinds = message.pdu, message.request_id, message.varbinds
-            community = message.community
-        if pdu not in (ber.TRAP_V2, ber.INFORM) or len(varbinds) < 2:
-            raise ber.BerError(f"not an SNMPv2 trap (PDU 0x{pdu:02x})")
-        if varbinds[1].oid != SNMP_TRAP_OID or varbinds[1].tag != ber.OBJECT_ID:
-            raise ber.BerError("second varbind is not snmpTrapOID.0")
+            if pdu not in (ber.TRAP_V2, ber.INFORM) or len(varbinds) < 2:
+                raise Refused("not_a_trap", f"not an SNMPv2 trap (PDU 0x{pdu:02x})")
+            if varbinds[1].oid != SNMP_TRAP_OID or varbinds[1].tag != ber.OBJECT_ID:
+                raise Refused("bad_trap_oid", "the second varbind is not snmpTrapOID.0")
+            ber.oid_text(varbinds[1].raw)  # its value must be a well-formed OID
+        except ber.BerError as error:
+            raise Refused("malformed", f"malformed: {error}") from error
         return pdu, request_id, varbinds, community
 
+    def _decode_community(self, data: bytes) -> _Trap:
+        message = ber.decode_message(data)
+        if message.community not in self.communities:
+            raise Refused("wrong_community", "unknown community, ignored")
+        return message.pdu, message.request_id, message.varbinds, message.community
+
+    def _decode_v3(self, data: bytes) -> _Trap:
+        """Authenticated by a configured user (keys localised with the sending switch's
+        engine id, which is authoritative for traps) and in its engine's time window."""
+        try:
+            message = decode_v3(data, self.users.get)
+        except UsmError as error:
+            raise Refused("auth_failed", f"SNMPv3 trap failed authentication: {error}") from error
+        user = self.users.get(message.user)
+        if not message.flags & FLAG_AUTH or user is None:
+            raise Refused("unauthenticated", "SNMPv3 trap without authentication")
+        if flags_for(user) & FLAG_PRIV and not message.flags & FLAG_PRIV:
+            raise Refused("security_level", f"user {user.name!r} must send encrypted traps")
+        try:
+            self.timeliness.check(message.engine_id, message.boots, message.time, message.msg_id)
+        except NotInTimeWindow as error:
+            raise Refused(error.reason, f"SNMPv3 trap refused: {error}") from error
+        return message.pdu, message.request_id, message.varbinds, None
+
     def _samples(
-        self, source: TrapSource, trap_oid: str, varbinds: list[ber.VarBind], sender: str
+        self, source: TrapSource | None, varbinds: list[ber.VarBind], sender: str
     ) -> list[Sample]:
         now = time.time_ns()
+        trap_oid = ber.oid_text(varbinds[1].raw)
         trap = TRAPS.get(trap_oid, "unknown")
         if trap == "unknown":
             self.stats.unknown_trap += 1
@@ -160,27 +214,40 @@ class TrapReceiver:
         fields: dict[str, FieldValue] = {"trap_oid": trap_oid, "sender": sender}
         if if_index is not None:
             fields["if_index"] = if_index
-        samples = [
-            Sample(
-                "snmp_trap",
-                {"site": source.site, "device": source.device, "trap": trap},
-                fields,
-                now,
-            )
-        ]
-        device_tags = {"site": source.site, "device": source.device, "role": source.role}
+        site, device = (source.site, source.device) if source else ("unknown", "unknown")
+        tags = {"site": site, "device": device, "trap": trap}
+        samples = [Sample("snmp_trap", tags, fields, now)]
+        if source is None:  # a stranger's trap says nothing about any device of ours
+            return samples
         if trap in ("linkDown", "linkUp") and if_index is not None:
-            ifname, role = self.interfaces(source.device, if_index) or (str(if_index), "unknown")
-            tags = {"site": source.site, "device": source.device, "ifname": ifname, "role": role}
-            samples.append(Sample("interface", tags, {"oper_up": trap == "linkUp"}, now))
+            named = self._interface(source.device, if_index)
+            if named is not None:
+                ifname, role = named
+                tags = {"site": site, "device": device, "ifname": ifname, "role": role}
+                samples.append(Sample("interface", tags, {"oper_up": trap == "linkUp"}, now))
         elif trap in ("coldStart", "warmStart"):
-            samples.append(Sample("device", device_tags, {"rebooted": True}, now))
+            tags = {"site": site, "device": device, "role": source.role}
+            samples.append(Sample("device", tags, {"rebooted": True}, now))
         return samples
 
-    def _complain(self, sender: str, message: str) -> None:
-        if sender not in self.stats.complained:
-            self.stats.complained.add(sender)
-            log.warning("%s (further ones from this sender are only counted)", message)
+    def _interface(self, device: str, if_index: int) -> tuple[str, str] | None:
+        """The poller's name and role of the interface; before the poller knows it, the
+        ifIndex itself, for at most MAX_UNMAPPED ifIndexes per device."""
+        named = self.interfaces(device, if_index)
+        if named is not None:
+            return named
+        unmapped = self._unmapped.setdefault(device, set())
+        if if_index not in unmapped and (len(unmapped) >= MAX_UNMAPPED or not 0 < if_index < 2**31):
+            self.stats.rejected["unmapped_if_index"] += 1
+            return None
+        unmapped.add(if_index)
+        return str(if_index), "unknown"
+
+    def _complain(self, sender: str, reason: str, message: str) -> None:
+        skipped = self._complaints.take((sender, reason))
+        if skipped is not None:
+            more = f"; {skipped} more since the last report" if skipped else ""
+            log.warning("trap from %s: %s (%s%s)", sender, message, reason, more)
 
 
 class _Protocol(asyncio.DatagramProtocol):
