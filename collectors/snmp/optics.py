@@ -72,7 +72,7 @@ def read_sensors(profile: Profile, walked: Walked, port_names: Mapping[str, int]
             fields = optics.setdefault((if_index, index[-1] if optic.lanes else None), {})
             for name, column in optic.fields.items():
                 raw = number(walked.column(column.oid).get(index))
-                if raw is not None:
+                if raw is not None and raw not in column.invalid:
                     fields[name] = _power(raw * column.scale, column.unit, name)
     return SensorReadings(_merge_single_lanes(optics), chassis)
 

@@ -3,7 +3,7 @@ answers and how edumon reads it. Every OID is numeric (Debian ships no MIB files
 
 A profile matches by sysObjectID prefix and/or a sysDescr pattern (both must hold when both
 are given), and may extend another one: the child's `device` sources replace the parent's
-for the same field, its `sensors`, `optics` and `units` add to the parent's, and `entity`
+for the same field, its `optics` and `units` add to the parent's, and `sensors`, `entity`
 and `interfaces` replace the parent's when given.
 """
 
@@ -115,6 +115,7 @@ class OpticColumn(Strict):
     oid: Oid = Field(pattern=NUMERIC_OID)
     scale: float = 1.0
     unit: PowerUnit = "dbm"  # for power columns: what the value is after `scale`
+    invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
 
 
 class OpticsTable(Strict):

@@ -95,7 +95,7 @@ def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()
         update={
             "device": {**parent.device, **profile.device},
             "units": {**parent.units, **profile.units},
-            "sensors": [*parent.sensors, *profile.sensors],
+            "sensors": profile.sensors or parent.sensors,
             "optics": [*parent.optics, *profile.optics],
             "entity": profile.entity or parent.entity,
             "interfaces": profile.interfaces or parent.interfaces,

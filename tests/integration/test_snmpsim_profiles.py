@@ -1,0 +1,133 @@
+"""Each shipped vendor profile against snmpsim (a real SNMP agent simulator) serving a
+fixture with the shapes that family answers: the profile matches, CPU and temperature are
+read, every transceiver port gives one optics series tagged with its ifName, and no fan,
+PSU or chassis sensor becomes an optic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from collectors.snmp.client import UdpSockets, V2cTransport
+from collectors.snmp.poller import SnmpPoller, SnmpTarget
+from gateway.devstack.snmpsim import SnmpSim
+from gateway.sample import Sample
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "snmprec"
+OPTIC_FIELDS = {"rx_dbm", "tx_dbm", "temp_c", "bias_ma", "voltage_v"}
+
+# fixture -> (profile, {ifname: expected fields of its optics series})
+CASES = {
+    "fake-cisco-ios": (
+        "cisco-ios",
+        {"Te1/1/1": {"rx_dbm": -5.1, "tx_dbm": -2.3, "temp_c": 34.2, "bias_ma": 6.5}},
+    ),
+    "fake-cisco-nxos": ("cisco-nxos", {"Te1/1/2": {"rx_dbm": -5.2, "voltage_v": 3.29}}),
+    "fake-arista-eos": (
+        "arista-eos",
+        {"Ethernet49": {"rx_dbm": -5.0, "tx_dbm": -3.0, "bias_ma": 7.2, "rx_dbm_high_alarm": 3.5}},
+    ),
+    "fake-juniper-junos": (
+        "juniper-junos",
+        {"xe-0/2/0": {"rx_dbm": -4.12, "tx_dbm": -2.31, "bias_ma": 6.8, "rx_dbm_low_alarm": -14.0}},
+    ),
+    "fake-hpe-procurve": ("hpe-procurve", {"25": {"rx_dbm": -4.321, "voltage_v": 3.297}}),
+    "fake-huawei-vrp": (
+        "huawei-vrp",
+        {"XGigabitEthernet0/0/1": {"rx_dbm": -3.87, "bias_ma": 7.1, "voltage_v": 3.3}},
+    ),
+    "fake-mikrotik-routeros": (
+        "mikrotik-routeros",
+        {"sfp-sfpplus1": {"rx_dbm": -5.402, "tx_dbm": -2.311, "temp_c": 37.0}},
+    ),
+    "fake-dell-os9": ("dell-os9", {"TenGigabitEthernet 0/48": {"rx_dbm": -5.501, "tx_dbm": -2.5}}),
+}
+# every transceiver port of each fixture (a 4-lane QSFP gives one series per lane and one
+# for the module's own values)
+OPTIC_PORTS = {
+    "fake-cisco-ios": {("Te1/1/1", None), ("Te1/1/2", None)},
+    "fake-cisco-nxos": {("Te1/1/1", None), ("Te1/1/2", None)},
+    "fake-arista-eos": {("Ethernet49", None), ("Ethernet50", None)},
+    "fake-juniper-junos": {("xe-0/2/0", None), ("xe-0/2/1", None), ("et-0/1/0", None)}
+    | {("et-0/1/0", str(lane)) for lane in range(4)},
+    "fake-hpe-procurve": {("25", None), ("26", None)},
+    "fake-huawei-vrp": {("XGigabitEthernet0/0/1", None), ("XGigabitEthernet0/0/2", None)},
+    "fake-mikrotik-routeros": {("sfp-sfpplus1", None), ("sfp-sfpplus2", None)},
+    "fake-dell-os9": {("TenGigabitEthernet 0/48", None), ("TenGigabitEthernet 0/49", None)},
+}
+
+
+@pytest.fixture(scope="module")
+def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpSim]:
+    reason = SnmpSim.binary_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with SnmpSim(tmp_path_factory.mktemp("snmpsim"), FIXTURES) as server:
+        yield server
+
+
+@pytest.fixture
+async def sockets() -> AsyncIterator[UdpSockets]:
+    sockets = UdpSockets()
+    yield sockets
+    sockets.close()
+
+
+async def poll(
+    snmpsim: SnmpSim, sockets: UdpSockets, community: str
+) -> tuple[SnmpPoller, list[Sample]]:
+    transport = V2cTransport(
+        sockets, community, snmpsim.host, snmpsim.port, community.encode(), timeout_s=3, retries=1
+    )
+    poller = SnmpPoller()
+    return poller, await poller.poll(SnmpTarget("lab", community, "access", transport))
+
+
+@pytest.mark.parametrize("community", sorted(CASES))
+async def test_vendor_profile_reads_its_device(
+    snmpsim: SnmpSim, sockets: UdpSockets, community: str
+) -> None:
+    poller, samples = await poll(snmpsim, sockets, community)
+    profile, expected = CASES[community]
+    matched = poller.profile_of(community)
+    assert matched is not None and matched.profile.name == profile, matched
+    device = next(s.fields for s in samples if s.measurement == "device")
+    assert device["up"] is True and "cpu_pct" in device and "temp_c" in device, device
+    ifnames = {s.tags["ifname"] for s in samples if s.measurement == "interface"}
+    optics = {
+        (s.tags["ifname"], s.tags.get("lane")): dict(s.fields)
+        for s in samples
+        if s.measurement == "optics"
+    }
+    assert set(optics) == OPTIC_PORTS[community]
+    assert {name for name, _ in optics} <= ifnames | {name for name, _ in optics if name in ifnames}
+    for (name, _lane), fields in optics.items():
+        assert (
+            set(fields)
+            - {
+                f"{v}_{t}"
+                for v in OPTIC_FIELDS
+                for t in ("low_alarm", "low_warn", "high_warn", "high_alarm")
+            }
+            <= OPTIC_FIELDS
+        ), fields
+        assert all(-45 < float(v) < 100 for v in fields.values()), (name, fields)
+    for name, wanted in expected.items():
+        got = optics[(name, None)]
+        assert {k: got.get(k) for k in wanted} == pytest.approx(wanted, abs=0.01), name
+
+
+async def test_no_fan_psu_or_chassis_sensor_is_an_optic(
+    snmpsim: SnmpSim, sockets: UdpSockets
+) -> None:
+    """Arista's fan (3969 rpm), PSU (66 W, 12.1 V) and chassis sensors stay off the optics."""
+    _poller, samples = await poll(snmpsim, sockets, "fake-arista-eos")
+    optics = [s for s in samples if s.measurement == "optics"]
+    assert {s.tags["ifname"] for s in optics} == {"Ethernet49", "Ethernet50"}
+    values = [float(v) for s in optics for v in s.fields.values()]
+    assert 3969 not in values and 66 not in values and 12.1 not in values
+    device = next(s.fields for s in samples if s.measurement == "device")
+    assert device["temp_c"] == 36.8  # the hottest chassis sensor, not a transceiver's
