@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dashboards.cli import add_commands as add_dashboard_commands
 from gateway.cli_common import load_or_exit, setup_logging
+from gateway.collector_runner import registered_plugins
 from gateway.config import check_config
 from gateway.reports import cli as kpi_cli
 from simulators.cli import add_commands as add_simulator_commands
@@ -33,6 +34,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     asyncio.run(service.run())
     return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from gateway.one_poll import poll_once
+
+    config = load_or_exit(args.config)
+    setup_logging(args.log_level or "warning")
+    return asyncio.run(poll_once(config, args.device or (), output=args.format))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -108,6 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config")
     check.set_defaults(func=cmd_check_config)
+
+    test = sub.add_parser(
+        "test",
+        help="poll each polled target (switches, probe targets) once and print the samples; "
+        "writes nothing, raises no alert; exit 1 if any target did not answer",
+    )
+    test.add_argument("-c", "--config", required=True, help="the config file")
+    test.add_argument(
+        "--device", action="append", metavar="ID", help="only this target (repeatable)"
+    )
+    test.add_argument(
+        "--format", choices=("line", "json"), default="line", help="line protocol or JSON lines"
+    )
+    test.set_defaults(func=cmd_test)
+    for plugin in registered_plugins():
+        if plugin.add_commands is not None:
+            plugin.add_commands(sub)
 
     status = sub.add_parser("status", help="on-call view: sites, firing alerts, exhibits, edumon")
     where = status.add_mutually_exclusive_group(required=True)
