@@ -1,6 +1,10 @@
 """SNMPv2c over UDP with the lean codec: one socket per address family for every device,
 replies matched by request-id, timeouts and retries per request, GETBULK column walks.
 
+A reply is taken only from the address and port the request went to, with the request-id
+(v3: msgID) asked and, for v1/v2c, the community sent; anything else is counted in
+`UdpSockets.refused` by reason and the request keeps waiting for the real answer.
+
 `SnmpTransport` is the boundary the poller sees (as in snmp_exporter's scraper): tests may
 substitute it, and the SNMPv3 transport (pysnmp's engine) implements the same methods.
 """
@@ -8,9 +12,11 @@ substitute it, and the SNMPv3 transport (pysnmp's engine) implements the same me
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
 import random
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -46,14 +52,22 @@ class Reply(NamedTuple):
     message: ber.Message | None  # decoded already for v1/v2c; None for v3
 
 
+@dataclass(frozen=True)
+class _Pending:
+    future: asyncio.Future[Reply]
+    address: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]  # asked
+    community: bytes | None  # v1/v2c: the community sent; None for v3
+
+
 class UdpSockets:
     """Shared UDP sockets (IPv4 and IPv6) and the request-id table for all v2c devices."""
 
     def __init__(self) -> None:
-        self._pending: dict[int, asyncio.Future[Reply]] = {}
+        self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(random.randrange(1, 2**30))
         self._endpoints: dict[int, asyncio.DatagramTransport] = {}
         self.malformed = 0
+        self.refused: Counter[str] = Counter()  # replies not taken, by reason
 
     async def endpoint(self, family: int) -> asyncio.DatagramTransport:
         if family not in self._endpoints:
@@ -68,9 +82,10 @@ class UdpSockets:
     def next_id(self) -> int:
         return next(self._ids) % 2**31
 
-    def delivered(self, data: bytes) -> None:
+    def delivered(self, data: bytes, sender: tuple[str | int, ...]) -> None:
         """Match a datagram to its request: v1/v2c are decoded here once (the waiting request
-        gets the message); v3 needs the user's keys, so only its msgID is read here."""
+        gets the message); v3 needs the user's keys, so only its msgID is read here (the v3
+        transport authenticates it and checks the engine)."""
         try:
             if is_v3(data):
                 reply, request_id = Reply(data, None), v3_message_id(data)
@@ -80,9 +95,17 @@ class UdpSockets:
         except ber.BerError:
             self.malformed += 1
             return
-        future = self._pending.get(request_id)
-        if future is not None and not future.done():
-            future.set_result(reply)
+        pending = self._pending.get(request_id)
+        if pending is None or pending.future.done():
+            return
+        if _address(sender) != pending.address:
+            self.refused["wrong_address"] += 1
+        elif (reply.message is None) != (pending.community is None):
+            self.refused["wrong_version"] += 1
+        elif reply.message is not None and reply.message.community != pending.community:
+            self.refused["wrong_community"] += 1
+        else:
+            pending.future.set_result(reply)
 
     async def exchange(
         self,
@@ -95,17 +118,20 @@ class UdpSockets:
         retries: int,
         stats: RequestStats,
         name: str,
+        community: bytes | None = None,
     ) -> Reply:
-        """Send `wire` (re-sent on timeout) and return the datagram answering `request_id`."""
+        """Send `wire` (re-sent on timeout) and return the datagram answering `request_id`
+        from `host`:`port` (with `community`, for v1/v2c)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         endpoint = await self.endpoint(family)
+        ip = await _resolve(host, family)
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        self._pending[request_id] = _Pending(future, (ip, port), community)
         try:
             for attempt in range(retries + 1):
                 stats.requests += 1
                 stats.retries += attempt > 0
-                endpoint.sendto(wire, (host, port))
+                endpoint.sendto(wire, (str(ip), port))
                 try:
                     async with asyncio.timeout(timeout_s):
                         return await asyncio.shield(future)
@@ -128,7 +154,29 @@ class _Receiver(asyncio.DatagramProtocol):
         self.sockets = sockets
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.sockets.delivered(data)
+        self.sockets.delivered(data, addr)
+
+
+def _address(
+    sender: tuple[str | int, ...],
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
+    try:
+        return ipaddress.ip_address(str(sender[0]).split("%")[0]), int(sender[1])
+    except ValueError:
+        return None
+
+
+async def _resolve(host: str, family: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a reply must come from: the host itself, or what its name resolves to."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, family=family)
+    except OSError as error:
+        raise SnmpError(f"cannot resolve {host}: {error}") from error
+    return ipaddress.ip_address(infos[0][4][0])
 
 
 @dataclass
@@ -152,7 +200,7 @@ class UdpDevice:
     async def _request(self, pdu: int, a: int, b: int, oids: Sequence[bytes]) -> list[ber.VarBind]:
         raise NotImplementedError
 
-    async def _send(self, request_id: int, wire: bytes) -> Reply:
+    async def _send(self, request_id: int, wire: bytes, community: bytes | None = None) -> Reply:
         return await self.sockets.exchange(
             request_id,
             wire,
@@ -162,6 +210,7 @@ class UdpDevice:
             retries=self.retries,
             stats=self.stats,
             name=self.name,
+            community=community,
         )
 
 
@@ -173,7 +222,7 @@ class V2cTransport(UdpDevice):
         request_id = self.sockets.next_id()
         varbinds = [ber.VarBind(oid, ber.NULL, b"") for oid in oids]
         wire = ber.encode_message(self.community, pdu, request_id, a, b, varbinds)
-        message = (await self._send(request_id, wire)).message
+        message = (await self._send(request_id, wire, self.community)).message
         assert message is not None  # a v1/v2c answer, decoded on arrival
         return checked(
             self.name, message.error_status, message.error_index, message.varbinds, self.stats

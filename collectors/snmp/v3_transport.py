@@ -92,7 +92,13 @@ class V3Transport(UdpDevice):
     async def _exchange(self, request_id: int, wire: bytes) -> V3Message:
         data = (await self._send(request_id, wire)).data
         try:
-            return decode_v3(data, lambda name: self.user if name == self.user.name else None)
+            answer = decode_v3(data, lambda name: self.user if name == self.user.name else None)
         except (UsmError, ber.BerError) as error:
             self.stats.malformed += 1
             raise SnmpError(f"{self.name}: unusable SNMPv3 answer: {error}") from error
+        # a report may bring a new engine id (discovery, a reconfigured agent); an answer must
+        # come from the engine we synchronised with
+        if answer.pdu != ber.REPORT and self.engine_id and answer.engine_id != self.engine_id:
+            self.stats.malformed += 1
+            raise SnmpError(f"{self.name}: answer from engine {answer.engine_id.hex()}, not ours")
+        return answer
