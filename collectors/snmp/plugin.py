@@ -146,20 +146,7 @@ def open_snmp(context: CollectorContext) -> Collector:
 async def run_traps(receiver: TrapReceiver, emit: CollectorEmit, health: CollectorHealth) -> None:
     """The trap socket as a stream: connected while bound; every datagram counted by outcome."""
 
-    def totals() -> Totals:
-        stats = receiver.stats
-        rejected = {
-            "malformed": stats.malformed,
-            "auth_failure": stats.auth_failures,
-            "wrong_community": stats.wrong_community,
-        }
-        counts = {("rejected", reason): n for reason, n in rejected.items()}
-        counts["accepted", "unknown_sender"] = stats.unknown_sender
-        counts["accepted", "unknown_trap"] = stats.unknown_trap
-        counts["received", ""] = stats.received
-        return counts
-
-    health.add_totals("traps", totals)
+    health.add_totals("traps", receiver.stats.totals)
     task = asyncio.create_task(receiver.run(emit))
     try:
         bound = asyncio.create_task(receiver.bound.wait())
