@@ -10,6 +10,7 @@ variables; tests/integration/test_dashboard_queries.py runs each one against rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,21 @@ from grafana_foundation_sdk.models import dashboard as model
 DATASOURCE_UID = "edumon-influxdb"
 DATASOURCE_TYPE = "influxdb"
 DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=DATASOURCE_UID)
+
+# every dashboard's uid: links between them name these
+CITY, SCHOOL, WIFI, SCIENCE, KPI, SERVICE = (
+    f"edumon-{name}" for name in ("city", "school", "wifi", "science", "kpi", "service")
+)
+
+# Current state (firing alerts, ports and exhibits down) is each series' latest point within
+# this range, whatever the time picker shows: an alert that began last week is still firing.
+CURRENT = "time > now() - 30d"
+NOW = "time > now() - 15m"  # what the last polls said (every minute at most), whatever the range
+
+# A panel's minimum interval per source, so that every bucket holds a sample and lines do not
+# break (examples/city.yaml: snmp.interval_s, probes.interval_s, the MQTT devices'
+# 10 s, reports.sensor_interval_s, the service's self-metrics).
+SNMP_EVERY, PROBE_EVERY, MQTT_EVERY, SENSOR_EVERY, SELF_EVERY = "1m", "10s", "10s", "10m", "10s"
 
 ResultFormat = Literal["time_series", "table"]
 
@@ -91,9 +107,18 @@ def tag_variable(
     return variable
 
 
-def new_dashboard(uid: str, title: str, *, time_from: str = "now-6h") -> dash.Dashboard:
+def new_dashboard(
+    uid: str,
+    title: str,
+    *,
+    time_from: str = "now-6h",
+    links: Sequence[dash.DashboardLink] = (),
+) -> dash.Dashboard:
+    """A dashboard with `links` and one back to the city overview (which links to every other)."""
+    back = [] if uid == CITY else [link("City overview", CITY)]
     return (
         dash.Dashboard(title)
+        .links([*back, *links])
         .uid(uid)
         .tags(["edumon"])
         .refresh("1m")
@@ -115,6 +140,8 @@ def thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
 # higher is better (availability, health) / lower is better (utilisation, errors)
 GOOD_HIGH = thresholds((None, "red"), (95, "orange"), (99, "green"))
 GOOD_LOW = thresholds((None, "green"), (70, "orange"), (90, "red"))
+NEUTRAL = thresholds((None, "blue"))  # a count that is neither good nor bad
+ZERO_GOOD = thresholds((None, "green"), (1, "red"))  # anything counted is a fault
 
 UP_DOWN: list[model.ValueMapping] = [
     model.ValueMap(
@@ -126,26 +153,53 @@ UP_DOWN: list[model.ValueMapping] = [
 ]
 
 
+def link(title: str, uid: str, **variables: str) -> dash.DashboardLink:
+    """A link to dashboard `uid` with its variables set (values may name a clicked row's
+    fields, `${__data.fields.site}`), keeping the time range."""
+    query = "".join(f"&var-{name}={value}" for name, value in variables.items())
+    url = f"/d/{uid}?${{__url_time_range}}{query}"
+    return dash.DashboardLink(title).type(model.DashboardLinkType.LINK).url(url).keep_time(True)
+
+
 def timeseries(
-    title: str, *queries: InfluxQL, unit: str, span: int = 12, height: int = 8
+    title: str,
+    *queries: InfluxQL,
+    unit: str,
+    interval: str,
+    span: int = 12,
+    height: int = 8,
 ) -> timeseries_panel.Panel:
     panel = timeseries_panel.Panel().title(title).datasource(DATASOURCE).unit(unit)
-    return panel.targets(list(queries)).span(span).height(height)
+    return panel.targets(list(queries)).interval(interval).span(span).height(height)
 
 
 def stat(
     title: str,
-    query: InfluxQL,
-    *,
+    *queries: InfluxQL,
     unit: str = "none",
     steps: dash.ThresholdsConfig = GOOD_HIGH,
+    no_value: str | None = None,
     span: int = 6,
     height: int = 4,
 ) -> stat_panel.Panel:
+    """A big number coloured by `steps`; `no_value` is shown when the query finds no row
+    (a count of faults that are not there is 0, not "No data")."""
     panel = stat_panel.Panel().title(title).datasource(DATASOURCE).unit(unit)
-    return panel.thresholds(steps).with_target(query).span(span).height(height)
+    if no_value is not None:
+        panel = panel.no_value(no_value)
+    return panel.thresholds(steps).targets(list(queries)).span(span).height(height)
 
 
-def table(title: str, query: InfluxQL, *, span: int = 12, height: int = 8) -> table_panel.Panel:
+def table(
+    title: str,
+    query: InfluxQL,
+    *,
+    links: list[dash.DashboardLink] | None = None,
+    span: int = 12,
+    height: int = 8,
+) -> table_panel.Panel:
+    """A table; `links` are data links on every cell (a row's fields name the target)."""
     panel = table_panel.Panel().title(title).datasource(DATASOURCE)
+    if links:
+        panel = panel.data_links(list(links))
     return panel.with_target(query).span(span).height(height)

@@ -10,22 +10,31 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from gateway.inventory import Site
+from gateway.inventory import Location, Slug
 
 GAZETTEER_FILE = "edumon-sites.json"
 GAZETTEER_URL_PATH = f"public/gazetteer/{GAZETTEER_FILE}"
 
 
-def load_sites(config_path: Path) -> list[Site]:
+class MapSite(BaseModel):
+    """What the map needs of a site; its devices are the collectors' plugins' business."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: Slug
+    name: str
+    location: Location | None = None
+
+
+def load_sites(config_path: Path) -> list[MapSite]:
     """The sites of an edumon config, validated; the rest of the file (and the secrets its
     credentials name) is not needed to build dashboards."""
     data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    return TypeAdapter(list[Site]).validate_python(data.get("sites", []))
+    return TypeAdapter(list[MapSite]).validate_python(data.get("sites", []))
 
 
-def site_gazetteer(sites: Sequence[Site]) -> list[dict[str, str | float]]:
+def site_gazetteer(sites: Sequence[MapSite]) -> list[dict[str, str | float]]:
     """One entry per site that has a location: key (the `site` tag), name, lat/lon."""
     return [
         {

@@ -10,25 +10,47 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import geomap
+from grafana_foundation_sdk.builders import stat as stat_panel
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import geomap as geomap_models
+from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from dashboards.common import (
+    CITY,
+    CURRENT,
     DATASOURCE,
     GOOD_HIGH,
+    KPI,
+    NEUTRAL,
+    NOW,
+    PROBE_EVERY,
+    SCHOOL,
+    SCIENCE,
+    SERVICE,
+    WIFI,
+    ZERO_GOOD,
     InfluxQL,
+    link,
     new_dashboard,
     stat,
     table,
+    thresholds,
     timeseries,
 )
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 
-UID = "edumon-city"
+UID = CITY
+NOT_WATCHDOG = "\"alertname\" != 'Watchdog'"  # fires always by design: a dead man's switch
+LAST_UP = f'SELECT last("up") AS "up" FROM "device" WHERE {NOW} GROUP BY "device"'
 
 # health: the share of probe packets the school's gateways answered in the last 15 minutes
 SITE_HEALTH = """SELECT 100 - mean("loss_pct") AS "health_pct" FROM "probe"
     WHERE time > now() - 15m GROUP BY "site" """
+
+SITE_LINK = link("School detail", SCHOOL, site="${__data.fields.site}")
+DEVICE_LINK = link(
+    "Switch and port", SCHOOL, site="${__data.fields.site}", device="${__data.fields.device}"
+)
 
 
 def school_map() -> geomap.Panel:
@@ -66,6 +88,7 @@ def school_map() -> geomap.Panel:
         .min(0)
         .max(100)
         .thresholds(GOOD_HIGH)
+        .data_links([SITE_LINK])
         .span(12)
         .height(14)
     )
@@ -73,19 +96,30 @@ def school_map() -> geomap.Panel:
 
 def dashboard() -> dash.Dashboard:
     return (
-        new_dashboard(UID, "edumon / City network overview")
+        new_dashboard(
+            UID,
+            "edumon / City network overview",
+            links=[
+                link("School detail", SCHOOL),
+                link("Science centre", SCIENCE),
+                link("Classroom Wi-Fi", WIFI),
+                link("KPI and SLA", KPI),
+                link("Service health", SERVICE),
+            ],
+        )
         .with_panel(school_map())
         .with_panel(
             table(
                 "Alerts firing now",
                 InfluxQL(
-                    """SELECT "firing", "value", "alertname", "severity", "team", "site", "device"
+                    f"""SELECT "firing", "value", "alertname", "severity", "team", "site", "device"
                     FROM (SELECT last("firing") AS "firing", last("value") AS "value"
-                      FROM "alert" WHERE $timeFilter
+                      FROM "alert" WHERE {CURRENT}
                       GROUP BY "alertname", "severity", "team", "site", "device")
-                    WHERE "firing" = true""",
+                    WHERE "firing" = true AND {NOT_WATCHDOG}""",
                     table=True,
                 ),
+                links=[DEVICE_LINK],
                 height=14,
             )
         )
@@ -93,25 +127,39 @@ def dashboard() -> dash.Dashboard:
             stat(
                 "Switches answering SNMP",
                 InfluxQL(
-                    """SELECT count("up") AS "up" FROM (SELECT last("up") AS "up" FROM "device"
-                    WHERE time > now() - 15m GROUP BY "device") WHERE "up" = true"""
+                    f"""SELECT count("up") AS "answering" FROM ({LAST_UP})
+                    WHERE "up" = true""",
+                    alias="answering",
                 ),
-                span=12,
+                InfluxQL(f'SELECT count("up") AS "polled" FROM ({LAST_UP})', ref_id="B"),
+                steps=NEUTRAL,
+                span=8,
             )
         )
         .with_panel(
             stat(
-                "Firing alerts by severity",
-                InfluxQL(
-                    """SELECT count("firing") FROM (SELECT last("firing") AS "firing"
-                    FROM "alert" WHERE $timeFilter
-                    GROUP BY "alertname", "severity", "site", "device")
-                    WHERE "firing" = true GROUP BY "severity" """,
-                    alias="$tag_severity",
-                ),
-                span=12,
+                "Switches not answering",
+                InfluxQL(f"""SELECT count("up") FROM ({LAST_UP}) WHERE "up" = false"""),
+                steps=ZERO_GOOD,
+                no_value="0",
+                span=4,
             )
         )
+        .with_panel(
+            stat(
+                "Uplinks down now",
+                InfluxQL(
+                    f"""SELECT count("oper_up") FROM (SELECT last("oper_up") AS "oper_up"
+                      FROM "interface" WHERE "role" = 'uplink' AND {NOW}
+                      GROUP BY "site", "device", "ifname")
+                    WHERE "oper_up" = false"""
+                ),
+                steps=ZERO_GOOD,
+                no_value="0",
+                span=4,
+            )
+        )
+        .with_panel(firing_by_severity())
         .with_panel(
             timeseries(
                 "Availability per school (probe answers)",
@@ -121,7 +169,10 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_site",
                 ),
                 unit="percent",
+                interval=PROBE_EVERY,
             )
+            .min(0)
+            .max(100)
         )
         .with_panel(
             table(
@@ -135,6 +186,26 @@ def dashboard() -> dash.Dashboard:
                       GROUP BY "site", "device", "ifname")""",
                     table=True,
                 ),
+                links=[DEVICE_LINK],
             )
         )
     )
+
+
+def firing_by_severity() -> stat_panel.Panel:
+    """Pages red and warnings orange from one alert on; none firing is green."""
+    panel = stat(
+        "Firing alerts by severity",
+        InfluxQL(
+            f"""SELECT count("firing") FROM (SELECT last("firing") AS "firing"
+            FROM "alert" WHERE {CURRENT}
+            GROUP BY "alertname", "severity", "site", "device")
+            WHERE "firing" = true AND {NOT_WATCHDOG} GROUP BY "severity" """,
+            alias="$tag_severity",
+        ),
+        steps=thresholds((None, "green"), (1, "orange")),
+        no_value="0",
+        span=8,
+    )
+    page = DynamicConfigValue(id_val="thresholds", value=ZERO_GOOD.build())
+    return panel.override_by_name("page", [page])

@@ -10,20 +10,24 @@ from grafana_foundation_sdk.models.dashboard import VariableSort
 from dashboards.common import (
     DATASOURCE,
     GOOD_HIGH,
+    KPI,
     InfluxQL,
     new_dashboard,
     stat,
     table,
     tag_variable,
+    thresholds,
     timeseries,
 )
 
-UID = "edumon-kpi"
+UID = KPI
+# a share of classrooms or schools is good from well below the 95 % of an availability
+SHARE = thresholds((None, "red"), (50, "orange"), (80, "green"))
 CITY_KPIS = (
-    ("uplink_availability_pct", "Uplink availability (city)"),
-    ("schools_on_10g_pct", "Schools on 10G uplinks"),
-    ("healthy_wifi_classrooms_pct", "Classrooms with healthy Wi-Fi"),
-    ("ipv6_reachability_pct", "IPv6 reachability"),
+    ("uplink_availability_pct", "Uplink availability (city)", GOOD_HIGH),
+    ("schools_on_10g_pct", "Schools on 10G uplinks", SHARE),
+    ("healthy_wifi_classrooms_pct", "Classrooms with healthy Wi-Fi", SHARE),
+    ("ipv6_reachability_pct", "IPv6 reachability", GOOD_HIGH),
 )
 
 
@@ -31,7 +35,7 @@ def dashboard() -> dash.Dashboard:
     board = new_dashboard(UID, "edumon / KPI and SLA", time_from="now-400d").with_variable(
         tag_variable("period", "Period", "kpi").sort(VariableSort.ALPHABETICAL_DESC)
     )
-    for kpi, title in CITY_KPIS:
+    for kpi, title, steps in CITY_KPIS:
         board = board.with_panel(
             stat(
                 title,
@@ -40,12 +44,13 @@ def dashboard() -> dash.Dashboard:
                     AND "site" = 'city' AND "period" = '$period' AND $timeFilter"""
                 ),
                 unit="percent",
+                steps=steps,
             )
         )
     return (
         board.with_panel(
             bargauge.Panel()
-            .title("Uplink availability per school")
+            .title("Uplink availability per school (scale from 90 %)")
             .datasource(DATASOURCE)
             .with_target(
                 InfluxQL(
@@ -83,6 +88,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_kpi",
                 ),
                 unit="percent",
+                interval="1d",
                 span=24,
             )
         )

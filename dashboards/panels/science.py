@@ -10,16 +10,22 @@ from grafana_foundation_sdk.builders import timeseries as timeseries_panel
 from grafana_foundation_sdk.models import common as common_models
 
 from dashboards.common import (
+    CURRENT,
     DATASOURCE,
+    MQTT_EVERY,
+    SCHOOL,
+    SCIENCE,
+    SENSOR_EVERY,
     UP_DOWN,
     InfluxQL,
+    link,
     new_dashboard,
     stat,
     tag_variable,
     timeseries,
 )
 
-UID = "edumon-science"
+UID = SCIENCE
 SITE = "\"site\" = '$site'"
 
 
@@ -28,7 +34,7 @@ def exhibit_grid() -> stat_panel.Panel:
         stat(
             "Exhibit status",
             InfluxQL(
-                f"""SELECT last("up") FROM "exhibit" WHERE {SITE} AND $timeFilter
+                f"""SELECT last("up") FROM "exhibit" WHERE {SITE} AND {CURRENT}
                 GROUP BY "exhibit" """,
                 alias="$tag_exhibit",
             ),
@@ -43,7 +49,12 @@ def exhibit_grid() -> stat_panel.Panel:
 
 def dashboard() -> dash.Dashboard:
     return (
-        new_dashboard(UID, "edumon / Science centre", time_from="now-12h")
+        new_dashboard(
+            UID,
+            "edumon / Science centre",
+            time_from="now-12h",
+            links=[link("Network of the science centre", SCHOOL, site="$site")],
+        )
         .with_variable(tag_variable("site", "Science centre", "exhibit"))
         .with_panel(exhibit_grid())
         .with_panel(
@@ -58,6 +69,7 @@ def dashboard() -> dash.Dashboard:
                 )
             )
             .mappings(UP_DOWN)
+            .interval(MQTT_EVERY)
             .span(24)
             .height(8)
         )
@@ -71,6 +83,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_exhibit",
                 ),
                 unit="none",
+                interval=MQTT_EVERY,
             )
         )
         .with_panel(
@@ -83,6 +96,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_exhibit",
                 ),
                 unit="none",
+                interval=MQTT_EVERY,
             )
         )
         .with_panel(mean_per("Exhibit device temperature", "exhibit", "temp_c", "celsius"))
@@ -103,5 +117,6 @@ def mean_per(
             alias=f"$tag_{by}",
         ),
         unit=unit,
+        interval=SENSOR_EVERY if measurement == "environment" else MQTT_EVERY,
         span=8,
     )

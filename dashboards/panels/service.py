@@ -1,14 +1,26 @@
 """edumon's own health, from its `collector` self-metrics: the writer's counters (collector
-`edumon`, target `writer`) and one point per poll of every polled collector and target."""
+`edumon`, target `writer`) and one point per poll of every polled collector and target; and
+the LoRaWAN sensors' radio (the `lorawan` measurement has no site: one network for the city)."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import timeseries as timeseries_panel
 
-from dashboards.common import GOOD_LOW, InfluxQL, new_dashboard, stat, tag_variable, timeseries
+from dashboards.common import (
+    SELF_EVERY,
+    SENSOR_EVERY,
+    SERVICE,
+    InfluxQL,
+    new_dashboard,
+    stat,
+    table,
+    tag_variable,
+    thresholds,
+    timeseries,
+)
 
-UID = "edumon-service"
+UID = SERVICE
 WRITER = "\"collector\" = 'edumon' AND \"target\" = 'writer'"
 POLLS = '"collector" =~ /^$collector$/ AND "collector" != \'edumon\''
 
@@ -21,6 +33,7 @@ def writer_series(title: str, select: str, unit: str, *, span: int = 12) -> time
             GROUP BY time($__interval) fill(none)"""
         ),
         unit=unit,
+        interval=SELF_EVERY,
         span=span,
     )
 
@@ -54,12 +67,12 @@ def dashboard() -> dash.Dashboard:
         )
         .with_panel(
             stat(
-                "Dead letters",
+                "New dead letters in the range",
                 InfluxQL(
-                    f"""SELECT last("dead_letters") FROM "collector"
+                    f"""SELECT spread("dead_letters") FROM "collector"
                     WHERE {WRITER} AND $timeFilter"""
                 ),
-                steps=GOOD_LOW,
+                steps=thresholds((None, "green"), (1, "orange")),
                 span=8,
                 height=8,
             )
@@ -73,6 +86,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_collector",
                 ),
                 unit="none",
+                interval=SELF_EVERY,
             )
         )
         .with_panel(
@@ -85,6 +99,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_collector $col",
                 ),
                 unit="ms",
+                interval=SELF_EVERY,
             )
         )
         .with_panel(
@@ -96,7 +111,35 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_collector",
                 ),
                 unit="none",
+                interval=SELF_EVERY,
                 span=24,
             )
         )
+        .with_panel(sensor_radio("LoRaWAN sensors: RSSI", "rssi", "dBm"))
+        .with_panel(sensor_radio("LoRaWAN sensors: SNR", "snr", "dB"))
+        .with_panel(
+            table(
+                "LoRaWAN sensors: frames lost",
+                InfluxQL(
+                    """SELECT last("frames_lost") AS "frames_lost", last("f_cnt") AS "f_cnt",
+                      last("sf") AS "sf"
+                    FROM "lorawan" WHERE $timeFilter GROUP BY "device", "gateway" """,
+                    table=True,
+                ),
+                span=24,
+            )
+        )
+    )
+
+
+def sensor_radio(title: str, field: str, unit: str) -> timeseries_panel.Panel:
+    return timeseries(
+        title,
+        InfluxQL(
+            f"""SELECT mean("{field}") FROM "lorawan" WHERE $timeFilter
+            GROUP BY time($__interval), "device" fill(none)""",
+            alias="$tag_device",
+        ),
+        unit=unit,
+        interval=SENSOR_EVERY,
     )

@@ -6,7 +6,13 @@ from grafana_foundation_sdk.builders import dashboard as dash
 
 from dashboards.common import (
     GOOD_LOW,
+    MQTT_EVERY,
+    NEUTRAL,
+    NOW,
+    SCHOOL,
+    WIFI,
     InfluxQL,
+    link,
     new_dashboard,
     stat,
     table,
@@ -14,24 +20,28 @@ from dashboards.common import (
     timeseries,
 )
 
-UID = "edumon-wifi"
+UID = WIFI
 # radios only: the status topic writes band=all with just `up`
 RADIOS = '"site" =~ /^$site$/ AND "band" != \'all\''
 
 
 def dashboard() -> dash.Dashboard:
     return (
-        new_dashboard(UID, "edumon / Classroom Wi-Fi")
+        new_dashboard(
+            UID,
+            "edumon / Classroom Wi-Fi",
+            links=[link("School detail", SCHOOL, site="$site")],
+        )
         .with_variable(tag_variable("site", "School", "wifi_ap", include_all=True))
         .with_panel(
             stat(
                 "Clients connected now",
                 InfluxQL(
                     f"""SELECT sum("clients") FROM (SELECT last("clients") AS "clients"
-                    FROM "wifi_ap" WHERE {RADIOS} AND time > now() - 5m
+                    FROM "wifi_ap" WHERE {RADIOS} AND {NOW}
                     GROUP BY "ap", "band")"""
                 ),
-                steps=GOOD_LOW,
+                steps=NEUTRAL,
                 span=8,
             )
         )
@@ -69,6 +79,7 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_site",
                 ),
                 unit="none",
+                interval=MQTT_EVERY,
             )
         )
         .with_panel(
@@ -81,7 +92,8 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_site $tag_band",
                 ),
                 unit="percent",
-            )
+                interval=MQTT_EVERY,
+            ).min(0)
         )
         .with_panel(
             timeseries(
@@ -92,7 +104,8 @@ def dashboard() -> dash.Dashboard:
                     alias="$tag_site",
                 ),
                 unit="percent",
-            )
+                interval=MQTT_EVERY,
+            ).min(0)
         )
         .with_panel(
             table(
@@ -103,6 +116,7 @@ def dashboard() -> dash.Dashboard:
                       WHERE {RADIOS} AND $timeFilter GROUP BY "site", "room", "ap")""",
                     table=True,
                 ),
+                links=[link("School detail", SCHOOL, site="${__data.fields.site}")],
             )
         )
     )

@@ -20,6 +20,7 @@ from gateway.reports.model import CITY, KpiRow, Report
 from gateway.reports.queries import InfluxQuery
 from gateway.reports.sources import Sources, Window
 from gateway.reports.timeline import NO_TIME, Timeline, Totals
+from gateway.reports.wifi import healthy_rooms
 
 TEN_GBIT_MBPS = 10_000
 
@@ -140,16 +141,11 @@ async def _exhibits(
 
 async def _wifi(report: Report, source: Sources, schools: list[Site], limits: HealthyWifi) -> None:
     ids = {s.id for s in schools}
-    counts: dict[str, list[int]] = {}  # site -> [healthy rooms, rooms with data]
-    for (site, _room), timeline in (await source.wifi_rooms(limits)).items():
-        if site not in ids:
-            continue
-        share = timeline.totals(report.start_ns, report.end_ns).up_pct()
-        if share is None:
-            continue
-        tally = counts.setdefault(site, [0, 0])
-        tally[0] += share >= limits.min_healthy_share_pct
-        tally[1] += 1
+    counts = {
+        site: tally
+        for site, tally in healthy_rooms(await source.wifi_hours(), limits).items()
+        if site in ids
+    }
     for site, (healthy, rooms) in sorted(counts.items()):
         report.rows.append(
             KpiRow(site, "healthy_wifi_classrooms_pct", round(100 * healthy / rooms, 4))

@@ -77,9 +77,8 @@ class Holiday(Section):
 
 
 class HealthyWifi(Section):
-    """A radio is healthy when it is up and within every limit; a classroom is healthy over a
-    period when all of its radios were healthy for at least `min_healthy_share_pct` of the
-    time they were known."""
+    """The limits of healthy classroom Wi-Fi, applied to hourly averages (gateway.reports.wifi
+    has the whole definition)."""
 
     max_channel_util_pct: float = Field(default=70.0, gt=0, le=100)
     max_retry_pct: float = Field(default=15.0, gt=0, le=100)

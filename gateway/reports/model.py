@@ -44,9 +44,11 @@ KPIS: dict[str, KpiDefinition] = {
     ),
     "healthy_wifi_classrooms_pct": KpiDefinition(
         "%",
-        "Classrooms whose access points' radios were all up and within the healthy_wifi limits "
-        "(channel utilisation, retries, noise) for at least min_healthy_share_pct of the known "
-        "time / classrooms with any Wi-Fi data.",
+        "Share of classrooms with healthy Wi-Fi. An hour is healthy in a classroom when all "
+        "of its access points' radios reported and their hourly averages stayed within the "
+        "limits (by default: channel busy at most 70 %, at most 15 % of frames resent, noise "
+        "floor at most -85 dBm); a classroom has healthy Wi-Fi when at least 95 % of the hours "
+        "in which its school's Wi-Fi reported were healthy.",
     ),
     "ipv6_reachability_pct": KpiDefinition(
         "%", "Time any IPv6 probe of the site answered / known time (like uplink availability)."

@@ -18,13 +18,12 @@ sample). Outside it everything is unknown.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from gateway.reports.config import HealthyWifi
 from gateway.reports.queries import InfluxQuery, Series, one_of, quote_tag
 from gateway.reports.timeline import Timeline, all_up, any_up, combine, first_where_second
+from gateway.reports.wifi import FIELDS as WIFI_FIELDS
+from gateway.reports.wifi import HOUR_S
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -142,21 +141,14 @@ class Sources:
         states = await self._states("up", "exhibit", one_of("site", sites), '"site", "exhibit"')
         return [self._timeline(points, down_holds=True) for points in states.values()]
 
-    async def wifi_rooms(self, limits: HealthyWifi) -> dict[tuple[str, str], Timeline]:
-        """Per (site, room): healthy while every radio of every AP there is within the limits
-        and no AP is offline (its Last Will holds until it reports again)."""
-        by = '"site", "ap", "room", "band"'
-        fields = ", ".join(f'max("{name}") AS {name}' for name in _LIMITS)
-        radios = await self._buckets(fields, "wifi_ap", "\"band\"!='all'", by)
-        statuses = await self._states("up", "wifi_ap", "\"band\"='all'", by)
-        rooms: dict[tuple[str, str], list[Timeline]] = defaultdict(list)
-        for s in radios:
-            points = [(row["time"], _healthy(row, limits)) for row in s.rows]
-            rooms[(s.tags["site"], s.tags["room"])].append(self._timeline(points))
-        for key, points in statuses.items():
-            tags = dict(key)
-            rooms[(tags["site"], tags["room"])].append(self._timeline(points, down_holds=True))
-        return {room: combine(timelines, all_up) for room, timelines in rooms.items()}
+    async def wifi_hours(self) -> list[Series]:
+        """Per radio (site, room, ap, band): its hourly means of the healthy-Wi-Fi fields."""
+        w = self.window
+        fields = ", ".join(f'mean("{name}") AS {name}' for name in WIFI_FIELDS)
+        by = '"site", "room", "ap", "band"'
+        return await self.query.select(
+            fields, "wifi_ap", w.start_ns, w.end_ns, "\"band\"!='all'", by, HOUR_S
+        )
 
     async def sensor_counts(self) -> dict[tuple[str, str], list[tuple[int, int]]]:
         """Per (site, device): (bucket start, classroom-sensor samples in it)."""
@@ -169,20 +161,6 @@ class Sources:
     async def alerts(self) -> list[Series]:
         w = self.window
         return await self.query.select('"firing", "value"', "alert", w.start_ns, w.end_ns, by="*")
-
-
-_LIMITS = ("channel_util_pct", "retry_pct", "noise_dbm")
-
-
-def _healthy(row: dict[str, Any], limits: HealthyWifi) -> bool:
-    maxima: Sequence[float] = (
-        limits.max_channel_util_pct,
-        limits.max_retry_pct,
-        limits.max_noise_dbm,
-    )
-    return all(
-        row.get(name) is None or row[name] <= m for name, m in zip(_LIMITS, maxima, strict=True)
-    )
 
 
 def _key(tags: dict[str, str]) -> Tags:

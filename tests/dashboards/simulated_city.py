@@ -40,10 +40,21 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
         for device in site["devices"]:
             if device["kind"] == "switch":
                 device["port"] = free_port(device["address"])
-    data["service"] = {"state_dir": str(tmp_path / "state"), "http_listen": "127.0.0.1:0"}
+    # the science centre's TCP probe target is edumon's own HTTP port (examples/city.yaml)
+    http_port = free_port()
+    data["service"] = {
+        "state_dir": str(tmp_path / "state"),
+        "http_listen": f"127.0.0.1:{http_port}",
+    }
+    for device in data["sites"][-1]["devices"]:
+        if device["kind"] == "probe_target" and device.get("tcp_port") == 9108:
+            device["tcp_port"] = http_port
     data["influxdb"] = {"url": influxdb.url, "database": db, "flush_interval_s": 0.5}
     data["mqtt"] |= {"port": mosquitto.port}
-    data["snmp"] = {"trap_listen": f"127.0.0.1:{free_port()}"}
+    # traps on ::1: FLAPPED, the one switch there, sends them from its own address
+    trap_listen = f"[::1]:{free_port('::1')}"
+    data["snmp"] |= {"trap_listen": trap_listen, "interval_s": 2, "timeout_s": 1.5}
+    data["probes"] = {"interval_s": 2}
     data.pop("alertmanager", None)
     # the switch alerts' timings fit for half a minute
     quick = {"for": "0s", "keep_firing_for": "2s"}
@@ -51,7 +62,6 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     data["alerts"] = {"rules_file": str(rules_with(tmp_path / "rules.yaml", changes))}
     # the KPIs of half a minute: read in 2 s buckets, on any day of the year
     data["reports"] |= {"resolution_s": 2, "max_sample_gap_s": 10, "holidays": []}
-    data["defaults"] |= {"snmp_interval_s": 2, "snmp_timeout_s": 1.5, "probe_interval_s": 2}
     path = tmp_path / "city.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     fake_secrets = {name: secrets.token_urlsafe(12) for name in SECRET_VARIABLES}
@@ -59,6 +69,8 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
 
 
 SILENT_A_WHILE, SILENT, CRASHED = "vsk-1-core", "vsk-5-access-1", "vizium-lightning"
+FLAPPED = ("vsk-5-core", 3)  # an access port down and up again, with traps (the only
+# switch on ::1, so the trap receiver can tell its traps by their sender)
 
 
 async def run_city(config: EdumonConfig, seconds: float) -> None:
@@ -76,7 +88,10 @@ async def run_city(config: EdumonConfig, seconds: float) -> None:
     devices = asyncio.create_task(mqtt_devices.run())
     sensors = asyncio.create_task(network_from_config(config).run(rounds=10**6, period_s=1.0))
     try:
-        await asyncio.sleep(5)
+        await asyncio.sleep(3)
+        fleet.flap(*FLAPPED, up=False)
+        await asyncio.sleep(2)
+        fleet.flap(*FLAPPED, up=True)
         fleet[SILENT_A_WHILE].faults.silent = True
         await asyncio.sleep(5)
         fleet[SILENT_A_WHILE].faults.silent = False

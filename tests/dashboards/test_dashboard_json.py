@@ -20,7 +20,16 @@ from gateway.cli import main
 from tests.dashboards.simulated_city import EXAMPLE_CITY
 
 # variables Grafana defines itself for InfluxQL; alias patterns ($tag_x, $col) name result parts
-BUILT_IN = {"timeFilter", "__interval", "__interval_ms", "__range", "__dashboard"}
+BUILT_IN = {
+    "timeFilter",
+    "__interval",
+    "__interval_ms",
+    "__range",
+    "__dashboard",
+    "__url_time_range",
+}
+# a data link's `${__data.fields.x}` names a field of the clicked row
+DATA_FIELD = re.compile(r"\$\{__data\.fields\.(\w+)\}")
 ALIAS_PATTERN = re.compile(r"^\$(tag_\w+|col|m|measurement)$")
 VARIABLE_USE = re.compile(r"\$\{(\w+)[^}]*\}|\[\[(\w+)\]\]|\$(\w+)")
 MODELS = dashboard_models()
@@ -41,6 +50,7 @@ def strings(node: object, key: str = "") -> Iterator[tuple[str, str]]:
 def used_variables(node: object) -> set[str]:
     used = set()
     for key, text in strings(node):
+        text = DATA_FIELD.sub("", text)
         for match in VARIABLE_USE.finditer(text):
             if key == "alias" and ALIAS_PATTERN.match(match.group(0)):
                 continue
@@ -110,6 +120,34 @@ def test_variable_check_sees_an_undefined_variable() -> None:
     panel = {"targets": [{"query": "SELECT x FROM y WHERE a = '$room' AND $timeFilter"}]}
     assert used_variables(panel) == {"room"}
     assert used_variables({"alias": "$tag_site $col"}) == set()
+
+
+def links(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, url) of every dashboard link, panel link and data link of a dashboard."""
+    for link in model.get("links", []):
+        yield "dashboard", link["url"]
+    for panel in model["panels"]:
+        for link in panel.get("links", []) + panel["fieldConfig"]["defaults"].get("links", []):
+            yield panel["title"], link["url"]
+
+
+def test_every_link_resolves_to_a_dashboard_and_its_variables() -> None:
+    """City -> school -> switch/port (and the science centre, Wi-Fi, KPI, service): every
+    link names an existing uid, and only variables that dashboard defines."""
+    variables = {m["uid"]: {v["name"] for v in m["templating"].get("list", [])} for m in MODELS}
+    found = set()
+    for model in MODELS:
+        for where, url in links(model):
+            match = re.fullmatch(r"/d/([\w-]+)\?\$\{__url_time_range\}((?:&var-\w+=[^&]+)*)", url)
+            assert match, f"{model['uid']} / {where}: {url}"
+            uid, query = match.groups()
+            assert uid in variables, f"{model['uid']} / {where}: no dashboard {uid}"
+            assert set(re.findall(r"var-(\w+)=", query)) <= variables[uid], url
+            found.add((model["uid"], uid))
+    city = next(m["uid"] for m in MODELS if m["uid"] == "edumon-city")
+    assert {(city, m["uid"]) for m in MODELS if m["uid"] != city} <= found
+    assert {(m["uid"], city) for m in MODELS if m["uid"] != city} <= found
+    assert ("edumon-school", "edumon-school") in found  # a switch's and a port's view
 
 
 def test_the_map_uses_the_built_gazetteer(built: Path) -> None:

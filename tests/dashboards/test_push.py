@@ -19,6 +19,9 @@ from dashboards.build import dashboard_models
 from tests.processes import REPO
 
 TOKEN_ENV = "EDUMON_TEST_GRAFANA_TOKEN"
+PASSWORD_ENV = "EDUMON_TEST_INFLUX_PASSWORD"
+PASSWORD = secrets.token_urlsafe(12)
+DATASOURCE_CALLS = [("GET", "/api/datasources/uid/edumon-influxdb")]
 
 
 @dataclass
@@ -36,11 +39,15 @@ class FakeGrafana:
     token: str
     requests: list[Recorded] = field(default_factory=list)
     folders: dict[str, str] = field(default_factory=dict)
+    datasources: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
     url: str = ""
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
+        app.router.add_get("/api/datasources/uid/{uid}", self._get_datasource)
+        app.router.add_post("/api/datasources", self._create_datasource)
+        app.router.add_put("/api/datasources/uid/{uid}", self._update_datasource)
         app.router.add_get("/api/folders/{uid}", self._get_folder)
         app.router.add_post("/api/folders", self._create_folder)
         app.router.add_post("/api/dashboards/db", self._save_dashboard)
@@ -55,6 +62,22 @@ class FakeGrafana:
             return web.json_response({"message": "invalid API key"}, status=401)
         response: web.StreamResponse = await handler(request)
         return response
+
+    async def _get_datasource(self, request: web.Request) -> web.Response:
+        uid = request.match_info["uid"]
+        if uid not in self.datasources:
+            return web.json_response({"message": "Data source not found"}, status=404)
+        return web.json_response(self.datasources[uid])
+
+    async def _create_datasource(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.datasources[body["uid"]] = body
+        return web.json_response({"datasource": body, "id": 3, "message": "Datasource added"})
+
+    async def _update_datasource(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.datasources[request.match_info["uid"]] = body
+        return web.json_response({"datasource": body, "message": "Datasource updated"})
 
     async def _get_folder(self, request: web.Request) -> web.Response:
         uid = request.match_info["uid"]
@@ -105,6 +128,12 @@ async def edumon_push(url: str, env: dict[str, str]) -> tuple[int, str]:
         url,
         "--token-env",
         TOKEN_ENV,
+        "--influxdb-url",
+        "http://influxdb:8086",
+        "--influxdb-user",
+        "grafana",
+        "--influxdb-password-env",
+        PASSWORD_ENV,
         cwd=REPO,
         env={**env, "PYTHONPATH": str(REPO)},
         stdout=asyncio.subprocess.PIPE,
@@ -115,7 +144,7 @@ async def edumon_push(url: str, env: dict[str, str]) -> tuple[int, str]:
 
 
 def environment(token: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV} | {PASSWORD_ENV: PASSWORD}
     return env if token is None else {**env, TOKEN_ENV: token}
 
 
@@ -125,12 +154,22 @@ async def test_push_creates_the_folder_then_upserts_every_dashboard(grafana: Fak
     uids = [model["uid"] for model in dashboard_models()]
     calls = [(r.method, r.path) for r in grafana.requests]
     assert calls == [
+        *DATASOURCE_CALLS,
+        ("POST", "/api/datasources"),
         ("GET", "/api/folders/edumon"),
         ("POST", "/api/folders"),
         *[("POST", "/api/dashboards/db")] * len(uids),
     ]
-    assert grafana.requests[1].body == {"title": "edumon", "uid": "edumon"}
-    saves = [r.body for r in grafana.requests[2:]]
+    source = grafana.datasources["edumon-influxdb"]
+    assert (source["type"], source["url"], source["user"]) == (
+        "influxdb",
+        "http://influxdb:8086",
+        "grafana",
+    )
+    assert source["jsonData"]["dbName"] == "edumon"
+    assert source["secureJsonData"] == {"password": PASSWORD} and PASSWORD not in output
+    assert grafana.requests[3].body == {"title": "edumon", "uid": "edumon"}
+    saves = [r.body for r in grafana.requests[4:]]
     assert [s["dashboard"]["uid"] for s in saves] == uids
     assert all(s["overwrite"] is True and s["folderUid"] == "edumon" for s in saves)
     assert all("id" not in s["dashboard"] and s["dashboard"]["panels"] for s in saves)
@@ -144,7 +183,9 @@ async def test_pushing_again_updates_in_place(grafana: FakeGrafana) -> None:
     grafana.requests.clear()
     code, output = await edumon_push(grafana.url, environment(grafana.token))
     assert code == 0, output
-    assert [(r.method, r.path) for r in grafana.requests][:2] == [
+    assert [(r.method, r.path) for r in grafana.requests][:4] == [
+        *DATASOURCE_CALLS,
+        ("PUT", "/api/datasources/uid/edumon-influxdb"),
         ("GET", "/api/folders/edumon"),
         ("POST", "/api/dashboards/db"),
     ]
@@ -162,4 +203,4 @@ async def test_a_rejected_token_is_reported_without_the_token(grafana: FakeGrafa
     code, output = await edumon_push(grafana.url, environment(wrong))
     assert code == 1
     assert "401" in output and wrong not in output and grafana.token not in output
-    assert [(r.method, r.path) for r in grafana.requests] == [("GET", "/api/folders/edumon")]
+    assert [(r.method, r.path) for r in grafana.requests] == DATASOURCE_CALLS
