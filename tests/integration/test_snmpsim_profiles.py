@@ -5,18 +5,18 @@ PSU or chassis sensor becomes an optic."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from collectors.snmp.client import UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
-from gateway.devstack.snmpsim import SnmpSim
 from gateway.sample import Sample
 
+if TYPE_CHECKING:  # imported as a plugin below, not here (pytest rewrites its asserts)
+    from tests.snmpsim_lab import Agents
+
 pytestmark = pytest.mark.integration
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "snmprec"
+pytest_plugins = ["tests.snmpsim_lab"]  # its fixtures: snmpsim, agents
 OPTIC_FIELDS = {"rx_dbm", "tx_dbm", "temp_c", "bias_ma", "voltage_v"}
 
 # fixture -> (profile, {ifname: expected fields of its optics series})
@@ -60,37 +60,16 @@ OPTIC_PORTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpSim]:
-    reason = SnmpSim.binary_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    with SnmpSim(tmp_path_factory.mktemp("snmpsim"), FIXTURES) as server:
-        yield server
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[UdpSockets]:
-    sockets = UdpSockets()
-    yield sockets
-    sockets.close()
-
-
-async def poll(
-    snmpsim: SnmpSim, sockets: UdpSockets, community: str
-) -> tuple[SnmpPoller, list[Sample]]:
-    transport = V2cTransport(
-        sockets, community, snmpsim.host, snmpsim.port, community.encode(), timeout_s=3, retries=1
-    )
+async def poll(agents: Agents, community: str) -> tuple[SnmpPoller, list[Sample]]:
     poller = SnmpPoller()
-    return poller, await poller.poll(SnmpTarget("lab", community, "access", transport))
+    return poller, await poller.poll(
+        SnmpTarget("lab", community, "access", agents.transport(community))
+    )
 
 
 @pytest.mark.parametrize("community", sorted(CASES))
-async def test_vendor_profile_reads_its_device(
-    snmpsim: SnmpSim, sockets: UdpSockets, community: str
-) -> None:
-    poller, samples = await poll(snmpsim, sockets, community)
+async def test_vendor_profile_reads_its_device(agents: Agents, community: str) -> None:
+    poller, samples = await poll(agents, community)
     profile, expected = CASES[community]
     matched = poller.profile_of(community)
     assert matched is not None and matched.profile.name == profile, matched
@@ -120,11 +99,9 @@ async def test_vendor_profile_reads_its_device(
         assert {k: got.get(k) for k in wanted} == pytest.approx(wanted, abs=0.01), name
 
 
-async def test_no_fan_psu_or_chassis_sensor_is_an_optic(
-    snmpsim: SnmpSim, sockets: UdpSockets
-) -> None:
+async def test_no_fan_psu_or_chassis_sensor_is_an_optic(agents: Agents) -> None:
     """Arista's fan (3969 rpm), PSU (66 W, 12.1 V) and chassis sensors stay off the optics."""
-    _poller, samples = await poll(snmpsim, sockets, "fake-arista-eos")
+    _poller, samples = await poll(agents, "fake-arista-eos")
     optics = [s for s in samples if s.measurement == "optics"]
     assert {s.tags["ifname"] for s in optics} == {"Ethernet49", "Ethernet50"}
     values = [float(v) for s in optics for v in s.fields.values()]
