@@ -108,3 +108,20 @@ async def test_no_fan_psu_or_chassis_sensor_is_an_optic(agents: Agents) -> None:
     assert 3969 not in values and 66 not in values and 12.1 not in values
     device = next(s.fields for s in samples if s.measurement == "device")
     assert device["temp_c"] == 36.8  # the hottest chassis sensor, not a transceiver's
+
+
+async def test_an_agent_without_sysuptime_is_up(
+    agents: Agents, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No sysUpTime: the generic profile, timed by hrSystemUptime (said once), never up=false."""
+    poller = SnmpPoller()
+    target = SnmpTarget("lab", "gw", "access", agents.transport("fake-generic-nouptime"))
+    samples = await poller.poll(target) + await poller.poll(target)
+    devices = [s.fields for s in samples if s.measurement == "device"]
+    assert all(d["up"] is True and d["uptime_s"] == 42_000 for d in devices)
+    assert devices[0]["cpu_pct"] == 8 and devices[0]["temp_c"] == 45.5
+    matched = poller.profile_of("gw")
+    assert matched is not None and matched.profile.name == "generic"
+    assert [r.message for r in caplog.records if "sysUpTime" in r.message] == [
+        "gw: no sysUpTime; rates are timed by hrSystemUptime"
+    ]
