@@ -55,15 +55,15 @@ sites:
 
 
 @pytest.fixture
-def edumon(tmp_path: Path) -> Iterator[Callable[[Path], int]]:
-    """Starts `edumon run` (its log to a file: a pipe nobody reads would block it at 64 KB);
-    the pid; terminated at the end."""
+def edumon(tmp_path: Path) -> Iterator[Callable[..., int]]:
+    """Starts `edumon run` (its log to edumon.log: a pipe nobody reads would block it at
+    64 KB) with its HTTP on `port` (default: any); the pid; terminated at the end."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(path: Path) -> int:
+    def start(path: Path, port: int | None = None) -> int:
         with (tmp_path / "edumon.log").open("ab") as log:
             command = [sys.executable, "-m", "gateway.cli", "run", "-c", str(path)]
-            command += ["--listen", f"127.0.0.1:{free_port()}"]
+            command += ["--listen", f"127.0.0.1:{port or free_port()}"]
             environment = {**os.environ, "PYTHONPATH": str(REPO)}
             processes.append(subprocess.Popen(command, cwd=REPO, stderr=log, env=environment))
         return processes[-1].pid
@@ -154,7 +154,7 @@ BAD = [  # (the reason's start, the payload): the issue's inputs and more
 
 
 async def test_every_reported_bad_input_is_dead_lettered_through_the_service(
-    influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path, edumon: Callable[[Path], int]
+    influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path, edumon: Callable[..., int]
 ) -> None:
     influxdb.create_database("hostile")
     edumon(config(tmp_path, influxdb, mosquitto, "hostile"))
@@ -183,7 +183,7 @@ async def test_every_reported_bad_input_is_dead_lettered_through_the_service(
 
 
 async def test_a_flood_of_band_values_is_bounded_and_the_city_keeps_flowing(
-    influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path, edumon: Callable[[Path], int]
+    influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path, edumon: Callable[..., int]
 ) -> None:
     influxdb.create_database("flood")
     pid = edumon(config(tmp_path, influxdb, mosquitto, "flood"))

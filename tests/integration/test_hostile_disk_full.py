@@ -1,0 +1,111 @@
+"""edumon's state directory on a real 20 MiB tmpfs, the database down: bad 5 MB messages are
+dead-lettered within their cap, good ones spooled; then the disk is full (a filler takes what
+is left): /healthz reports the error, the broker keeps what edumon could not persist, and once
+space is back edumon recovers by itself; with the database back every acknowledged message
+is stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
+from tests.integration.test_hostile_service import config, edumon, topic  # noqa: F401
+from tests.small_disk import fill, small_disk
+
+pytestmark = pytest.mark.integration
+GOOD_BEFORE, GOOD_WHILE_FULL = 2000, 1000
+
+
+def health(port: int) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as error:  # 503 while a component is in error
+        body = error.read()
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:
+    started = time.monotonic()
+    async with asyncio.timeout(timeout_s):
+        while True:
+            try:
+                if await asyncio.to_thread(condition):
+                    return time.monotonic() - started
+            except (OSError, ValueError):
+                pass  # not up yet
+            await asyncio.sleep(0.2)
+    raise AssertionError(what)
+
+
+async def publish_good(client: aiomqtt.Client, first: int, count: int) -> None:
+    for start in range(first, first + count, 250):
+        await asyncio.gather(
+            *(
+                client.publish(topic("vsk-1-ap-102"), good(n), qos=1)
+                for n in range(start, min(first + count, start + 250))
+            )
+        )
+
+
+def good(n: int) -> bytes:
+    radio = {"band": "5g", "clients": n % 50}
+    return json.dumps({"ts": 1_700_000_000 + n / 1000, "radios": [radio]}).encode()
+
+
+async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    edumon: Callable[..., int],  # noqa: F811 - the fixture
+) -> None:
+    if reason := InfluxDB1.binary_missing_reason():
+        pytest.skip(reason)
+    database = InfluxDB1(tmp_path / "influxdb", port=free_port())  # down until the end
+    with small_disk(tmp_path / "state", 20) as disk:
+        port = free_port()
+        edumon(config(tmp_path, database, mosquitto, "diskfull"), port)
+        await until(lambda: "components" in health(port), 60, "edumon did not start")
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="disk-filler") as client:
+            await asyncio.sleep(2)  # the consumer subscribes
+            for _ in range(20):  # 100 MB of bad input: 20 dead letters of 64 KiB
+                await client.publish(topic("vsk-1-ap-101"), b"{" * 5_000_000, qos=1)
+            await publish_good(client, 0, GOOD_BEFORE)
+            await asyncio.sleep(3)  # spooled
+            filler = await asyncio.to_thread(fill, disk)
+            await publish_good(client, GOOD_BEFORE, GOOD_WHILE_FULL)
+
+            def pipeline_failing() -> bool:
+                return health(port)["components"]["pipeline"]["status"] == "error"
+
+            await until(pipeline_failing, 30, "the full disk was not reported")
+            detail = health(port)["components"]["pipeline"]["detail"]
+            assert "No space left" in detail
+            filler.unlink()  # space is back
+            recovered = await until(lambda: not pipeline_failing(), 30, "no recovery")
+        deadletter = disk / "deadletter"
+        letters = [json.loads(line) for p in deadletter.glob("mqtt.jsonl*") for line in p.open()]
+        with database:
+            database.create_database("diskfull")
+            stored = lambda: database.count("wifi_ap", "clients", db="diskfull")  # noqa: E731
+            await until(lambda: stored() == GOOD_BEFORE + GOOD_WHILE_FULL, 90, "data lost")
+            assert health(port)["components"]["pipeline"]["status"] == "ok"
+    log = (tmp_path / "edumon.log").read_text()
+    print(
+        f"disk full reported ({detail}); recovered {recovered:.1f} s after space came back; "
+        f"{len(letters)} dead letters of {letters[0]['raw_size']} B kept as "
+        f"{len(json.dumps(letters[0]))} B; 'cannot persist' logged "
+        f"{log.count('cannot persist')} times"
+    )
+    assert len(letters) == 20 and all(letter["truncated"] for letter in letters)
+    assert log.count("cannot persist") <= 2  # once a minute, not once per retry
