@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from typing import TypeVar
 
-import hypothesis  # noqa: F401 - see below
+import hypothesis
 import pytest
 
 from gateway.devstack.servers import (
@@ -25,6 +25,15 @@ S = TypeVar("S", bound=ChildServer)
 # hypothesis is imported up front: its pytest plugin otherwise imports it lazily at the end of
 # the session, and on CPython 3.11.7 that late ast.parse can fail with "AST constructor
 # recursion depth mismatch" after tests that ran threads.
+
+# CI machines are shared and loaded: no per-example deadline and no too-slow health check
+# there (speed targets live in bench/); HYPOTHESIS_PROFILE=ci selects it elsewhere too.
+hypothesis.settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 
 def _require(server_class: type[ChildServer]) -> None:

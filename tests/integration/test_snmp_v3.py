@@ -4,7 +4,6 @@ net-snmp's snmpd, compared with snmpbulkwalk -v3."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -79,10 +78,12 @@ async def test_agent_reboot_costs_one_round_trip_not_persistent_timeouts(lab: V3
     lab.now[0] += 30
     lab.fleet.reboot("sw")  # engine boots 1 -> 2, engine time restarts at 0
     lab.now[0] += 30
-    started = time.monotonic()
     samples = await poller.poll(target)
-    assert time.monotonic() - started < 0.5  # no timeouts
-    assert transport.resyncs == 1 and transport.boots == 2 and transport.stats.timeouts == 0
+    # counted, not timed (a wall-clock limit flakes on a loaded machine): no request timed out
+    # or was re-sent; the one report answer was followed by one resynchronised request
+    stats = transport.stats
+    assert transport.resyncs == 1 and transport.boots == 2
+    assert stats.timeouts == 0 and stats.retries == 0
     device = next(s for s in samples if s.measurement == "device")
     assert device.fields["up"] is True and device.fields["rebooted"] is True
 

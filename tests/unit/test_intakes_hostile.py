@@ -153,7 +153,10 @@ def scratch() -> Iterator[Path]:
         yield Path(directory)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400,
+    suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture],
+)
 @given(topic=topics, payload=payloads(), retained=st.booleans())
 def test_telemetry_stores_or_dead_letters_every_message(
     scratch: Path, topic: str, payload: bytes, retained: bool
@@ -184,7 +187,10 @@ def hostile_uplinks(draw: st.DrawFn) -> tuple[str, bytes]:
     return topic, replaced
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture],
+)
 @given(message=hostile_uplinks() | st.tuples(topics, payloads()))
 def test_lorawan_stores_or_dead_letters_every_message(
     scratch: Path, message: tuple[str, bytes]

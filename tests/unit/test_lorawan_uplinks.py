@@ -433,7 +433,10 @@ def mutated_json(draw: st.DrawFn) -> tuple[str, bytes]:
     return topic, body(event)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture],
+)
 @given(message=st.tuples(topics, st.binary(max_size=200)) | mutated_json())
 def test_intake_never_raises_and_never_drops_silently(
     tmp_path: Path, message: tuple[str, bytes]
