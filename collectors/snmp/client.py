@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
+import logging
 import random
 import socket
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from typing import NamedTuple, Protocol
 from collectors.snmp import ber
 from collectors.snmp.v3 import is_v3, v3_message_id
 from gateway.collector import CollectorError
+
+log = logging.getLogger(__name__)
 
 
 class SnmpError(CollectorError):
@@ -52,6 +56,12 @@ class Reply(NamedTuple):
     message: ber.Message | None  # decoded already for v1/v2c; None for v3
 
 
+RECEIVE_BUFFER_BYTES = 8 << 20  # answers in flight (64 polls x up to 64 KB) with room to spare
+SEND_BUFFER_BYTES = 1 << 20
+# Linux's SO_RCVBUFFORCE/SO_SNDBUFFORCE (Python's socket module does not name them)
+FORCED = {socket.SO_RCVBUF: 33, socket.SO_SNDBUF: 32} if sys.platform == "linux" else {}
+
+
 @dataclass(frozen=True)
 class _Pending:
     future: asyncio.Future[Reply]
@@ -68,16 +78,47 @@ class UdpSockets:
         self._endpoints: dict[int, asyncio.DatagramTransport] = {}
         self.malformed = 0
         self.refused: Counter[str] = Counter()  # replies not taken, by reason
+        self.receive_buffer_bytes = 0  # as the kernel granted it (for the log and the bench)
 
     async def endpoint(self, family: int) -> asyncio.DatagramTransport:
         if family not in self._endpoints:
             loop = asyncio.get_running_loop()
-            local = ("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Receiver(self), local_addr=local, family=family
+                lambda: _Receiver(self), sock=self._socket(family)
             )
             self._endpoints[family] = transport
         return self._endpoints[family]
+
+    def _socket(self, family: int) -> socket.socket:
+        """A UDP socket whose receive buffer holds every answer in flight: with up to
+        `max_concurrent` GETBULK answers of tens of KB arriving while the loop decodes, the
+        kernel's default (about 208 KB) overflows and drops them (RcvbufErrors), and each
+        drop costs a timeout and a retry."""
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            for option, size in (
+                (socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES),
+                (socket.SO_SNDBUF, SEND_BUFFER_BYTES),
+            ):
+                try:  # with CAP_NET_ADMIN the size may exceed net.core.[rw]mem_max
+                    sock.setsockopt(socket.SOL_SOCKET, FORCED[option], size)
+                except (KeyError, OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, option, size)
+            # Linux reports twice the size it granted (the doubled part is its bookkeeping)
+            self.receive_buffer_bytes = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+            if self.receive_buffer_bytes < RECEIVE_BUFFER_BYTES:
+                log.warning(
+                    "SNMP socket receive buffer is %d KB, not %d KB: raise net.core.rmem_max "
+                    "or answers may be dropped when many polls are in flight",
+                    self.receive_buffer_bytes // 1024,
+                    RECEIVE_BUFFER_BYTES // 1024,
+                )
+            sock.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def next_id(self) -> int:
         return next(self._ids) % 2**31
