@@ -87,13 +87,22 @@ def socket_drops(pid: int) -> int:
 
 
 def config(
-    workdir: Path, influx: InfluxDB1, switches: int, devices: int, broker_port: int, interval: float
+    workdir: Path,
+    influx: InfluxDB1,
+    switches: int,
+    devices: int,
+    broker_port: int,
+    interval: float,
+    alert_rules: bool,
 ) -> Path:
     lines = [
         f"service: {{name: city-bench, http_listen: '127.0.0.1:0', state_dir: {workdir / 'state'}}}",
         f"influxdb: {{url: {influx.url}, api: v1, database: edumon}}",
         "credentials:\n  snmp:\n    bench-v2c: {version: 2c, community_env: EDUMON_SNMP_COMMUNITY}",
     ]
+    if not alert_rules:  # to tell the alert engine's share from the collectors'
+        (workdir / "no-rules.yaml").write_text("rules: []\n")
+        lines.append(f"alerts: {{rules_file: {workdir / 'no-rules.yaml'}}}")
     if interval != 60:
         lines.append(f"snmp: {{interval_s: {interval:g}}}")
     if devices:
@@ -180,7 +189,13 @@ def measure(
     args: argparse.Namespace, workdir: Path, influx: InfluxDB1, broker: Mosquitto | None
 ) -> None:
     path = config(
-        workdir, influx, args.switches, args.devices, broker.port if broker else 0, args.interval
+        workdir,
+        influx,
+        args.switches,
+        args.devices,
+        broker.port if broker else 0,
+        args.interval,
+        args.alert_rules,
     )
     sims = [
         spawn(
@@ -234,6 +249,7 @@ def measure(
     print(
         f"edumon run: {args.switches} simulated 52-port switches at {args.interval:g} s"
         + (f", {args.devices} MQTT access points" if args.devices else "")
+        + ("" if args.alert_rules else ", NO alert rules")
         + f"; measured {seconds:.0f} s after {args.interval + 10:g} s warm-up"
     )
     print(
@@ -269,6 +285,12 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=0, help="MQTT access points")
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--windows", type=int, default=2, help="intervals measured")
+    parser.add_argument(
+        "--no-alert-rules",
+        dest="alert_rules",
+        action="store_false",
+        help="run with an empty rule file (the default pack runs otherwise)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print the logs' tails")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -1,26 +1,45 @@
-"""Serializer + writer throughput into a real influxd, beside `curl --data-binary` in the same run.
+"""Writer throughput beside the InfluxDB client libraries' batching writers, on the same points,
+in one run: points per CPU-second of the sending process.
 
-edumon's path per point: Sample -> line protocol -> gzip -> spool append + fsync -> HTTP POST
--> acknowledged. The reference ships the same, already-encoded batches with one curl process
-(keep-alive, `--next` per batch), which is the floor for "just send the bytes". Both are
-measured in CPU-seconds of the sending process (the database's own CPU is excluded from both).
+Every side gets the same N `interface`-shaped points (4 tags, 9 fields), sends them in batches
+of B with gzip, and is counted when the database has them all (checked by a count query).
+What each side's CPU includes (time.process_time of this process, all its threads; the
+database's CPU is excluded):
+- edumon: Sample -> line protocol -> gzip -> spool append + fsync -> HTTP POST -> acknowledged
+  (InfluxWriter, as the service runs it): the only side that survives a database outage;
+- influxdb-python (`influxdb` 5.x): InfluxDBClient.write_points(dicts, batch_size=B), gzip;
+- influxdb-client (1.x): write_api with WriteOptions(batch_size=B) (its background batching
+  thread), gzip, closed at the end (its flush() does not flush); it writes only /api/v2/write,
+  which InfluxDB 1.6 lacks, so it runs against VictoriaMetrics, with edumon beside it there;
+- curl: the same pre-encoded (not gzipped) batches, one process with keep-alive: the floor for
+  "just send the bytes" (its CPU from RUSAGE_CHILDREN).
+The libraries' inputs (dicts) are built before their clock starts; edumon's input is Samples.
 
-Usage: python bench/writer_throughput.py [--points N] [--batch B]
+Usage: python bench/writer_throughput.py [--points 300000] [--batch 5000]
+  (pip install 'edumon[bench]' for the two libraries; a side whose library is missing is skipped)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import os
+import platform
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.deadletter import DeadLetterFile
-from gateway.devstack.servers import InfluxDB1
+from gateway.devstack.servers import InfluxDB1, VictoriaMetrics
 from gateway.metrics import Metrics
 from gateway.sample import Sample
 from gateway.storage.influx_http import InfluxHttp, InfluxTarget
@@ -32,7 +51,8 @@ BASE_NS = 1_700_000_000 * 10**9
 
 
 def interface_samples(count: int, measurement: str) -> list[Sample]:
-    """Points shaped like the `interface` measurement: 4 tags, 9 fields."""
+    """Points shaped like the `interface` measurement: 4 tags, 9 fields; 1 ms apart (so
+    VictoriaMetrics, which keeps milliseconds, stores every one)."""
     out = []
     for i in range(count):
         port = i % 52
@@ -56,17 +76,30 @@ def interface_samples(count: int, measurement: str) -> list[Sample]:
                     "oper_up": True,
                     "speed_mbps": 10000,
                 },
-                BASE_NS + i * 1000,
+                BASE_NS + i * 1_000_000,
             )
         )
     return out
 
 
+def as_dicts(samples: list[Sample]) -> list[dict[str, Any]]:
+    return [
+        {
+            "measurement": s.measurement,
+            "tags": dict(s.tags),
+            "fields": dict(s.fields),
+            "time": s.time_ns,
+        }
+        for s in samples
+    ]
+
+
 async def edumon_run(
-    url: str, samples: list[Sample], batch: int, workdir: Path
+    target: InfluxTarget, samples: list[Sample], batch: int, workdir: Path
 ) -> tuple[float, float]:
+    workdir.mkdir()
     writer = InfluxWriter(
-        InfluxHttp(InfluxTarget(url=url, database="bench")),
+        InfluxHttp(target),
         Spool(workdir / "spool", max_bytes=1 << 32, segment_bytes=1 << 26),
         DeadLetterFile(workdir / "dead.jsonl"),
         Metrics(),
@@ -80,6 +113,33 @@ async def edumon_run(
     sender.cancel()
     await asyncio.gather(sender, return_exceptions=True)
     await writer.close()
+    return cpu, wall
+
+
+def influxdb_python_run(url: str, points: list[dict[str, Any]], batch: int) -> tuple[float, float]:
+    from influxdb import InfluxDBClient
+
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    client = InfluxDBClient(host, int(port), database="bench", gzip=True)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    client.write_points(points, batch_size=batch)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    client.close()
+    return cpu, wall
+
+
+def influxdb_client_run(url: str, points: list[dict[str, Any]], batch: int) -> tuple[float, float]:
+    from influxdb_client import InfluxDBClient, WriteOptions
+
+    client = InfluxDBClient(url=url, token="unused", org="bench", enable_gzip=True)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    write_api = client.write_api(
+        write_options=WriteOptions(batch_size=batch, flush_interval=1_000, max_retries=0)
+    )
+    write_api.write(bucket="bench", record=points)
+    write_api.close()  # blocks until every batch is sent
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    client.close()
     return cpu, wall
 
 
@@ -102,30 +162,117 @@ def curl_run(url: str, samples: list[Sample], batch: int, workdir: Path) -> tupl
     return cpu, wall
 
 
+def have(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        print(f"({module} not installed: pip install 'edumon[bench]'; its side is skipped)")
+        return False
+    return True
+
+
+Row = tuple[str, float, float]
+
+
+def influx_side(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    rows: list[Row] = []
+    with InfluxDB1(tmp / "influx") as influx:
+        influx.create_database("bench")
+        runs: list[tuple[str, str, Callable[[list[Sample]], tuple[float, float]]]] = [
+            (
+                "edumon (encode+gzip+spool fsync+send)",
+                "bench_edumon",
+                lambda s: asyncio.run(
+                    edumon_run(
+                        InfluxTarget(url=influx.url, database="bench"), s, args.batch, tmp / "e1"
+                    )
+                ),
+            )
+        ]
+        if have("influxdb"):
+            runs.append(
+                (
+                    "influxdb-python write_points",
+                    "bench_influxdb_python",
+                    lambda s: influxdb_python_run(influx.url, as_dicts(s), args.batch),
+                )
+            )
+        if shutil.which("curl"):
+            runs.append(
+                (
+                    "curl --data-binary (pre-encoded)",
+                    "bench_curl",
+                    lambda s: curl_run(influx.url, s, args.batch, tmp),
+                )
+            )
+        for label, measurement, run in runs:
+            cpu, wall = run(interface_samples(args.points, measurement))
+            stored = influx.count(measurement, "in_bps", db="bench")
+            assert stored == args.points, f"{label}: {stored} of {args.points} stored"
+            rows.append((f"{label} -> influxd 1.6", cpu, wall))
+    return rows
+
+
+def vm_side(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    rows: list[Row] = []
+    if not have("influxdb_client"):
+        return rows
+    with VictoriaMetrics(tmp / "vm") as vm:
+        runs: list[tuple[str, str, Callable[[list[Sample]], tuple[float, float]]]] = [
+            (
+                "edumon, api v2 (same as above)",
+                "vm_edumon",
+                lambda s: asyncio.run(
+                    edumon_run(
+                        InfluxTarget(url=vm.url, api="v2", org="bench", bucket="bench"),
+                        s,
+                        args.batch,
+                        tmp / "e2",
+                    )
+                ),
+            ),
+            (
+                "influxdb-client write_api batching",
+                "vm_influxdb_client",
+                lambda s: influxdb_client_run(vm.url, as_dicts(s), args.batch),
+            ),
+        ]
+        last_s = (BASE_NS + args.points * 1_000_000) // 10**9 + 1
+        for label, measurement, run in runs:
+            cpu, wall = run(interface_samples(args.points, measurement))
+            result = vm.query(f"sum(count_over_time({measurement}_in_bps[1000d]))", at=last_s)
+            stored = int(float(result[0]["value"][1])) if result else 0
+            assert stored == args.points, f"{label}: {stored} of {args.points} stored"
+            rows.append((f"{label} -> VictoriaMetrics", cpu, wall))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=300_000)
     parser.add_argument("--batch", type=int, default=5000)
     args = parser.parse_args()
-    if shutil.which("curl") is None:
-        raise SystemExit("curl is not installed (apt install curl)")
-    with tempfile.TemporaryDirectory() as tmp, InfluxDB1(Path(tmp) / "influx") as influx:
-        influx.create_database("bench")
-        ours = interface_samples(args.points, "bench_edumon")
-        theirs = interface_samples(args.points, "bench_curl")
-        curl_cpu, curl_wall = curl_run(influx.url, theirs, args.batch, Path(tmp))
-        cpu, wall = asyncio.run(edumon_run(influx.url, ours, args.batch, Path(tmp)))
-        assert influx.count("bench_edumon", "in_bps", db="bench") == args.points
-        assert influx.count("bench_curl", "in_bps", db="bench") == args.points
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = influx_side(args, Path(tmp)) + vm_side(args, Path(tmp))
     n = args.points
-    print(f"points: {n}, batch {args.batch}, 4 tags + 9 fields each, real influxd {influx.url}")
-    print(f"{'':28}{'CPU s':>8}{'wall s':>8}{'points/CPU-s':>14}{'points/s wall':>15}")
-    for label, c, w in (
-        ("edumon (encode+spool+send)", cpu, wall),
-        ("curl --data-binary", curl_cpu, curl_wall),
-    ):
-        print(f"{label:28}{c:8.2f}{w:8.2f}{n / c:14,.0f}{n / w:15,.0f}")
-    print(f"ratio edumon/curl: CPU per point x{cpu / curl_cpu:.1f}, wall x{wall / curl_wall:.2f}")
+    print(
+        f"bench/writer_throughput.py  {datetime.datetime.now().isoformat(timespec='seconds')}  "
+        f"{platform.node()} {os.cpu_count()} CPUs (shared), Python {platform.python_version()}"
+    )
+    print(
+        f"{n:,} points per side, batches of {args.batch}, 4 tags + 9 fields, gzip; "
+        "CPU of the sending process only; every point counted back from the database"
+    )
+    print(f"{'':52}{'CPU s':>8}{'wall s':>8}{'points/CPU-s':>14}")
+    for label, cpu, wall in rows:
+        print(f"{label:52}{cpu:8.2f}{wall:8.2f}{n / cpu:14,.0f}")
+    ours = {label.split(" ->")[1]: cpu for label, cpu, _ in rows if label.startswith("edumon")}
+    for label, cpu, _ in rows:
+        if not label.startswith("edumon"):
+            server = label.split(" ->")[1]
+            print(
+                f"edumon/{label.split(' ')[0]} per point (same server): x{cpu / ours[server]:.2f}"
+            )
 
 
 if __name__ == "__main__":
