@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -220,3 +221,65 @@ class SchoolLab:
         subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
         # deleting the namespace deletes the veth pair and with it every route through it
         subprocess.run(["ip", "link", "del", self.veth_root], capture_output=True)
+
+
+class VethLink:
+    """One veth pair between the root namespace and a namespace of its own, that a test can
+    delete and re-create under the same name and ifIndex (what a reloaded line card or a
+    re-plugged USB NIC looks like to an agent): root `edv<tag>` 198.19.7.1/24 --- peer
+    198.19.7.2/24 inside. `send()` sends UDP datagrams across it and counts their bytes."""
+
+    ROOT_V4, PEER_V4 = "198.19.7.1", "198.19.7.2"
+    DISCARD_PORT = 9  # nobody listens: the peer drops them (or answers port-unreachable)
+
+    def __init__(self) -> None:
+        tag = f"{os.getpid() % 100000}"
+        self.namespace, self.name, self.peer = f"edu-veth-{tag}", f"edv{tag}", f"edp{tag}"
+        self.if_index = 0
+        self.sent_bytes = 0
+
+    def __enter__(self) -> VethLink:
+        run("ip", "netns", "add", self.namespace)
+        try:
+            self._create()
+            self.if_index = int(Path(f"/sys/class/net/{self.name}/ifindex").read_text())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create(self, if_index: int | None = None) -> None:
+        index = ["index", str(if_index)] if if_index else []
+        run(
+            "ip", "link", "add", "name", self.name, *index, "type", "veth",
+            "peer", "name", self.peer, "netns", self.namespace,
+        )  # fmt: skip
+        run("ip", "addr", "add", f"{self.ROOT_V4}/24", "dev", self.name)
+        run("ip", "link", "set", self.name, "up")
+        run("ip", "addr", "add", f"{self.PEER_V4}/24", "dev", self.peer, namespace=self.namespace)
+        run("ip", "link", "set", self.peer, "up", namespace=self.namespace)
+
+    def recreate(self) -> None:
+        """Delete the pair and make it again with the same name and ifIndex: its counters
+        start from zero."""
+        run("ip", "link", "del", self.name)
+        self._create(self.if_index)
+
+    def send(self, datagrams: int, size: int) -> None:
+        """`datagrams` UDP datagrams of `size` payload bytes to the peer; counts the bytes
+        they take on the wire (Ethernet + IPv4 + UDP headers)."""
+        payload = b"\0" * size
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(datagrams):
+                try:
+                    sock.sendto(payload, (self.PEER_V4, self.DISCARD_PORT))
+                except OSError:  # the link is being re-created, or ICMP said unreachable
+                    continue
+                self.sent_bytes += size + 14 + 20 + 8
+
+    def close(self) -> None:
+        subprocess.run(["ip", "link", "del", self.name], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
