@@ -86,7 +86,7 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
             await publish_good(client, GOOD_BEFORE, GOOD_WHILE_FULL)
 
             def pipeline_failing() -> bool:
-                return health(port)["components"]["pipeline"]["status"] == "error"
+                return bool(health(port)["components"]["pipeline"]["status"] == "error")
 
             await until(pipeline_failing, 30, "the full disk was not reported")
             detail = health(port)["components"]["pipeline"]["detail"]
@@ -97,8 +97,12 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
         letters = [json.loads(line) for p in deadletter.glob("mqtt.jsonl*") for line in p.open()]
         with database:
             database.create_database("diskfull")
-            stored = lambda: database.count("wifi_ap", "clients", db="diskfull")  # noqa: E731
-            await until(lambda: stored() == GOOD_BEFORE + GOOD_WHILE_FULL, 90, "data lost")
+
+            def all_stored() -> bool:
+                stored = database.count("wifi_ap", "clients", db="diskfull")
+                return stored == GOOD_BEFORE + GOOD_WHILE_FULL
+
+            await until(all_stored, 90, "acknowledged data lost")
             assert health(port)["components"]["pipeline"]["status"] == "ok"
     log = (tmp_path / "edumon.log").read_text()
     print(
