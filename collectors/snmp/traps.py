@@ -76,19 +76,6 @@ class TrapStats:
         counts["received", ""] = self.received
         return counts
 
-    # the three counters collectors/snmp/plugin.py reads until it takes `totals`
-    @property
-    def malformed(self) -> int:
-        return self.rejected["malformed"]
-
-    @property
-    def auth_failures(self) -> int:
-        return self.rejected["auth_failed"]
-
-    @property
-    def wrong_community(self) -> int:
-        return self.rejected["wrong_community"]
-
 
 _Trap = tuple[int, int, list[ber.VarBind], bytes | None]  # pdu, request-id, varbinds, community
 

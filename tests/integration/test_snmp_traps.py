@@ -161,7 +161,7 @@ async def test_malformed_packets_are_counted_never_fatal(lab: TrapLab, packet: b
     send(lab.receiver.port, ber.encode_message(b"wrong", ber.TRAP_V2, 1, 0, 0, []))
     await asyncio.sleep(0.1)
     assert sum(lab.receiver.stats.rejected.values()) == 2  # by reason: test_hostile_traps
-    assert lab.receiver.stats.wrong_community == 1
+    assert lab.receiver.stats.rejected["wrong_community"] == 1
     lab.fleet.flap("sw", 49, up=False)  # and it still works
     await lab.collected.wait(2)
 
@@ -185,4 +185,4 @@ async def test_snmpv3_traps_are_authenticated(lab: TrapLab) -> None:
     )
     lab.fleet.flap("sw", 49, up=True)
     await asyncio.sleep(0.1)
-    assert lab.receiver.stats.auth_failures == 1 and len(lab.collected.samples) == 2
+    assert lab.receiver.stats.rejected["auth_failed"] == 1 and len(lab.collected.samples) == 2
