@@ -25,6 +25,7 @@ from gateway.reports.config import ReportsSection
 from gateway.sections import (
     AlertmanagerSection,
     AlertsSection,
+    ClusterSection,
     InfluxSection,
     MqttSection,
     ServiceSection,
@@ -54,6 +55,7 @@ class EdumonConfig(Section):
     credentials: Section = Section()
     sites: list[Site] = Field(default_factory=list)
     reports: ReportsSection = ReportsSection()
+    cluster: ClusterSection | None = None
 
     def devices(self, kind: str | None = None) -> Iterator[tuple[Site, Any]]:
         """Every (site, device) pair, in file order; of one `kind` only if given."""
@@ -215,6 +217,7 @@ def _relative_to_file(
     """Files the config names (`alerts.rules_file`, `mqtt.ca_file`, the plugins' own) are
     relative to it."""
     keys = [("alerts", "rules_file"), ("mqtt", "ca_file")]
+    keys += [("cluster", key) for key in ("ca_file", "cert_file", "key_file")]
     keys += [(p.settings_key, key) for p in plugins if p.settings_key for key in p.relative_paths]
     for section, key in keys:
         values = data.get(section)

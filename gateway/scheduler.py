@@ -9,10 +9,11 @@ reports its outcome to the collector's health object.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from gateway.collector import CollectorEmit, CollectorError, PolledCollector, PollSchedule
@@ -58,16 +59,26 @@ class PollScheduler:
             await asyncio.sleep(next_due - now)
 
     async def poll_once(
-        self, collector: PolledCollector[T], target: T, schedule: PollSchedule
+        self,
+        collector: PolledCollector[T],
+        target: T,
+        schedule: PollSchedule,
+        *,
+        at_ns: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[Sample]:
+        """One poll and its `collector` sample (with `tags` added). With `at_ns` every sample
+        is stamped at that time, e.g. the poll's slot (gateway/cluster/node.py)."""
         samples, error, duration = await self.measure(collector, target, schedule)
+        if at_ns is not None:
+            samples = [dataclasses.replace(sample, time_ns=at_ns) for sample in samples]
         self._record_outcome(collector.name, schedule.target_name, error)
         self._metrics.collector_duration.labels(collector=collector.name).observe(duration)
         own = Sample(
             "collector",
-            {"collector": collector.name, "target": schedule.target_name},
+            {"collector": collector.name, "target": schedule.target_name, **(tags or {})},
             {"duration_ms": duration * 1000, "samples": len(samples), "errors": int(bool(error))},
-            time.time_ns(),
+            time.time_ns() if at_ns is None else at_ns,
         )
         await self._emit([*samples, own], collector=collector.name)
         return samples

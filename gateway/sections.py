@@ -5,7 +5,7 @@ their own sections (see gateway/plugins.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -97,10 +97,41 @@ class MqttSection(Login):
     keepalive_s: int = Field(default=15, ge=5, le=600)
 
 
+HttpUrl = Annotated[str, Field(pattern=r"^https?://")]
+
+
 class AlertmanagerSection(Section):
-    url: str = Field(default="http://127.0.0.1:9093", pattern=r"^https?://")
+    url: HttpUrl = "http://127.0.0.1:9093"
+    # the peers of an Alertmanager cluster: every one is told everything, they deduplicate
+    urls: list[HttpUrl] = Field(default_factory=list)
     resend_interval_s: Interval = 60.0
     timeout_s: Interval = 5.0
+
+    @property
+    def all_urls(self) -> list[str]:
+        return self.urls or [self.url]
+
+
+class ClusterSection(Login):
+    """Several edumon instances sharing a city (gateway/cluster): membership in etcd."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")  # the city's cluster: its etcd key prefix
+    member: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")  # default: hostname
+    etcd_endpoints: list[HttpUrl] = Field(min_length=1)
+    lease_ttl_s: int = Field(default=5, ge=2, le=60)
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    ca_file: Path | None = None  # with https endpoints: trust this CA (default: the system's)
+    cert_file: Path | None = None  # client certificate, with key_file
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> ClusterSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("username_env and password_env go together")
+        return self
 
 
 class AlertsSection(Section):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.alerts.service import Alerting
+from gateway.cluster.node import ClusterNode, membership_of
 from gateway.collector_runner import CollectorRunner, CollectorTotals
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
@@ -99,6 +100,11 @@ class Service:
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda svc: svc.alerting.run(svc.emit))
         self.started = asyncio.Event()
+        self.cluster: ClusterNode | None = None
+        if config.cluster is not None:
+            cluster = self.cluster = ClusterNode(membership_of(config.cluster))
+            self.health.register("cluster", cluster.membership.health)
+            self.add_task("cluster", cluster.run)
         self.collectors = CollectorRunner(self)
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))
         self.add_task("collector-health", lambda svc: svc.collectors.watch())

@@ -1,0 +1,162 @@
+"""This instance's membership of the city's cluster, kept in etcd.
+
+Each member holds a lease of `lease_ttl_s` and one key `/edumon/<cluster>/members/<member>`
+attached to it, refreshed every third of the TTL; a member that dies stops refreshing and etcd
+deletes its key when the lease expires. Every member watches the prefix and re-reads the list
+on each change, so all of them see the same live members and compute the same owners
+(gateway/cluster/rendezvous.py).
+
+etcd unreachable: the last list read is kept (so each instance goes on polling what it owned,
+and nobody takes over what nobody gave up), health is `degraded` and the `collector` sample of
+target `etcd` says `etcd_up=false` (rule ClusterDegraded). Until etcd first answers, the
+instance owns everything: better polled twice than not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gateway.cluster import rendezvous
+from gateway.cluster.etcd_http import EtcdClient, EtcdError, LeaseGone
+from gateway.sample import Sample
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 1.0
+
+
+class Membership:
+    def __init__(
+        self,
+        client: EtcdClient,
+        cluster: str,
+        member: str,
+        *,
+        lease_ttl_s: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.cluster = cluster
+        self.member = member
+        self.lease_ttl_s = lease_ttl_s
+        self.clock = clock
+        self.prefix = f"/edumon/{cluster}/members/"
+        self.members: frozenset[str] | None = None  # None: etcd has not answered yet
+        self.connected = False
+        self.error: str | None = None
+        self.since = clock()
+        self.changed = asyncio.Event()  # set on every change of members or connectivity
+        self._lease: int | None = None
+
+    def owns(self, target: str) -> bool:
+        if not self.members:
+            return True
+        return rendezvous.owner(target, self.members) == self.member
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> None:
+        """Join, keep the lease alive and follow the member list, for ever; reconnects."""
+        while True:
+            try:
+                await self._session()
+            except* EtcdError as errors:
+                self._disconnected(str(errors.exceptions[0]))
+            await asyncio.sleep(RETRY_S)
+
+    async def leave(self) -> None:
+        """Give the targets away now (clean shutdown) rather than after the lease's TTL."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            try:
+                await self.client.revoke(lease)
+            except EtcdError as error:
+                log.warning("cluster: could not leave (%s); the lease expires by itself", error)
+
+    async def _session(self) -> None:
+        await self._join()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._keep_alive())
+            group.create_task(self._follow())
+
+    async def _join(self) -> None:
+        if self._lease is not None:
+            try:
+                await self.client.keepalive(self._lease)
+            except LeaseGone:
+                log.warning("cluster: lease of %s expired; joining again", self.member)
+                self._lease = None
+        if self._lease is None:
+            self._lease = await self.client.grant(self.lease_ttl_s)
+        value = json.dumps({"member": self.member, "joined": self.clock()}).encode()
+        await self.client.put(self.prefix + self.member, value, self._lease)
+
+    async def _keep_alive(self) -> None:
+        assert self._lease is not None
+        while True:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            await self.client.keepalive(self._lease)
+
+    async def _follow(self) -> None:
+        start = await self._read()
+        async for _revision in self.client.watch_prefix(self.prefix, start + 1):
+            await self._read()
+
+    async def _read(self) -> int:
+        kvs, revision = await self.client.range_prefix(self.prefix)
+        members = frozenset(kv.key.removeprefix(self.prefix) for kv in kvs)
+        if self.member not in members:  # our key vanished (lease lost): the next session puts it
+            raise EtcdError(f"{self.member} is no longer listed")
+        self._update(members)
+        return revision
+
+    def _update(self, members: frozenset[str]) -> None:
+        if not self.connected:
+            log.info("cluster %s: etcd reachable at %s", self.cluster, self.client.endpoint)
+            self.connected, self.error, self.since = True, None, self.clock()
+            self.changed.set()
+        if members != self.members:
+            log.info("cluster %s: members %s", self.cluster, ", ".join(sorted(members)))
+            self.members = members
+            self.changed.set()
+
+    def _disconnected(self, reason: str) -> None:
+        if self.connected or self.error is None:
+            log.error(
+                "cluster %s: etcd unreachable (%s); keeping the last assignment",
+                self.cluster,
+                reason,
+            )
+            self.connected, self.since = False, self.clock()
+            self.changed.set()
+        self.error = reason
+
+    # ------------------------------------------------------------------ reporting
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.connected else "degraded",
+            "detail": (
+                f"etcd at {self.client.endpoint}"
+                if self.connected
+                else f"etcd unreachable, keeping the last assignment: {self.error or 'joining'}"
+            ),
+            "since": self.since,
+            "member": self.member,
+            "members": sorted(self.members or ()),
+        }
+
+    def sample(self) -> Sample:
+        return Sample(
+            "collector",
+            {"collector": "cluster", "target": "etcd"},
+            {
+                "etcd_up": self.connected,
+                "members": len(self.members or ()),
+                "errors": int(not self.connected),
+            },
+            time.time_ns(),
+        )

@@ -1,0 +1,126 @@
+"""One edumon instance of a cluster: its membership, and the polling of the targets it owns.
+
+Polls are on a wall-clock grid: target T with interval I is due at k*I + phase(T), the phase
+a hash of T's name, the same in every instance. Each due time is the timestamp of every sample
+of that poll, so whoever polls T at slot k writes the same points (same series, same time): a
+takeover that polls a slot twice stores it once. Ownership is asked at every slot, so a change
+of members takes effect at the target's next slot.
+
+When ownership moves away, this instance forgets the alert instances of the targets it gave
+up (their new owner re-derives them; Alertmanager, told by both, keeps the first startsAt and
+does not page again) and their failures in the poller's health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from gateway.cluster import rendezvous
+from gateway.cluster.etcd_http import EtcdClient, EtcdTls
+from gateway.cluster.membership import Membership
+from gateway.collector import PolledCollector, PollSchedule
+from gateway.sections import ClusterSection
+
+if TYPE_CHECKING:
+    from gateway.alerts.engine import AlertEngine
+    from gateway.intake_health import CollectorHealth
+    from gateway.scheduler import PollScheduler
+    from gateway.service import Service
+
+log = logging.getLogger(__name__)
+
+SAMPLE_INTERVAL_S = 10.0
+_TARGET_LABELS = ("device", "ap", "exhibit", "target")
+
+
+def phase_ns(target: str, interval_ns: int) -> int:
+    return rendezvous.weight("phase", target) % interval_ns
+
+
+def next_slot_ns(now_ns: int, interval_ns: int, phase: int) -> int:
+    """The first due time strictly after `now_ns` on the grid k*interval + phase."""
+    return ((now_ns - phase) // interval_ns + 1) * interval_ns + phase
+
+
+def membership_of(section: ClusterSection) -> Membership:
+    tls = EtcdTls(section.ca_file, section.cert_file, section.key_file)
+    login = None
+    if section.username is not None and section.password is not None:
+        login = (section.username, section.password)
+    client = EtcdClient(section.etcd_endpoints, tls=tls, login=login)
+    member = section.member or socket.gethostname()
+    return Membership(client, section.name, member, lease_ttl_s=section.lease_ttl_s)
+
+
+class ClusterNode:
+    def __init__(self, membership: Membership, clock: Callable[[], int] = time.time_ns) -> None:
+        self.membership = membership
+        self.clock = clock
+        self.targets: set[str] = set()
+        self._healths: list[CollectorHealth] = []
+
+    async def run_target(
+        self,
+        scheduler: PollScheduler,
+        collector: PolledCollector[Any],
+        target: Any,
+        schedule: PollSchedule,
+    ) -> None:
+        """Poll `target` at its grid slots while this instance owns it."""
+        name = schedule.target_name
+        self.targets.add(name)
+        if scheduler.health not in self._healths:
+            self._healths.append(scheduler.health)
+        interval = round(schedule.interval_s * 1e9)
+        phase = phase_ns(name, interval)
+        tags = {"member": self.membership.member}
+        while True:
+            slot = next_slot_ns(self.clock(), interval, phase)
+            await asyncio.sleep(max(0, slot - self.clock()) / 1e9)
+            if self.membership.owns(name):
+                await scheduler.poll_once(collector, target, schedule, at_ns=slot, tags=tags)
+
+    async def run(self, service: Service) -> None:
+        """The membership, and what follows from its changes."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.membership.run())
+                group.create_task(self._follow(service))
+        finally:
+            await self.membership.leave()
+            await self.membership.client.close()
+
+    async def _follow(self, service: Service) -> None:
+        owned = set(self.targets)
+        last_sample = 0.0
+        while True:
+            try:
+                async with asyncio.timeout(SAMPLE_INTERVAL_S):
+                    await self.membership.changed.wait()
+            except TimeoutError:
+                pass
+            self.membership.changed.clear()
+            now_owned = {t for t in self.targets if self.membership.owns(t)}
+            lost = owned - now_owned
+            if lost:
+                log.info("cluster: %d targets moved to other members", len(lost))
+                self._forget(service.alerting.engine, lost)
+            owned = now_owned
+            if time.monotonic() - last_sample >= 1.0:  # a flapping etcd: at most 1 sample/s
+                last_sample = time.monotonic()
+                await service.emit([self.membership.sample()], collector="cluster")
+
+    def _forget(self, engine: AlertEngine, targets: Iterable[str]) -> None:
+        gone = set(targets)
+        for key, instance in list(engine.instances.items()):
+            if any(instance.labels.get(label) in gone for label in _TARGET_LABELS):
+                del engine.instances[key]
+        for health in self._healths:
+            health.polled_targets -= gone
+            for target in gone:
+                health.failing.pop(target, None)
