@@ -271,7 +271,8 @@ def main() -> None:
         if not label.startswith("edumon"):
             server = label.split(" ->")[1]
             print(
-                f"edumon/{label.split(' ')[0]} per point (same server): x{cpu / ours[server]:.2f}"
+                f"CPU per point, {label.split(' ')[0]} / edumon (same server, same run): "
+                f"x{cpu / ours[server]:.2f}"
             )
 
 
