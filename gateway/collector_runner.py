@@ -86,9 +86,14 @@ class CollectorRunner:
                 self.healths[name],
                 max_concurrent=collector.max_concurrent,
             )
+            cluster = service.cluster
             async with asyncio.TaskGroup() as group:
                 for job in collector.polled:
-                    group.create_task(scheduler.run_target(job.collector, job.target, job.schedule))
+                    if cluster is None:
+                        run = scheduler.run_target(job.collector, job.target, job.schedule)
+                    else:  # only the targets this instance owns, on the shared grid
+                        run = cluster.run_target(scheduler, job.collector, job.target, job.schedule)
+                    group.create_task(run)
 
         return run
 

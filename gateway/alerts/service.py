@@ -38,29 +38,41 @@ class Alerting:
         restored = state.load(self.engine, self.state_path, time.time())
         if restored:
             log.info("%d alerts still firing from before the restart", restored)
-        self.sender: AlertSender | None = None
-        if config.alertmanager is not None:
-            self.sender = AlertSender(
-                config.alertmanager.url,
-                self.engine,
-                self.site_names,
-                resend_interval_s=config.alertmanager.resend_interval_s,
-                timeout_s=config.alertmanager.timeout_s,
-            )
+        # one sender per Alertmanager: the peers of a cluster each hear everything
+        am = config.alertmanager
+        self.senders = (
+            [
+                AlertSender(
+                    url,
+                    self.engine,
+                    self.site_names,
+                    resend_interval_s=am.resend_interval_s,
+                    timeout_s=am.timeout_s,
+                )
+                for url in am.all_urls
+            ]
+            if am is not None
+            else []
+        )
         self._unwritten: list[Sample] = []
         self._dirty = False
+
+    @property
+    def sender(self) -> AlertSender | None:
+        """The sender to the first (with one Alertmanager, the only) Alertmanager."""
+        return self.senders[0] if self.senders else None
 
     def _on_transition(self, transition: Transition) -> None:
         self._unwritten.append(alert_point(transition, self.engine.rules, self.site_names))
         self._dirty = True
-        if self.sender is not None:
-            self.sender.wake()
+        for sender in self.senders:
+            sender.wake()
 
     async def run(self, emit: CollectorEmit) -> None:
         try:
             async with asyncio.TaskGroup() as group:
-                if self.sender is not None:
-                    group.create_task(self.sender.run())
+                for sender in self.senders:
+                    group.create_task(sender.run())
                 group.create_task(self._evaluate_forever(emit))
         finally:  # shutting down: the last transitions still reach the spool
             self.save()
@@ -89,13 +101,15 @@ class Alerting:
             log.error("cannot save alert state to %s: %s", self.state_path, error)
 
     def health(self) -> dict[str, Any]:
-        error = self.sender.last_error if self.sender else None
+        errors = [sender.last_error for sender in self.senders if sender.last_error]
+        # one reachable peer of a cluster still pages: degraded; none reachable is an error
+        status = "ok" if not errors else "degraded" if len(errors) < len(self.senders) else "error"
         return {
-            "status": "error" if error else "ok",
-            "detail": f"Alertmanager: {error}" if error else "evaluating",
+            "status": status,
+            "detail": f"Alertmanager: {errors[0]}" if errors else "evaluating",
             "firing": len(self.engine.firing()),
             "evaluations": self.engine.evaluations,
-            "alertmanager_failures": self.sender.failures if self.sender else 0,
+            "alertmanager_failures": sum(sender.failures for sender in self.senders),
         }
 
 
