@@ -145,6 +145,9 @@ class CollectorPlugin:
     settings_key: str | None = None  # its section of the config file ...
     settings: type[Section] | None = None  # ... and that section's model
     credentials: type[Section] | None = None  # a kind of `credentials.<name>` entries
+    # (measurement, the tag naming the device) of what it writes, for `/status` and the
+    # `alert` points' device tag
+    device_tags: tuple[tuple[str, str], ...] = ()
     # keys of its section naming files or directories, taken relative to the config file
     relative_paths: tuple[str, ...] = ()
     # checks across the raw config data (e.g. references between sections), reported with

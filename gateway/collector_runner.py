@@ -40,6 +40,11 @@ def registered_plugins() -> list[CollectorPlugin]:
     return list(PLUGINS)
 
 
+def device_tags() -> dict[str, str]:
+    """measurement -> the tag naming its device, as the registered collectors declare."""
+    return {m: tag for plugin in registered_plugins() for m, tag in plugin.device_tags}
+
+
 class CollectorRunner:
     def __init__(self, service: Service) -> None:
         self.service = service

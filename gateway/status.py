@@ -10,11 +10,9 @@ from typing import Any
 
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.sender import render
+from gateway.collector_runner import device_tags
 from gateway.config import EdumonConfig
 from gateway.sample import Sample
-
-# measurement -> the tag naming the device
-_WATCHED = {"device": "device", "wifi_ap": "ap", "exhibit": "exhibit", "probe": "target"}
 
 
 class StatusBoard:
@@ -27,6 +25,7 @@ class StatusBoard:
         self.config = config
         self.engine = engine
         self.components = components
+        self.device_tags = device_tags()  # measurement -> the tag naming the device
         self.site_names = {site.id: site.name for site in config.sites}
         # (measurement, site, id) -> (up, seen at, tags)
         self.latest: dict[tuple[str, str, str], tuple[bool, float, dict[str, str]]] = {}
@@ -43,7 +42,7 @@ class StatusBoard:
                     now,
                 )
                 continue
-            id_tag = _WATCHED.get(sample.measurement)
+            id_tag = self.device_tags.get(sample.measurement)
             up = sample.fields.get("up") if id_tag else None
             if isinstance(up, bool) and id_tag:
                 key = (sample.measurement, sample.tags.get("site", ""), sample.tags.get(id_tag, ""))

@@ -80,4 +80,5 @@ PLUGIN = CollectorPlugin(
     settings_key=NAME,
     settings=LorawanSettings,
     config_problems=dev_eui_problems,
+    device_tags=(("environment", "device"), ("lorawan", "device")),
 )

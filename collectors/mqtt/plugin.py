@@ -59,4 +59,5 @@ PLUGIN = CollectorPlugin(
     devices=(AccessPoint, Exhibit),
     settings_key="telemetry",
     settings=TelemetrySettings,
+    device_tags=(("wifi_ap", "ap"), ("exhibit", "exhibit")),
 )

@@ -44,4 +44,5 @@ PLUGIN = CollectorPlugin(
     devices=(ProbeTarget,),
     settings_key="probes",
     settings=ProbeSettings,
+    device_tags=(("probe", "target"),),
 )

@@ -186,5 +186,6 @@ PLUGIN = CollectorPlugin(
     settings=SnmpSettings,
     credentials=SnmpCredential,
     config_problems=credential_problems,
+    device_tags=(("device", "device"), ("interface", "device"), ("optics", "device")),
     wanted=_wanted,
 )
