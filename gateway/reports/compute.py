@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 
 from gateway.config import EdumonConfig
@@ -16,7 +17,7 @@ from gateway.inventory import Site
 from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.reports.config import HealthyWifi
 from gateway.reports.incidents import Incident, incidents, root_causes
-from gateway.reports.model import CITY, KpiRow, Report
+from gateway.reports.model import CITY, HOUR_NS, KpiRow, Report
 from gateway.reports.queries import InfluxQuery
 from gateway.reports.sources import Sources, Window
 from gateway.reports.timeline import NO_TIME, Timeline, Totals
@@ -33,7 +34,15 @@ async def build_report(
     start_ns, end_ns = period_bounds(first, end, reports)
     window = Window(start_ns, end_ns, int(reports.max_sample_gap_s * 1e9), reports.resolution_s)
     names = {s.id: s.name for s in chosen}
-    report = Report(period_label(first, end), start_ns, end_ns, names, partial=sites is not None)
+    report = Report(
+        period_label(first, end),
+        start_ns,
+        end_ns,
+        names,
+        partial=sites is not None,
+        timezone=reports.timezone,
+        language=reports.language,
+    )
     source = Sources(query, window)
     await source.load_coverage()
     schools = [s for s in chosen if s.kind == "school"]
@@ -69,7 +78,18 @@ async def build_report(
         if not i.site or i.site in report.site_names
     ]
     _incident_rows(report)
+    _city_unknown_hours(report, source.coverage.totals(start_ns, end_ns).unknown_ns)
     return report
+
+
+def _city_unknown_hours(report: Report, nothing_known_ns: int) -> None:
+    """The city's unknown time is the time edumon knew nothing of any site (its own outages),
+    not the sum of the sites' unknown hours."""
+    hours = round(nothing_known_ns / HOUR_NS, 4)
+    report.rows = [
+        replace(row, unknown_h=hours) if row.site == CITY and row.unknown_h is not None else row
+        for row in report.rows
+    ]
 
 
 def _core_switches(site: Site) -> set[str]:

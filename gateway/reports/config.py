@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, model_validator
 
 from gateway.inventory import Interval, Section, Slug
+from gateway.reports.language import Language
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -90,6 +91,8 @@ class OpenData(Section):
     title: str = "School network KPIs"
     publisher: str = "City IT department"
     licence: str = "CC-BY-4.0"
+    # where the files are published (DCAT-AP download URLs); empty: names relative to metadata
+    base_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
     licence_url: str = Field(
         default="https://creativecommons.org/licenses/by/4.0/", pattern=r"^https?://"
     )
@@ -97,6 +100,7 @@ class OpenData(Section):
 
 class ReportsSection(Section):
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
+    language: Language = "en"  # of the HTML report: en or lv
     max_sample_gap_s: Interval = 900.0
     resolution_s: int = Field(default=60, ge=1, le=3600)
     opening_hours: dict[Weekday, Hours] = Field(

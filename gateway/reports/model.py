@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from gateway.reports.incidents import Incident
+from gateway.reports.language import Language, text
 from gateway.reports.timeline import Timeline, Totals
 
 CITY = "city"
@@ -83,7 +84,8 @@ COLUMNS: dict[str, str] = {
     "unit": "Unit of value",
     "up_h": "Time-based KPIs: hours counted as up (or healthy)",
     "down_h": "Time-based KPIs: hours counted as down (or unhealthy)",
-    "unknown_h": "Time-based KPIs: counted hours without data (edumon or the source was silent)",
+    "unknown_h": "Time-based KPIs: counted hours without data (edumon or the source was silent);"
+    " city: the hours in which edumon knew nothing of any site",
     "excluded_h": "Time-based KPIs: hours not counted (holidays, closing hours)",
 }
 
@@ -125,6 +127,8 @@ class Report:
     end_ns: int
     site_names: dict[str, str]
     partial: bool = False  # only some sites (--site): the city rows cover just those
+    timezone: str = "UTC"  # times in the report are local to the city
+    language: Language = "en"
     rows: list[KpiRow] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     uplink_timelines: dict[str, Timeline] = field(default_factory=dict)
@@ -132,7 +136,7 @@ class Report:
 
     def label(self, site: str) -> str:
         if site == CITY:
-            return "Selected sites" if self.partial else "City-wide"
+            return text("selected" if self.partial else "city", self.language)
         return self.site_names.get(site, site)
 
     def value(self, site: str, kpi: str) -> float | None:

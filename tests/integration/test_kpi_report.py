@@ -240,7 +240,7 @@ def test_html_report_renders_in_headless_chromium(
 ) -> None:
     html = produced[1][0]
     text = html.read_text()
-    assert "<td>99.72</td>" in text  # school A in the KPI table
+    assert "<td>99.72 %</td>" in text  # school A in the KPI table
     assert "<script" not in text and "http" not in text  # self-contained: nothing to fetch
     png = tmp_path / "report.png"
     subprocess.run(
