@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 
 from gateway.inventory import Address, DeviceBase, EnvName, Interval, Listen, Section, Slug
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression: {error}") from None
+    return value
+
+
+Pattern = Annotated[str, AfterValidator(_regex)]
 
 
 class SnmpSettings(Section):
@@ -16,6 +29,10 @@ class SnmpSettings(Section):
     interval_s: Interval = 60.0
     timeout_s: Interval = 5.0
     retries: int = Field(default=1, ge=0, le=10)
+    # directories of the user's own device profiles (*.yaml), beside the shipped ones
+    profile_dirs: list[Path] = Field(default_factory=list)
+    # an interface whose ifAlias matches is an uplink (besides a switch's `uplinks`)
+    uplink_alias_pattern: Pattern | None = r"(?i)^uplink"
 
 
 class SnmpCredential(Section):
@@ -27,8 +44,12 @@ class SnmpCredential(Section):
     security_level: Literal["noAuthNoPriv", "authNoPriv", "authPriv"] = "authPriv"
     auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] | None = None
     auth_password_env: EnvName | None = None
-    priv_protocol: Literal["aes"] | None = None  # AES-128-CFB (RFC 3826); DES is obsolete
+    # DES (RFC 3414, obsolete but still configured), AES-128 (RFC 3826), AES-192/256
+    priv_protocol: Literal["des", "aes", "aes192", "aes256"] | None = None
     priv_password_env: EnvName | None = None
+    # how AES-192/256 keys are extended: the Blumenthal draft (net-snmp's AES192/AES256)
+    # or the Reeder one (Cisco's, net-snmp's AES192C/AES256C)
+    priv_key_extension: Literal["blumenthal", "reeder"] = "blumenthal"
 
     @model_validator(mode="after")
     def _security_rules(self) -> SnmpCredential:
@@ -82,3 +103,7 @@ class Switch(DeviceBase):
     interval_s: Interval | None = None
     timeout_s: Interval | None = None
     retries: int | None = Field(default=None, ge=0, le=10)
+    uplinks: list[str] = Field(default_factory=list)  # ifName (or ifDescr) of each uplink
+    include: list[Pattern] = Field(default_factory=list)  # ifName/ifAlias kept whatever ifType
+    exclude: list[Pattern] = Field(default_factory=list)  # ifName/ifAlias never kept
+    profile: str | None = None  # a profile name, instead of matching by sysObjectID

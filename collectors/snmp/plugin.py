@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from itertools import chain
 
 from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
 from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
+from collectors.snmp.profile_config import profile_problems, profiles_for
 from collectors.snmp.traps import TrapReceiver, TrapSource
 from collectors.snmp.usm import UsmUser
 from collectors.snmp.v3_transport import V3Transport
@@ -36,7 +38,7 @@ def snmp_targets(
 ) -> list[PolledJob]:
     settings = config.settings_of("snmp", SnmpSettings)
     credentials = config.credentials_of("snmp", SnmpCredential)
-    poller = poller or SnmpPoller()
+    poller = poller or SnmpPoller(profiles=profiles_for(settings))
     return [
         job_for(site.id, device, credentials[device.credentials], settings, sockets, poller)
         for site, device in config.devices_of(Switch)
@@ -79,7 +81,19 @@ def job_for(
         )
     # the whole poll must end inside the interval, whatever the device does
     deadline = min(interval * 0.8, max(timeout * (retries + 1) * 3, timeout))
-    target = SnmpTarget(site, device.id, device.role, transport, settings.max_repetitions, deadline)
+    target = SnmpTarget(
+        site,
+        device.id,
+        device.role,
+        transport,
+        settings.max_repetitions,
+        deadline,
+        profile=device.profile,
+        uplinks=frozenset(device.uplinks),
+        include=tuple(device.include),
+        exclude=tuple(device.exclude),
+        uplink_alias_pattern=settings.uplink_alias_pattern,
+    )
     return PolledJob(poller, target, PollSchedule(device.id, interval, deadline + 1.0))
 
 
@@ -95,6 +109,7 @@ def usm_user(credential: SnmpCredential) -> UsmUser:
         secret("auth_password"),
         credential.priv_protocol,
         secret("priv_password"),
+        credential.priv_key_extension,
     )
 
 
@@ -119,7 +134,10 @@ def open_snmp(context: CollectorContext) -> Collector:
     config, metrics = context.config, context.metrics
     settings = config.settings_of("snmp", SnmpSettings)
     sockets = UdpSockets()
-    poller = SnmpPoller(on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc())
+    poller = SnmpPoller(
+        on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc(),
+        profiles=profiles_for(settings),
+    )
     jobs = snmp_targets(config, sockets, poller)
     transports = [job.target.transport for job in jobs]
 
@@ -185,7 +203,8 @@ PLUGIN = CollectorPlugin(
     settings_key="snmp",
     settings=SnmpSettings,
     credentials=SnmpCredential,
-    config_problems=credential_problems,
+    relative_paths=("profile_dirs",),
+    config_problems=lambda data: chain(credential_problems(data), profile_problems(data)),
     device_tags=(("device", "device"), ("interface", "device"), ("optics", "device")),
     wanted=_wanted,
 )

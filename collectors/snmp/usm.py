@@ -1,4 +1,6 @@
-"""SNMPv3 User-based Security Model (RFC 3414, RFC 7860 for SHA-2, RFC 3826 for AES-128).
+"""SNMPv3 User-based Security Model (RFC 3414 with DES, RFC 7860 for SHA-2, RFC 3826 for
+AES-128; AES-192/256 as draft-blumenthal-aes-usm-04, with the key extended either as that
+draft says or as draft-reeder-snmpv3-usm-3desede-00 does, which Cisco and others use).
 
 Used by the poller's v3 transport and by the simulator's agents; checked in tests against
 independent implementations: pysnmp as a manager against the simulator, and net-snmp's snmpd
@@ -13,11 +15,16 @@ from dataclasses import dataclass
 from functools import cache
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers.modes import CBC
 
 try:  # cryptography >= 47 keeps CFB among the "decrepit" modes (SNMP still needs it)
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
 except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
+try:  # DES is TripleDES with one key repeated; cryptography >= 43 keeps it as "decrepit"
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+except ImportError:  # pragma: no cover - older cryptography
+    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 
 # auth protocol -> (hash name, length of the truncated MAC)
 AUTH = {
@@ -28,7 +35,8 @@ AUTH = {
     "sha384": ("sha384", 32),
     "sha512": ("sha512", 48),
 }
-PRIV = {"aes": 16}  # AES-128-CFB; key length in bytes
+PRIV = {"des": 16, "aes": 16, "aes192": 24, "aes256": 32}  # key material needed, in bytes
+KEY_EXTENSIONS = ("blumenthal", "reeder")
 
 
 class UsmError(ValueError):
@@ -57,6 +65,7 @@ class UsmUser:
     auth_password: bytes = b""
     priv_protocol: str | None = None
     priv_password: bytes = b""
+    key_extension: str = "blumenthal"  # how AES-192/256 keys grow past the hash's length
 
     @property
     def mac_length(self) -> int:
@@ -67,10 +76,16 @@ class UsmUser:
         return localized_key(self.auth_password, AUTH[self.auth_protocol][0], engine_id)
 
     def priv_key(self, engine_id: bytes) -> bytes:
+        """The localized privacy key, extended to the cipher's length (DES: key + pre-IV)."""
         assert self.auth_protocol is not None and self.priv_protocol is not None
-        return localized_key(self.priv_password, AUTH[self.auth_protocol][0], engine_id)[
-            : PRIV[self.priv_protocol]
-        ]
+        hash_name, wanted = AUTH[self.auth_protocol][0], PRIV[self.priv_protocol]
+        key = localized_key(self.priv_password, hash_name, engine_id)
+        while len(key) < wanted:
+            if self.key_extension == "reeder":  # the password-to-key steps again, on the key
+                key += localized_key(key, hash_name, engine_id)
+            else:
+                key += hashlib.new(hash_name, key).digest()
+        return key[:wanted]
 
     def sign(self, message: bytes, engine_id: bytes) -> bytes:
         assert self.auth_protocol is not None
@@ -81,16 +96,26 @@ class UsmUser:
         if not hmac.compare_digest(self.sign(message_with_zeroed_mac, engine_id), mac):
             raise UsmError("wrong digest (authentication failed)")
 
-    def _cipher(self, engine_id: bytes, boots: int, time: int, salt: bytes) -> Cipher[CFB]:
+    def _cipher(
+        self, engine_id: bytes, boots: int, time: int, salt: bytes
+    ) -> Cipher[CFB] | Cipher[CBC]:
+        key = self.priv_key(engine_id)
+        if self.priv_protocol == "des":  # RFC 3414 8.1.1.1: IV = pre-IV XOR salt
+            iv = bytes(a ^ b for a, b in zip(key[8:16], salt, strict=True))
+            return Cipher(TripleDES(key[:8] * 3), CBC(iv))  # K1 = K2 = K3: single DES
         iv = boots.to_bytes(4, "big") + time.to_bytes(4, "big") + salt
-        return Cipher(algorithms.AES(self.priv_key(engine_id)), CFB(iv))
+        return Cipher(algorithms.AES(key), CFB(iv))
 
     def encrypt(self, plain: bytes, engine_id: bytes, boots: int, time: int, salt: bytes) -> bytes:
+        if self.priv_protocol == "des":  # CBC: whole blocks; the BER length ends the PDU
+            plain += bytes(-len(plain) % 8)
         encryptor = self._cipher(engine_id, boots, time, salt).encryptor()
         return encryptor.update(plain) + encryptor.finalize()
 
     def decrypt(self, data: bytes, engine_id: bytes, boots: int, time: int, salt: bytes) -> bytes:
         if len(salt) != 8:
             raise UsmError("privacy parameters are not an 8-byte salt")
+        if self.priv_protocol == "des" and len(data) % 8:
+            raise UsmError("DES-encrypted data is not whole 8-byte blocks")
         decryptor = self._cipher(engine_id, boots, time, salt).decryptor()
         return decryptor.update(data) + decryptor.finalize()
