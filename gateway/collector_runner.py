@@ -48,14 +48,20 @@ def device_tags() -> dict[str, str]:
 class CollectorRunner:
     def __init__(self, service: Service) -> None:
         self.service = service
-        context = CollectorContext(service.config, service.metrics)
-        self.opened: list[tuple[CollectorPlugin, Collector]] = [
-            (plugin, plugin.open(context))
-            for plugin in registered_plugins()
-            if plugin.is_wanted(service.config)
-        ]
+        self.opened: list[tuple[CollectorPlugin, Collector]] = []
         self.healths: dict[str, CollectorHealth] = {}
         self.streams: list[tuple[Stream, CollectorHealth]] = []
+        self._down: set[str] = set()
+
+    def open(self) -> None:
+        """Open every wanted plugin (inside the running loop: sockets bind to it) and register
+        its parts' health components."""
+        context = CollectorContext(self.service.config, self.service.metrics)
+        self.opened = [
+            (plugin, plugin.open(context))
+            for plugin in registered_plugins()
+            if plugin.is_wanted(self.service.config)
+        ]
         for plugin, collector in self.opened:
             if collector.polled:
                 health = self._component(plugin.name, CollectorHealth(plugin.name))
@@ -66,7 +72,6 @@ class CollectorRunner:
                     plugin.name, target=stream.target, stream=True, silence_s=stream.silence_s
                 )
                 self.streams.append((stream, self._component(stream.name, health)))
-        self._down: set[str] = set()
 
     def _component(self, name: str, health: CollectorHealth) -> CollectorHealth:
         self.healths[name] = health

@@ -151,6 +151,7 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
+        self.collectors.open()
         await self.health.start()
         pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")
         writer_task = asyncio.create_task(self.writer.run(), name="writer")
