@@ -8,6 +8,7 @@ acknowledges a batch once every line of it is stored or dead-lettered with the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import logging
 import random
@@ -74,7 +75,7 @@ class InfluxWriter:
         self.dead_letters = dead_letters
         self.metrics = metrics
         self.retry = retry or RetryPolicy()
-        self.health = WriterHealth(since=time.time())
+        self._delivery = WriterHealth(since=time.time())
         self._encoder = LineEncoder()
         self._slots = asyncio.Semaphore(max_in_flight)
         self._appended = asyncio.Event()
@@ -82,6 +83,15 @@ class InfluxWriter:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._evicted_reported = 0
         self._update_spool_gauges()
+
+    @property
+    def health(self) -> WriterHealth:
+        """How delivery to the database goes, unless the state disk fails (spool or dead
+        letters, e.g. full): then `error` with the reason, since nothing new is durable."""
+        disk = self.spool.disk_error or self.dead_letters.error
+        if disk is None:
+            return self._delivery
+        return dataclasses.replace(self._delivery, status="error", detail=disk)
 
     # ------------------------------------------------------------------ accept
     async def accept(self, samples: Sequence[Sample]) -> None:
@@ -238,14 +248,15 @@ class InfluxWriter:
             self._set_health("degraded", detail)
 
     def _set_health(self, status: str, detail: str) -> None:
+        health = self._delivery
         if status == "ok":
-            self.health.last_success = time.time()
-        if status != self.health.status:
+            health.last_success = time.time()
+        if status != health.status:
             level = logging.INFO if status == "ok" else logging.ERROR
             log.log(level, "writer %s: %s", status, detail if status != "ok" else "writing again")
-            self.health.since = time.time()
-        self.health.status = status
-        self.health.detail = detail
+            health.since = time.time()
+        health.status = status
+        health.detail = detail
 
     def _update_spool_gauges(self) -> None:
         self.metrics.spool_bytes.set(self.spool.size_bytes)

@@ -89,8 +89,10 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
                 return bool(health(port)["components"]["pipeline"]["status"] == "error")
 
             await until(pipeline_failing, 30, "the full disk was not reported")
-            detail = health(port)["components"]["pipeline"]["detail"]
-            assert "No space left" in detail
+            components = health(port)["components"]
+            detail = components["pipeline"]["detail"]
+            assert "No space left" in detail and "No space left" in components["writer"]["detail"]
+            assert components["writer"]["status"] == "error"
             filler.unlink()  # space is back
             recovered = await until(lambda: not pipeline_failing(), 30, "no recovery")
         deadletter = disk / "deadletter"
@@ -103,7 +105,8 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
                 return stored == GOOD_BEFORE + GOOD_WHILE_FULL
 
             await until(all_stored, 90, "acknowledged data lost")
-            assert health(port)["components"]["pipeline"]["status"] == "ok"
+            components = health(port)["components"]
+            assert components["pipeline"]["status"] == components["writer"]["status"] == "ok"
     log = (tmp_path / "edumon.log").read_text()
     print(
         f"disk full reported ({detail}); recovered {recovered:.1f} s after space came back; "
