@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from itertools import chain
 
+from collectors.snmp.cli import add_commands
 from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
 from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
@@ -207,4 +208,5 @@ PLUGIN = CollectorPlugin(
     config_problems=lambda data: chain(credential_problems(data), profile_problems(data)),
     device_tags=(("device", "device"), ("interface", "device"), ("optics", "device")),
     wanted=_wanted,
+    add_commands=add_commands,
 )

@@ -122,13 +122,7 @@ class SnmpPoller:
     ) -> tuple[list[Sample], dict[str, FieldValue]]:
         transport = target.transport
         state = self._state.setdefault(target.device, _DeviceState())
-        system = dict(
-            zip(
-                SYSTEM,
-                await transport.get([ber.encode_oid(o) for o in SYSTEM.values()]),
-                strict=False,
-            )
-        )
+        system = await read_system(transport)
         matched = self._matched(target, state, system)
         reading = self._uptime(target, state, system, now_ns / 1e9)
         seconds = elapsed_s(state.reading, reading) if state.reading else None
@@ -164,11 +158,7 @@ class SnmpPoller:
     def _matched(
         self, target: SnmpTarget, state: _DeviceState, system: dict[str, ber.VarBind]
     ) -> Matched:
-        object_id = ber.value_of(system["sysObjectID"])
-        identity = (
-            ".".join(map(str, object_id)) if isinstance(object_id, tuple) else "",
-            _text(system["sysDescr"]),
-        )
+        identity = system_identity(system)
         if state.matched is None or identity != state.identity:
             state.matched = match_profile(self._profiles, *identity, forced=target.profile)
             state.identity = identity
@@ -243,6 +233,19 @@ class SnmpPoller:
             for _ in range(count):
                 self._on_discard(reason)
         return samples
+
+
+async def read_system(transport: SnmpTransport) -> dict[str, ber.VarBind]:
+    """The SYSTEM scalars by name, in one GET."""
+    varbinds = await transport.get([ber.encode_oid(oid) for oid in SYSTEM.values()])
+    return dict(zip(SYSTEM, varbinds, strict=False))
+
+
+def system_identity(system: dict[str, ber.VarBind]) -> tuple[str, str]:
+    """(sysObjectID as dotted text, sysDescr): what profiles match on."""
+    object_id = ber.value_of(system["sysObjectID"])
+    dotted = ".".join(map(str, object_id)) if isinstance(object_id, tuple) else ""
+    return dotted, _text(system["sysDescr"])
 
 
 async def _walk(

@@ -1,0 +1,70 @@
+"""`edumon snmp profile -c CONFIG --device ID`: ask a switch who it is and say which profile
+matches it and why (the same choice the poller makes)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from collectors.snmp.client import SnmpError, UdpSockets
+from collectors.snmp.poller import SnmpTarget, read_system, system_identity
+from collectors.snmp.profile_config import profiles_for
+from collectors.snmp.profile_model import Profile
+from collectors.snmp.profiles import match_profile
+from gateway.config import EdumonConfig
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    snmp = subparsers.add_parser("snmp", help="SNMP tools")
+    tools = snmp.add_subparsers(dest="snmp_command", required=True)
+    profile = tools.add_parser("profile", help="which device profile a switch matches, and why")
+    profile.add_argument("-c", "--config", required=True, help="the config file")
+    profile.add_argument("--device", required=True, metavar="ID", help="the switch's id")
+    profile.set_defaults(func=cmd_profile)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from gateway.cli_common import load_or_exit
+
+    return asyncio.run(explain(load_or_exit(args.config), args.device))
+
+
+async def explain(config: EdumonConfig, device: str) -> int:
+    from collectors.snmp.config import SnmpSettings
+    from collectors.snmp.plugin import snmp_targets
+
+    settings = config.settings_of("snmp", SnmpSettings)
+    profiles = profiles_for(settings)
+    sockets = UdpSockets()
+    try:
+        targets = [job.target for job in snmp_targets(config, sockets)]
+        target = next(
+            (t for t in targets if isinstance(t, SnmpTarget) and t.device == device), None
+        )
+        if target is None:
+            known = ", ".join(t.device for t in targets if isinstance(t, SnmpTarget)) or "none"
+            print(f"no switch {device!r} in the config (switches: {known})", file=sys.stderr)
+            return 1
+        try:
+            object_id, descr = system_identity(await read_system(target.transport))
+        except SnmpError as error:
+            print(f"{device}: {error}", file=sys.stderr)
+            return 1
+    finally:
+        sockets.close()
+    matched = match_profile(profiles, object_id, descr, forced=target.profile)
+    print(f"device       {device}")
+    print(f"sysObjectID  {object_id or '(none)'}")
+    print(f"sysDescr     {descr or '(none)'}")
+    print(f"profile      {' -> '.join(_lineage(matched.profile, profiles))}")
+    print(f"why          {matched.why}")
+    return 0
+
+
+def _lineage(profile: Profile, profiles: dict[str, Profile]) -> list[str]:
+    names = [profile.name]
+    while (parent := profiles[names[-1]].extends) is not None and parent not in names:
+        names.append(parent)
+    return names
