@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.alerts.engine import Instance
+if TYPE_CHECKING:  # the engine imports this module
+    from gateway.alerts.engine import Instance
 
 MAX_PER_RULE = 10_000
 RESCAN_EVERY = 100  # while a rule is full of firing alerts, look for room every 100th series
