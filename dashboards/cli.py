@@ -10,12 +10,18 @@ from pathlib import Path
 
 from dashboards import BUILD_DIR, FOLDER
 
+NEEDS_EXTRA = "edumon dashboards needs pip install 'edumon[dashboards]'"
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     import yaml
     from pydantic import ValidationError
 
-    from dashboards.build import build
+    try:
+        from dashboards.build import build
+    except ImportError as error:
+        print(f"{NEEDS_EXTRA} ({error})", file=sys.stderr)
+        return 2
 
     try:
         written = build(Path(args.out), Path(args.config))
@@ -28,8 +34,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from dashboards.build import dashboard_models
-    from dashboards.push import InfluxSource, PushError, push, secret_from_env
+    try:
+        from dashboards.build import dashboard_models
+        from dashboards.push import InfluxSource, PushError, push, secret_from_env
+    except ImportError as error:
+        print(f"{NEEDS_EXTRA} ({error})", file=sys.stderr)
+        return 2
 
     try:
         token = secret_from_env(args.token_env, os.environ, "the Grafana API token")

@@ -10,15 +10,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dashboards.cli import add_commands as add_dashboard_commands
-from gateway.cli_common import load_or_exit, setup_logging
+from gateway.cli_common import (
+    example_config,
+    load_or_exit,
+    port_in_use,
+    set_log_format,
+    setup_logging,
+)
 from gateway.collector_runner import registered_plugins
 from gateway.config import check_config
 from gateway.reports import cli as kpi_cli
-from simulators.cli import add_commands as add_simulator_commands
 
 log = logging.getLogger("edumon")
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "city.yaml"
+EXAMPLE_CONFIG = example_config()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -32,7 +37,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpoolError as error:
         print(f"edumon: {error}", file=sys.stderr)
         return 2
-    asyncio.run(service.run())
+    try:
+        asyncio.run(service.run())
+    except OSError as error:
+        http = args.listen or config.service.http_listen
+        message = port_in_use(error, {http: "edumon's HTTP server (service.http_listen)"})
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -104,18 +117,27 @@ def cmd_kpi(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
-    parser.add_argument("--log-level", help="debug, info, warning, error")
+    parser.add_argument("--version", action="version", version=f"edumon {_version()}")
+    parser.add_argument(
+        "--log-level", help="debug, info, warning, error (default: the config's, else info)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or as one JSON object each (default: %(default)s)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the service")
-    run.add_argument("-c", "--config", required=True)
+    run.add_argument("-c", "--config", required=True, help="the config file")
     run.add_argument("--listen", help="override service.http_listen (host:port)")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser(
         "check-config", help="validate a config; print file:line: field: problem"
     )
-    check.add_argument("config")
+    check.add_argument("config", help="the config file to validate")
     check.set_defaults(func=cmd_check_config)
 
     test = sub.add_parser(
@@ -145,26 +167,55 @@ def build_parser() -> argparse.ArgumentParser:
     stack = sub.add_parser("stack", help="local InfluxDB, Mosquitto and Alertmanager")
     stack_sub = stack.add_subparsers(dest="stack_command", required=True)
     up = stack_sub.add_parser("up", help="start them as child processes until Ctrl-C")
-    up.add_argument("--state-dir", default="state/stack")
+    up.add_argument(
+        "--state-dir",
+        default="state/stack",
+        help="the servers' data and ports.json (default: %(default)s)",
+    )
     up.set_defaults(func=cmd_stack_up)
 
-    add_simulator_commands(sub)
+    _add_optional_commands(sub)
 
     kpi = sub.add_parser("kpi", help="KPI/SLA report, open data and the kpi measurement")
     kpi.set_defaults(func=cmd_kpi)
     kpi_cli.add_arguments(kpi, str(EXAMPLE_CONFIG))
 
     demo = sub.add_parser("demo", help="stack + simulators + service with the example city")
-    demo.add_argument("-c", "--config", default=str(EXAMPLE_CONFIG))
-    demo.add_argument("--state-dir", default="state/demo")
+    demo.add_argument(
+        "-c", "--config", default=str(EXAMPLE_CONFIG), help="the city (default: the example)"
+    )
+    demo.add_argument(
+        "--state-dir",
+        default="state/demo",
+        help="the stack's and the service's data (default: %(default)s)",
+    )
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.set_defaults(func=cmd_demo)
     add_dashboard_commands(sub, EXAMPLE_CONFIG)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edumon")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`edumon sim ...` when the simulators are installed (the container leaves them out)."""
+    try:
+        from simulators.cli import add_commands
+    except ImportError:
+        return
+    add_commands(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    set_log_format(args.log_format)
     command: Callable[[argparse.Namespace], int] = args.func
     return command(args)
 

@@ -1,19 +1,52 @@
-"""What every `edumon` sub-command needs: logging set-up and a config or a clear exit."""
+"""What every `edumon` sub-command needs: logging set-up (text or JSON lines), a config or a
+clear exit, the example city wherever edumon is installed, and one clear line for a port that
+is already taken."""
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import re
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
 
 from gateway.config import ConfigError, EdumonConfig, load_config
 
+LogFormat = Literal["text", "json"]
+_log_format: LogFormat = "text"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message[, exception]."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def set_log_format(log_format: LogFormat) -> None:
+    """Chosen once by `edumon --log-format`, before a command sets logging up."""
+    global _log_format
+    _log_format = log_format
+
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if _log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def load_or_exit(path: str) -> EdumonConfig:
@@ -22,3 +55,27 @@ def load_or_exit(path: str) -> EdumonConfig:
     except ConfigError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def example_config() -> Path:
+    """The example city: the repository's examples/city.yaml, else the copy a wheel installs
+    in <prefix>/share/edumon/examples/."""
+    in_repository = Path(__file__).resolve().parent.parent / "examples" / "city.yaml"
+    if in_repository.is_file():
+        return in_repository
+    return Path(sys.prefix) / "share" / "edumon" / "examples" / "city.yaml"
+
+
+def port_in_use(error: OSError, components: dict[str, str]) -> str | None:
+    """The one line for an address already in use, naming the port and the component that
+    wanted it (`components`: "host:port" -> what listens there); None for other errors."""
+    if error.errno != errno.EADDRINUSE:
+        return None
+    found = re.search(r"\('?\[?([^'\]]*)\]?'?, (\d+)", str(error))
+    where = f"{found.group(1)}:{found.group(2)}" if found else "?"
+    port = found.group(2) if found else "?"
+    component = next(
+        (name for address, name in components.items() if address.rpartition(":")[2] == port),
+        "a collector's listener (see its *_listen setting)",
+    )
+    return f"edumon: port {port} ({where}) is already in use; {component} cannot listen there"

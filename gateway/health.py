@@ -74,7 +74,14 @@ class HealthServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as error:  # name the address, as asyncio's servers do
+            sock.close()
+            where = f"({self.host!r}, {self.port})"
+            raise OSError(
+                error.errno, f"error while attempting to bind on address {where}: {error.strerror}"
+            ) from error
         self.port = sock.getsockname()[1]  # resolves port 0 for tests
         await web.SockSite(self._runner, sock).start()
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)

@@ -75,14 +75,29 @@ def add_commands(sub: Any) -> None:
     sim = sub.add_parser("sim", help="device simulators")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     snmp = sim_sub.add_parser("snmp", help="a fleet of SNMP switches")
-    snmp.add_argument("--switches", type=int, default=10)
-    snmp.add_argument("--host", default="127.0.0.1")
-    snmp.add_argument("--base-port", type=int, default=16100)
+    snmp.add_argument(
+        "--switches", type=int, default=10, help="how many switches (default: %(default)s)"
+    )
+    snmp.add_argument(
+        "--host", default="127.0.0.1", help="address they listen on (default: %(default)s)"
+    )
+    snmp.add_argument(
+        "--base-port",
+        type=int,
+        default=16100,
+        help="UDP port of the first switch, the next ones follow (default: %(default)s)",
+    )
     snmp.add_argument("--config", help="serve every switch of this inventory instead")
-    snmp.add_argument("--community-env", default="EDUMON_SNMP_COMMUNITY")
+    snmp.add_argument(
+        "--community-env",
+        default="EDUMON_SNMP_COMMUNITY",
+        help="environment variable holding the v2c community (default: %(default)s)",
+    )
     snmp.add_argument("--old-every", type=int, default=0, help="every Nth switch: 32-bit counters")
     snmp.add_argument("--trap-to", help="host:port to send linkDown/linkUp/coldStart traps to")
-    snmp.add_argument("--seed", type=int, default=1)
+    snmp.add_argument(
+        "--seed", type=int, default=1, help="seed of the simulated traffic (default: %(default)s)"
+    )
     snmp.add_argument(
         "--scenario", help="YAML of faults and timed events (simulators/snmp/scenario.py)"
     )
@@ -90,19 +105,27 @@ def add_commands(sub: Any) -> None:
     snmp.set_defaults(func=cmd_sim_snmp)
 
     mqtt = sim_sub.add_parser("mqtt", help="the inventory's access points and exhibits over MQTT")
-    mqtt.add_argument("--config", required=True)
+    mqtt.add_argument("--config", required=True, help="the config whose devices to simulate")
     mqtt.add_argument("--period", type=float, default=10.0, help="seconds between messages")
     mqtt.set_defaults(func=cmd_sim_mqtt)
     lorawan = sim_sub.add_parser(
         "lorawan", help="the inventory's LoRaWAN sensors via network servers"
     )
-    lorawan.add_argument("--config", required=True)
+    lorawan.add_argument("--config", required=True, help="the config whose sensors to simulate")
     lorawan.add_argument("--period", type=float, default=60.0, help="seconds between uplinks")
-    lorawan.add_argument("--rounds", type=int, default=10**9)
+    lorawan.add_argument(
+        "--rounds", type=int, default=10**9, help="uplinks per sensor, then stop (default: no end)"
+    )
     lorawan.set_defaults(func=cmd_sim_lorawan)
     history = sim_sub.add_parser(
         "history", help="write a period of simulated history with outages (simulators/history)"
     )
-    history.add_argument("--config", required=True)
-    history.add_argument("--scenario", required=True)
+    history.add_argument(
+        "--config", required=True, help="the city (its database receives the history)"
+    )
+    history.add_argument(
+        "--scenario",
+        required=True,
+        help="period, steps and outages (simulators/history/scenario.py)",
+    )
     history.set_defaults(func=cmd_sim_history)

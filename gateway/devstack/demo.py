@@ -11,9 +11,11 @@ import asyncio
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from gateway.config import EdumonConfig, load_config
+from gateway.devstack.child_server import port_is_free
 from gateway.devstack.stack import LocalStack
 from gateway.sections import AlertmanagerSection
 from gateway.service import Service
@@ -47,18 +49,58 @@ def point_at_stack(config: EdumonConfig, stack: LocalStack, state_dir: Path) -> 
     )
 
 
+def busy_ports(config: EdumonConfig, stack: LocalStack) -> list[str]:
+    """What the demo would listen on and cannot: one line each, naming port and component."""
+    wanted = [(server.port, server.host, server.name) for server in stack.servers]
+    host, _, port = config.service.http_listen.rpartition(":")
+    wanted.append((int(port), host, "edumon's HTTP server (service.http_listen)"))
+    wanted.append((DEMO_GATEWAY_TCP_PORT, "127.0.0.1", "the schools' simulated gateways"))
+    busy = [(p, h, name) for p, h, name in wanted if not port_is_free(p, h)]
+    return [
+        f"edumon demo: port {p} ({h}) is already in use; {name} cannot listen there "
+        "(is another demo or `edumon stack up` running?)"
+        for p, h, name in busy
+    ]
+
+
+def how_to_reach(config: EdumonConfig, stack: LocalStack, community: str) -> list[str]:
+    """The lines `edumon demo` prints: each part's address and a command to try."""
+    http = f"http://{config.service.http_listen}"
+    lines = [
+        f"status        edumon status --url {http}",
+        f"health        {http}/healthz",
+        f"metrics       {http}/metrics",
+        f"influxdb      {stack.influxdb.url}  (database {config.influxdb.database})",
+        f"mosquitto     {stack.mosquitto.mqtt_url}",
+        f"alertmanager  {stack.alertmanager.url}",
+    ]
+    v2c = next(
+        (d for _, d in config.devices("switch") if getattr(d, "credentials", "") == "school-v2c"),
+        None,
+    )
+    if v2c is not None:
+        lines.append(
+            f"snmpwalk      snmpwalk -v2c -c {community} {v2c.address}:{v2c.port} system"
+            f"  ({v2c.id})"
+        )
+    return lines
+
+
 def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = None) -> int:
     env = demo_environment()
     os.environ.update({name: env[name] for name in DEMO_SECRET_VARIABLES})  # the simulators' too
     config = load_config(config_path, env)
-    with LocalStack(state_dir / "stack") as stack:
-        for name, url in stack.urls.items():
-            print(f"{name:13} {url}")
+    stack = LocalStack(state_dir / "stack", port_fallback=False)
+    busy = busy_ports(config, stack)
+    if busy:
+        print("\n".join(busy), file=sys.stderr)
+        return 2
+    with stack:
         config = point_at_stack(config, stack, state_dir)
         service = Service(config)
-        print(
-            f"edumon        http://{config.service.http_listen}/healthz  (Ctrl-C stops everything)"
-        )
+        for line in how_to_reach(config, stack, env["EDUMON_SNMP_COMMUNITY"]):
+            print(line, flush=True)
+        print("(Ctrl-C stops everything)", flush=True)
         asyncio.run(_run(service, duration_s))
     return 0
 

@@ -39,15 +39,24 @@ class LocalStack(StartStop):
     """Starts the servers under `state_dir/<name>/` (creating database "edumon"); stops them in
     reverse order. One stack per state dir at a time (a lock file says so)."""
 
-    def __init__(self, state_dir: Path, *, ports: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        ports: Mapping[str, int] | None = None,
+        port_fallback: bool = True,
+    ) -> None:
+        """`port_fallback=False`: a taken port is an error, never a silent move (the demo)."""
         self.state_dir = Path(state_dir).resolve()
         self.ports_file = self.state_dir / "ports.json"
         wanted = {**PREFERRED_PORTS, **self._remembered_ports(), **(ports or {})}
-        d = self.state_dir
-        self.influxdb = InfluxDB1(d / "influxdb", port=wanted["influxdb"], port_fallback=True)
-        self.mosquitto = Mosquitto(d / "mosquitto", port=wanted["mosquitto"], port_fallback=True)
+        d, fallback = self.state_dir, port_fallback
+        self.influxdb = InfluxDB1(d / "influxdb", port=wanted["influxdb"], port_fallback=fallback)
+        self.mosquitto = Mosquitto(
+            d / "mosquitto", port=wanted["mosquitto"], port_fallback=fallback
+        )
         self.alertmanager = Alertmanager(
-            d / "alertmanager", port=wanted["alertmanager"], port_fallback=True
+            d / "alertmanager", port=wanted["alertmanager"], port_fallback=fallback
         )
         self.servers: list[ChildServer] = [self.influxdb, self.mosquitto, self.alertmanager]
         self._lock: IO[bytes] | None = None

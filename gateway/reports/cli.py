@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
         help="the day after the period (exclusive)",
     )
     parser.add_argument("--site", action="append", help="only this site (repeatable)")
-    parser.add_argument("-c", "--config", default=default_config)
+    parser.add_argument(
+        "-c", "--config", default=default_config, help="the city (default: the example)"
+    )
     parser.add_argument("--out", default="reports", help="directory for the report files")
     parser.add_argument(
         "--no-write-back", action="store_true", help="do not write the kpi measurement"
@@ -43,7 +45,11 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
     if unknown:
         print(f"edumon kpi: unknown site(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    from gateway.reports.produce import produce
+    try:
+        from gateway.reports.produce import produce
+    except ImportError as error:
+        print(f"edumon kpi needs pip install 'edumon[reports]' ({error})", file=sys.stderr)
+        return 2
     from gateway.reports.queries import QueryError
     from gateway.reports.writeback import WriteBackError
 
