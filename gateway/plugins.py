@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collectors.lorawan.plugin import PLUGIN as LORAWAN
 from collectors.mqtt.plugin import PLUGIN as MQTT
+from collectors.mqtt_json.plugin import PLUGIN as MQTT_JSON
 from collectors.probes.plugin import PLUGIN as PROBES
 from collectors.snmp.plugin import PLUGIN as SNMP
 from gateway.collector import CollectorPlugin
 
-PLUGINS: list[CollectorPlugin] = [SNMP, MQTT, LORAWAN, PROBES]
+PLUGINS: list[CollectorPlugin] = [SNMP, MQTT, LORAWAN, PROBES, MQTT_JSON]

@@ -1,0 +1,1 @@
+"""MQTT JSON declared, not coded: config mappings from topic patterns to measurements."""
