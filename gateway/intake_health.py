@@ -46,6 +46,7 @@ class CollectorHealth:
         self.last_success: float | None = None
         self.counts: Counter[tuple[str, str]] = Counter()
         self._sources: dict[str, Callable[[], Totals]] = {}
+        self._checks: dict[str, Callable[[], str | None]] = {}
         self.failing: dict[str, str] = {}  # pollers: target -> last error
         self.polled_targets: set[str] = set()
 
@@ -74,6 +75,14 @@ class CollectorHealth:
         """Counters kept elsewhere (an intake's, a transport's), read when exported; a stream
         restarted by the service replaces its sources by name."""
         self._sources[name] = source
+
+    def add_check(self, name: str, problem: Callable[[], str | None]) -> None:
+        """Something else this part needs (e.g. writable dead letters): its problem, if any,
+        makes the component `error`."""
+        self._checks[name] = problem
+
+    def problems(self) -> list[str]:
+        return [p for check in self._checks.values() if (p := check()) is not None]
 
     def polled(self, target: str, error: str | None) -> None:
         self.polled_targets.add(target)
@@ -109,6 +118,8 @@ class CollectorHealth:
         return not self.polled_targets or len(self.failing) < len(self.polled_targets)
 
     def status(self) -> tuple[str, str]:
+        if problems := self.problems():
+            return "error", "; ".join(problems)
         if self.stream:
             silent = self.silent_for()
             if self.connected is None:

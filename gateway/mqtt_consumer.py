@@ -112,6 +112,7 @@ class MqttConsumer:
             ("disconnects", ""): s.disconnects,
             ("acked", ""): s.acked,
             ("dead_lettered", "handler_error"): s.failures,
+            ("dead_letter_lost", ""): self.dead_letters.lost,
         }
 
     def _client(self) -> aiomqtt.Client:
@@ -151,6 +152,7 @@ class MqttConsumer:
         if health is not None:
             self.health = health
         self.health.add_totals("consumer", self.totals)
+        self.health.add_check("dead letters", lambda: self.dead_letters.error)
         if intake_totals is not None:
             self.health.add_totals("intake", intake_totals)
         delay = 0.5
@@ -247,10 +249,7 @@ class MqttConsumer:
                 log.exception("%s: failed to process a message on %.120r", self.name, message.topic)
             reason = f"handler_error: {type(error).__name__}: {str(error)[:200]}"
             raw = message.topic.encode("utf-8", "backslashreplace") + b"\n" + payload
-            try:
-                self.dead_letters.add(source=self.name, reason=reason, raw=raw)
-            except OSError:
-                log.error("%s: cannot write the dead letter of a failed message", self.name)
+            self.dead_letters.add(source=self.name, reason=reason, raw=raw)  # never raises
             return []
 
 

@@ -143,6 +143,13 @@ class Service:
             "queued_samples": self.pipeline.queued_samples,
         }
 
+    def disk_errors(self) -> list[str]:
+        """What cannot be written to the state directory now (full disk, I/O errors): the
+        spool or its cursor, dead letters, the alert state."""
+        errors = [self.spool.disk_error, self.dead_letters.error, self.alerting.save_error]
+        errors += [p for health in self.collectors.healths.values() for p in health.problems()]
+        return [error for error in errors if error]
+
     # --------------------------------------------------------------------- run
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until `stop` is set or SIGTERM/SIGINT arrives, then shut down within 10 s."""
@@ -233,6 +240,7 @@ async def _self_metrics(service: Service) -> None:
             "dead_letters": service.dead_letters.count,
             "evicted_points": service.spool.stats.evicted_points,
             "errors": int(service.writer.health.status != "ok"),
+            "disk_ok": not service.disk_errors(),
         }
         if written > written_before:  # mean latency of the writes since the last report
             fields["write_latency_ms"] = (

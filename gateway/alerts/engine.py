@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.alerts import conditions
+from gateway.alerts.bounds import MAX_PER_RULE, InstanceBounds
 from gateway.alerts.rules import Rule, Scalar
 from gateway.sample import Sample
 
@@ -57,6 +58,7 @@ class AlertEngine:
         *,
         clock: Callable[[], float] = time.time,
         on_transition: Callable[[Transition], None] | None = None,
+        max_instances_per_rule: int = MAX_PER_RULE,
     ) -> None:
         self.rules = {rule.name: rule for rule in rules}
         # measurement -> (rule, the fields it watches)
@@ -66,6 +68,7 @@ class AlertEngine:
         self.clock = clock
         self.on_transition = on_transition
         self.instances: dict[InstanceKey, Instance] = {}
+        self.bounds = InstanceBounds(max_instances_per_rule)
         self.evaluations = 0
         # source -> (measurements, held until; None while the source is down)
         self._holds: dict[str, tuple[frozenset[str], float | None]] = {}
@@ -104,16 +107,20 @@ class AlertEngine:
                     continue
                 self.evaluations += 1
                 instance = self._instance(rule, sample.tags)
+                if instance is None:  # the rule is full of firing alerts: counted in bounds
+                    continue
                 instance.last_seen = now
                 if rule.absent is not None:
                     self._step(rule, instance, False, now)
                 else:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
 
-    def _instance(self, rule: Rule, tags: Mapping[str, str]) -> Instance:
+    def _instance(self, rule: Rule, tags: Mapping[str, str]) -> Instance | None:
         key = instance_key(rule, tags)
         instance = self.instances.get(key)
         if instance is None:
+            if not self.bounds.admit(self.instances, rule.name):
+                return None
             names = rule.by if rule.by is not None else tags
             labels = {name: tags[name] for name in names if name in tags}
             instance = self.instances[key] = Instance(rule.name, labels)

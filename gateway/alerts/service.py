@@ -17,14 +17,14 @@ from gateway.alerts.engine import AlertEngine, Transition
 from gateway.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from gateway.alerts.sender import AlertSender, render
 from gateway.collector import CollectorEmit
+from gateway.collector_runner import device_tags
 from gateway.config import EdumonConfig
+from gateway.log_limit import LogLimit
 from gateway.metrics import Metrics
 from gateway.pipeline import PipelineClosed
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
-
-_DEVICE_TAGS = ("device", "ap", "exhibit", "target")
 
 
 class Alerting:
@@ -35,7 +35,7 @@ class Alerting:
         self.site_names = {site.id: site.name for site in config.sites}
         self.engine = AlertEngine(rules, on_transition=self._on_transition)
         self.state_path = Path(config.service.state_dir) / "alerts.json"
-        restored = state.load(self.engine, self.state_path, time.time())
+        restored = state.load(self.engine, self.state_path, time.time(), self.engine.bounds)
         if restored:
             log.info("%d alerts still firing from before the restart", restored)
         # one sender per Alertmanager: the peers of a cluster each hear everything
@@ -56,6 +56,8 @@ class Alerting:
         )
         self._unwritten: list[Sample] = []
         self._dirty = False
+        self.save_error: str | None = None
+        self._save_log = LogLimit()
 
     @property
     def sender(self) -> AlertSender | None:
@@ -94,19 +96,33 @@ class Alerting:
             await emit(samples, collector="alerts")
 
     def save(self) -> None:
+        """Persist the state; a full disk is health `error` and one log line a minute, and the
+        next save (every evaluation while dirty) tries again."""
         try:
             state.save(self.engine, self.state_path)
-            self._dirty = False
+            self._dirty, self.save_error = False, None
         except OSError as error:
-            log.error("cannot save alert state to %s: %s", self.state_path, error)
+            self.save_error = error.strerror or str(error)
+            if (unlogged := self._save_log.take("save")) is not None:
+                log.error(
+                    "cannot save alert state to %s: %s (%d more since)",
+                    self.state_path,
+                    self.save_error,
+                    unlogged,
+                )
 
     def health(self) -> dict[str, Any]:
         errors = [sender.last_error for sender in self.senders if sender.last_error]
         # one reachable peer of a cluster still pages: degraded; none reachable is an error
         status = "ok" if not errors else "degraded" if len(errors) < len(self.senders) else "error"
+        detail = f"Alertmanager: {errors[0]}" if errors else "evaluating"
+        if self.save_error is not None:
+            status, detail = "error", f"cannot save the alert state: {self.save_error}"
         return {
             "status": status,
-            "detail": f"Alertmanager: {errors[0]}" if errors else "evaluating",
+            "detail": detail,
+            "instances": len(self.engine.instances),
+            "bounded": {f"{o}:{rule}": n for (o, rule), n in self.engine.bounds.totals().items()},
             "firing": len(self.engine.firing()),
             "evaluations": self.engine.evaluations,
             "alertmanager_failures": sum(sender.failures for sender in self.senders),
@@ -123,7 +139,8 @@ def alert_point(
     tags["tier"] = rule.tier
     if "site" in instance.labels:
         tags["site"] = instance.labels["site"]
-    device = next((instance.labels[t] for t in _DEVICE_TAGS if t in instance.labels), None)
+    names = dict.fromkeys(device_tags().values())  # "device", "ap", ... in registry order
+    device = next((instance.labels[t] for t in names if t in instance.labels), None)
     if device is not None:
         tags["device"] = device
     fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}

@@ -93,6 +93,13 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
             detail = components["pipeline"]["detail"]
             assert "No space left" in detail and "No space left" in components["writer"]["detail"]
             assert components["writer"]["status"] == "error"
+
+            def paging() -> bool:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as r:
+                    alerts = json.loads(r.read())["alerts"]
+                return any(alert["alertname"] == "StateDiskFull" for alert in alerts)
+
+            await until(paging, 30, "no StateDiskFull alert while the disk was full")
             filler.unlink()  # space is back
             recovered = await until(lambda: not pipeline_failing(), 30, "no recovery")
         deadletter = disk / "deadletter"

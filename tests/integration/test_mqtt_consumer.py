@@ -4,12 +4,15 @@ broker restart without loss, reconnect and resubscribe."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
+from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_consumer import MqttConsumer, MqttSettings
 from gateway.sample import Sample
@@ -64,7 +67,8 @@ async def start(
     settings = MqttSettings(
         "127.0.0.1", broker.port, client_id=client_id, reconnect_max_s=1, protocol=PROTOCOL
     )
-    consumer = MqttConsumer("test", settings, [topic], handler)
+    dead_letters = DeadLetterFile(Path(tempfile.mkdtemp()) / "mqtt.jsonl")
+    consumer = MqttConsumer("test", settings, [topic], handler, dead_letters)
     task = asyncio.create_task(consumer.run(collected))
     async with asyncio.timeout(10):
         await consumer.connected.wait()

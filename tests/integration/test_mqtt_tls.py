@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.config import load_config
+from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_consumer import MqttConsumer, settings_from_config
 from tests.integration.test_mqtt_consumer import Collected, handler
@@ -101,7 +102,8 @@ async def consume(
 ) -> MqttConsumer:
     environ = {"MQTT_USER": USER, "MQTT_PASSWORD": password}
     settings = settings_from_config(load_config(config(tmp_path, broker, ca_file), environ), "t")
-    return MqttConsumer("tls", settings, ["school/+/data"], handler)
+    dead_letters = DeadLetterFile(tmp_path / "deadletter.jsonl")
+    return MqttConsumer("tls", settings, ["school/+/data"], handler, dead_letters)
 
 
 async def test_tls_with_password_delivers(
