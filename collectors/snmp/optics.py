@@ -70,7 +70,11 @@ def read_sensors(profile: Profile, walked: Walked, port_names: Mapping[str, int]
             if if_index is None:
                 continue
             fields = optics.setdefault((if_index, index[-1] if optic.lanes else None), {})
-            for name, column in optic.fields.items():
+            kind = optic.kinds.get(index[-1]) if optic.kinds else None
+            if optic.kinds and kind is None:
+                continue
+            for column_name, column in optic.fields.items():
+                name = column_name if kind is None else _kind_field(kind, column_name)
                 raw = number(walked.column(column.oid).get(index))
                 if raw is not None and raw not in column.invalid:
                     fields[name] = _power(raw * column.scale, column.unit, name)
@@ -92,6 +96,10 @@ def _sensors(
         exponent = SCALE_EXPONENT.get(int(scale), 0) if scale is not None else 0
         out[index] = (unit, 10.0**exponent / 10 ** max(int(precision or 0), 0), raw)
     return out
+
+
+def _kind_field(kind: str, column: str) -> str:
+    return kind if column == "value" else f"{kind}_{column}"
 
 
 def _optic_value(unit: str, value: float) -> float:

@@ -62,8 +62,9 @@ class Source(Strict):
 
     `oid` ending in `.0` is read with GET, any other is walked as a table column; rows may be
     picked by a `label` column matching `label_pattern`. `used` with `free` or `total` gives
-    a percentage. `sensors` aggregates the device's non-transceiver sensors of that unit
-    (`label_pattern` then applies to the sensor's entPhysicalName or entPhysicalDescr).
+    a percentage (so does `free` with `total`). `value_pattern` takes the number out of a
+    text value (its first group). `sensors` aggregates the device's non-transceiver sensors
+    of that unit (`label_pattern` then applies to the sensor's entPhysicalName or Descr).
     `ok` turns the rows into a count of rows whose value is not in it (fans, PSUs), leaving
     out rows whose value is in `ignore` (not present).
     """
@@ -75,20 +76,22 @@ class Source(Strict):
     sensors: SensorUnit | None = None
     label: Oid | None = Field(default=None, pattern=NUMERIC_OID)
     label_pattern: str | None = None
+    value_pattern: str | None = None
     scale: float = 1.0
     aggregate: Aggregate = "mean"
     ok: list[int] | None = None
     ignore: list[int] = Field(default_factory=list)
 
-    _pattern = field_validator("label_pattern")(_regex)
+    _pattern = field_validator("label_pattern", "value_pattern")(_regex)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        kinds = [k for k in ("oid", "used", "sensors") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("give exactly one of oid, used, sensors")
-        if self.used is not None and (self.free is None) == (self.total is None):
-            raise ValueError("used needs exactly one of free, total")
+        ratio = [k for k in ("used", "free", "total") if getattr(self, k) is not None]
+        kinds = [k for k in ("oid", "sensors") if getattr(self, k) is not None]
+        if len(kinds) + bool(ratio) != 1:
+            raise ValueError("give exactly one of oid, sensors, or two of used, free, total")
+        if ratio and len(ratio) != 2:
+            raise ValueError("a percentage needs two of used, free, total")
         labelled = self.label is not None or self.sensors is not None
         if (self.label is not None and self.label_pattern is None) or (
             self.label_pattern is not None and not labelled
@@ -120,19 +123,26 @@ class OpticColumn(Strict):
 
 class OpticsTable(Strict):
     """Per-transceiver readings in columns, indexed by ifIndex or entPhysicalIndex; with
-    `lanes`, the last index arc is the lane."""
+    `lanes`, the last index arc is the lane. With `kinds`, each row is one reading and the
+    last index arc says which (e.g. 1 temperature .. 5 rx power); `fields` then names the
+    columns `value` and the thresholds (`high_alarm`...)."""
 
     index: Literal["ifindex", "entity"]
     lanes: bool = False
+    kinds: dict[int, Literal["rx_dbm", "tx_dbm", "temp_c", "bias_ma", "voltage_v"]] = Field(
+        default_factory=dict
+    )
     fields: dict[str, OpticColumn] = Field(min_length=1)
 
-    @field_validator("fields")
-    @classmethod
-    def _known(cls, value: dict[str, OpticColumn]) -> dict[str, OpticColumn]:
-        for name in value:
-            if name not in OPTIC_FIELDS:
-                raise ValueError(f"unknown optics field {name!r}")
-        return value
+    @model_validator(mode="after")
+    def _known(self) -> OpticsTable:
+        known = ("value", *THRESHOLD_SUFFIXES) if self.kinds else OPTIC_FIELDS
+        for name in self.fields:
+            if name not in known:
+                raise ValueError(f"unknown optics field {name!r} (known: {', '.join(known)})")
+        if self.kinds and self.lanes:
+            raise ValueError("kinds and lanes do not go together")
+        return self
 
 
 class Entity(Strict):

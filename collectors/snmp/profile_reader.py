@@ -39,7 +39,7 @@ def groups(profile: Profile) -> list[list[str]]:
     """The OIDs the profile reads, one list per table (scalars first, as one list)."""
     out: list[list[str]] = []
     for sources in profile.device.values():
-        out += [source.oids() for source in sources if source.oid or source.used]
+        out += [source.oids() for source in sources if source.sensors is None]
     for sensor in profile.sensors:
         out.append(
             [
@@ -78,18 +78,20 @@ async def read(transport: SnmpTransport, profile: Profile, max_repetitions: int)
     return walked
 
 
-def number(varbind: ber.VarBind | None) -> float | None:
-    """A numeric value, also from the decimal text some agents return; None when absent."""
+LEADING_NUMBER = r"^\s*([-+]?\d+(?:\.\d+)?)"  # "-2.31 dBm", "27C": the number in front
+
+
+def number(varbind: ber.VarBind | None, pattern: str | None = None) -> float | None:
+    """A numeric value, also from the text some agents return (the first group of `pattern`,
+    else the number it starts with); None when absent."""
     if varbind is None or varbind.tag in ber.EXCEPTIONS:
         return None
     value = ber.value_of(varbind)
     if isinstance(value, int):
         return float(value)
     if isinstance(value, bytes):
-        try:
-            return float(value.decode("ascii").strip())
-        except (UnicodeDecodeError, ValueError):
-            return None
+        found = re.search(pattern or LEADING_NUMBER, value.decode("utf-8", "replace"))
+        return float(found.group(1)) if found else None
     return None
 
 
@@ -136,19 +138,34 @@ def _value(
         result = aggregate(values, source.aggregate)
         return None if result is None else round(result * source.scale, 3)
     labels = walked.column(source.label)
-    rows = [i for i in walked.column(source.oid or source.used) if _picked(source, labels, i)]
-    if source.used is not None:
-        other = walked.column(source.free or source.total)
-        used = [(number(walked.column(source.used)[i]), number(other.get(i))) for i in rows]
-        pairs = [(u, o) for u, o in used if u is not None and o is not None]
-        total = sum(o for _, o in pairs) + (sum(u for u, _ in pairs) if source.free else 0)
-        return round(100 * sum(u for u, _ in pairs) / total, 3) if total > 0 else None
-    values = [v for i in rows if (v := number(walked.column(source.oid)[i])) is not None]
+    first = source.oid or source.used or source.free
+    rows = [i for i in walked.column(first) if _picked(source, labels, i)]
+    if source.oid is None:
+        return _percent(source, walked, rows)
+    column = walked.column(source.oid)
+    values = [v for i in rows if (v := number(column[i], source.value_pattern)) is not None]
     if source.ok is not None:
         states = [int(v) for v in values if int(v) not in source.ignore]
         return sum(state not in source.ok for state in states) if states else None
     result = aggregate(values, source.aggregate)
     return None if result is None else round(result * source.scale, 3)
+
+
+def _percent(source: Source, walked: Walked, rows: list[Index]) -> float | None:
+    """100 * used / total over the picked rows, from two of used, free and total."""
+    used = total = 0.0
+    for index in rows:
+        values = {
+            name: number(walked.column(getattr(source, name)).get(index))
+            for name in ("used", "free", "total")
+            if getattr(source, name) is not None
+        }
+        if None in values.values():
+            continue
+        u, f, t = values.get("used"), values.get("free"), values.get("total")
+        used += u if u is not None else (t or 0) - (f or 0)
+        total += t if t is not None else (u or 0) + (f or 0)
+    return round(100 * used / total, 3) if total > 0 else None
 
 
 def _picked(source: Source, labels: Table | str, index: Index = ()) -> bool:
