@@ -135,8 +135,10 @@ def ports(
     state: CounterState,
     seconds: float | None,
     bits: int,
+    uptime_ticks: int | None = None,
 ) -> list[Port]:
-    """The kept rows with their fields; rates when `seconds` (agent time since the last poll)."""
+    """The kept rows with their fields; rates when `seconds` (agent time since the last poll).
+    `uptime_ticks` (the agent's sysUpTime now) dates the last change of a port that flapped."""
     out = []
     for index, oper in rows["oper"].items():
         name = names[index[0]]
@@ -158,6 +160,9 @@ def ports(
         if speed is not None:
             fields["speed_mbps"] = speed
         _flaps(state, rows, index[0], oper_up, seconds, fields)
+        if fields.get("flaps") and uptime_ticks is not None:
+            change = int(number(rows["last_change"].get(index)) or 0)
+            fields["last_change_s"] = max(0, uptime_ticks - change) / 100  # seconds before now
         if seconds:
             _rates(state, rows, index, seconds, bits, speed, fields)
         _remember(state, rows, index)

@@ -219,7 +219,8 @@ class SnmpPoller:
         before = state.counters.discarded.copy()
         bits = 64 if state.high_capacity else 32
         samples = []
-        for port in ports(selection, rows, names, state.counters, seconds, bits):
+        uptime = state.reading.uptime_ticks if state.uptime_source and state.reading else None
+        for port in ports(selection, rows, names, state.counters, seconds, bits, uptime):
             tags = {
                 "site": target.site,
                 "device": target.device,

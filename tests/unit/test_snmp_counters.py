@@ -195,3 +195,11 @@ def test_admin_down_is_stored_as_such() -> None:
     table = rows({1: port(admin=2, oper=2)})
     (kept,) = ports(SELECT, table, unique_names(table), CounterState(), None, 64)
     assert kept.fields["admin_up"] is False and kept.fields["oper_up"] is False
+
+
+def test_a_flap_is_dated_by_the_agents_clock() -> None:
+    state, uptime = CounterState(), 6000  # the agent's sysUpTime at the second poll
+    for values, seconds in ((port(last_change=100), None), (port(last_change=5300), 60.0)):
+        table = rows({1: values})
+        (kept,) = ports(SELECT, table, unique_names(table), state, seconds, 64, uptime)
+    assert kept.fields["flaps"] == 2 and kept.fields["last_change_s"] == 7.0
