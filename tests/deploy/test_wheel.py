@@ -1,0 +1,95 @@
+"""The built distribution as a new user gets it: the sdist and wheel built from a copy of the
+working tree (`python -m build`: sdist first, the wheel from the sdist), the wheel installed
+into a fresh venv without extras, and `edumon check-config` run there on the example city the
+wheel ships; its default rules and shipped configs are inside, test-only and optional
+dependencies are not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gateway.devstack.demo import DEMO_SECRET_VARIABLES
+from tests.processes import REPO
+
+pytestmark = [pytest.mark.slow]
+
+
+def run(
+    *command: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, timeout=600, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(sdist, wheel) built from the working tree's files (tracked and new, not ignored)."""
+    tmp = tmp_path_factory.mktemp("dist")
+    files = run("git", "-C", REPO, "ls-files", "-co", "--exclude-standard").stdout.split()
+    source = tmp / "src"
+    for name in files:
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    done = run(sys.executable, "-m", "build", "--outdir", tmp / "dist", source)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (sdist,) = (tmp / "dist").glob("*.tar.gz")
+    (wheel,) = (tmp / "dist").glob("*.whl")
+    return sdist, wheel
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("venv") / "edumon"
+    venv.create(home, with_pip=True)
+    done = run(home / "bin" / "python", "-m", "pip", "install", "-q", built[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    return home
+
+
+def test_the_distributions_carry_the_example_city_and_the_rules(built: tuple[Path, Path]) -> None:
+    sdist, wheel = built
+    with tarfile.open(sdist) as archive:
+        in_sdist = {Path(*Path(name).parts[1:]).as_posix() for name in archive.getnames()}
+    assert {"examples/city.yaml", "LICENSE", "gateway/alerts/default_rules.yaml"} <= in_sdist
+    with zipfile.ZipFile(wheel) as archive:
+        in_wheel = set(archive.namelist())
+    data = "edumon-0.1.0.data/data/share/edumon/examples/city.yaml"
+    assert {
+        data,
+        "gateway/alerts/default_rules.yaml",
+        "gateway/deploy/alertmanager.yml",
+    } <= in_wheel
+    assert any(name.endswith("/licenses/LICENSE") for name in in_wheel)
+    assert not any(name.startswith("tests/") for name in in_wheel)
+
+
+def test_check_config_on_the_bundled_example_in_a_fresh_venv(fresh_venv: Path) -> None:
+    example = fresh_venv / "share" / "edumon" / "examples" / "city.yaml"
+    env = {"PATH": os.environ["PATH"], **dict.fromkeys(DEMO_SECRET_VARIABLES, "a-secret-value")}
+    done = run(fresh_venv / "bin" / "edumon", "check-config", example, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == f"{example}: OK"
+    version = run(fresh_venv / "bin" / "edumon", "--version", env=env)
+    assert version.stdout.strip() == "edumon 0.1.0"
+
+
+def test_no_test_or_optional_dependency_is_installed(fresh_venv: Path) -> None:
+    for module in ("pysnmp", "matplotlib", "grafana_foundation_sdk", "aiosmtpd"):
+        done = run(fresh_venv / "bin" / "python", "-c", f"import {module}")
+        assert done.returncode != 0, f"{module} came with the wheel"
+    env = {"PATH": os.environ["PATH"], **dict.fromkeys(DEMO_SECRET_VARIABLES, "a-secret-value")}
+    kpi = run(
+        fresh_venv / "bin" / "edumon", "kpi", "--from", "2026-11-01", "--to", "2026-12-01", env=env
+    )
+    assert kpi.returncode == 2 and "pip install 'edumon[reports]'" in kpi.stderr
