@@ -94,6 +94,7 @@ def config(
     broker_port: int,
     interval: float,
     alert_rules: bool,
+    max_concurrent: int,
 ) -> Path:
     lines = [
         f"service: {{name: city-bench, http_listen: '127.0.0.1:0', state_dir: {workdir / 'state'}}}",
@@ -103,8 +104,11 @@ def config(
     if not alert_rules:  # to tell the alert engine's share from the collectors'
         (workdir / "no-rules.yaml").write_text("rules: []\n")
         lines.append(f"alerts: {{rules_file: {workdir / 'no-rules.yaml'}}}")
-    if interval != 60:
-        lines.append(f"snmp: {{interval_s: {interval:g}}}")
+    snmp = {"interval_s": interval} if interval != 60 else {}
+    if max_concurrent:
+        snmp["max_concurrent"] = max_concurrent
+    if snmp:
+        lines.append("snmp: {" + ", ".join(f"{k}: {v:g}" for k, v in snmp.items()) + "}")
     if devices:
         lines.append(f"mqtt: {{host: 127.0.0.1, port: {broker_port}, client_id: city-bench}}")
     sites = max(1, (switches + SWITCHES_PER_SITE - 1) // SWITCHES_PER_SITE, devices // 500)
@@ -196,6 +200,7 @@ def measure(
         broker.port if broker else 0,
         args.interval,
         args.alert_rules,
+        args.max_concurrent,
     )
     sims = [
         spawn(
@@ -250,6 +255,7 @@ def measure(
         f"edumon run: {args.switches} simulated 52-port switches at {args.interval:g} s"
         + (f", {args.devices} MQTT access points" if args.devices else "")
         + ("" if args.alert_rules else ", NO alert rules")
+        + (f", snmp.max_concurrent {args.max_concurrent}" if args.max_concurrent else "")
         + f"; measured {seconds:.0f} s after {args.interval + 10:g} s warm-up"
     )
     print(
@@ -290,6 +296,9 @@ def main() -> None:
         dest="alert_rules",
         action="store_false",
         help="run with an empty rule file (the default pack runs otherwise)",
+    )
+    parser.add_argument(
+        "--max-concurrent", type=int, default=0, help="snmp.max_concurrent (default: edumon's)"
     )
     parser.add_argument("--verbose", action="store_true", help="print the logs' tails")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
