@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from gateway.cli_common import load_or_exit, setup_logging
+from gateway.cli_common import load_or_exit, progress_bar, setup_logging
 
 
 def cmd_sim_snmp(args: argparse.Namespace) -> int:
@@ -65,7 +65,9 @@ def cmd_sim_history(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level or "info")
     scenario = HistoryScenario.load(Path(args.scenario))
-    written = asyncio.run(write_history(load_or_exit(args.config), scenario))
+    config = load_or_exit(args.config)
+    with progress_bar("history", scenario.ticks) as advance:
+        written = asyncio.run(write_history(config, scenario, advance))
     print(", ".join(f"{count} {name}" for name, count in sorted(written.items())))
     return 0
 

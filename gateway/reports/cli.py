@@ -46,24 +46,27 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
         print(f"edumon kpi: unknown site(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     try:
-        from gateway.reports.produce import produce
+        from gateway.reports.produce import STEPS, produce
     except ImportError as error:
         print(f"edumon kpi needs pip install 'edumon[reports]' ({error})", file=sys.stderr)
         return 2
+    from gateway.cli_common import progress_bar
     from gateway.reports.queries import QueryError
     from gateway.reports.writeback import WriteBackError
 
     try:
-        report, files = asyncio.run(
-            produce(
-                config,
-                args.first,
-                args.end,
-                args.site,
-                Path(args.out),
-                write=not args.no_write_back,
+        with progress_bar(f"kpi {args.first}..{args.end}", STEPS) as advance:
+            report, files = asyncio.run(
+                produce(
+                    config,
+                    args.first,
+                    args.end,
+                    args.site,
+                    Path(args.out),
+                    write=not args.no_write_back,
+                    on_step=advance,
+                )
             )
-        )
     except (QueryError, WriteBackError) as error:
         print(f"edumon kpi: {error}", file=sys.stderr)
         return 1

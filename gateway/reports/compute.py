@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
@@ -26,8 +27,17 @@ from gateway.reports.wifi import healthy_rooms
 TEN_GBIT_MBPS = 10_000
 
 
+# how many times build_report calls `on_step` (a progress bar's total)
+BUILD_STEPS = 7
+
+
 async def build_report(
-    config: EdumonConfig, query: InfluxQuery, first: date, end: date, sites: list[str] | None
+    config: EdumonConfig,
+    query: InfluxQuery,
+    first: date,
+    end: date,
+    sites: list[str] | None,
+    on_step: Callable[[], None] = lambda: None,
 ) -> Report:
     reports = config.reports
     chosen = [s for s in config.sites if sites is None or s.id in sites]
@@ -45,6 +55,7 @@ async def build_report(
     )
     source = Sources(query, window)
     await source.load_coverage()
+    on_step()
     schools = [s for s in chosen if s.kind == "school"]
     calendars = {s.id: school_days(reports, s.id, first, end) for s in schools}
 
@@ -62,7 +73,9 @@ async def build_report(
             for s in chosen
         },
     )
+    on_step()
     await _utilisation(report, source, chosen, schools)
+    on_step()
     ipv6 = await source.probes("ipv6")
     _timed(
         report,
@@ -70,14 +83,18 @@ async def build_report(
         {s.id: ipv6[s.id].totals(start_ns, end_ns) for s in chosen if s.id in ipv6},
     )
     await _exhibits(report, source, chosen, opening_hours(reports, first, end))
+    on_step()
     await _wifi(report, source, schools, reports.healthy_wifi)
+    on_step()
     await _sensors(report, source, chosen, reports.sensor_interval_s)
+    on_step()
     report.incidents = [
         i
         for i in root_causes(incidents(await source.alerts()))
         if not i.site or i.site in report.site_names
     ]
     _incident_rows(report)
+    on_step()
     _city_unknown_hours(report, source.coverage.totals(start_ns, end_ns).unknown_ns)
     return report
 

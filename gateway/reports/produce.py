@@ -3,11 +3,12 @@ and write the KPIs back as the `kpi` measurement."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from gateway.config import EdumonConfig
-from gateway.reports.compute import build_report
+from gateway.reports.compute import BUILD_STEPS, build_report
 from gateway.reports.html import write_html
 from gateway.reports.model import Report
 from gateway.reports.opendata import write_open_data
@@ -16,6 +17,7 @@ from gateway.reports.writeback import write_back
 from gateway.service import influx_target
 
 HTML_NAME = "report.html"
+STEPS = BUILD_STEPS + 2
 
 
 async def produce(
@@ -26,18 +28,22 @@ async def produce(
     out_dir: Path,
     *,
     write: bool = True,
+    on_step: Callable[[], None] = lambda: None,
 ) -> tuple[Report, list[Path]]:
-    """Compute the report and write every output; (report, files written)."""
+    """Compute the report and write every output; (report, files written). `on_step` after
+    each of STEPS steps (a progress bar)."""
     target = influx_target(config)
     query = InfluxQuery(target)
     try:
-        report = await build_report(config, query, first, end, sites)
+        report = await build_report(config, query, first, end, sites, on_step)
     finally:
         await query.close()
     period_dir = out_dir / report.period
     meta = config.reports.open_data
     files = [write_html(report, meta.title, period_dir / HTML_NAME)]
+    on_step()
     files += write_open_data(report, meta, period_dir)
     if write:
         await write_back(report, target)
+    on_step()
     return report, files

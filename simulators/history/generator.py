@@ -93,8 +93,9 @@ class History:
             switch.set_uplink_speed(self.scenario.uplink_mbps[device.id] * 1e6)
         return switch
 
-    async def run(self) -> Counter[str]:
-        """Generate and hand every sample to the sink; the count per measurement."""
+    async def run(self, on_tick: Callable[[], None] = lambda: None) -> Counter[str]:
+        """Generate and hand every sample to the sink; the count per measurement. `on_tick`
+        after each of the scenario's ticks (a progress bar)."""
         sockets = UdpSockets()
         try:
             await self.fleet.start()
@@ -119,6 +120,7 @@ class History:
                         self.engine.restart_grace(self.now)
                     await self._emit(self._alerting(await self._tick(t, targets)))
                 was_running = running
+                on_tick()
         finally:
             self.fleet.close()
             sockets.close()
@@ -238,14 +240,18 @@ class History:
         await self.sink(samples)
 
 
-async def write_history(config: EdumonConfig, scenario: HistoryScenario) -> Counter[str]:
+async def write_history(
+    config: EdumonConfig,
+    scenario: HistoryScenario,
+    on_tick: Callable[[], None] = lambda: None,
+) -> Counter[str]:
     """Generate the scenario into the config's database; the count per measurement."""
     from gateway.service import influx_target
 
     http = InfluxHttp(influx_target(config))
     try:
         sink = InfluxSink(http)
-        written = await History(config, scenario, sink).run()
+        written = await History(config, scenario, sink).run(on_tick)
         await sink.flush()
     finally:
         await http.close()

@@ -89,6 +89,11 @@ class HistoryScenario(_Strict):
         return _s(self.end)
 
     @property
+    def ticks(self) -> int:
+        """How many ticks the generator steps through (both ends included)."""
+        return (self.last - self.first) // self.tick_s + 1
+
+    @property
     def tick_s(self) -> int:
         """The finest grid every source's step lies on."""
         return math.gcd(self.step_s, self.snmp_step_s, self.sensor_interval_s)

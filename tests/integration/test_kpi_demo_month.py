@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 import subprocess
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from gateway.config import EdumonConfig, load_config
 from gateway.devstack.servers import InfluxDB1, free_port
 from gateway.reports.html import render
 from gateway.reports.model import Report
-from gateway.reports.produce import produce
+from gateway.reports.produce import STEPS, produce
 from simulators.history.generator import write_history
 from simulators.history.scenario import HistoryScenario
 from tests.dashboards.simulated_city import EXAMPLE_CITY, SECRET_VARIABLES
@@ -68,6 +68,9 @@ def demo_days() -> HistoryScenario:
     return HistoryScenario.model_validate(month | {"start": start, "end": end, "events": events})
 
 
+STEPS_SEEN: Counter[str] = Counter()  # the progress bars' advances, per command
+
+
 @pytest.fixture(scope="module")
 def produced(
     influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory
@@ -75,9 +78,25 @@ def produced(
     tmp = tmp_path_factory.mktemp("demo-month")
     influxdb.create_database(DB)
     config = demo_config(tmp, influxdb)
-    asyncio.run(write_history(config, demo_days()))
-    report, files = asyncio.run(produce(config, FIRST, END, None, tmp / "reports", write=False))
+    asyncio.run(write_history(config, demo_days(), lambda: STEPS_SEEN.update(["history"])))
+    report, files = asyncio.run(
+        produce(
+            config,
+            FIRST,
+            END,
+            None,
+            tmp / "reports",
+            write=False,
+            on_step=lambda: STEPS_SEEN.update(["kpi"]),
+        )
+    )
     return config, report, files
+
+
+def test_progress_bars_reach_their_totals(
+    produced: tuple[EdumonConfig, Report, list[Path]],
+) -> None:
+    assert {"history": demo_days().ticks, "kpi": STEPS} == STEPS_SEEN
 
 
 def independent_healthy_wifi(influxdb: InfluxDB1, report: Report, config: EdumonConfig) -> float:
