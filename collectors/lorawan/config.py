@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from gateway.inventory import DeviceBase, Interval, Section, Slug, dev_eui
+from collectors.lorawan.vendor_config import (
+    DEFAULT_MEMORY,
+    DEFAULT_TIME_LIMIT_S,
+    CodecDir,
+    Models,
+    TimeLimit,
+)
+from gateway.inventory import ByteSize, DeviceBase, Interval, Section, Slug, dev_eui
 
 
 class LorawanSettings(Section):
     # sensors send every few minutes; no uplink at all for this long is an intake outage
     silence_s: Interval = 900.0
+    # vendor codecs (collectors/lorawan/vendor_config.py): where they are, the device models
+    # decoded by them, and each decode's limits
+    codec_dir: CodecDir = None
+    models: Models = Field(default_factory=dict)
+    codec_time_limit_s: TimeLimit = DEFAULT_TIME_LIMIT_S
+    codec_memory: ByteSize = DEFAULT_MEMORY
 
 
 class LorawanSensor(DeviceBase):
@@ -19,4 +32,4 @@ class LorawanSensor(DeviceBase):
     id: Slug
     dev_eui: Annotated[str, AfterValidator(dev_eui)]
     room: str | None = None
-    profile: Literal["env-sensor", "exhibit-node"] = "env-sensor"
+    profile: Slug = "env-sensor"  # built in (codecs.py) or one of lorawan.models

@@ -12,9 +12,9 @@ more is dead-lettered (`too_many_gateways`) instead of creating it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from collectors.lorawan.codecs import PayloadError
+from collectors.lorawan.codecs import Fields, PayloadError
 from collectors.lorawan.samples import SensorInfo, UnknownDevice, samples_for, sensor_info
 from collectors.lorawan.tracking import UplinkTracker, best_gateway
 from collectors.lorawan.uplink import Uplink, UplinkError, parse_chirpstack_v4, parse_tts_v3
@@ -35,6 +35,7 @@ class LorawanIntake:
         tracker: UplinkTracker | None = None,
         *,
         max_gateways: int = MAX_GATEWAYS,
+        vendor: Mapping[str, Callable[[Uplink], Fields]] | None = None,
     ) -> None:
         self.inventory = {eui.lower(): info for eui, info in inventory.items()}
         self.dead_letters = dead_letters
@@ -43,6 +44,7 @@ class LorawanIntake:
         self.accepted = 0
         self.max_gateways = max_gateways
         self.gateways: set[str] = set()  # the gateway tag values written so far
+        self.vendor = vendor or {}  # decoders of the vendor-codec profiles
 
     def handle(self, topic: str, body: bytes) -> list[Sample]:
         """Samples of one message; [] for a duplicate or bad input (counted, dead-lettered)."""
@@ -54,7 +56,7 @@ class LorawanIntake:
             if track is None:
                 self._count(DUPLICATE)
                 return []
-            samples = samples_for(uplink, track, {uplink.dev_eui: info})
+            samples = samples_for(uplink, track, {uplink.dev_eui: info}, self.vendor)
         except (UplinkError, PayloadError) as error:
             return self._reject(topic, body, error.kind, str(error))
         except UnknownDevice as error:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from collectors.lorawan.config import LorawanSensor, LorawanSettings
 from collectors.lorawan.intake import DUPLICATE, LorawanIntake
 from collectors.lorawan.samples import SensorInfo
+from collectors.lorawan.vendor import vendor_decoders
+from collectors.lorawan.vendor_config import model_problems
 from gateway.collector import (
     Collector,
     CollectorContext,
@@ -32,7 +34,14 @@ def lorawan_intake(config: EdumonConfig) -> LorawanIntake:
         for site, device in config.devices_of(LorawanSensor)
     }
     dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, NAME)
-    return LorawanIntake(sensors, dead_letters)
+    settings = config.settings_of(NAME, LorawanSettings)
+    vendor = vendor_decoders(
+        settings.codec_dir,
+        settings.models,
+        time_limit_s=settings.codec_time_limit_s,
+        memory_bytes=settings.codec_memory,
+    )
+    return LorawanIntake(sensors, dead_letters, vendor=vendor)
 
 
 def intake_totals(intake: LorawanIntake) -> Totals:
@@ -73,12 +82,18 @@ def dev_eui_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
     yield from repeated_values("dev_eui", euis)
 
 
+def lorawan_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
+    yield from dev_eui_problems(data)
+    yield from model_problems(data)
+
+
 PLUGIN = CollectorPlugin(
     name=NAME,
     open=open_lorawan,
     devices=(LorawanSensor,),
     settings_key=NAME,
     settings=LorawanSettings,
-    config_problems=dev_eui_problems,
+    relative_paths=("codec_dir",),
+    config_problems=lorawan_problems,
     device_tags=(("environment", "device"), ("lorawan", "device")),
 )

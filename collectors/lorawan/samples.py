@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from collectors.lorawan.codecs import (
@@ -60,13 +60,19 @@ def payload_fields(uplink: Uplink, profile: str) -> Fields:
 
 
 def samples_for(
-    uplink: Uplink, track: TrackResult, inventory: Mapping[str, SensorInfo]
+    uplink: Uplink,
+    track: TrackResult,
+    inventory: Mapping[str, SensorInfo],
+    vendor: Mapping[str, Callable[[Uplink], Fields]] | None = None,
 ) -> list[Sample]:
+    """`vendor`: decoders of the profiles that vendor codecs decode (collectors/lorawan/vendor.py),
+    which are environment sensors."""
     info = sensor_info(uplink, inventory)
-    fields = payload_fields(uplink, info.profile)
+    decode = (vendor or {}).get(info.profile)
+    fields = decode(uplink) if decode else payload_fields(uplink, info.profile)
     at = uplink.received_ns
     samples: list[Sample] = []
-    if info.profile == ENV_SENSOR:
+    if info.profile == ENV_SENSOR or decode:
         tags = {"site": info.site, "room": info.room, "device": info.device}
         samples.append(Sample("environment", tags, dict(fields), at))
     elif info.profile == EXHIBIT_NODE:

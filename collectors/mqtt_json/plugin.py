@@ -101,6 +101,7 @@ PLUGIN = CollectorPlugin(
     devices=(JsonDevice,),
     settings_key=NAME,
     settings=MqttJsonSettings,
+    device_tags=(("environment", "device"),),
     config_problems=mapping_problems,
     wanted=lambda config: bool(settings(config).mappings),
 )

@@ -1,0 +1,50 @@
+"""Decoders of the vendor-codec device models: the network server's decoded object when it
+maps to environment fields, else the model's codec run on the uplink's bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from collectors.lorawan.codecs import Fields, PayloadError
+from collectors.lorawan.js_codec import JsCodec
+from collectors.lorawan.uplink import Uplink
+from collectors.lorawan.vendor_config import VendorModel, codec_path, load_codec
+from collectors.lorawan.vendor_fields import Source, map_fields
+
+ProfileDecoder = Callable[[Uplink], Fields]
+
+
+@dataclass
+class VendorDecoder:
+    model: str
+    codec: JsCodec
+    sources: Mapping[str, Source]
+
+    def __call__(self, uplink: Uplink) -> Fields:
+        if uplink.decoded is not None:
+            try:
+                return map_fields(self.model, uplink.decoded, self.sources)
+            except PayloadError:
+                pass  # a foreign or broken server-side codec: the bytes are the truth
+        data = self.codec.decode(uplink.payload, uplink.f_port, uplink.received_ns)
+        return map_fields(self.model, data, self.sources)
+
+
+def vendor_decoders(
+    codec_dir: Path | None,
+    models: Mapping[str, VendorModel],
+    *,
+    time_limit_s: float,
+    memory_bytes: int,
+) -> dict[str, ProfileDecoder]:
+    """One decoder per model, its codec loaded once (config checks proved it loads)."""
+    return {
+        name: VendorDecoder(
+            name,
+            load_codec(name, codec_path(codec_dir, model.codec), time_limit_s, memory_bytes),
+            model.fields,
+        )
+        for name, model in models.items()
+    }
