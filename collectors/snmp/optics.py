@@ -121,7 +121,8 @@ def _merge_single_lanes(
     optics: dict[Port, dict[str, FieldValue]],
 ) -> dict[Port, dict[str, FieldValue]]:
     """A transceiver with one lane is one series without a lane; the module-wide values of a
-    multi-lane one (temperature, voltage) stay in its series without a lane."""
+    multi-lane one (temperature, voltage) stay in its series without a lane. All zeros is no
+    transceiver."""
     lanes: dict[int, set[int]] = {}
     for if_index, lane in optics:
         if lane is not None:
@@ -130,7 +131,8 @@ def _merge_single_lanes(
     for (if_index, lane), fields in sorted(optics.items(), key=lambda i: (i[0][0], i[0][1] or -1)):
         key = (if_index, lane if len(lanes.get(if_index, ())) > 1 else None)
         out.setdefault(key, {}).update(fields)
-    return {key: fields for key, fields in out.items() if fields}
+    # a cage with a DAC or no module answers zeros everywhere: that is no reading
+    return {key: fields for key, fields in out.items() if any(v != 0 for v in fields.values())}
 
 
 class _EntityTree:

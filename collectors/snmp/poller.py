@@ -145,10 +145,12 @@ class SnmpPoller:
         device.update(device_fields(matched.profile, walked, sensors.chassis))
         samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)
         for (if_index, lane), fields in sorted(sensors.optics.items(), key=_port_order):
+            if if_index not in names:  # a table row for a port the device does not list
+                continue
             tags = {
                 "site": target.site,
                 "device": target.device,
-                "ifname": names.get(if_index, f"ifIndex {if_index}"),
+                "ifname": names[if_index],
             }
             if lane is not None:
                 tags["lane"] = str(lane)

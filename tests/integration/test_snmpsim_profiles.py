@@ -61,7 +61,7 @@ CASES = {
 }
 NO_CPU_OVER_SNMP = {"fake-mikrotik-swos"}  # SwOS has no CPU load object
 # every transceiver port of each fixture (a 4-lane QSFP gives one series per lane and one
-# for the module's own values)
+# for the module's own values; Junos' xe-0/2/2 holds a DAC, whose DOM answers only zeros)
 OPTIC_PORTS = {
     "fake-cisco-ios": {("Te1/1/1", None), ("Te1/1/2", None)},
     "fake-cisco-nxos": {("Te1/1/1", None), ("Te1/1/2", None)},
