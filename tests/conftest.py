@@ -84,8 +84,8 @@ def paging_alertmanager(
     tmp_path_factory: pytest.TempPathFactory, pager: Pager
 ) -> Iterator[Alertmanager]:
     """The shipped alertmanager.yml (routes, grouping, inhibition), its receivers pointed at
-    `pager`."""
+    `pager`, paging at any hour (tests/deploy/test_alertmanager_mail.py tests the hours)."""
     _require(Alertmanager)
     data_dir = tmp_path_factory.mktemp("alertmanager")
-    with Alertmanager(data_dir, webhook_url=pager.url) as server:
+    with Alertmanager(data_dir, webhook_url=pager.url, always_active=True) as server:
         yield server

@@ -310,16 +310,23 @@ class Alertmanager(ChildServer):
         port_fallback: bool = False,
         config_file: Path | None = None,
         webhook_url: str | None = None,
+        always_active: bool = False,
     ) -> None:
+        """`webhook_url`: every receiver posts there instead; `always_active`: routes ignore
+        their active/mute time intervals (a test that must page at any hour)."""
         super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
         self.config_file = Path(config_file or DEFAULT_ALERTMANAGER_CONFIG).resolve()
         if webhook_url is not None:
-            self.config_file = self._redirect_webhooks(webhook_url)
+            self.config_file = self._redirect_webhooks(webhook_url, always_active)
 
-    def _redirect_webhooks(self, webhook_url: str) -> Path:
+    def _redirect_webhooks(self, webhook_url: str, always_active: bool) -> Path:
         """A copy of the config whose receivers (mail, chat, webhooks) only post to
         `webhook_url`/<receiver name>."""
         config = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
+        if always_active:
+            for route in config["route"].get("routes", []):
+                route.pop("active_time_intervals", None)
+                route.pop("mute_time_intervals", None)
         for receiver in config.get("receivers", []):
             name = receiver["name"]
             receiver.clear()

@@ -186,3 +186,13 @@ def body(mail: Message) -> str:
             assert isinstance(payload, bytes)
             return payload.decode(part.get_content_charset() or "utf-8")
     raise AssertionError(f"no text part in {mail['Subject']}")
+
+
+def test_the_paging_tests_copy_pages_at_any_hour_and_only_posts(tmp_path: Path) -> None:
+    """What tests/conftest.py's paging_alertmanager runs: receivers only post to the pager,
+    no route waits for opening hours; the shipped file is unchanged."""
+    am = Alertmanager(tmp_path, webhook_url="http://127.0.0.1:9/pager", always_active=True)
+    config = yaml.safe_load(am.config_file.read_text(encoding="utf-8"))
+    assert all(set(r) == {"name", "webhook_configs"} for r in config["receivers"])
+    assert not any("active_time_intervals" in r for r in config["route"]["routes"])
+    assert yaml.safe_load(DEFAULT_ALERTMANAGER_CONFIG.read_text(encoding="utf-8")) == SHIPPED
