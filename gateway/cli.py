@@ -86,9 +86,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     url = args.url or f"http://{_http_listen(Path(args.config))}"
     try:
         if args.watch:
-            watch(url, args.watch)
+            watch(url, args.watch, args.alertmanager)
         else:
-            Console().print(render_status(fetch_status(url)))
+            Console().print(render_status(fetch_status(url, args.alertmanager)))
     except OSError as error:
         print(f"edumon status: cannot read {url}/status: {error}", file=sys.stderr)
         return 1
@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("-c", "--config", help="the running service's config (its http_listen)")
     where.add_argument("--url", help="edumon's HTTP address, e.g. http://127.0.0.1:9108")
     status.add_argument("--watch", type=float, metavar="SECONDS", help="redraw every N seconds")
+    status.add_argument(
+        "--alertmanager",
+        metavar="URL",
+        help="fold in what this Alertmanager holds back (inhibited or silenced alerts)",
+    )
     status.set_defaults(func=cmd_status)
 
     stack = sub.add_parser("stack", help="local InfluxDB, Mosquitto and Alertmanager")

@@ -32,10 +32,36 @@ _SEVERITY_STYLE = {"page": "bold red", "warning": "yellow", "info": "cyan"}
 _RANK = {"page": 0, "warning": 1, "info": 2}
 
 
-def fetch_status(url: str, timeout_s: float = 5.0) -> dict[str, Any]:
-    with urllib.request.urlopen(url.rstrip("/") + "/status", timeout=timeout_s) as response:
-        document: dict[str, Any] = json.load(response)
-        return document
+def _get_json(url: str, timeout_s: float) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        return json.load(response)
+
+
+def fetch_status(
+    url: str, alertmanager: str | None = None, timeout_s: float = 5.0
+) -> dict[str, Any]:
+    """edumon's `/status`; with `alertmanager`, each alert marked `suppressed` as
+    Alertmanager's API v2 says (inhibited or silenced)."""
+    document: dict[str, Any] = _get_json(url.rstrip("/") + "/status", timeout_s)
+    if alertmanager:
+        held = _get_json(alertmanager.rstrip("/") + "/api/v2/alerts", timeout_s)
+        mark_suppressed(document["alerts"], held)
+    return document
+
+
+def mark_suppressed(alerts: list[dict[str, Any]], held: list[dict[str, Any]]) -> None:
+    """Alertmanager's alerts name ours by alertname, site and device; an alert it does not
+    hold keeps the inhibition rules applied here."""
+    states = {
+        (a["labels"].get("alertname"), a["labels"].get("site"), a["labels"].get("device")): a[
+            "status"
+        ]["state"]
+        for a in held
+    }
+    for alert in alerts:
+        state = states.get((alert["alertname"], alert.get("site"), alert.get("device")))
+        if state is not None:
+            alert["suppressed"] = state == "suppressed"
 
 
 def _ago(then: float | None, now: float) -> str:
@@ -190,12 +216,16 @@ def _components(status: dict[str, Any], now: float) -> list[Text]:
     return lines or [Text("edumon itself: every component ok", style="green")]
 
 
-def watch(url: str, interval_s: float) -> None:
+def watch(url: str, interval_s: float, alertmanager: str | None = None) -> None:
     from rich.console import Console
     from rich.live import Live
 
     console = Console()
-    with Live(render_status(fetch_status(url), console.height), auto_refresh=False) as live:
+
+    def view() -> Group:
+        return render_status(fetch_status(url, alertmanager), console.height)
+
+    with Live(view(), auto_refresh=False) as live:
         while True:
             time.sleep(interval_s)
-            live.update(render_status(fetch_status(url), console.height), refresh=True)
+            live.update(view(), refresh=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.status_view import render_status
+from gateway.status_view import mark_suppressed, render_status
 
 NOW = 1_796_000_000.0
 SITES = [f"vsk-{n}" for n in range(1, 21)] + ["vizium"]
@@ -125,3 +125,26 @@ def test_long_summaries_are_cut_not_wrapped() -> None:
     status = night()
     status["alerts"][0]["summary"] = "x" * 500
     assert len(shown(status, width=60)) <= 50
+
+
+def test_alertmanager_s_word_on_what_it_holds_back_is_folded_in() -> None:
+    """`edumon status --alertmanager URL`: its API v2 alerts' state marks ours."""
+    status = night()
+    held = [
+        {
+            "labels": {"alertname": "InterfaceErrors", "site": a["site"], "device": a["device"]},
+            "status": {"state": "suppressed", "inhibitedBy": [], "silencedBy": ["s1"]},
+        }
+        for a in status["alerts"]
+        if a["alertname"] == "InterfaceErrors"
+    ]
+    held.append(
+        {
+            "labels": {"alertname": "AccessPointDown", "site": "vsk-3", "device": "vsk-3-ap-0"},
+            "status": {"state": "active", "inhibitedBy": [], "silencedBy": []},
+        }
+    )
+    mark_suppressed(status["alerts"], held)
+    text = "\n".join(shown(status))
+    assert "InterfaceErrors" not in text
+    assert "  warning  AccessPointDown" in text  # Alertmanager says it pages: shown
