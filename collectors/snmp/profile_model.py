@@ -139,10 +139,17 @@ class OpticsTable(Strict):
         known = ("value", *THRESHOLD_SUFFIXES) if self.kinds else OPTIC_FIELDS
         for name in self.fields:
             if name not in known:
-                raise ValueError(f"unknown optics field {name!r} (known: {', '.join(known)})")
+                raise ValueError(f"unknown optics field {name!r} (known: {_known_text(known)})")
         if self.kinds and self.lanes:
             raise ValueError("kinds and lanes do not go together")
         return self
+
+
+def _known_text(known: tuple[str, ...]) -> str:
+    if known == OPTIC_FIELDS:
+        suffixes = ", ".join(f"_{t}" for t in THRESHOLD_SUFFIXES)
+        return f"{', '.join(OPTIC_VALUES)}, each also with {suffixes}"
+    return ", ".join(known)
 
 
 class Entity(Strict):
