@@ -139,6 +139,7 @@ class SnmpPoller:
             "up": True,
             "rebooted": rebooted,
             "high_capacity_counters": bool(state.high_capacity),
+            "profile": matched.profile.name,
         }
         if state.uptime_source is not None:
             device["uptime_s"] = reading.uptime_ticks / 100

@@ -97,7 +97,7 @@ async def test_vendor_profile_reads_its_device(agents: Agents, community: str) -
     matched = poller.profile_of(community)
     assert matched is not None and matched.profile.name == profile, matched
     device = next(s.fields for s in samples if s.measurement == "device")
-    assert device["up"] is True and "temp_c" in device, device
+    assert device["up"] is True and "temp_c" in device and device["profile"] == profile, device
     assert ("cpu_pct" in device) == (community not in NO_CPU_OVER_SNMP), device
     ifnames = {s.tags["ifname"] for s in samples if s.measurement == "interface"}
     optics = {
