@@ -96,10 +96,13 @@ class Membership:
         await self.client.put(self.prefix + self.member, value, self._lease)
 
     async def _keep_alive(self) -> None:
+        """Refresh the lease, and re-read the list each time: the watch is prompt, but a
+        stalled watch stream looks just like a quiet one."""
         assert self._lease is not None
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
             await self.client.keepalive(self._lease)
+            await self._read()
 
     async def _follow(self) -> None:
         start = await self._read()

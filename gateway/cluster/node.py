@@ -3,8 +3,8 @@
 Polls are on a wall-clock grid: target T with interval I is due at k*I + phase(T), the phase
 a hash of T's name, the same in every instance. Each due time is the timestamp of every sample
 of that poll, so whoever polls T at slot k writes the same points (same series, same time): a
-takeover that polls a slot twice stores it once. Ownership is asked at every slot, so a change
-of members takes effect at the target's next slot.
+takeover that polls a slot twice stores it once. Ownership is asked at every slot and at every
+change of members; a target taken over is polled at once for the slot that just passed.
 
 When ownership moves away, this instance forgets the alert instances of the targets it gave
 up (their new owner re-derives them; Alertmanager, told by both, keeps the first startsAt and
@@ -14,6 +14,7 @@ does not page again) and their failures in the poller's health.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -63,6 +64,7 @@ class ClusterNode:
         self.clock = clock
         self.targets: set[str] = set()
         self._healths: list[CollectorHealth] = []
+        self._moved = asyncio.Event()  # replaced by a fresh one at each change of members
 
     async def run_target(
         self,
@@ -71,7 +73,9 @@ class ClusterNode:
         target: Any,
         schedule: PollSchedule,
     ) -> None:
-        """Poll `target` at its grid slots while this instance owns it."""
+        """Poll `target` at its grid slots while this instance owns it. Taken over between two
+        slots (its owner died), it is polled at once for the slot that just passed: if the old
+        owner's last poll died with it, that fills the hole; if not, the point is the same."""
         name = schedule.target_name
         self.targets.add(name)
         if scheduler.health not in self._healths:
@@ -79,11 +83,19 @@ class ClusterNode:
         interval = round(schedule.interval_s * 1e9)
         phase = phase_ns(name, interval)
         tags = {"member": self.membership.member}
+        owned = False
         while True:
-            slot = next_slot_ns(self.clock(), interval, phase)
-            await asyncio.sleep(max(0, slot - self.clock()) / 1e9)
-            if self.membership.owns(name):
-                await scheduler.poll_once(collector, target, schedule, at_ns=slot, tags=tags)
+            now = self.clock()
+            due = next_slot_ns(now, interval, phase)
+            moved = self._moved
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout((due - now) / 1e9):
+                    await moved.wait()
+            owns = self.membership.owns(name)
+            at = due if self.clock() >= due else due - interval if not owned else None
+            owned = owns
+            if owns and at is not None:
+                await scheduler.poll_once(collector, target, schedule, at_ns=at, tags=tags)
 
     async def run(self, service: Service) -> None:
         """The membership, and what follows from its changes."""
@@ -99,18 +111,19 @@ class ClusterNode:
         owned = set(self.targets)
         last_sample = 0.0
         while True:
-            try:
+            changed = self.membership.changed
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SAMPLE_INTERVAL_S):
-                    await self.membership.changed.wait()
-            except TimeoutError:
-                pass
-            self.membership.changed.clear()
-            now_owned = {t for t in self.targets if self.membership.owns(t)}
-            lost = owned - now_owned
-            if lost:
-                log.info("cluster: %d targets moved to other members", len(lost))
-                self._forget(service.alerting.engine, lost)
-            owned = now_owned
+                    await changed.wait()
+            if changed.is_set():
+                changed.clear()
+                self._moved.set()  # every target's loop looks at its ownership again
+                self._moved = asyncio.Event()
+                now_owned = {t for t in self.targets if self.membership.owns(t)}
+                if lost := owned - now_owned:
+                    log.info("cluster: %d targets moved to other members", len(lost))
+                    self._forget(service.alerting.engine, lost)
+                owned = now_owned
             if time.monotonic() - last_sample >= 1.0:  # a flapping etcd: at most 1 sample/s
                 last_sample = time.monotonic()
                 await service.emit([self.membership.sample()], collector="cluster")
