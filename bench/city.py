@@ -35,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.mqtt import PUBLISHER  # noqa: E402
 from gateway.devstack.servers import InfluxDB1, Mosquitto  # noqa: E402
 
 BASE_PORT = 20000
@@ -119,9 +120,8 @@ def config(
             f"{{kind: switch, id: sw-{n:04d}, address: 127.0.0.1, port: {BASE_PORT + n}, "
             "credentials: bench-v2c}"
         )
-    for n in range(devices):
-        site = n % sites
-        per_site[site].append(f"{{kind: access_point, id: s{site}-ap-{n:05d}, room: '{n}'}}")
+    for n in range(devices):  # as bench/mqtt.py's publisher names them
+        per_site[n % sites].append(f"{{kind: access_point, id: ap-{n:05d}, room: '{n}'}}")
     for i, devices_here in enumerate(per_site):
         lines.append(f"  - id: s{i}\n    name: School {i}\n    devices:")
         lines += [f"      - {d}" for d in devices_here]
@@ -209,10 +209,28 @@ def measure(
         )
     ]
     if args.devices:
-        sims.append(spawn(["sim", "mqtt", "--config", str(path)], workdir / "sim-mqtt.log"))
+        # one connection publishing for every access point at its normal period: `edumon sim
+        # mqtt` opens a connection per device, which one Python process cannot hold 10,000 of
+        sites = path.read_text().count("\n  - id: ")
+        seconds = args.interval * (args.windows + 1) + 60
+        publisher = subprocess.Popen(
+            [
+                *(sys.executable, "-c", PUBLISHER, str(broker.port if broker else 0)),
+                *(str(args.devices / args.device_period), str(seconds), str(args.devices)),
+                *(str(workdir / "sent.json"), str(sites)),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert publisher.stdin is not None and publisher.stdout is not None
+        assert publisher.stdout.readline().strip() == "connected"
+        publisher.stdin.write("go\n")
+        publisher.stdin.flush()
+        sims.append(publisher)
     deadline = time.monotonic() + 120
-    for sim, log in zip(sims, ("sim-snmp.log", "sim-mqtt.log"), strict=False):
-        while "answering" not in (text := (workdir / log).read_text()) and "publishing" not in text:
+    for sim, log in zip(sims[:1], ("sim-snmp.log",), strict=True):
+        while "answering" not in (text := (workdir / log).read_text()):
             if sim.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{log}: {text[-2000:]}")
             time.sleep(0.5)
@@ -253,7 +271,12 @@ def measure(
     )
     print(
         f"edumon run: {args.switches} simulated 52-port switches at {args.interval:g} s"
-        + (f", {args.devices} MQTT access points" if args.devices else "")
+        + (
+            f", {args.devices} MQTT access points (one every {args.device_period:g} s each, "
+            f"{args.devices / args.device_period:,.0f} msg/s, QoS 1)"
+            if args.devices
+            else ""
+        )
         + ("" if args.alert_rules else ", NO alert rules")
         + (f", snmp.max_concurrent {args.max_concurrent}" if args.max_concurrent else "")
         + f"; measured {seconds:.0f} s after {args.interval + 10:g} s warm-up"
@@ -275,7 +298,7 @@ def measure(
     )
     sim_cpu = ", ".join(
         f"{name} {100 * (b - a) / seconds:.0f} %"
-        for name, a, b in zip(("sim snmp", "sim mqtt"), sim0, sim1, strict=False)
+        for name, a, b in zip(("sim snmp", "MQTT publisher"), sim0, sim1, strict=False)
     )
     print(f"simulators' CPU (not edumon's): {sim_cpu}")
     if args.devices:
@@ -289,6 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--switches", type=int, default=2000)
     parser.add_argument("--devices", type=int, default=0, help="MQTT access points")
+    parser.add_argument("--device-period", type=float, default=15.0, help="s between messages")
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--windows", type=int, default=2, help="intervals measured")
     parser.add_argument(

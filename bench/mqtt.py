@@ -52,7 +52,8 @@ PUBLISHER = """
 import asyncio, json, sys, time
 import aiomqtt
 port, rate, seconds, aps, out = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-topics = [f"edumon/s{n % 20}/ap/ap-{n:05d}/state" for n in range(aps)]
+sites = int(sys.argv[6]) if len(sys.argv) > 6 else 20
+topics = [f"edumon/s{n % sites}/ap/ap-{n:05d}/state" for n in range(aps)]
 async def main():
     sent = []
     async with aiomqtt.Client("127.0.0.1", port, identifier="bench-publisher", max_inflight_messages=2000) as client:
