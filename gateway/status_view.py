@@ -30,6 +30,7 @@ HEIGHT = 50
 _HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 _SEVERITY_STYLE = {"page": "bold red", "warning": "yellow", "info": "cyan"}
 _RANK = {"page": 0, "warning": 1, "info": 2}
+ALWAYS_FIRING = {"Watchdog"}  # fires by design for a dead man's switch: nothing to act on
 
 
 def _get_json(url: str, timeout_s: float) -> Any:
@@ -122,10 +123,14 @@ def is_suppressed(alert: dict[str, Any], firing: list[dict[str, Any]]) -> bool:
     return False
 
 
+def _actionable(status: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in status["alerts"] if a["alertname"] not in ALWAYS_FIRING]
+
+
 def group_by_site(status: dict[str, Any]) -> list[SiteAlerts]:
     names = {site["id"]: site["name"] for site in status["sites"]}
     groups: dict[str, SiteAlerts] = {}
-    firing: list[dict[str, Any]] = status["alerts"]
+    firing = _actionable(status)
     held: Counter[str] = Counter()
     for alert in sorted(firing, key=lambda a: (_RANK.get(a["severity"], 3), a["alertname"])):
         site = alert.get("site") or "-"
@@ -142,7 +147,7 @@ def group_by_site(status: dict[str, Any]) -> list[SiteAlerts]:
 def render_status(status: dict[str, Any], height: int = HEIGHT) -> Group:
     now = status["time"]
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    severities = Counter(a["severity"] for a in status["alerts"])
+    severities = Counter(a["severity"] for a in _actionable(status))
     sites = group_by_site(status)
     held = sum(g.suppressed for g in sites)
     title = Text(f"{status['service']}  {stamp}  ", style="bold")

@@ -80,7 +80,7 @@ def how_to_reach(config: EdumonConfig, stack: LocalStack, community: str) -> lis
     )
     if v2c is not None:
         lines.append(
-            f"snmpwalk      snmpwalk -v2c -c {community} {v2c.address}:{v2c.port} system"
+            f"snmpwalk      snmpwalk -v2c -c {community} {v2c.address}:{v2c.port} 1.3.6.1.2.1.1"
             f"  ({v2c.id})"
         )
     return lines

@@ -116,9 +116,11 @@ def test_the_document_s_suppressed_flag_wins() -> None:
 
 
 def test_a_quiet_night_says_so() -> None:
-    status = night() | {"alerts": [], "collectors": [], "exhibits": []}
+    watchdog = alert("Watchdog", "info", "", device=None)  # always firing: not for on-call
+    status = night() | {"alerts": [watchdog], "collectors": [], "exhibits": []}
     lines = shown(status)
     assert "No alerts firing." in lines[1] and "every component ok" in lines[-1]
+    assert "0 info" in lines[0] and "Watchdog" not in "\n".join(lines)
 
 
 def test_long_summaries_are_cut_not_wrapped() -> None:
