@@ -116,6 +116,8 @@ class Service:
     async def emit(
         self, samples: Sequence[Sample], *, collector: str = "edumon", durable: bool = False
     ) -> None:
+        if self.cluster is not None:  # only what this instance owns
+            samples = self.cluster.mine(samples)
         await self.pipeline.emit(samples, collector=collector, durable=durable)
 
     # ------------------------------------------------------------------ health

@@ -89,8 +89,10 @@ class ClusterCity:
         members: tuple[str, ...] = ("edumon-a", "edumon-b", "edumon-c"),
         interval_s: float = 3.0,
         extra: str = "",
+        site_per_switch: bool = False,
     ) -> None:
         self.influxdb, self.fleet, self.interval_s = influxdb, fleet, interval_s
+        self.site_per_switch = site_per_switch
         self.database = tmp_path.name.replace("-", "_")[-40:]
         influxdb.create_database(self.database)
         self.instances = [self._instance(tmp_path, etcd, member, extra) for member in members]
@@ -98,11 +100,19 @@ class ClusterCity:
     def _instance(self, tmp_path: Path, etcd: EtcdServer, member: str, extra: str) -> Instance:
         state = tmp_path / member
         state.mkdir()
-        devices = "\n".join(
-            f"      - {{kind: switch, id: {name}, role: access, address: 127.0.0.1, "
-            f"port: {port}, credentials: v2}}"
+        switches = [
+            f"{{kind: switch, id: {name}, role: access, address: 127.0.0.1, port: {port}, "
+            "credentials: v2}"
             for name, (_host, port) in self.fleet.addresses.items()
-        )
+        ]
+        if self.site_per_switch:  # one page per switch: Alertmanager groups by site
+            sites = "".join(
+                f"  - {{id: {name}, name: {name}, devices: [{switch}]}}\n"
+                for name, switch in zip(self.fleet.addresses, switches, strict=True)
+            )
+        else:
+            devices = "".join(f"      - {switch}\n" for switch in switches)
+            sites = f"  - id: city\n    name: City\n    devices:\n{devices}"
         config = state / "edumon.yaml"
         config.write_text(
             f"""
@@ -117,11 +127,7 @@ snmp: {{interval_s: {self.interval_s}, timeout_s: 1.0, retries: 1}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_CLUSTER_COMMUNITY}}}}}}
 {extra}
 sites:
-  - id: city
-    name: City
-    devices:
-{devices}
-"""
+{sites}"""
         )
         return Instance(member, config, free_port())
 

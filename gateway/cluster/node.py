@@ -8,7 +8,8 @@ change of members; a target taken over is polled at once for the slot that just 
 
 When ownership moves away, this instance forgets the alert instances of the targets it gave
 up (their new owner re-derives them; Alertmanager, told by both, keeps the first startsAt and
-does not page again) and their failures in the poller's health.
+does not page again) and their failures in the poller's health. Samples about a target owned
+by another member (traps reach every instance) are dropped before the pipeline (`mine`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.cluster import rendezvous
 from gateway.cluster.etcd_http import EtcdClient, EtcdTls
 from gateway.cluster.membership import Membership
 from gateway.collector import PolledCollector, PollSchedule
+from gateway.sample import Sample
 from gateway.sections import ClusterSection
 
 if TYPE_CHECKING:
@@ -127,6 +129,18 @@ class ClusterNode:
             if time.monotonic() - last_sample >= 1.0:  # a flapping etcd: at most 1 sample/s
                 last_sample = time.monotonic()
                 await service.emit([self.membership.sample()], collector="cluster")
+
+    def mine(self, samples: Sequence[Sample]) -> Sequence[Sample]:
+        """Without the samples about polled targets another member owns (a trap, which every
+        instance receives): their owner writes and alerts on them."""
+        return [sample for sample in samples if self._owned(sample)]
+
+    def _owned(self, sample: Sample) -> bool:
+        for label in _TARGET_LABELS:
+            name = sample.tags.get(label)
+            if name is not None and name in self.targets:
+                return self.membership.owns(name)
+        return True
 
     def _forget(self, engine: AlertEngine, targets: Iterable[str]) -> None:
         gone = set(targets)
