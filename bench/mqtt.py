@@ -49,14 +49,15 @@ SITES = 20
 TICK = os.sysconf("SC_CLK_TCK")
 
 PUBLISHER = """
-import asyncio, json, sys, time
+import asyncio, json, logging, sys, time
 import aiomqtt
+quiet = logging.getLogger("bench-publisher"); quiet.setLevel(logging.ERROR)  # no "pending calls" flood
 port, rate, seconds, aps, out = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 sites = int(sys.argv[6]) if len(sys.argv) > 6 else 20
 topics = [f"edumon/s{n % sites}/ap/ap-{n:05d}/state" for n in range(aps)]
 async def main():
     sent = []
-    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-publisher", max_inflight_messages=2000) as client:
+    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-publisher", max_inflight_messages=2000, logger=quiet) as client:
         print("connected", flush=True)
         sys.stdin.readline()
         start, total, pending = time.time(), int(rate * seconds), set()
