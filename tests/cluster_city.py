@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,16 +89,20 @@ class ClusterCity:
         *,
         members: tuple[str, ...] = ("edumon-a", "edumon-b", "edumon-c"),
         interval_s: float = 3.0,
-        extra: str = "",
+        extra: str | Callable[[str], str] = "",
         site_per_switch: bool = False,
+        access_points: int = 0,
     ) -> None:
         self.influxdb, self.fleet, self.interval_s = influxdb, fleet, interval_s
         self.site_per_switch = site_per_switch
+        self.access_points = [f"ap-{n:04d}" for n in range(access_points)]
         self.database = tmp_path.name.replace("-", "_")[-40:]
         influxdb.create_database(self.database)
         self.instances = [self._instance(tmp_path, etcd, member, extra) for member in members]
 
-    def _instance(self, tmp_path: Path, etcd: EtcdServer, member: str, extra: str) -> Instance:
+    def _instance(
+        self, tmp_path: Path, etcd: EtcdServer, member: str, extra: str | Callable[[str], str]
+    ) -> Instance:
         state = tmp_path / member
         state.mkdir()
         switches = [
@@ -105,13 +110,14 @@ class ClusterCity:
             "credentials: v2}"
             for name, (_host, port) in self.fleet.addresses.items()
         ]
+        aps = [f'{{kind: access_point, id: {ap}, room: "{ap}"}}' for ap in self.access_points]
         if self.site_per_switch:  # one page per switch: Alertmanager groups by site
             sites = "".join(
                 f"  - {{id: {name}, name: {name}, devices: [{switch}]}}\n"
                 for name, switch in zip(self.fleet.addresses, switches, strict=True)
             )
         else:
-            devices = "".join(f"      - {switch}\n" for switch in switches)
+            devices = "".join(f"      - {device}\n" for device in [*switches, *aps])
             sites = f"  - id: city\n    name: City\n    devices:\n{devices}"
         config = state / "edumon.yaml"
         config.write_text(
@@ -125,7 +131,7 @@ cluster:
   lease_ttl_s: 2
 snmp: {{interval_s: {self.interval_s}, timeout_s: 1.0, retries: 1}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_CLUSTER_COMMUNITY}}}}}}
-{extra}
+{extra(member) if callable(extra) else extra}
 sites:
 {sites}"""
         )
