@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 SCHOOL_V4, SCHOOL_V6 = "198.18.0.2", "fd00:ed::2"
 PROBER_V4, PROBER_V6 = "198.18.0.1", "fd00:ed::1"
@@ -75,15 +76,10 @@ def run(*args: str, namespace: str | None = None) -> None:
     subprocess.run([*prefix, *args], check=True, capture_output=True)
 
 
-class SchoolLab:
-    def __init__(self, workdir: Path) -> None:
-        tag = f"{os.getpid() % 100000}"
-        self.namespace = f"edu-school-{tag}"
-        self.veth_root, self.veth_school = f"edr{tag}", f"eds{tag}"
-        self.workdir = workdir
-        self._processes: list[subprocess.Popen[bytes]] = []
+class _Lab:
+    """`with lab:` builds it, and tears down whatever was built even when building fails."""
 
-    def __enter__(self) -> SchoolLab:
+    def __enter__(self) -> Self:
         try:
             self._build()
         except BaseException:
@@ -93,6 +89,21 @@ class SchoolLab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SchoolLab(_Lab):
+    def __init__(self, workdir: Path) -> None:
+        tag = f"{os.getpid() % 100000}"
+        self.namespace = f"edu-school-{tag}"
+        self.veth_root, self.veth_school = f"edr{tag}", f"eds{tag}"
+        self.workdir = workdir
+        self._processes: list[subprocess.Popen[bytes]] = []
 
     def _build(self) -> None:
         ns = self.namespace
@@ -223,7 +234,7 @@ class SchoolLab:
         subprocess.run(["ip", "link", "del", self.veth_root], capture_output=True)
 
 
-class VethLink:
+class VethLink(_Lab):
     """One veth pair between the root namespace and a namespace of its own, that a test can
     delete and re-create under the same name and ifIndex (what a reloaded line card or a
     re-plugged USB NIC looks like to an agent): root `edv<tag>` 198.19.7.1/24 --- peer
@@ -238,18 +249,10 @@ class VethLink:
         self.if_index = 0
         self.sent_bytes = 0
 
-    def __enter__(self) -> VethLink:
+    def _build(self) -> None:
         run("ip", "netns", "add", self.namespace)
-        try:
-            self._create()
-            self.if_index = int(Path(f"/sys/class/net/{self.name}/ifindex").read_text())
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._create()
+        self.if_index = int(Path(f"/sys/class/net/{self.name}/ifindex").read_text())
 
     def _create(self, if_index: int | None = None) -> None:
         index = ["index", str(if_index)] if if_index else []

@@ -30,7 +30,7 @@ from collectors.snmp.interfaces import (
 )
 from collectors.snmp.optics import read_sensors
 from collectors.snmp.profile_model import Profile
-from collectors.snmp.profile_reader import device_fields, read
+from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, elapsed_s
 from gateway.collector import CollectorError
@@ -47,7 +47,7 @@ SYSTEM = {
     "snmpEngineTime": "1.3.6.1.6.3.10.2.1.3.0",  # seconds, not ticks
 }
 UPTIME_SOURCES = ("sysUpTime", "hrSystemUptime", "snmpEngineTime")
-DEFAULT_TYPES = frozenset({6, 117, 161})  # ethernetCsmacd, gigabitEthernet, ieee8023adLag
+ENTITY_REFRESH_S = 3600.0  # ENTITY-MIB changes with the hardware: walked again hourly, on reboot
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class _DeviceState:
     matched: Matched | None = None
     identity: tuple[str, str] = ("", "")  # sysObjectID, sysDescr it was matched on
     uptime_source: str | None = None
+    entity: dict[str, Table] | None = None  # ENTITY-MIB columns as last walked
+    entity_read_at: float = 0.0
 
 
 class SnmpPoller:
@@ -133,7 +135,12 @@ class SnmpPoller:
         state.reading = reading
         rows = await self._interface_rows(target, state)
         names = unique_names(rows)
-        walked = await read(transport, matched.profile, target.max_repetitions)
+        if rebooted or now_ns / 1e9 - state.entity_read_at > ENTITY_REFRESH_S:
+            state.entity = None
+        walked = await read(transport, matched.profile, target.max_repetitions, state.entity)
+        if state.entity is None:
+            state.entity = {oid: walked.column(oid) for oid in ENTITY_COLUMNS}
+            state.entity_read_at = now_ns / 1e9
         sensors = read_sensors(matched.profile, walked, port_names(rows))
         device: dict[str, FieldValue] = {
             "up": True,
@@ -213,8 +220,8 @@ class SnmpPoller:
         now_ns: int,
     ) -> list[Sample]:
         selection = Selection(
-            frozenset(profile.interfaces.types) if profile.interfaces else DEFAULT_TYPES,
-            target.include,
+            frozenset(profile.interfaces.types if profile.interfaces else ()),
+            (*(profile.interfaces.include if profile.interfaces else ()), *target.include),
             target.exclude,
             target.uplinks,
             target.uplink_alias_pattern,

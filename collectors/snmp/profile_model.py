@@ -166,6 +166,14 @@ class Entity(Strict):
 
 class Interfaces(Strict):
     types: list[int] = Field(min_length=1)  # ifType values kept by default
+    include: list[str] = Field(default_factory=list)  # ifName patterns kept whatever ifType
+
+    @field_validator("include")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _regex(value)
+        return values
 
 
 class Profile(Strict):

@@ -62,9 +62,18 @@ def groups(profile: Profile) -> list[list[str]]:
     return [scalars, *tables] if scalars else tables
 
 
-async def read(transport: SnmpTransport, profile: Profile, max_repetitions: int) -> Walked:
-    walked = Walked()
+async def read(
+    transport: SnmpTransport,
+    profile: Profile,
+    max_repetitions: int,
+    known: dict[str, Table] | None = None,
+) -> Walked:
+    """Everything the profile declares; columns in `known` (e.g. ENTITY-MIB's, which change
+    only with the hardware) are taken from it instead of the agent."""
+    walked = Walked(dict(known or {}))
     for group in groups(profile):
+        if all(oid in walked.tables for oid in group):
+            continue
         if group[0].endswith(".0"):
             varbinds = await transport.get([ber.encode_oid(o) for o in group])
             for oid, varbind in zip(group, varbinds, strict=False):

@@ -74,6 +74,8 @@ async def test_a_quiet_network_pages_nobody(agents: Agents) -> None:
     names = {name for _, name in ports}
     assert not names & {"ae0.0", "xe-0/2/0.0", "et-0/1/0.0", "lo0", "vlan", "Vl10", "Lo0"}
     assert "Te1/1/1.200" not in names and "Vlanif10" not in names
+    # LAGs are ports, also where IOS calls its port-channels propVirtual like a VLAN
+    assert ("fake-juniper-junos", "ae0") in ports and ("fake-cisco-ios", "Po1") in ports
 
 
 async def test_a_configured_uplink_that_is_down_pages(agents: Agents) -> None:
