@@ -101,7 +101,7 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
     from gateway.devstack.stack import stack_up
 
     setup_logging(args.log_level or "info")
-    return stack_up(Path(args.state_dir))
+    return stack_up(Path(args.state_dir), cluster=args.cluster)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-dir",
         default="state/stack",
         help="the servers' data and ports.json (default: %(default)s)",
+    )
+    up.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also etcd and a second, peered Alertmanager: for two or more edumon instances",
     )
     up.set_defaults(func=cmd_stack_up)
 

@@ -22,11 +22,19 @@ class PeeredAlertmanager(Alertmanager):
         data_dir: Path,
         *,
         peers: list[str],
+        port: int | None = None,
+        port_fallback: bool = False,
         peer_timeout_s: float = 15.0,
         config_file: Path | None = None,
         webhook_url: str | None = None,
     ) -> None:
-        super().__init__(data_dir, config_file=config_file, webhook_url=webhook_url)
+        super().__init__(
+            data_dir,
+            port=port,
+            port_fallback=port_fallback,
+            config_file=config_file,
+            webhook_url=webhook_url,
+        )
         self.cluster_port = free_port(self.host)
         self.peers = peers
         self.peer_timeout_s = peer_timeout_s

@@ -15,8 +15,15 @@ class EtcdServer(ChildServer):
     apt_package = "etcd-server"
     start_timeout_s: ClassVar[float] = 30.0
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        super().__init__(data_dir, port=port, host=host)
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        port_fallback: bool = False,
+    ) -> None:
+        super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
         self.peer_port = free_port(host)
 
     def ports_free(self) -> bool:

@@ -1,4 +1,5 @@
-"""`edumon stack up`: local InfluxDB, Mosquitto and Alertmanager with data in a state dir.
+"""`edumon stack up`: local InfluxDB, Mosquitto and Alertmanager with data in a state dir;
+with `--cluster` also etcd and a second, peered Alertmanager, for several edumon instances.
 
 `LocalStack` is also what `edumon demo` starts before running the service in-process.
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Self
 
+from gateway.devstack.alertmanager_cluster import PeeredAlertmanager
+from gateway.devstack.etcd import EtcdServer
 from gateway.devstack.servers import (
     Alertmanager,
     ChildServer,
@@ -27,7 +30,13 @@ from gateway.devstack.servers import (
 # Stable ports across restarts of the stack (so a running `edumon run` keeps its URLs): the
 # ports of the last run (ports.json in the state dir), else these; a taken one falls back to
 # a free port, which is remembered in turn.
-PREFERRED_PORTS = {"influxdb": 18086, "mosquitto": 11883, "alertmanager": 19093}
+PREFERRED_PORTS = {
+    "influxdb": 18086,
+    "mosquitto": 11883,
+    "alertmanager": 19093,
+    "alertmanager-2": 19095,
+    "etcd": 12379,
+}
 DATABASE = "edumon"
 
 
@@ -45,6 +54,7 @@ class LocalStack(StartStop):
         *,
         ports: Mapping[str, int] | None = None,
         port_fallback: bool = True,
+        cluster: bool = False,
     ) -> None:
         """`port_fallback=False`: a taken port is an error, never a silent move (the demo)."""
         self.state_dir = Path(state_dir).resolve()
@@ -55,18 +65,36 @@ class LocalStack(StartStop):
         self.mosquitto = Mosquitto(
             d / "mosquitto", port=wanted["mosquitto"], port_fallback=fallback
         )
-        self.alertmanager = Alertmanager(
-            d / "alertmanager", port=wanted["alertmanager"], port_fallback=fallback
-        )
-        self.servers: list[ChildServer] = [self.influxdb, self.mosquitto, self.alertmanager]
+        self.named: dict[str, ChildServer] = {
+            "influxdb": self.influxdb,
+            "mosquitto": self.mosquitto,
+        }
+        if cluster:
+            first = PeeredAlertmanager(
+                d / "alertmanager", peers=[], port=wanted["alertmanager"], port_fallback=fallback
+            )
+            self.alertmanager: Alertmanager = first
+            self.named["alertmanager"] = first
+            self.named["alertmanager-2"] = PeeredAlertmanager(
+                d / "alertmanager-2",
+                peers=[first.cluster_address],
+                port=wanted["alertmanager-2"],
+                port_fallback=fallback,
+            )
+            self.named["etcd"] = EtcdServer(d / "etcd", port=wanted["etcd"], port_fallback=fallback)
+        else:
+            self.alertmanager = Alertmanager(
+                d / "alertmanager", port=wanted["alertmanager"], port_fallback=fallback
+            )
+            self.named["alertmanager"] = self.alertmanager
+        self.servers: list[ChildServer] = list(self.named.values())
         self._lock: IO[bytes] | None = None
 
     @property
     def urls(self) -> dict[str, str]:
         return {
-            "influxdb": self.influxdb.url,
-            "mosquitto": self.mosquitto.mqtt_url,
-            "alertmanager": self.alertmanager.url,
+            label: server.mqtt_url if isinstance(server, Mosquitto) else server.url
+            for label, server in self.named.items()
         }
 
     def start(self) -> Self:
@@ -76,7 +104,7 @@ class LocalStack(StartStop):
                 server.start()
             self.influxdb.create_database(DATABASE)
             self.ports_file.write_text(
-                json.dumps({server.name: server.port for server in self.servers}) + "\n"
+                json.dumps({label: server.port for label, server in self.named.items()}) + "\n"
             )
         except BaseException:
             self.stop()
@@ -118,7 +146,9 @@ class LocalStack(StartStop):
         }
 
 
-def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = _print_flushed) -> int:
+def stack_up(
+    state_dir: Path, *, cluster: bool = False, print_fn: Callable[[str], None] = _print_flushed
+) -> int:
     """Start the stack, print one line per server, block until SIGINT/SIGTERM, stop cleanly.
 
     Returns 0 after a signal, 1 when a server fails to start or dies on its own. Main thread
@@ -129,7 +159,7 @@ def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = _print_flushe
         stopping.set()  # a second Ctrl-C while stopping changes nothing
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    stack = LocalStack(state_dir)
+    stack = LocalStack(state_dir, cluster=cluster)
     try:
         try:
             stack.start()
@@ -137,9 +167,8 @@ def stack_up(state_dir: Path, *, print_fn: Callable[[str], None] = _print_flushe
             print(f"edumon stack: {error}", file=sys.stderr, flush=True)
             return 1
         try:
-            for server in stack.servers:
-                url = stack.urls[server.name]
-                print_fn(f"{server.name:13} {url:28} data: {server.data_dir}")
+            for label, server in stack.named.items():
+                print_fn(f"{label:15} {stack.urls[label]:28} data: {server.data_dir}")
             print_fn("stack up; Ctrl-C or SIGTERM stops it")
             while not stopping.wait(0.5):
                 for server in stack.servers:
