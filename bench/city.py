@@ -296,6 +296,13 @@ def measure(
         f"edumon CPU: {100 * (cpu1 - cpu0) / seconds:.1f} % of one core; "
         f"RSS {rss:.0f} MB (peak {peak:.0f} MB)"
     )
+    if points:  # load-independent: what a poll costs, whatever the machine's other work
+        per_poll = (cpu1 - cpu0) / len(points)
+        print(
+            f"edumon CPU per poll done (everything the service did, divided): "
+            f"{1000 * per_poll:.1f} ms; {args.switches} polls per {args.interval:g} s at that "
+            f"cost: {100 * per_poll * args.switches / args.interval:.0f} % of one core"
+        )
     sim_cpu = ", ".join(
         f"{name} {100 * (b - a) / seconds:.0f} %"
         for name, a, b in zip(("sim snmp", "MQTT publisher"), sim0, sim1, strict=False)
