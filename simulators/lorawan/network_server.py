@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 import aiomqtt
 
+from simulators.lorawan.vendor_sensor import F_PORT, co2_lite
 from simulators.mqtt.devices import day_factor
 
 GATEWAYS = ("0016c001f1530001", "0016c001f1530002", "0016c001f1530003")
@@ -35,7 +36,7 @@ MALFORMED = ("invalid_json", "bad_base64", "short_payload", "chirpstack_v3")
 class SimSensor:
     dev_eui: str  # 16 lower-case hex digits
     name: str
-    profile: str  # env-sensor | exhibit-node
+    profile: str  # env-sensor | exhibit-node | any other: the demo's vendor-codec sensor
     server: str  # chirpstack | ttn
     application: str = "classrooms"
 
@@ -67,10 +68,13 @@ def _unit(*parts: object) -> float:
 
 
 def payload(sensor: SimSensor, f_cnt: int, now: float) -> tuple[int, bytes]:
-    """(f_port, bytes) in the formats of firmware/test_vectors/lorawan_payloads.json."""
+    """(f_port, bytes) in the formats of firmware/test_vectors/lorawan_payloads.json, or of
+    the demo's vendor codec (simulators/lorawan/vendor_sensor.py) for any other profile."""
     factor = day_factor(now)
+    co2 = round(420 + 1000 * factor * _unit(sensor.dev_eui, f_cnt))
+    if sensor.profile not in ("env-sensor", "exhibit-node"):
+        return F_PORT, co2_lite(co2, 20.5 + 2 * factor, 40 + 10 * factor, 3100 - f_cnt % 300)
     if sensor.profile == "env-sensor":
-        co2 = round(420 + 1000 * factor * _unit(sensor.dev_eui, f_cnt))
         temp = round((20.5 + 2 * factor) * 100)
         humidity = round((40 + 10 * factor) * 2)
         return 2, struct.pack(">BHhBHB", 1, co2, temp, humidity, 3000 - f_cnt % 300, 0)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from collectors.lorawan.config import LorawanSensor, LorawanSettings
 from dashboards.build import DATASOURCE_PROVISIONING, build, dashboard_models
 from dashboards.gazetteer import GAZETTEER_FILE
 from gateway.config import EdumonConfig
@@ -387,3 +388,16 @@ def test_panels_show_what_the_city_wrote(city: City) -> None:
     assert {row[4] for row in traps["values"]} >= {"linkDown", "linkUp"}  # FLAPPED's port
     ports = city.series("edumon-school", "Port status and errors now")
     assert {s["tags"]["ifname"] for s in ports if s["tags"]["device"] == FLAPPED[0]}
+
+
+def test_the_school_dashboard_shows_vendor_codec_co2(city: City) -> None:
+    """The school's sensors decoded by their vendor's codec (examples/codecs) are on its CO2
+    panel beside edumon's own."""
+    vendor = city.config.settings_of("lorawan", LorawanSettings).models
+    rooms = {
+        device.room
+        for site, device in city.config.devices_of(LorawanSensor)
+        if site.id == PREFERRED["site"] and device.profile in vendor
+    }
+    shown_rooms = {s["tags"]["room"] for s in city.series("edumon-school", "Classroom CO2")}
+    assert rooms and rooms <= shown_rooms

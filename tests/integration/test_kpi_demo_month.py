@@ -44,6 +44,7 @@ DB = "demo_month"
 def demo_config(tmp_path: Path, influxdb: InfluxDB1) -> EdumonConfig:
     data: dict[str, Any] = yaml.safe_load(EXAMPLE_CITY.read_text(encoding="utf-8"))
     data["sites"] = [site for site in data["sites"] if site["id"] in SITES]
+    data["lorawan"]["codec_dir"] = str(EXAMPLE_CITY.parent / data["lorawan"]["codec_dir"])
     for site in data["sites"]:
         for device in site["devices"]:
             if device["kind"] == "switch":
