@@ -288,12 +288,14 @@ def broker_address(config: EdumonConfig) -> str:
 
 
 def settings_from_config(config: EdumonConfig, client_suffix: str) -> MqttSettings:
-    """Broker settings of the config; each consumer gets its own client id (and session)."""
+    """Broker settings of the config; each consumer gets its own client id (and session), and
+    so does each member of a cluster (gateway/cluster), which may share one config file."""
     mqtt = config.mqtt
+    member = f"-{config.cluster.member_name}" if config.cluster else ""
     return MqttSettings(
         mqtt.host,
         mqtt.port,
-        client_id=f"{mqtt.client_id}-{client_suffix}",
+        client_id=f"{mqtt.client_id}{member}-{client_suffix}",
         username=mqtt.username.get_secret_value() if mqtt.username else None,
         password=mqtt.password.get_secret_value() if mqtt.password else None,
         tls=mqtt.tls,

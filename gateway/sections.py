@@ -4,6 +4,7 @@ their own sections (see gateway/plugins.py)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -124,6 +125,11 @@ class ClusterSection(Login):
     ca_file: Path | None = None  # with https endpoints: trust this CA (default: the system's)
     cert_file: Path | None = None  # client certificate, with key_file
     key_file: Path | None = None
+
+    @property
+    def member_name(self) -> str:
+        """This instance's name in the cluster (unique per instance)."""
+        return self.member or socket.gethostname()
 
     @model_validator(mode="after")
     def _pairs(self) -> ClusterSection:

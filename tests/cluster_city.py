@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +88,7 @@ class ClusterCity:
         *,
         members: tuple[str, ...] = ("edumon-a", "edumon-b", "edumon-c"),
         interval_s: float = 3.0,
-        extra: str | Callable[[str], str] = "",
+        extra: str = "",
         site_per_switch: bool = False,
         access_points: int = 0,
     ) -> None:
@@ -100,9 +99,7 @@ class ClusterCity:
         influxdb.create_database(self.database)
         self.instances = [self._instance(tmp_path, etcd, member, extra) for member in members]
 
-    def _instance(
-        self, tmp_path: Path, etcd: EtcdServer, member: str, extra: str | Callable[[str], str]
-    ) -> Instance:
+    def _instance(self, tmp_path: Path, etcd: EtcdServer, member: str, extra: str) -> Instance:
         state = tmp_path / member
         state.mkdir()
         switches = [
@@ -131,7 +128,7 @@ cluster:
   lease_ttl_s: 2
 snmp: {{interval_s: {self.interval_s}, timeout_s: 1.0, retries: 1}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_CLUSTER_COMMUNITY}}}}}}
-{extra(member) if callable(extra) else extra}
+{extra}
 sites:
 {sites}"""
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -56,8 +55,7 @@ def membership_of(section: ClusterSection) -> Membership:
     if section.username is not None and section.password is not None:
         login = (section.username, section.password)
     client = EtcdClient(section.etcd_endpoints, tls=tls, login=login)
-    member = section.member or socket.gethostname()
-    return Membership(client, section.name, member, lease_ttl_s=section.lease_ttl_s)
+    return Membership(client, section.name, section.member_name, lease_ttl_s=section.lease_ttl_s)
 
 
 class ClusterNode:

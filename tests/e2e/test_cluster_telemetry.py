@@ -44,11 +44,11 @@ def city(
     mosquitto: Mosquitto,
     no_switches: SnmpFleet,
 ) -> Iterator[ClusterCity]:
-    def mqtt(member: str) -> str:
-        return (
-            f"mqtt: {{host: 127.0.0.1, port: {mosquitto.port}, client_id: {member}, "
-            'protocol: "5", shared_group: edumon}'
-        )
+    # one client id for all: each member's consumers add the member's name to it
+    mqtt = (
+        f"mqtt: {{host: 127.0.0.1, port: {mosquitto.port}, client_id: edumon, "
+        'protocol: "5", shared_group: edumon}'
+    )
 
     city = ClusterCity(tmp_path, influxdb, etcd, no_switches, extra=mqtt, access_points=DEVICES)
     city.start()
