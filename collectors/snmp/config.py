@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 
+from collectors.snmp.wifi_config import WifiPlacement
 from gateway.inventory import Address, DeviceBase, EnvName, Interval, Listen, Section, Slug
 
 
@@ -107,3 +108,4 @@ class Switch(DeviceBase):
     include: list[Pattern] = Field(default_factory=list)  # ifName/ifAlias kept whatever ifType
     exclude: list[Pattern] = Field(default_factory=list)  # ifName/ifAlias never kept
     profile: str | None = None  # a profile name, instead of matching by sysObjectID
+    wifi: WifiPlacement | None = None  # a Wi-Fi controller: where its APs are (wifi_config.py)

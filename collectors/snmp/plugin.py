@@ -15,6 +15,7 @@ from collectors.snmp.profile_config import profile_problems, profiles_for
 from collectors.snmp.traps import TrapReceiver, TrapSource
 from collectors.snmp.usm import UsmUser
 from collectors.snmp.v3_transport import V3Transport
+from collectors.snmp.wifi import WifiController
 from gateway.collector import (
     Collector,
     CollectorContext,
@@ -40,8 +41,9 @@ def snmp_targets(
     settings = config.settings_of("snmp", SnmpSettings)
     credentials = config.credentials_of("snmp", SnmpCredential)
     poller = poller or SnmpPoller(profiles=profiles_for(settings))
+    sites = frozenset(site.id for site in config.sites)
     return [
-        job_for(site.id, device, credentials[device.credentials], settings, sockets, poller)
+        job_for(site.id, device, credentials[device.credentials], settings, sockets, poller, sites)
         for site, device in config.devices_of(Switch)
     ]
 
@@ -53,6 +55,7 @@ def job_for(
     settings: SnmpSettings,
     sockets: UdpSockets,
     poller: SnmpPoller,
+    sites: frozenset[str] = frozenset(),  # the inventory's, for a Wi-Fi controller's APs
 ) -> PolledJob:
     interval = device.interval_s or settings.interval_s
     timeout = device.timeout_s or settings.timeout_s
@@ -94,6 +97,7 @@ def job_for(
         include=tuple(device.include),
         exclude=tuple(device.exclude),
         uplink_alias_pattern=settings.uplink_alias_pattern,
+        wifi=WifiController.of(device.wifi, sites),
     )
     return PolledJob(poller, target, PollSchedule(device.id, interval, deadline + 1.0))
 

@@ -33,6 +33,7 @@ from collectors.snmp.profile_model import Profile
 from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, elapsed_s
+from collectors.snmp.wifi import WifiController, WifiReader
 from gateway.collector import CollectorError
 from gateway.sample import FieldValue, Sample
 
@@ -63,6 +64,7 @@ class SnmpTarget:
     include: tuple[str, ...] = ()  # ifName/ifAlias patterns kept whatever their ifType
     exclude: tuple[str, ...] = ()  # ifName/ifAlias patterns never kept
     uplink_alias_pattern: str | None = r"(?i)^uplink"
+    wifi: WifiController | None = None  # a Wi-Fi controller's APs, as wifi_ap samples
 
 
 @dataclass
@@ -92,6 +94,7 @@ class SnmpPoller:
         self._state: dict[str, _DeviceState] = {}
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
         self._directory: dict[tuple[str, int], tuple[str, str]] = {}
+        self.wifi = WifiReader()
 
     def interface(self, device: str, if_index: int) -> tuple[str, str] | None:
         """(ifname, role) of an interface as last polled, for traps that only carry ifIndex."""
@@ -163,6 +166,12 @@ class SnmpPoller:
             if lane is not None:
                 tags["lane"] = str(lane)
             samples.append(Sample("optics", tags, fields, now_ns))
+        if target.wifi is not None:
+            controller, name = (target.site, target.device), _text(system["sysName"])
+            identity = system_identity(system)
+            samples += await self.wifi.read(
+                transport, controller, target.wifi, identity, name, now_ns, target.max_repetitions
+            )
         return samples, device
 
     def _matched(
