@@ -6,7 +6,8 @@ of that poll, so whoever polls T at slot k writes the same points (same series, 
 takeover that polls a slot twice stores it once. Ownership is asked at every slot and at every
 change of members; a target taken over is polled at once for the slot that just passed.
 
-When ownership moves away, this instance forgets the alert instances of the targets it gave
+When ownership moves away (also at start-up, for alerts restored from the state file of
+targets now owned by others), this instance forgets the alert instances of the targets it gave
 up (their new owner re-derives them; Alertmanager, told by both, keeps the first startsAt and
 does not page again) and their failures in the poller's health. Samples about a target owned
 by another member (traps reach every instance) are dropped before the pipeline (`mine`).
@@ -108,7 +109,7 @@ class ClusterNode:
             await self.membership.client.close()
 
     async def _follow(self, service: Service) -> None:
-        owned = set(self.targets)
+        members = self.membership.members  # None: before etcd answered, every target was ours
         last_sample = 0.0
         while True:
             changed = self.membership.changed
@@ -119,14 +120,17 @@ class ClusterNode:
                 changed.clear()
                 self._moved.set()  # every target's loop looks at its ownership again
                 self._moved = asyncio.Event()
-                now_owned = {t for t in self.targets if self.membership.owns(t)}
-                if lost := owned - now_owned:
+                before, members = members, self.membership.members
+                if lost := self._owned_among(before) - self._owned_among(members):
                     log.info("cluster: %d targets moved to other members", len(lost))
                     self._forget(service.alerting.engine, lost)
-                owned = now_owned
             if time.monotonic() - last_sample >= 1.0:  # a flapping etcd: at most 1 sample/s
                 last_sample = time.monotonic()
                 await service.emit([self.membership.sample()], collector="cluster")
+
+    def _owned_among(self, members: frozenset[str] | None) -> set[str]:
+        me = self.membership.member
+        return {t for t in self.targets if not members or rendezvous.owner(t, members) == me}
 
     def mine(self, samples: Sequence[Sample]) -> Sequence[Sample]:
         """Without the samples about polled targets another member owns (a trap, which every

@@ -117,3 +117,35 @@ def test_alerts_and_failures_of_targets_given_away_are_forgotten() -> None:
         "sw-2"
     }
     assert set(health.failing) == {"sw-2"} and health.polled_targets == {"sw-2"}
+
+
+class FakeService:
+    def __init__(self, engine: AlertEngine) -> None:
+        self.alerting = type("Alerting", (), {"engine": engine})()
+        self.emitted: list[Sample] = []
+
+    async def emit(self, samples: list[Sample], *, collector: str) -> None:
+        self.emitted.extend(samples)
+
+
+async def test_alerts_restored_for_targets_now_owned_by_others_are_forgotten() -> None:
+    cluster = node("a")
+    mine, theirs = target_of("a", ("a", "b")), target_of("b", ("a", "b"))
+    cluster.targets = {mine, theirs}
+    engine = AlertEngine(load_rules(), clock=lambda: 100.0)
+    engine.observe(
+        [
+            Sample("device", {"site": "s", "device": d, "role": "core"}, {"up": False}, 1)
+            for d in (mine, theirs)
+        ]
+    )
+    service = FakeService(engine)
+    task = asyncio.create_task(cluster._follow(service))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    cluster.membership._update(frozenset({"a", "b"}))  # etcd answered: b owns `theirs`
+    async with asyncio.timeout(5):
+        while not service.emitted:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    task.cancel()
+    assert [i.labels["device"] for i in engine.instances.values()] == [mine]
+    assert service.emitted[0].fields["etcd_up"] is True
