@@ -1,7 +1,7 @@
 """Read what a profile declares from one agent, and turn its device sources into fields.
 
-Scalars (OIDs ending in `.0`) come in one GET; table columns are walked with GETBULK, one
-walk per declared table so no request asks for more columns than one table has.
+Scalars (OIDs ending in `.0`) come in one GET; table columns are walked together with
+GETBULK (a column that ends early stops being asked for).
 """
 
 from __future__ import annotations
@@ -35,31 +35,19 @@ class Walked:
         return self.tables.get(oid, {}) if oid else {}
 
 
-def groups(profile: Profile) -> list[list[str]]:
-    """The OIDs the profile reads, one list per table (scalars first, as one list)."""
-    out: list[list[str]] = []
+def oids_of(profile: Profile) -> tuple[list[str], list[str]]:
+    """(scalars, table columns) the profile reads, each once."""
+    wanted: list[str] = []
     for sources in profile.device.values():
-        out += [source.oids() for source in sources if source.sensors is None]
+        wanted += [oid for source in sources if source.sensors is None for oid in source.oids()]
     for sensor in profile.sensors:
-        out.append(
-            [
-                o
-                for o in (sensor.type, sensor.scale, sensor.precision, sensor.value)
-                if o is not None
-            ]
-            + list(sensor.thresholds.values())
-        )
-    out += [[column.oid for column in table.fields.values()] for table in profile.optics]
+        wanted += [o for o in (sensor.type, sensor.scale, sensor.precision) if o is not None]
+        wanted += [sensor.value, *sensor.thresholds.values()]
+    wanted += [column.oid for table in profile.optics for column in table.fields.values()]
     if profile.sensors or any(table.index == "entity" for table in profile.optics):
-        out.append(list(ENTITY_COLUMNS))
-    scalars = sorted({o for group in out for o in group if o.endswith(".0")})
-    tables, seen = [], set(scalars)
-    for group in out:
-        columns = [o for o in dict.fromkeys(group) if o not in seen]
-        seen.update(columns)
-        if columns:
-            tables.append(columns)
-    return [scalars, *tables] if scalars else tables
+        wanted += ENTITY_COLUMNS
+    unique = list(dict.fromkeys(wanted))
+    return [o for o in unique if o.endswith(".0")], [o for o in unique if not o.endswith(".0")]
 
 
 async def read(
@@ -71,16 +59,14 @@ async def read(
     """Everything the profile declares; columns in `known` (e.g. ENTITY-MIB's, which change
     only with the hardware) are taken from it instead of the agent."""
     walked = Walked(dict(known or {}))
-    for group in groups(profile):
-        if all(oid in walked.tables for oid in group):
-            continue
-        if group[0].endswith(".0"):
-            varbinds = await transport.get([ber.encode_oid(o) for o in group])
-            for oid, varbind in zip(group, varbinds, strict=False):
-                if varbind.tag not in ber.EXCEPTIONS:
-                    walked.tables[oid] = {(): varbind}
-            continue
-        encoded = {ber.encode_oid(o): o for o in group}
+    scalars, columns = oids_of(profile)
+    if scalars:
+        varbinds = await transport.get([ber.encode_oid(o) for o in scalars])
+        for oid, varbind in zip(scalars, varbinds, strict=False):
+            if varbind.tag not in ber.EXCEPTIONS:
+                walked.tables[oid] = {(): varbind}
+    encoded = {ber.encode_oid(o): o for o in columns if o not in walked.tables}
+    if encoded:
         rows = await walk_columns(transport, list(encoded), max_repetitions)
         for column, table in rows.items():
             walked.tables[encoded[column]] = table
