@@ -74,7 +74,7 @@ class _DeviceState:
     high_capacity: bool | None = None  # None: not yet known
     matched: Matched | None = None
     identity: tuple[str, str] = ("", "")  # sysObjectID, sysDescr it was matched on
-    uptime_source: str | None = None
+    uptime_source: str | None = "sysUpTime"  # until the agent shows otherwise
     entity: dict[str, Table] | None = None  # ENTITY-MIB columns as last walked
     entity_read_at: float = 0.0
 
