@@ -150,6 +150,8 @@ def open_snmp(context: CollectorContext) -> Collector:
         totals: dict[tuple[str, str], int] = {}
         for name in ("requests", "retries", "timeouts", "malformed", "varbinds"):
             totals["request", name] = sum(getattr(t.stats, name) for t in transports)
+        # APs that Wi-Fi controllers report and the config places nowhere (collectors/snmp/wifi.py)
+        totals["wifi", "unplaced_aps"] = sum(map(len, poller.wifi.unplaced.values()))
         return totals
 
     collector = Collector(

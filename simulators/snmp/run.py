@@ -12,6 +12,7 @@ from gateway.config import EdumonConfig
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.scenario import Scenario, apply_faults, run_events
 from simulators.snmp.switch import SimSwitch
+from simulators.snmp.wifi_controller import SimWifiController
 
 log = logging.getLogger(__name__)
 DAY_S = 86400
@@ -43,11 +44,13 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
     now = time.time()
     fleet = []
     for n, (_site, device) in enumerate(config.devices_of(Switch)):
-        switch = SimSwitch(
-            device.id,
-            seed=seed,
-            uplinks=4 if device.role == "core" else 2,
-            boot=now - DAY_S * (1 + n % 30),
+        boot = now - DAY_S * (1 + n % 30)
+        switch = (
+            SimWifiController(device.id, list(device.wifi.aps), seed=seed, boot=boot)
+            if device.wifi is not None  # a Wi-Fi controller serving the APs its config names
+            else SimSwitch(
+                device.id, seed=seed, uplinks=4 if device.role == "core" else 2, boot=boot
+            )
         )
         fleet.append((switch, device.address, device.port))
     return fleet

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from collectors.lorawan.config import LorawanSensor, LorawanSettings
+from collectors.snmp.config import Switch
 from dashboards.build import DATASOURCE_PROVISIONING, build, dashboard_models
 from dashboards.gazetteer import GAZETTEER_FILE
 from gateway.config import EdumonConfig
@@ -390,9 +391,18 @@ def test_panels_show_what_the_city_wrote(city: City) -> None:
     assert {s["tags"]["ifname"] for s in ports if s["tags"]["device"] == FLAPPED[0]}
 
 
-def test_the_school_dashboard_shows_vendor_codec_co2(city: City) -> None:
-    """The school's sensors decoded by their vendor's codec (examples/codecs) are on its CO2
-    panel beside edumon's own."""
+def test_the_school_dashboard_shows_controller_wifi_and_vendor_codec_co2(city: City) -> None:
+    """The school's access points that its Wi-Fi controller reports over SNMP are in its access
+    point table, and its sensors decoded by their vendor's codec (examples/codecs) are on its
+    CO2 panel, beside edumon's own devices."""
+    controllers = [
+        device
+        for site, device in city.config.devices_of(Switch)
+        if site.id == PREFERRED["site"] and device.wifi is not None
+    ]
+    from_controller = {ap for device in controllers for ap in device.wifi.aps}
+    shown_aps = {s["tags"]["ap"] for s in city.series("edumon-school", "Access points")}
+    assert from_controller and from_controller < shown_aps  # the MQTT ones are there too
     vendor = city.config.settings_of("lorawan", LorawanSettings).models
     rooms = {
         device.room

@@ -5,13 +5,17 @@ are left out and remembered."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
+from collectors.snmp.client import UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.wifi import WifiController
 from collectors.snmp.wifi_config import WifiPlacement
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.wifi_controller import SimWifiController
 
 if TYPE_CHECKING:
     from tests.snmpsim_lab import Agents
@@ -77,3 +81,26 @@ async def test_every_placed_ap_becomes_wifi_ap_samples(agents: Agents, community
     assert all(s.fields == {"up": False} for s in samples if s.tags["band"] == "all")
     assert poller.wifi.unplaced.get(community, set()) == unplaced
     assert len(samples) == len(radios) + len(down)  # nothing else, nothing twice
+
+
+async def test_the_simulated_controller_reports_its_aps() -> None:
+    """The demo's simulated AireOS controller (simulators/snmp/wifi_controller.py) is read by
+    the same profile: every AP it serves, on 2.4 and 5 GHz, in its room."""
+    aps = ["vsk-5-ap-301", "vsk-5-ap-hall"]
+    controller = SimWifiController("vsk-5-wlc", aps, seed=3, boot=time.time() - 86400)
+    fleet = SnmpFleet([(controller, "127.0.0.1", 0)], b"lab")
+    await fleet.start()
+    sockets = UdpSockets()
+    try:
+        host, port = fleet.addresses["vsk-5-wlc"]
+        transport = V2cTransport(sockets, "vsk-5-wlc", host, port, b"lab", timeout_s=3)
+        rooms = {"vsk-5-ap-301": {"room": "301"}, "vsk-5-ap-hall": {"room": "hall"}}
+        wifi = WifiController(WifiPlacement.model_validate({"aps": rooms}), frozenset({"vsk-5"}))
+        target = SnmpTarget("vsk-5", "vsk-5-wlc", "access", transport, wifi=wifi)
+        samples = [s for s in await SnmpPoller().poll(target) if s.measurement == "wifi_ap"]
+    finally:
+        fleet.close()
+        sockets.close()
+    got = {(s.tags["ap"], s.tags["room"], s.tags["band"]) for s in samples}
+    assert got == {(ap, rooms[ap]["room"], band) for ap in aps for band in ("2g", "5g")}
+    assert all(s.tags["site"] == "vsk-5" and s.fields["clients"] >= 0 for s in samples)

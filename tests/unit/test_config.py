@@ -28,8 +28,8 @@ def test_example_city_loads_with_schools_and_science_centre() -> None:
     kinds = [site.kind for site in config.sites]
     assert kinds.count("school") == 20 and kinds.count("science_centre") == 1
     switches = list(config.devices("switch"))
-    assert len(switches) == 41
-    assert len({d.port for _, d in switches}) == 41  # one simulator agent per port
+    assert len(switches) == 42  # 41 switches and vsk-5's Wi-Fi controller
+    assert len({d.port for _, d in switches}) == 42  # one simulator agent per port
     assert len(list(config.devices("exhibit"))) == 10
     assert len(list(config.devices())) == sum(len(s.devices) for s in config.sites)
     euis = [d.dev_eui for _, d in config.devices("lorawan_sensor")]
