@@ -89,7 +89,7 @@ def _sensors(
     for index, varbind in walked.column(table.value).items():
         unit = profile.units.get(int(number(walked.column(table.type).get(index)) or 0))
         raw = number(varbind)
-        if unit is None or unit == "other" or raw is None:
+        if unit is None or unit == "other" or raw is None or raw in table.invalid:
             continue
         scale = number(walked.column(table.scale).get(index)) if table.scale else None
         precision = number(walked.column(table.precision).get(index)) if table.precision else 0

@@ -112,6 +112,7 @@ class SensorTable(Strict):
     precision: Oid | None = Field(default=None, pattern=NUMERIC_OID)
     value: Oid = Field(pattern=NUMERIC_OID)
     thresholds: dict[Threshold, Oid] = Field(default_factory=dict)
+    invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
 
 
 class OpticColumn(Strict):
