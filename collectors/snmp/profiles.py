@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,9 @@ def load_profiles(dirs: Iterable[Path] = ()) -> dict[str, Profile]:
     raw: dict[str, tuple[Profile, str]] = {}
     problems: list[str] = []
     for directory in (SHIPPED, *dirs):
-        if not directory.is_dir():
-            problems.append(f"{directory}: not a directory of profiles")
-            continue
-        for path in sorted(directory.glob("*.yaml")):
-            profile = _load_file(path, problems)
-            if profile is not None:
-                raw[profile.name] = (profile, str(path))
+        found, trouble = _shipped() if directory == SHIPPED else _load_directory(directory)
+        raw.update((profile.name, (profile, where)) for profile, where in found)
+        problems += trouble
     resolved: dict[str, Profile] = {}
     for name, (profile, where) in raw.items():
         try:
@@ -56,6 +53,25 @@ def load_profiles(dirs: Iterable[Path] = ()) -> dict[str, Profile]:
     if problems:
         raise ProfileError(problems)
     return resolved
+
+
+@cache
+def _shipped() -> tuple[list[tuple[Profile, str]], list[str]]:
+    """The package's own profiles, read once per process (they are package data)."""
+    return _load_directory(SHIPPED)
+
+
+def _load_directory(directory: Path) -> tuple[list[tuple[Profile, str]], list[str]]:
+    """(profile, file) of each profile file, and the problems of the others."""
+    if not directory.is_dir():
+        return [], [f"{directory}: not a directory of profiles"]
+    found: list[tuple[Profile, str]] = []
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.yaml")):
+        profile = _load_file(path, problems)
+        if profile is not None:
+            found.append((profile, str(path)))
+    return found, problems
 
 
 def _load_file(path: Path, problems: list[str]) -> Profile | None:
