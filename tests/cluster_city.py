@@ -165,7 +165,7 @@ sites:
     # ----------------------------------------------------------------- reading
     async def polls(self, since_ns: int) -> dict[str, dict[int, set[str]]]:
         """target -> slot time -> the members that polled it then (their `collector` points)."""
-        rows = await self._select(
+        rows = await self.select_times(
             'SELECT "duration_ms" FROM "collector" WHERE "collector" = \'snmp\' '
             f'AND time >= {since_ns} GROUP BY "target", "member"'
         )
@@ -177,12 +177,13 @@ sites:
 
     async def device_points(self, since_ns: int) -> dict[str, list[int]]:
         """device -> the times of its stored `device` points, in order."""
-        rows = await self._select(
+        rows = await self.select_times(
             f'SELECT "up" FROM "device" WHERE time >= {since_ns} GROUP BY "device"'
         )
         return {tags["device"]: sorted(times) for tags, times in rows}
 
-    async def _select(self, query: str) -> list[tuple[dict[str, str], list[int]]]:
+    async def select_times(self, query: str) -> list[tuple[dict[str, str], list[int]]]:
+        """(tags, times) of each series a `SELECT ... GROUP BY` returns."""
         result = await asyncio.to_thread(self.influxdb.query, query, self.database)
         return [
             (series.get("tags", {}), [int(value[0]) for value in series["values"]])

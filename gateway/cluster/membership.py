@@ -155,7 +155,7 @@ class Membership:
     def sample(self) -> Sample:
         return Sample(
             "collector",
-            {"collector": "cluster", "target": "etcd"},
+            {"collector": "cluster", "target": "etcd", "member": self.member},
             {
                 "etcd_up": self.connected,
                 "members": len(self.members or ()),

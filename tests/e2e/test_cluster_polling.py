@@ -132,6 +132,11 @@ async def test_polling_goes_on_while_etcd_is_down_and_converges_when_it_is_back(
     await asyncio.sleep(3 * INTERVAL_S)
 
     assert degraded == ["degraded"] * 3
+    said = await city.select_times(
+        'SELECT "etcd_up" FROM "collector" WHERE "collector" = \'cluster\' '
+        f'AND "etcd_up" = false AND time >= {stopped} AND time < {back} GROUP BY "member"'
+    )
+    assert len(said) == 3  # each instance wrote etcd_up=false (rule ClusterDegraded)
     polls = await city.polls(settled)
     devices = await city.device_points(settled)
     gaps = {device: max(gaps_s(times)) for device, times in devices.items()}

@@ -149,3 +149,17 @@ async def test_alerts_restored_for_targets_now_owned_by_others_are_forgotten() -
     task.cancel()
     assert [i.labels["device"] for i in engine.instances.values()] == [mine]
     assert service.emitted[0].fields["etcd_up"] is True
+
+
+def test_etcd_unreachable_for_30_s_raises_cluster_degraded() -> None:
+    now = [1000.0]
+    engine = AlertEngine(load_rules(), clock=lambda: now[0])
+    down = node("a").membership.sample()  # never connected
+    assert down.fields["etcd_up"] is False
+    engine.observe([down])
+    now[0] = 1029.0
+    engine.tick()
+    assert engine.firing() == []
+    now[0] = 1031.0
+    engine.tick()
+    assert [i.rule for i in engine.firing()] == ["ClusterDegraded"]
