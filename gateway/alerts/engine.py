@@ -110,7 +110,9 @@ class AlertEngine:
                 if instance is None:  # the rule is full of firing alerts: counted in bounds
                     continue
                 instance.last_seen = now
-                if rule.absent is not None:
+                # absence is decided by the timer; a `where` that fails (a port shut down on
+                # purpose) clears the condition
+                if rule.absent is not None or rule.select.excludes(sample.fields):
                     self._step(rule, instance, False, now)
                 else:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)

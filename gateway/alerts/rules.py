@@ -1,6 +1,8 @@
 """Alert rules as code: the YAML schema, validated like the config (file:line: field: message).
 
-A rule selects one measurement, the field(s) it watches and tag values it applies to, and one
+A rule selects one measurement, the field(s) it watches, tag values it applies to and, with
+`where`, values other fields of the same sample must have (`where: {admin_up: true}`: a port
+shut down on purpose never pages, and shutting one down clears its alert), and one
 condition kind:
 
 - `threshold: {op, value, clear}`: active while `field op value`; with `clear`, once active it
@@ -58,6 +60,9 @@ class Selector(Section):
     measurement: str = Field(min_length=1)
     field: str | list[str] = Field(min_length=1)
     tags: dict[str, str | list[str]] = Field(default_factory=dict)
+    # other fields of the same sample that must have these values (`admin_up: true`: a port
+    # shut down on purpose never pages); a sample without such a field is not excluded
+    where: dict[str, bool | int | float | str] = Field(default_factory=dict)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -70,6 +75,10 @@ class Selector(Section):
             if value not in allowed:
                 return False
         return True
+
+    def excludes(self, fields: Mapping[str, Scalar]) -> bool:
+        """Whether a `where` field of this sample has another value than required."""
+        return any(key in fields and fields[key] != want for key, want in self.where.items())
 
 
 class Threshold(Section):

@@ -205,3 +205,20 @@ def test_the_default_pack_loads_and_every_rule_names_a_schema_measurement() -> N
     rules = load_rules()
     assert {r.select.measurement for r in rules} <= known
     assert all(r.summary for r in rules)
+
+
+def test_where_leaves_out_a_port_shut_down_on_purpose_and_clears_a_firing_one() -> None:
+    """UplinkDown's `where: {admin_up: true}`: an admin-down port never pages; shutting down
+    a port that already pages resolves it; a trap's sample (no admin_up) still counts."""
+    h = Harness(
+        rule(select={"measurement": "m", "field": "v", "where": {"admin_up": True}}, equals=False)
+    )
+    at = int(h.clock.now * 1e9)
+    h.engine.observe([Sample("m", {"site": "s"}, {"v": False, "admin_up": False}, at)])
+    h.wait(60)
+    assert h.log == []
+    h.feed(False)  # from a linkDown trap: no admin status in the sample
+    assert h.log == ["firing"]
+    h.engine.observe([Sample("m", {"site": "vsk-1"}, {"v": False, "admin_up": False}, at)])
+    h.wait(1)
+    assert h.log == ["firing", "resolved"]
