@@ -29,6 +29,8 @@ class StatusBoard:
         self.site_names = {site.id: site.name for site in config.sites}
         # (measurement, site, id) -> (up, seen at, tags)
         self.latest: dict[tuple[str, str, str], tuple[bool, float, dict[str, str]]] = {}
+        # (site, device) -> the device profile a switch matched (its `device` samples say)
+        self.profiles: dict[tuple[str, str], str] = {}
         # (collector, target) -> (failing, seen at), from the collectors' own samples
         self.polls: dict[tuple[str, str], tuple[bool, float]] = {}
 
@@ -42,6 +44,11 @@ class StatusBoard:
                     now,
                 )
                 continue
+            profile = sample.fields.get("profile")
+            if sample.measurement == "device" and isinstance(profile, str):
+                self.profiles[(sample.tags.get("site", ""), sample.tags.get("device", ""))] = (
+                    profile
+                )
             id_tag = self.device_tags.get(sample.measurement)
             up = sample.fields.get("up") if id_tag else None
             if isinstance(up, bool) and id_tag:
@@ -80,6 +87,10 @@ class StatusBoard:
                 }
                 for (measurement, site, ident), (up, seen, tags) in sorted(self.latest.items())
                 if measurement == "exhibit"
+            ],
+            "profiles": [
+                {"site": site, "device": device, "profile": profile}
+                for (site, device), profile in sorted(self.profiles.items())
             ],
             "components": self.components(),
             "collectors": self._collectors(),

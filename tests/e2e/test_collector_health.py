@@ -127,9 +127,11 @@ async def test_metrics_count_good_and_bad_input_of_every_collector(
             udp.sendto(b"\x30\x03\x02\x01", ("127.0.0.1", traps))  # truncated BER
         await asyncio.sleep(3)  # the polls (every 1 s) and the intakes
         values, health = await asyncio.to_thread(read_service, url)
+        profiles = service.status.snapshot()["profiles"]
     finally:
         stop.set()
         await task
+    assert [(p["device"], bool(p["profile"])) for p in profiles] == [("vsk-1-core", True)]
     mqtt = {"collector": "mqtt", "component": "mqtt"}
     assert outcome(values, **mqtt, outcome="accepted") == 3
     assert outcome(values, **mqtt, outcome="rejected", reason="invalid JSON") == 1
