@@ -29,8 +29,11 @@ S = 1_000_000_000
 
 
 def simulated_switches(count: int) -> SnmpFleet:
+    """`count` switches, each on its own loopback address (a trap names its switch by it)."""
     boot = time.time() - 86_400
-    switches = [(SimSwitch(f"sw-{n:02d}", seed=n, boot=boot), "127.0.0.1", 0) for n in range(count)]
+    switches = [
+        (SimSwitch(f"sw-{n:02d}", seed=n, boot=boot), f"127.0.0.{10 + n}", 0) for n in range(count)
+    ]
     return SnmpFleet(switches, COMMUNITY.encode())
 
 
@@ -62,6 +65,11 @@ class Instance:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def trap_port(self) -> int:
+        """The port its trap listener bound (`trap_listen` port 0), from /healthz."""
+        detail = str(self.health()["components"]["snmp-traps"]["detail"])
+        return int(detail.rsplit(":", 1)[1])
 
     def health(self) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.port}/healthz"
@@ -103,9 +111,9 @@ class ClusterCity:
         state = tmp_path / member
         state.mkdir()
         switches = [
-            f"{{kind: switch, id: {name}, role: access, address: 127.0.0.1, port: {port}, "
+            f"{{kind: switch, id: {name}, role: access, address: {host}, port: {port}, "
             "credentials: v2}"
-            for name, (_host, port) in self.fleet.addresses.items()
+            for name, (host, port) in self.fleet.addresses.items()
         ]
         aps = [f'{{kind: access_point, id: {ap}, room: "{ap}"}}' for ap in self.access_points]
         if self.site_per_switch:  # one page per switch: Alertmanager groups by site
@@ -126,7 +134,7 @@ cluster:
   member: {member}
   etcd_endpoints: ["{etcd.url}"]
   lease_ttl_s: 2
-snmp: {{interval_s: {self.interval_s}, timeout_s: 1.0, retries: 1}}
+snmp: {{interval_s: {self.interval_s}, timeout_s: 1.0, retries: 1, trap_listen: "127.0.0.1:0"}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_CLUSTER_COMMUNITY}}}}}}
 {extra}
 sites:

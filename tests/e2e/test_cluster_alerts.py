@@ -1,7 +1,8 @@
 """Alerts across a takeover, with two edumon processes, a real etcd and a real two-peer
 Alertmanager cluster paging a recording webhook. Every instance tells every peer; the new owner
 of a killed instance's switches re-derives their alerts from its own polls, and Alertmanager
-(same labels, overlapping in time) keeps the first startsAt and does not page again."""
+(same labels, overlapping in time) keeps the first startsAt and does not page again. Traps
+reach every instance; only the switch's owner writes and alerts on them."""
 
 from __future__ import annotations
 
@@ -104,3 +105,24 @@ async def test_a_takeover_neither_repages_nor_loses_an_alert(
     # the new owner re-derived the alert and sent it; each peer merged it into the old one
     assert all(updated > killed for _, updated in after)
     assert [starts for starts, _ in after] == [starts for starts, _ in before]
+
+
+async def test_only_the_owner_of_a_switch_acts_on_its_traps(
+    city: ClusterCity, fleet: SnmpFleet
+) -> None:
+    await city.all_see(set(MEMBERS))
+    switch = next(name for name in sorted(fleet.addresses) if owner(name, MEMBERS) == VICTIM)
+    other = next(m for m in MEMBERS if m != VICTIM)
+    owner_port = await asyncio.to_thread(city.instance(VICTIM).trap_port)
+    other_port = await asyncio.to_thread(city.instance(other).trap_port)
+    fleet.trap_receiver = ("127.0.0.1", other_port)
+    fleet.flap(switch, UPLINK, up=False)  # the linkDown reaches only the non-owner
+    fleet.trap_receiver = ("127.0.0.1", owner_port)
+    fleet.flap(switch, UPLINK, up=True)  # the linkUp only the owner
+    await asyncio.sleep(2)
+    traps = await city.select_times(
+        f'SELECT "trap_oid" FROM "snmp_trap" WHERE "device" = \'{switch}\' GROUP BY "trap"'
+    )
+    assert [tags["trap"] for tags, _ in traps] == ["linkUp"]
+    received = (await asyncio.to_thread(city.instance(other).health))["components"]["snmp-traps"]
+    assert received["counts"].get("received", 0) >= 1  # it did hear the linkDown
