@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.sender import render
+from gateway.alerts.service import device_of
 from gateway.collector_runner import device_tags
 from gateway.config import EdumonConfig
 from gateway.sample import Sample
@@ -65,7 +66,9 @@ class StatusBoard:
                     "alertname": rule.name,
                     "severity": rule.severity,
                     "team": rule.team,
+                    "tier": rule.tier,
                     "site": instance.labels.get("site"),
+                    "device": device_of(instance.labels),
                     "summary": render(rule.summary, rule, instance, self.site_names),
                     "since": instance.active_since,
                 }

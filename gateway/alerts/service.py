@@ -129,6 +129,12 @@ class Alerting:
         }
 
 
+def device_of(labels: Mapping[str, str]) -> str | None:
+    """The device an alert is about: the first of its labels that names a device."""
+    names = dict.fromkeys(device_tags().values())  # "device", "ap", ... in registry order
+    return next((labels[name] for name in names if name in labels), None)
+
+
 def alert_point(
     transition: Transition, rules: Mapping[str, Rule], site_names: Mapping[str, str]
 ) -> Sample:
@@ -139,8 +145,7 @@ def alert_point(
     tags["tier"] = rule.tier
     if "site" in instance.labels:
         tags["site"] = instance.labels["site"]
-    names = dict.fromkeys(device_tags().values())  # "device", "ap", ... in registry order
-    device = next((instance.labels[t] for t in names if t in instance.labels), None)
+    device = device_of(instance.labels)
     if device is not None:
         tags["device"] = device
     fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}
