@@ -138,6 +138,10 @@ async def test_a_frozen_broker_is_one_intake_alert_and_the_data_comes_back(
             f'SELECT count("clients") FROM "wifi_ap" WHERE time > {int(resumed_at * 1e9)}',
             db="blind",
         )
+    print(
+        f"frozen broker: mqtt error after {noticed:.1f} s; alerts during the freeze {sorted(seen)}"
+        f", after the resume {sorted(after_resume)}; data flowing {flowing:.1f} s after SIGCONT"
+    )
     assert noticed < 30, f"the mqtt component said error {noticed:.0f} s after the freeze"
     assert seen == {"IntakeDown"}, f"alerts during the freeze: {sorted(seen)}"
     assert after_resume <= {"IntakeDown"}, f"alerts after the resume: {sorted(after_resume)}"
