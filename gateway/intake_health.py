@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.collector import Totals
 from gateway.sample import FieldValue, Sample
 
 Clock = Callable[[], float]
+
+
+def kind_totals(counts: Mapping[str, int]) -> Totals:
+    """An intake's counts by kind as totals: "ok" is accepted, any other kind a rejection."""
+    return {
+        ("accepted", "") if kind == "ok" else ("rejected", kind): n for kind, n in counts.items()
+    }
 
 
 class CollectorHealth:

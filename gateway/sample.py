@@ -21,3 +21,12 @@ class Sample:
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+def utf8_encodable(text: str) -> bool:
+    """False for text with a lone surrogate (JSON "\\ud800"): no line protocol can carry it."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collectors.mqtt.config import AccessPoint, Exhibit, TelemetrySettings
 from collectors.mqtt.telemetry import SUBSCRIPTIONS, Placement, TelemetryIntake
-from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stream, Totals
+from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stream
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_health import kind_totals
 from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
 
 NAME = "mqtt"
@@ -25,14 +26,6 @@ def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
     return TelemetryIntake(aps, exhibits, dead_letters)
 
 
-def intake_totals(intake: TelemetryIntake) -> Totals:
-    """The intake's own counts by kind: "ok" is accepted, anything else rejected."""
-    return {
-        ("accepted", "") if kind == "ok" else ("rejected", kind): n
-        for kind, n in intake.counts.items()
-    }
-
-
 def open_telemetry(context: CollectorContext) -> Collector:
     config = context.config
     intake = telemetry_intake(config)
@@ -46,7 +39,7 @@ def open_telemetry(context: CollectorContext) -> Collector:
     stream = Stream(
         NAME,
         broker_address(config),
-        lambda emit, health: consumer.run(emit, health, lambda: intake_totals(intake)),
+        lambda emit, health: consumer.run(emit, health, lambda: kind_totals(intake.counts)),
         silence_s=config.settings_of("telemetry", TelemetrySettings).silence_s,
         measurements=("wifi_ap", "exhibit"),
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.deadletter import DeadLetterFile
-from gateway.sample import FieldValue, Sample
+from gateway.sample import FieldValue, Sample, utf8_encodable
 from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN
 
 SUBSCRIPTIONS = (
@@ -132,7 +132,11 @@ class TelemetryIntake:
     def _exhibit_health(self, exhibit: str, placement: Placement, body: dict[str, Any]) -> Sample:
         fields: dict[str, FieldValue] = {"up": True, **_numbers(body, HEALTH_FIELDS)}
         if "fw" in body:
-            if not isinstance(body["fw"], str) or len(body["fw"]) > 40 or _unencodable(body["fw"]):
+            if (
+                not isinstance(body["fw"], str)
+                or len(body["fw"]) > 40
+                or not utf8_encodable(body["fw"])
+            ):
                 raise BadMessage("wrong shape: 'fw' must be a short string")
             fields["fw"] = body["fw"]
         tags = {"site": placement.site, "exhibit": exhibit, "zone": placement.place}
@@ -169,15 +173,6 @@ def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, F
             raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
         fields[name] = int(value) if kind is int else float(value)
     return fields
-
-
-def _unencodable(text: str) -> bool:
-    """A lone surrogate (JSON "\\ud800") cannot be written as UTF-8 line protocol."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _timestamp(body: Mapping[str, Any]) -> int:

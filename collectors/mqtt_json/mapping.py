@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from collectors.mqtt_json.config import FieldSpec, MappingSpec, TimeSpec
 from collectors.mqtt_json.paths import TopicPattern, fill, lookup, parse_path
 from gateway.collector import BadInput
-from gateway.sample import FieldValue
+from gateway.sample import FieldValue, utf8_encodable
 from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN
 
 MAX_STRING = 256
@@ -76,14 +76,14 @@ class CompiledMapping:
 
 
 def tag_value(name: str, value: str) -> str:
-    if not value or len(value) > MAX_TAG or not value.isprintable() or _unencodable(value):
+    if not value or len(value) > MAX_TAG or not value.isprintable() or not utf8_encodable(value):
         raise BadInput(f"bad tag: {name} must be 1-{MAX_TAG} printable characters")
     return value
 
 
 def _typed(name: str, spec: FieldSpec, raw: Any) -> FieldValue:
     if spec.type == "string":
-        if not isinstance(raw, str) or len(raw) > MAX_STRING or _unencodable(raw):
+        if not isinstance(raw, str) or len(raw) > MAX_STRING or not utf8_encodable(raw):
             raise BadInput(f"wrong type: {name} must be a string of at most {MAX_STRING}")
         return raw
     if spec.type == "bool":
@@ -123,11 +123,3 @@ def _time_ns(spec: TimeSpec, raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise BadInput(f"bad time: {raw!r:.40} is not a number of {spec.format}")
     return int(raw * _UNIX_SCALE[spec.format])
-
-
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False

@@ -13,10 +13,10 @@ from gateway.collector import (
     CollectorPlugin,
     RawData,
     Stream,
-    Totals,
 )
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_health import kind_totals
 from gateway.inventory import raw_devices, repeated_values
 from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
 from gateway.yaml_lines import Path as KeyPath
@@ -42,14 +42,6 @@ def json_intake(config: EdumonConfig) -> JsonIntake:
     )
 
 
-def intake_totals(intake: JsonIntake) -> Totals:
-    """The intake's own counts by kind: "ok" is accepted, anything else rejected."""
-    return {
-        ("accepted", "") if kind == "ok" else ("rejected", kind): n
-        for kind, n in intake.counts.items()
-    }
-
-
 def open_mqtt_json(context: CollectorContext) -> Collector:
     config = context.config
     intake = json_intake(config)
@@ -65,7 +57,7 @@ def open_mqtt_json(context: CollectorContext) -> Collector:
     stream = Stream(
         NAME,
         broker_address(config),
-        lambda emit, health: consumer.run(emit, health, lambda: intake_totals(intake)),
+        lambda emit, health: consumer.run(emit, health, lambda: kind_totals(intake.counts)),
         silence_s=section.silence_s,
         measurements=tuple(sorted({m.measurement for m in section.mappings})),
     )

@@ -11,9 +11,9 @@ from collectors.mqtt_json.config import MappingSpec
 from collectors.mqtt_json.intake import JsonIntake, Placement
 from collectors.mqtt_json.mapping import CompiledMapping
 from collectors.mqtt_json.paths import TopicPattern
-from collectors.mqtt_json.plugin import intake_totals
 from gateway.config import check_config
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_health import kind_totals
 
 GOOD = """\
 mqtt_json:
@@ -96,7 +96,7 @@ def test_tag_values_from_devices_are_capped(tmp_path: Path) -> None:
         for s in json_intake.handle(f"agent/{ap}/radio", body)
     ] == ["a1", "a2", "a1"]
     assert json_intake.handle("agent/a3/radio", body) == []
-    assert intake_totals(json_intake) == {
+    assert kind_totals(json_intake.counts) == {
         ("accepted", ""): 3,
         ("rejected", "too many tag values"): 1,
     }
@@ -124,5 +124,5 @@ def test_hostile_payloads_are_dead_lettered(tmp_path: Path, payload: bytes, kind
         fields={"clients": {"path": "sta", "type": "int"}},
     )
     assert json_intake.handle("agent/a1/radio", payload) == []
-    assert intake_totals(json_intake) == {("rejected", kind): 1}
+    assert kind_totals(json_intake.counts) == {("rejected", kind): 1}
     assert json_intake.dead_letters.read()[0]["reason"].startswith(kind)
