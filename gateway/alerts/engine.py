@@ -112,7 +112,8 @@ class AlertEngine:
                 if value is None or not rule.select.matches(sample.tags):
                     continue
                 self.evaluations += 1
-                instance = self._instance(rule, sample.tags)
+                key = instance_key(rule, sample.tags)
+                instance = self._instance(rule, key, sample.tags)
                 if instance is None:  # the rule is full of firing alerts: counted in bounds
                     continue
                 instance.last_seen = now
@@ -123,10 +124,9 @@ class AlertEngine:
                 else:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
                 if instance.state != "inactive":
-                    self._live.add(instance_key(rule, sample.tags))
+                    self._live.add(key)
 
-    def _instance(self, rule: Rule, tags: Mapping[str, str]) -> Instance | None:
-        key = instance_key(rule, tags)
+    def _instance(self, rule: Rule, key: InstanceKey, tags: Mapping[str, str]) -> Instance | None:
         instance = self.instances.get(key)
         if instance is None:
             if not self.bounds.admit(self.instances, rule.name):
