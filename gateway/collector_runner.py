@@ -100,10 +100,12 @@ class CollectorRunner:
             async with asyncio.TaskGroup() as group:
                 for job in collector.polled:
                     if cluster is None:
-                        run = scheduler.run_target(job.collector, job.target, job.schedule)
+                        polling = scheduler.run_target(job.collector, job.target, job.schedule)
                     else:  # only the targets this instance owns, on the shared grid
-                        run = cluster.run_target(scheduler, job.collector, job.target, job.schedule)
-                    group.create_task(run)
+                        polling = cluster.run_target(
+                            scheduler, job.collector, job.target, job.schedule
+                        )
+                    group.create_task(polling)
 
         return run
 

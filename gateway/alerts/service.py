@@ -59,11 +59,6 @@ class Alerting:
         self.save_error: str | None = None
         self._save_log = LogLimit()
 
-    @property
-    def sender(self) -> AlertSender | None:
-        """The sender to the first (with one Alertmanager, the only) Alertmanager."""
-        return self.senders[0] if self.senders else None
-
     def _on_transition(self, transition: Transition) -> None:
         self._unwritten.append(alert_point(transition, self.engine.rules, self.site_names))
         self._dirty = True
