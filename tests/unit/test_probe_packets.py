@@ -1,7 +1,8 @@
-"""Probe packet crafting (scapy) and reply parsing (struct): table-driven, malformed input safe."""
+"""Probe packets (struct) checked against scapy as the reference; malformed input safe."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
@@ -36,17 +37,26 @@ def test_patched_echo_requests_equal_scapys(ident: int, seq: int) -> None:
     assert v6[0] == 128 and v6[4:8] == struct.pack("!HH", ident, seq)
 
 
-def test_tcp_syn_has_a_valid_checksum() -> None:
-    segment = tcp_syn(4, "198.18.0.1", "198.18.0.2", 61000, 443, 1000)
-    packet = IP(bytes(IP(src="198.18.0.1", dst="198.18.0.2", proto=6) / segment))
-    recomputed = IP(
-        bytes(
-            IP(src="198.18.0.1", dst="198.18.0.2")
-            / TCP(sport=61000, dport=443, flags="S", seq=1000, window=64240)
-        )
+@pytest.mark.parametrize(
+    ("src", "dst", "ip"),
+    [("198.18.0.1", "198.18.0.2", IP), ("fd00:ed::1", "fd00:ed:1::5", IPv6)],
+)
+def test_tcp_syn_is_what_scapy_builds(src: str, dst: str, ip: type) -> None:
+    ours = tcp_syn(4 if ip is IP else 6, src, dst, 61000, 443, 1000)
+    reference = ip(src=src, dst=dst) / TCP(
+        sport=61000, dport=443, flags="S", seq=1000, window=64240
     )
-    assert packet[TCP].chksum == recomputed[TCP].chksum
-    assert packet[TCP].flags == "S"
+    assert ours == bytes(ip(bytes(reference))[TCP])
+
+
+@given(st.from_regex(r"[a-z0-9-]{1,20}(\.[a-z0-9-]{1,20}){0,4}\.?", fullmatch=True))
+def test_dns_query_is_what_scapy_builds(name: str) -> None:
+    from scapy.layers.dns import DNS, DNSQR
+
+    for qtype in ("A", "AAAA"):
+        assert dns_query(7, name, qtype) == bytes(
+            DNS(id=7, rd=1, qd=DNSQR(qname=name, qtype=qtype))
+        )
 
 
 V4_REPLY = bytes(IP(src="198.18.0.2", dst="198.18.0.1") / ICMP(type=0, id=5, seq=9) / (b"x" * 16))
@@ -133,11 +143,31 @@ def test_dns_answer_check() -> None:
         qr=1,
         rcode=0,
         qd=DNSQR(qname="gw.school.edumon.test"),
-        an=[DNSRR(rrname="gw.school.edumon.test", type="A", rdata="198.18.0.2")],
+        an=[
+            DNSRR(rrname="gw.school.edumon.test", type="CNAME", rdata="gw2.school.edumon.test"),
+            DNSRR(rrname="gw2.school.edumon.test", type="A", rdata="198.18.0.2"),
+            DNSRR(rrname="gw2.school.edumon.test", type="AAAA", rdata="fd00:ed::2"),
+        ],
     )
     assert parse_dns_answer(bytes(answer), "A") == (0, ["198.18.0.2"])
-    assert parse_dns_answer(bytes(answer), "AAAA") == (0, [])
+    assert parse_dns_answer(bytes(answer), "AAAA") == (0, ["fd00:ed::2"])
     assert parse_dns_answer(bytes(DNS(id=7, qr=1, rcode=3)), "A") == (3, [])
+
+
+def test_dns_answer_with_compressed_names() -> None:
+    """Real servers point back to the question's name (RFC 1035 4.1.4)."""
+    question = dns_query(9, "gw.edumon.test", "A")
+    record = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([198, 18, 0, 9])
+    response = question[:2] + b"\x81\x80" + question[4:6] + b"\x00\x01" + question[8:] + record
+    assert parse_dns_answer(response, "A") == (0, ["198.18.0.9"])
+    with pytest.raises(ValueError, match="A record of 3 bytes"):
+        parse_dns_answer(response[:-5] + b"\x03\x01\x02\x03", "A")
+
+
+@given(st.binary(max_size=120))
+def test_dns_parser_raises_only_value_error_on_garbage(data: bytes) -> None:
+    with contextlib.suppress(ValueError):
+        parse_dns_answer(data, "A")
 
 
 @pytest.mark.parametrize(
