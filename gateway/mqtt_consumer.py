@@ -8,18 +8,18 @@ Shared by the collectors that read MQTT (device telemetry, LoRaWAN network serve
   bounds the unacked window (Mosquitto's default of 20 caps a consumer near 1,000 msg/s;
   edumon's stack sets 1,000); with 5 the consumer announces its own Receive Maximum.
 - PUBACK is sent only once the samples a message produced are fsynced in the spool
-  (`emit(..., durable=True)`); aiomqtt acks on receipt by default (empicano/aiomqtt#345), so
-  paho's manual-ack mode is switched on underneath it. A crash before the ack means the broker
+  (`emit(..., durable=True)`); general clients ack on receipt (aiomqtt: empicano/aiomqtt#345),
+  ours (gateway/mqtt_connection.py) only when told. A crash before the ack means the broker
   delivers the message again: at least once, and points carry their own timestamps.
 - While one batch is being made durable the next one accumulates, so acks never serialise on
   the fsync and the cost per message stays small (one emit and one fsync per batch).
 - Reconnects forever with exponential backoff and resubscribes each time: a consumer that
   silently stops after a reconnect is the bug this loop exists to prevent.
 - Reports to its health object: connected (or why not: refused login, unreachable, frozen
-  broker), each message, and the handler's failures. A connection that stays silent for the
+  broker), the messages, and the handler's failures. A connection that stays silent for the
   stream's `silence_s` while devices are expected is presumed dead (a frozen broker keeps the
   TCP connection open) and is dropped once, so a broker that does not answer is noticed in
-  seconds, not after the TCP keepalive.
+  seconds, not after the keepalive.
 - A handler that raises is a bug, but the message still ends as a dead letter with the
   exception as its reason, counted, and is acked: never lost silently, never redelivered
   forever.
@@ -30,44 +30,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, cast
-
-import aiomqtt
-from paho.mqtt.client import MQTTMessage
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from dataclasses import dataclass
 
 from gateway.collector import CollectorEmit, Totals
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import CollectorHealth
+from gateway.mqtt_connection import MqttConnection, MqttError, MqttSettings, connect
+from gateway.mqtt_packets import Publish
 from gateway.sample import Sample
+
+__all__ = ["MqttConsumer", "MqttSettings", "broker_address", "settings_from_config", "shared"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes, bool], list[Sample]]  # (topic, payload, retained) -> samples
-SESSION_EXPIRY_S = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    host: str
-    port: int = 1883
-    client_id: str = "edumon"
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    ca_file: Path | None = None
-    keepalive_s: int = 15
-    max_unacked: int = 5000  # MQTT 5 Receive Maximum: messages received and not yet acked
-    # "3.1.1" by default: paho parses MQTT 5 properties of every PUBLISH in Python, which costs
-    # about 3x the CPU per message (bench/mqtt.py); Mosquitto offers $share to both versions
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    reconnect_max_s: float = 30.0
 
 
 @dataclass
@@ -115,33 +93,6 @@ class MqttConsumer:
             ("dead_letter_lost", ""): self.dead_letters.lost,
         }
 
-    def _client(self) -> aiomqtt.Client:
-        s = self.settings
-        session: dict[str, Any]
-        if s.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
-            properties.ReceiveMaximum = min(65535, s.max_unacked)
-            session = {
-                "protocol": aiomqtt.ProtocolVersion.V5,
-                "clean_start": False,
-                "properties": properties,
-            }
-        else:
-            session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-        client = aiomqtt.Client(
-            s.host,
-            s.port,
-            username=s.username,
-            password=s.password,
-            identifier=s.client_id,
-            keepalive=s.keepalive_s,
-            tls_context=ssl.create_default_context(cafile=s.ca_file) if s.tls else None,
-            **session,
-        )
-        client._client.manual_ack_set(True)  # ack after persisting, see above
-        return client
-
     async def run(
         self,
         emit: CollectorEmit,
@@ -159,7 +110,7 @@ class MqttConsumer:
         while True:
             try:
                 await self._session(emit)
-            except (aiomqtt.MqttError, SilentBroker) as error:
+            except (MqttError, SilentBroker) as error:
                 was_connected = self.connected.is_set()
                 self.connected.clear()
                 self.stats.disconnects += 1
@@ -175,39 +126,31 @@ class MqttConsumer:
             delay = min(delay * 2, self.settings.reconnect_max_s)
 
     async def _session(self, emit: CollectorEmit) -> None:
-        client = self._client()
         batch = _Batch()
         health = self.health
 
-        def received(_client: Any, _userdata: Any, message: MQTTMessage) -> None:
-            self.stats.messages += 1
-            health.message()
-            batch.add(message)
+        def received(messages: list[Publish]) -> None:
+            self.stats.messages += len(messages)
+            health.message(len(messages))
+            batch.add(messages)
 
-        # Messages go straight from paho's callback into the batch: aiomqtt's own path wraps
-        # each one and hands it over through a queue and a task per message, which was a sixth
-        # of the CPU per message (bench/mqtt.py).
-        client._client.on_message = received
+        connection = await connect(self.settings, received)
         try:
-            async with client:
-                for topic in self.subscriptions:
-                    await client.subscribe(topic, qos=1)
-                self.stats.connects += 1
-                self.connected.set()
-                health.connect(f"subscribed at {self.broker}")
-                log.info("%s: subscribed to %s", self.name, ", ".join(self.subscriptions))
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._persist(client, batch, emit))
-                    group.create_task(self._watch_silence())
-                    # yields nothing (the callback above takes the messages); it raises
-                    # MqttError when the connection drops, which ends the session
-                    async for _ in client.messages:
-                        pass
-        except* (aiomqtt.MqttError, SilentBroker) as group_error:
+            await connection.subscribe(self.subscriptions)
+            self.stats.connects += 1
+            self.connected.set()
+            health.connect(f"subscribed at {self.broker}")
+            log.info("%s: subscribed to %s", self.name, ", ".join(self.subscriptions))
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._persist(connection, batch, emit))
+                group.create_task(self._watch_silence())
+                group.create_task(connection.keep_alive())
+                group.create_task(connection.wait_closed())  # raises MqttError once it drops
+        except* (MqttError, SilentBroker) as group_error:
             # unacked messages are redelivered by the broker on the next session
             raise group_error.exceptions[0] from None
         finally:
-            _forget_disconnect_error(client)
+            connection.close()
 
     async def _watch_silence(self) -> None:
         """Drop a connection that has carried nothing for the silence limit (once per silence:
@@ -224,7 +167,9 @@ class MqttConsumer:
             if quiet is not None:
                 return  # already reconnected once for this silence
 
-    async def _persist(self, client: aiomqtt.Client, batch: _Batch, emit: CollectorEmit) -> None:
+    async def _persist(
+        self, connection: MqttConnection, batch: _Batch, emit: CollectorEmit
+    ) -> None:
         """Take whatever arrived, make it durable with one emit, then ack all of it."""
         while True:
             messages = await batch.take()
@@ -233,33 +178,20 @@ class MqttConsumer:
                 samples += self._samples(message)
             if samples:
                 await emit(samples, collector=self.name, durable=True)
-            for message in messages:
-                if message.qos > 0:
-                    client._client.ack(message.mid, message.qos)
+            connection.ack([message.packet_id for message in messages if message.qos])
             self.stats.acked += len(messages)
 
-    def _samples(self, message: MQTTMessage) -> list[Sample]:
-        # a received message's payload is bytes (paho types it for sending, too)
-        payload = cast(bytes, message.payload)
+    def _samples(self, message: Publish) -> list[Sample]:
         try:
-            return self.handler(message.topic, payload, message.retain)
+            return self.handler(message.topic, message.payload, message.retain)
         except Exception as error:  # the handler dead-letters bad input; this is a bug
             self.stats.failures += 1
             if self.stats.failures == 1 or self.stats.failures % 100 == 0:
                 log.exception("%s: failed to process a message on %.120r", self.name, message.topic)
             reason = f"handler_error: {type(error).__name__}: {str(error)[:200]}"
-            raw = message.topic.encode("utf-8", "backslashreplace") + b"\n" + payload
+            raw = message.topic.encode("utf-8", "backslashreplace") + b"\n" + message.payload
             self.dead_letters.add(source=self.name, reason=reason, raw=raw)  # never raises
             return []
-
-
-def _forget_disconnect_error(client: aiomqtt.Client) -> None:
-    """aiomqtt keeps the cause of a lost connection in a future that nobody awaits when the
-    session ends by another error; retrieve it so asyncio does not log it as never retrieved."""
-    for name in ("_disconnected", "_connected"):
-        future = getattr(client, name, None)
-        if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-            future.exception()
 
 
 class _Batch:
@@ -268,14 +200,14 @@ class _Batch:
     before we ack, and we ack only after persisting."""
 
     def __init__(self) -> None:
-        self.waiting: list[MQTTMessage] = []
+        self.waiting: list[Publish] = []
         self.arrived = asyncio.Event()
 
-    def add(self, message: MQTTMessage) -> None:
-        self.waiting.append(message)
+    def add(self, messages: list[Publish]) -> None:
+        self.waiting += messages
         self.arrived.set()
 
-    async def take(self) -> list[MQTTMessage]:
+    async def take(self) -> list[Publish]:
         while not self.waiting:
             self.arrived.clear()
             await self.arrived.wait()
