@@ -18,7 +18,9 @@ receive, PUBACKs and printing (to /dev/null). The broker's, publisher's and data
 count for nobody.
 
 Usage: python bench/mqtt.py [--rate 1000] [--seconds 30] [--aps 1000] [--backlog 50000]
-       (--backlog 0 / --seconds 0 skips a mode)
+       [--profile steady.txt]
+       (--backlog 0 / --seconds 0 skips a mode; --profile records edumon's steady stream with
+       py-spy into a collapsed-stack file, which slows edumon down: figures are not comparable)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +108,23 @@ def write_config(workdir: Path, influx: InfluxDB1, broker: Mosquitto, aps: int) 
     return path
 
 
+def py_spy(pid: int, path: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` (and its threads) into a collapsed-stack file until SIGINT."""
+    command = [
+        str(Path(sys.executable).parent / "py-spy"),
+        "record",
+        "-p",
+        str(pid),
+        "-f",
+        "raw",
+        "-r",
+        "200",
+        "-o",
+        str(path),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stored(influx: InfluxDB1) -> int:
     return influx.count("wifi_ap", "clients", db="bench")
 
@@ -167,6 +187,7 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
                 mosquitto_sub(broker.port, "-C", str(total)), stdout=subprocess.DEVNULL
             )
             time.sleep(0.5)  # subscribed
+            profiler = py_spy(service.pid, args.profile) if args.profile else None
             cpu0 = cpu_s(service.pid)
             publisher.stdin.write("go\n")
             publisher.stdin.flush()
@@ -182,6 +203,9 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
                 time.sleep(0.1)
             counts.append((time.time(), n))
             cpu = cpu_s(service.pid) - cpu0
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=30)
             missing = missing_points(influx, args, total) if n < total else []
             _pid, _status, usage = os.wait4(sub.pid, 0)  # this child's own rusage
             sub.returncode = 0
@@ -295,6 +319,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="steady: how long")
     parser.add_argument("--aps", type=int, default=1000, help="access points publishing")
     parser.add_argument("--backlog", type=int, default=50_000, help="backlog: messages")
+    parser.add_argument("--profile", type=Path, help="steady: py-spy's collapsed stacks of edumon")
     args = parser.parse_args()
     out = [
         f"bench/mqtt.py  {datetime.datetime.now().isoformat(timespec='seconds')}  "
