@@ -36,9 +36,9 @@ class YamlProblem(ValueError):
 def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     """Parse one YAML document; raise `YamlProblem` (never another exception) on bad input."""
     lines: dict[Path, int] = {}
-    loader: yaml.SafeLoader | None = None
+    loader: yaml.CSafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)  # its reader already rejects unprintable characters
+        loader = yaml.CSafeLoader(text)  # libyaml; its reader rejects unprintable characters
         root = loader.get_single_node()
         data = None if root is None else _Walker(loader, lines).build(root, ())
     except yaml.MarkedYAMLError as error:
@@ -54,6 +54,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
         raise YamlProblem(line, message) from error
     except yaml.YAMLError as error:
         raise YamlProblem(None, f"YAML error: {type(error).__name__}") from error
+    except UnicodeEncodeError as error:  # libyaml takes UTF-8: a lone surrogate cannot be
+        raise YamlProblem(None, "YAML error: the text is not valid Unicode") from error
     except RecursionError as error:
         raise YamlProblem(None, "YAML error: the document is nested too deeply") from error
     finally:
@@ -82,7 +84,7 @@ def dotted_path(path: Path) -> str:
 class _Walker:
     """Builds Python values from composed nodes with SafeConstructor's scalar rules."""
 
-    def __init__(self, loader: yaml.SafeLoader, lines: dict[Path, int]) -> None:
+    def __init__(self, loader: yaml.CSafeLoader, lines: dict[Path, int]) -> None:
         self.loader = loader
         self.lines = lines
         self.built: dict[int, Any] = {}  # id(node) -> value, for collections reached twice
