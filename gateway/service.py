@@ -79,6 +79,7 @@ class Service:
             self.dead_letters,
             self.metrics,
             max_in_flight=config.influxdb.max_in_flight,
+            max_post_points=config.influxdb.batch_size,
             retry=RetryPolicy(max_delay_s=config.influxdb.max_retry_delay_s),
         )
         self.pipeline = Pipeline(

@@ -21,11 +21,13 @@ fails until it works again; failures are logged once a minute.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import struct
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,10 +260,10 @@ class Spool:
             return None
         return Record(segment.seq, offset, offset + _HEADER.size + length, points, payload)
 
-    def ack(self, record: Record) -> None:
-        """The record is in the database (or dead-lettered): advance the cursor past it."""
+    def ack(self, *records: Record) -> None:
+        """The records are in the database (or dead-lettered): advance the cursor past them."""
         for entry in self._in_flight:
-            if entry[0] == record:
+            if entry[0] in records:
                 entry[1] = True
         while self._in_flight and self._in_flight[0][1]:
             done = self._record_of(self._in_flight.popleft())
@@ -284,18 +286,21 @@ class Spool:
     @property
     def pending_points(self) -> int:
         """Points appended but not yet acknowledged (sent or in flight)."""
-        return sum(
-            points
-            for s in self._segments
-            for off, points in s.records
-            if (s.seq, off) >= self._cursor
-        )
+        return sum(points for _, points in self._unacked_records())
 
     @property
     def pending_batches(self) -> int:
-        return sum(
-            1 for s in self._segments for off, _ in s.records if (s.seq, off) >= self._cursor
-        )
+        return sum(1 for _ in self._unacked_records())
+
+    def _unacked_records(self) -> Iterator[tuple[int, int]]:
+        """(offset, points) of the records at or after the cursor (found by bisection: the
+        gauges read this on every append and ack, and a segment holds thousands of records)."""
+        seq, offset = self._cursor
+        for segment in self._segments:
+            if segment.seq == seq:
+                yield from segment.records[bisect.bisect_left(segment.records, (offset,)) :]
+            elif segment.seq > seq:
+                yield from segment.records
 
     def close(self) -> None:
         self._close_write_file()

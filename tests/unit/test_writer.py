@@ -198,3 +198,39 @@ async def test_unencodable_samples_are_dead_lettered(tmp_path: Path, serve) -> N
     assert len(fake.stored) == 2
     [dead] = writer.dead_letters.read()
     assert dead["source"] == "encoder" and "finite" in dead["reason"]
+
+
+async def test_small_spooled_batches_share_a_post_up_to_max_post_points(
+    tmp_path: Path,
+    serve,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeInflux(lambda lines, n: web.Response(status=204))
+    writer = make_writer(tmp_path, await serve(fake))
+    writer.max_post_points = 25
+    for first in range(0, 60, 10):  # six batches spooled before the writer runs
+        await writer.accept(
+            [Sample("m", {"k": "v"}, {"n": i}, 1000 + i) for i in range(first, first + 10)]
+        )
+    await write_all(writer, [])
+    assert [len(lines) for lines in fake.requests] == [30, 30]  # whole batches, up to 25 and one
+    assert fake.stored == [b"m,k=v n=%di %d" % (i, 1000 + i) for i in range(60)]
+    assert writer.spool.pending_batches == 0
+
+
+async def test_a_small_post_waits_for_company_until_the_post_interval(
+    tmp_path: Path,
+    serve,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeInflux(lambda lines, n: web.Response(status=204))
+    writer = make_writer(tmp_path, await serve(fake))
+    writer.post_interval_s = 0.3
+    task = asyncio.create_task(writer.run())
+    await writer.accept(points(1))
+    for _ in range(5):  # the first POST goes at once; these five arrive within the interval
+        await asyncio.sleep(0.02)
+        await writer.accept(points(2))
+    assert await writer.drain(5)
+    assert [len(lines) for lines in fake.requests] == [1, 10]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await writer.close()
