@@ -115,6 +115,8 @@ def _length(n: int) -> bytes:
 
 
 def tlv(tag: int, content: bytes) -> bytes:
+    if len(content) < 0x80:
+        return bytes((tag, len(content))) + content
     return bytes((tag,)) + _length(len(content)) + content
 
 
@@ -131,7 +133,7 @@ def encode_unsigned(value: int) -> bytes:
 def encode_pdu(
     pdu: int, request_id: int, error_status: int, error_index: int, varbinds: list[VarBind]
 ) -> bytes:
-    body = b"".join(tlv(SEQUENCE, tlv(OBJECT_ID, vb.oid) + tlv(vb.tag, vb.raw)) for vb in varbinds)
+    body = b"".join(map(_encode_varbind, varbinds))
     return tlv(
         pdu,
         tlv(INTEGER, encode_integer(request_id))
@@ -139,6 +141,18 @@ def encode_pdu(
         + tlv(INTEGER, encode_integer(error_index))
         + tlv(SEQUENCE, body),
     )
+
+
+def _encode_varbind(varbind: VarBind) -> bytes:
+    oid, tag, raw = varbind
+    if len(oid) + len(raw) < 0x80 - 4:  # every length in short form: the headers in one go
+        return (
+            bytes((SEQUENCE, len(oid) + len(raw) + 4, OBJECT_ID, len(oid)))
+            + oid
+            + bytes((tag, len(raw)))
+            + raw
+        )
+    return tlv(SEQUENCE, tlv(OBJECT_ID, oid) + tlv(tag, raw))
 
 
 def encode_message(
@@ -207,17 +221,46 @@ def decode_pdu(data: bytes, pos: int, end: int) -> tuple[int, int, int, int, lis
     tag, pos, end = _header(data, pos, end)
     if tag != SEQUENCE:
         raise BerError("expected the varbind list")
-    varbinds = []
+    return pdu, request_id, error_status, error_index, _varbinds(data, pos, end)
+
+
+def _varbinds(data: bytes, pos: int, end: int) -> list[VarBind]:
+    """The varbinds from `pos` to `end`. Most varbinds of a table walk are under 128 bytes
+    with short-form lengths throughout; those are read here in one step, with the same bounds
+    checks as `_varbind` (which reads any other, and raises on the malformed)."""
+    varbinds: list[VarBind] = []
+    append, new = varbinds.append, tuple.__new__  # VarBind's own __new__ costs a call more
     while pos < end:
-        tag, inner, pos = _header(data, pos, end)
-        if tag != SEQUENCE:
-            raise BerError(f"expected a varbind at byte {inner}")
-        tag, start, stop = _header(data, inner, pos)
-        if tag != OBJECT_ID:
-            raise BerError(f"expected an OID at byte {start}")
-        value_tag, value_start, value_stop = _header(data, stop, pos)
-        varbinds.append(VarBind(data[start:stop], value_tag, data[value_start:value_stop]))
-    return pdu, request_id, error_status, error_index, varbinds
+        # 0x30 L 0x06 l <OID: l bytes> tag m <value: m bytes>, each length < 0x80
+        stop = pos + 2 + data[pos + 1] if pos + 4 < end else end + 1
+        oid_stop = pos + 4 + data[pos + 3] if stop <= end else stop
+        if (
+            oid_stop + 2 <= stop
+            and data[pos] == SEQUENCE
+            and data[pos + 2] == OBJECT_ID
+            and data[pos + 1] | data[pos + 3] | data[oid_stop + 1] < 0x80
+            and oid_stop + 2 + data[oid_stop + 1] <= stop
+        ):
+            value_start = oid_stop + 2
+            raw = data[value_start : value_start + data[oid_stop + 1]]
+            append(new(VarBind, (data[pos + 4 : oid_stop], data[oid_stop], raw)))
+            pos = stop
+        else:
+            varbind, pos = _varbind(data, pos, end)
+            append(varbind)
+    return varbinds
+
+
+def _varbind(data: bytes, pos: int, end: int) -> tuple[VarBind, int]:
+    """The varbind at `pos` and where the next one starts."""
+    tag, inner, pos = _header(data, pos, end)
+    if tag != SEQUENCE:
+        raise BerError(f"expected a varbind at byte {inner}")
+    tag, start, stop = _header(data, inner, pos)
+    if tag != OBJECT_ID:
+        raise BerError(f"expected an OID at byte {start}")
+    value_tag, value_start, value_stop = _header(data, stop, pos)
+    return VarBind(data[start:stop], value_tag, data[value_start:value_stop]), pos
 
 
 def read_tlv(data: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, int]:
