@@ -12,6 +12,7 @@ substitute it, and the SNMPv3 transport (pysnmp's engine) implements the same me
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import itertools
 import logging
@@ -62,9 +63,8 @@ SEND_BUFFER_BYTES = 1 << 20
 FORCED = {socket.SO_RCVBUF: 33, socket.SO_SNDBUF: 32} if sys.platform == "linux" else {}
 
 
-@dataclass(frozen=True)
-class _Pending:
-    future: asyncio.Future[Reply]
+class _Pending(NamedTuple):
+    future: asyncio.Future[Reply | None]  # None: no reply in time
     address: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]  # asked
     community: bytes | None  # v1/v2c: the community sent; None for v3
 
@@ -166,18 +166,24 @@ class UdpSockets:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         endpoint = await self.endpoint(family)
         ip = await _resolve(host, family)
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = _Pending(future, (ip, port), community)
+        loop = asyncio.get_running_loop()
         try:
             for attempt in range(retries + 1):
                 stats.requests += 1
                 stats.retries += attempt > 0
+                # a future per try that the reply or a timer ends (None: the timer); cheaper
+                # than a timeout around a shield
+                future: asyncio.Future[Reply | None] = loop.create_future()
+                self._pending[request_id] = _Pending(future, (ip, port), community)
                 endpoint.sendto(wire, (str(ip), port))
+                timer = loop.call_later(timeout_s, _time_out, future)
                 try:
-                    async with asyncio.timeout(timeout_s):
-                        return await asyncio.shield(future)
-                except TimeoutError:
-                    stats.timeouts += 1
+                    reply = await future
+                finally:
+                    timer.cancel()
+                if reply is not None:
+                    return reply
+                stats.timeouts += 1
             raise SnmpError(
                 f"{name}: no answer from {host}:{port} after {retries + 1} tries of {timeout_s:g} s"
             )
@@ -188,6 +194,11 @@ class UdpSockets:
         for transport in self._endpoints.values():
             transport.close()
         self._endpoints.clear()
+
+
+def _time_out(future: asyncio.Future[Reply | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -202,15 +213,21 @@ def _address(
     sender: tuple[str | int, ...],
 ) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
     try:
-        return ipaddress.ip_address(str(sender[0]).split("%")[0]), int(sender[1])
+        return _ip(str(sender[0]).split("%")[0]), int(sender[1])
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IP address from its text (parsed once per address: every request and reply asks)."""
+    return ipaddress.ip_address(text)
 
 
 async def _resolve(host: str, family: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """The address a reply must come from: the host itself, or what its name resolves to."""
     try:
-        return ipaddress.ip_address(host)
+        return _ip(host)
     except ValueError:
         pass
     try:
@@ -289,23 +306,51 @@ async def walk_columns(
     """
     rows: dict[bytes, dict[tuple[int, ...], ber.VarBind]] = {c: {} for c in columns}
     cursor = {c: c for c in columns}
+    indexes: dict[bytes, tuple[int, ...]] = {}  # the columns of a table share their row indexes
     active = list(columns)
     while active:
         varbinds = await transport.bulk([cursor[c] for c in active], max_repetitions)
         finished: set[bytes] = set()
         progressed = False
-        for i, varbind in enumerate(varbinds):
-            column = active[i % len(active)]
-            if column in finished:
-                continue
-            inside = varbind.oid.startswith(column) and len(varbind.oid) > len(column)
-            if not inside or varbind.tag in ber.EXCEPTIONS or varbind.oid == cursor[column]:
+        for position, column in enumerate(active):
+            before = cursor[column]
+            # the answer repeats the columns in the order asked: this column's varbinds are
+            # every len(active)-th from its position
+            repetitions = varbinds[position :: len(active)]
+            if not _take_column(column, repetitions, rows[column], cursor, indexes):
                 finished.add(column)
-                continue
-            rows[column][ber.oid_suffix(varbind.oid, column)] = varbind
-            cursor[column] = varbind.oid
-            progressed = True
+            progressed = progressed or cursor[column] != before
         if not progressed and not finished:
             raise SnmpError("the agent's GETBULK answers make no progress")
         active = [c for c in active if c not in finished]
     return rows
+
+
+def _take_column(
+    column: bytes,
+    varbinds: list[ber.VarBind],
+    table: dict[tuple[int, ...], ber.VarBind],
+    cursor: dict[bytes, bytes],
+    indexes: dict[bytes, tuple[int, ...]],
+) -> bool:
+    """Store one column's varbinds by row index and move its cursor; False when one of them
+    ends the column (past its subtree, an exception, or no step forward)."""
+    prefix_length, last = len(column), cursor[column]
+    for varbind in varbinds:
+        oid = varbind.oid
+        if (
+            len(oid) <= prefix_length
+            or not oid.startswith(column)
+            or varbind.tag in ber.EXCEPTIONS
+            or oid == last
+        ):
+            cursor[column] = last
+            return False
+        suffix = oid[prefix_length:]
+        index = indexes.get(suffix)
+        if index is None:
+            index = indexes[suffix] = ber.oid_suffix(oid, column)
+        table[index] = varbind
+        last = oid
+    cursor[column] = last
+    return True
