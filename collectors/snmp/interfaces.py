@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from collectors.snmp import ber
 from collectors.snmp.profile_reader import number, text
@@ -53,7 +54,38 @@ C32_COLUMNS = {
 }
 SPEED_UNKNOWN = 4_294_967_295  # ifSpeed's ceiling: the real speed is in ifHighSpeed, or unknown
 EVENTS = tuple(EVENT_COLUMNS)
-Rows = Mapping[str, Mapping[tuple[int, ...], ber.VarBind]]  # column name -> rows
+Table = Mapping[tuple[int, ...], ber.VarBind]  # row index -> varbind
+Rows = Mapping[str, Table]  # column name -> rows
+RowCounters = dict[str, int | None]  # one row's counters by column (None: not a number)
+UNSIGNED = frozenset({ber.COUNTER32, ber.COUNTER64, ber.GAUGE32, ber.TIMETICKS})
+
+
+@dataclass(frozen=True)
+class Direction:
+    """The counter columns and fields of one direction of traffic."""
+
+    name: str  # in, out
+    octets: str
+    packets: tuple[str, ...]  # whichever of them the table has (64 bits: not nucast)
+    bps: str
+    util_pct: str
+
+
+DIRECTIONS = tuple(
+    Direction(
+        d,
+        f"{d}_octets",
+        tuple(f"{d}_{kind}" for kind in ("ucast", "mcast", "bcast", "nucast")),
+        f"{d}_bps",
+        f"{d}_util_pct",
+    )
+    for d in ("in", "out")
+)
+COUNTERS = (  # the columns of RowCounters
+    "discontinuity",
+    *EVENTS,
+    *(column for d in DIRECTIONS for column in (d.octets, *d.packets)),
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +109,7 @@ class Port:
 
 @dataclass
 class CounterState:
-    values: dict[tuple[int, str], int] = field(default_factory=dict)
+    values: dict[int, dict[str, int]] = field(default_factory=dict)  # ifIndex -> its counters
     last_change: dict[int, int] = field(default_factory=dict)
     oper: dict[int, bool] = field(default_factory=dict)
     discarded: Counter[str] = field(default_factory=Counter)
@@ -140,6 +172,7 @@ def ports(
     """The kept rows with their fields; rates when `seconds` (agent time since the last poll).
     `uptime_ticks` (the agent's sysUpTime now) dates the last change of a port that flapped."""
     out = []
+    counter_columns = [(c, rows[c]) for c in COUNTERS if c in rows]
     for index, oper in rows["oper"].items():
         name = names[index[0]]
         if not _kept(selection, rows, index, name):
@@ -163,9 +196,11 @@ def ports(
         if fields.get("flaps") and uptime_ticks is not None:
             change = int(number(rows["last_change"].get(index)) or 0)
             fields["last_change_s"] = max(0, uptime_ticks - change) / 100  # seconds before now
+        counters = _row_counters(counter_columns, index)
         if seconds:
-            _rates(state, rows, index, seconds, bits, speed, fields)
-        _remember(state, rows, index)
+            previous = state.values.get(index[0], {})
+            _rates(state, counters, previous, seconds, bits, speed, fields)
+        _remember(state, index[0], counters)
         out.append(Port(index[0], name, "uplink" if uplink else "access", fields))
     return out
 
@@ -190,68 +225,76 @@ def _flaps(
     state.oper[if_index] = oper_up
 
 
+def _row_counters(columns: Sequence[tuple[str, Table]], index: tuple[int, ...]) -> RowCounters:
+    """A row's counters: {column: value} of the columns that have the row; None where the
+    agent's value is not a number."""
+    counters: RowCounters = {}
+    for column, table in columns:
+        varbind = table.get(index)
+        if varbind is None:
+            continue
+        if varbind.tag in UNSIGNED:  # what counters are: decoded here, not through `number`
+            counters[column] = int.from_bytes(varbind.raw, "big")
+        else:
+            value = number(varbind)
+            counters[column] = None if value is None else int(value)
+    return counters
+
+
 def _rates(
     state: CounterState,
-    rows: Rows,
-    index: tuple[int, ...],
+    counters: RowCounters,
+    previous: Mapping[str, int],
     seconds: float,
     bits: int,
     speed: float | None,
     fields: dict[str, FieldValue],
 ) -> None:
+    """Rates from a row's counters now and at the last poll, by the rules in `rates`."""
     speed_bps = speed * 1e6 if speed else None
-    discontinuity = number(rows.get("discontinuity", {}).get(index))
-    before = state.values.get((index[0], "discontinuity"))
+    discontinuity, before = counters.get("discontinuity"), previous.get("discontinuity")
     if discontinuity is not None and before is not None and discontinuity != before:
         _discard(state, Verdict.DISCONTINUITY, ("in", "out"), fields)
         return
-    for direction in ("in", "out"):
-        octets = rows[f"{direction}_octets"].get(index)
-        if octets is None:
+    for direction in DIRECTIONS:
+        if direction.octets not in counters:
             continue
-        current = int(number(octets) or 0)
-        previous = state.values.get((index[0], f"{direction}_octets"))
-        rate, verdict = counter_rate(previous, current, seconds, bits=bits, speed_bps=speed_bps)
+        current = counters[direction.octets] or 0  # a non-number counts as 0 here
+        last = previous.get(direction.octets)
+        rate, verdict = counter_rate(last, current, seconds, bits=bits, speed_bps=speed_bps)
         if rate is not None:
-            packets = _packet_delta(state, rows, index, direction, bits)
-            octet_delta = counter_delta(previous, current, bits=bits)
+            packets = _packet_delta(counters, previous, direction.packets, bits)
+            octet_delta = counter_delta(last, current, bits=bits)
             if packets is not None and octet_delta is not None:
                 verdict = packets_fit(octet_delta, packets, seconds, speed_bps)
                 rate = rate if verdict is Verdict.OK else None
-        if verdict not in (Verdict.OK, Verdict.FIRST):
-            _discard(state, verdict, (direction,), fields)
+        if verdict is not Verdict.OK and verdict is not Verdict.FIRST:
+            _discard(state, verdict, (direction.name,), fields)
         if rate is not None:
-            fields[f"{direction}_bps"] = round(rate, 3)
+            fields[direction.bps] = round(rate, 3)
             if speed_bps:
-                fields[f"{direction}_util_pct"] = round(100 * rate / speed_bps, 4)
+                fields[direction.util_pct] = round(100 * rate / speed_bps, 4)
     for event in EVENTS:
-        current_event = number(rows[event].get(index))
+        current_event = counters.get(event)
         if current_event is not None:
-            previous_event = state.values.get((index[0], event))
-            value = event_rate(previous_event, int(current_event), seconds, bits=32)
+            value = event_rate(previous.get(event), current_event, seconds, bits=32)
             if value is not None:
                 fields[event] = round(value, 6)
 
 
 def _packet_delta(
-    state: CounterState, rows: Rows, index: tuple[int, ...], direction: str, bits: int
+    counters: RowCounters, previous: Mapping[str, int], columns: Sequence[str], bits: int
 ) -> int | None:
-    columns = [c for c in _packet_columns(direction) if c in rows and index in rows[c]]
-    if not columns:
-        return None
-    total = 0
+    """Packets of one direction since the last poll, over the packet columns the row has;
+    None when it has none or one of them cannot tell."""
+    total, counted = 0, False
     for column in columns:
-        delta = counter_delta(
-            state.values.get((index[0], column)), int(number(rows[column][index]) or 0), bits=bits
-        )
-        if delta is None:
-            return None
-        total += delta
-    return total
-
-
-def _packet_columns(direction: str) -> tuple[str, ...]:
-    return tuple(f"{direction}_{kind}" for kind in ("ucast", "mcast", "bcast", "nucast"))
+        if column in counters:
+            delta = counter_delta(previous.get(column), counters[column] or 0, bits=bits)
+            if delta is None:
+                return None
+            total, counted = total + delta, True
+    return total if counted else None
 
 
 def _discard(
@@ -262,9 +305,8 @@ def _discard(
         fields[f"{direction}_rate_discarded"] = verdict.value
 
 
-def _remember(state: CounterState, rows: Rows, index: tuple[int, ...]) -> None:
-    counters = ("in_octets", "out_octets", "discontinuity", *EVENTS)
-    for column in (*counters, *_packet_columns("in"), *_packet_columns("out")):
-        value = number(rows.get(column, {}).get(index))
-        if value is not None:
-            state.values[(index[0], column)] = int(value)
+def _remember(state: CounterState, if_index: int, counters: RowCounters) -> None:
+    """Keep the row's counters for the next poll (a non-number keeps the value before)."""
+    if None in counters.values():
+        counters = {column: value for column, value in counters.items() if value is not None}
+    state.values.setdefault(if_index, {}).update(cast(dict[str, int], counters))
