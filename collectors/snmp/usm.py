@@ -89,7 +89,7 @@ class UsmUser:
 
     def sign(self, message: bytes, engine_id: bytes) -> bytes:
         assert self.auth_protocol is not None
-        digest = hmac.new(self.auth_key(engine_id), message, AUTH[self.auth_protocol][0]).digest()
+        digest = hmac.digest(self.auth_key(engine_id), message, AUTH[self.auth_protocol][0])
         return digest[: self.mac_length]
 
     def verify(self, message_with_zeroed_mac: bytes, mac: bytes, engine_id: bytes) -> None:
