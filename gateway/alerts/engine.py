@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from gateway.alerts import conditions
-from gateway.alerts.bounds import MAX_PER_RULE, InstanceBounds
+from gateway.alerts.bounds import MAX_PER_DEVICE, MAX_PER_RULE, InstanceBounds
 from gateway.alerts.rules import Rule, Scalar
 from gateway.sample import Sample
 
@@ -28,7 +28,7 @@ InstanceKey = tuple[str, tuple[str | None, ...] | tuple[tuple[str, str], ...]]
 RESOLVED_KEPT_S = 15 * 60  # resolved alerts are re-sent this long, as Prometheus does
 
 
-@dataclass
+@dataclass(slots=True)
 class Instance:
     """One rule applied to one series (the rule's `by` tags)."""
 
@@ -41,7 +41,7 @@ class Instance:
     resolved_at: float | None = None
     last_seen: float = 0.0
     value: float | None = None
-    window: conditions.Window = field(default_factory=deque)
+    window: conditions.Window | None = None  # a `rate` rule's recent points
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,10 @@ class AlertEngine:
         clock: Callable[[], float] = time.time,
         on_transition: Callable[[Transition], None] | None = None,
         max_instances_per_rule: int = MAX_PER_RULE,
+        max_instances_per_device: int = MAX_PER_DEVICE,
+        device_tags: Mapping[str, str] | None = None,
     ) -> None:
+        """`device_tags`: measurement -> the tag naming its device, for the instance bounds."""
         self.rules = {rule.name: rule for rule in rules}
         # measurement -> (rule, the fields it watches)
         self._by_measurement: dict[str, list[tuple[Rule, tuple[str, ...]]]] = defaultdict(list)
@@ -68,10 +71,23 @@ class AlertEngine:
         self.clock = clock
         self.on_transition = on_transition
         self.instances: dict[InstanceKey, Instance] = {}
-        self.bounds = InstanceBounds(max_instances_per_rule)
+        tags = device_tags or {}
+        # rule -> where its `by` names the device of its measurement
+        self._device_position = {
+            r.name: r.by.index(tags[r.select.measurement])
+            for r in rules
+            if r.by is not None and tags.get(r.select.measurement) in r.by
+        }
+        self.bounds = InstanceBounds(
+            max_instances_per_rule, max_instances_per_device, self._device_of
+        )
         self.evaluations = 0
+        # Rules that need a quiet series' history (when it was last seen, its recent points)
+        # keep an instance per series; the others only for series whose condition held, so a
+        # city's 100,000 healthy ports cost no instance of InterfaceErrors or UplinkDown.
+        self._per_series = {r.name for r in rules if r.absent is not None or r.rate is not None}
         # the timer visits only instances that are not inactive, and every instance (absence,
-        # holds, restored state) once per sweep: a city has 100k instances, nearly all quiet
+        # holds, restored state) once per sweep
         self._live: set[InstanceKey] = set()
         windows = [rule.absent / 4 for rule in rules if rule.absent]
         self.sweep_every_s = max(1.0, min([10.0, *windows]))
@@ -113,9 +129,13 @@ class AlertEngine:
                     continue
                 self.evaluations += 1
                 key = instance_key(rule, sample.tags)
-                instance = self._instance(rule, key, sample.tags)
-                if instance is None:  # the rule is full of firing alerts: counted in bounds
-                    continue
+                instance = self.instances.get(key)
+                if instance is None:
+                    if rule.name not in self._per_series and not _would_hold(rule, value, sample):
+                        continue  # a healthy series of a rule that keeps no history
+                    instance = self._new_instance(rule, key, sample.tags)
+                    if instance is None:  # the rule is full of firing alerts: counted in bounds
+                        continue
                 instance.last_seen = now
                 # absence is decided by the timer; a `where` that fails (a port shut down on
                 # purpose) clears the condition
@@ -126,31 +146,26 @@ class AlertEngine:
                 if instance.state != "inactive":
                     self._live.add(key)
 
-    def _instance(self, rule: Rule, key: InstanceKey, tags: Mapping[str, str]) -> Instance | None:
-        instance = self.instances.get(key)
-        if instance is None:
-            if not self.bounds.admit(self.instances, rule.name):
-                return None
-            names = rule.by if rule.by is not None else tags
-            labels = {name: tags[name] for name in names if name in tags}
-            instance = self.instances[key] = Instance(rule.name, labels)
+    def _new_instance(
+        self, rule: Rule, key: InstanceKey, tags: Mapping[str, str]
+    ) -> Instance | None:
+        if not self.bounds.admit(self.instances, rule.name, self._device_of(key)):
+            return None
+        names = rule.by if rule.by is not None else tags
+        labels = {name: tags[name] for name in names if name in tags}
+        instance = self.instances[key] = Instance(rule.name, labels)
         return instance
 
     def _evaluate(
         self, rule: Rule, instance: Instance, value: Scalar, at_s: float, now: float
     ) -> None:
         number = conditions.numeric(value)
-        holds = True
-        if rule.equals is not None:
-            holds = conditions.equals_holds(rule, value)
-            instance.value = number
-        if rule.threshold is not None:
-            # hysteresis keeps a firing alert firing; a pending one must stay past the threshold
-            holds = number is not None and conditions.threshold_holds(
-                rule.threshold, number, instance.state == "firing"
-            )
+        holds = _holds(rule, value, number, instance.state == "firing")
+        if rule.equals is not None or rule.threshold is not None:
             instance.value = number
         if rule.rate is not None:
+            if instance.window is None:
+                instance.window = deque()
             per_s = (
                 None
                 if number is None
@@ -191,6 +206,9 @@ class AlertEngine:
                 instance.state, instance.resolved_at = "inactive", None
             if instance.state == "inactive":
                 self._live.discard(key)
+                if rule.name not in self._per_series:  # healthy again: nothing to remember
+                    del self.instances[key]
+                    self.bounds.forget(rule.name, self._device_of(key))
             else:
                 self._live.add(key)
 
@@ -226,11 +244,24 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ reading
     def firing(self) -> list[Instance]:
-        return [i for i in self.instances.values() if i.state == "firing"]
+        return [i for i in self._live_instances() if i.state == "firing"]
 
     def to_send(self) -> list[Instance]:
         """What Alertmanager must hear now: every firing alert and the recently resolved."""
-        return [i for i in self.instances.values() if i.state in ("firing", "resolved")]
+        return [i for i in self._live_instances() if i.state in ("firing", "resolved")]
+
+    def _device_of(self, key: InstanceKey) -> Hashable:
+        position = self._device_position.get(key[0])
+        return None if position is None else key[1][position]
+
+    def _live_instances(self) -> list[Instance]:
+        return [i for key in self._live if (i := self.instances.get(key)) is not None]
+
+    def restore(self, key: InstanceKey, instance: Instance) -> None:
+        """An instance read back from the state file."""
+        self.instances[key] = instance
+        if instance.state != "inactive":
+            self._live.add(key)
 
     def restart_grace(self, now: float) -> None:
         """After a restart, every series gets a full absence window again (edumon being down
@@ -244,6 +275,23 @@ def instance_key(rule: Rule, tags: Mapping[str, str]) -> InstanceKey:
     if rule.by is not None:
         return rule.name, tuple(tags.get(name) for name in rule.by)
     return rule.name, tuple(sorted(tags.items()))
+
+
+def _holds(rule: Rule, value: Scalar, number: float | None, firing: bool) -> bool:
+    """The rule's `equals` or `threshold` condition (True for a pure `rate` rule)."""
+    if rule.threshold is not None:
+        # hysteresis keeps a firing alert firing; a pending one must stay past the threshold
+        return number is not None and conditions.threshold_holds(rule.threshold, number, firing)
+    if rule.equals is not None:
+        return conditions.equals_holds(rule, value)
+    return True
+
+
+def _would_hold(rule: Rule, value: Scalar, sample: Sample) -> bool:
+    """Whether a series with no instance yet would leave `inactive` on this sample."""
+    if rule.select.excludes(sample.fields):
+        return False
+    return _holds(rule, value, conditions.numeric(value), firing=False)
 
 
 def _selected_value(watched: tuple[str, ...], fields: Mapping[str, Scalar]) -> Scalar | None:

@@ -33,7 +33,9 @@ class Alerting:
         self.interval_s = config.alerts.evaluation_interval_s
         self.metrics = metrics
         self.site_names = {site.id: site.name for site in config.sites}
-        self.engine = AlertEngine(rules, on_transition=self._on_transition)
+        self.engine = AlertEngine(
+            rules, on_transition=self._on_transition, device_tags=device_tags()
+        )
         self.state_path = Path(config.service.state_dir) / "alerts.json"
         restored = state.load(self.engine, self.state_path, time.time(), self.engine.bounds)
         if restored:

@@ -55,7 +55,7 @@ def load(engine: AlertEngine, path: Path, now: float, bounds: InstanceBounds | N
     for instance in instances:
         rule = engine.rules.get(instance.rule)
         if rule is not None:
-            engine.instances[instance_key(rule, instance.labels)] = instance
+            engine.restore(instance_key(rule, instance.labels), instance)
     if bounds is not None and (evicted := bounds.trim(engine.instances)):
         log.warning("alert state %s: %d instances beyond the bound evicted", path, evicted)
     engine.restart_grace(now)

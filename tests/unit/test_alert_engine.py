@@ -4,6 +4,7 @@ events, and state that survives a restart."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,10 +34,12 @@ def rule(**spec: object) -> Rule:
 
 
 class Harness:
-    def __init__(self, *rules: Rule) -> None:
+    def __init__(self, *rules: Rule, **engine_options: Any) -> None:
         self.clock = Clock()
         self.transitions: list[Transition] = []
-        self.engine = AlertEngine(rules, clock=self.clock, on_transition=self.transitions.append)
+        self.engine = AlertEngine(
+            rules, clock=self.clock, on_transition=self.transitions.append, **engine_options
+        )
 
     def feed(
         self, value: FieldValue, *, site: str = "vsk-1", after: float = 0.0, **tags: str
@@ -222,3 +225,39 @@ def test_where_leaves_out_a_port_shut_down_on_purpose_and_clears_a_firing_one() 
     h.engine.observe([Sample("m", {"site": "vsk-1"}, {"v": False, "admin_up": False}, at)])
     h.wait(1)
     assert h.log == ["firing", "resolved"]
+
+
+def test_healthy_series_of_a_rule_without_history_cost_no_instance() -> None:
+    """A city's 100,000 healthy ports: InterfaceErrors keeps an instance only for the ports in
+    trouble, and drops it once the alert is over; rules that need a quiet series' history
+    (absence, rate) keep one per series, bounded per device, not per rule."""
+    errors = rule(
+        name="Errors", threshold={"op": ">", "value": 1, "clear": 0.1}, by=["site", "d", "p"]
+    )
+    silent = rule(name="Silent", absent="10m", by=["site", "d", "p"])
+    h = Harness(errors, silent, device_tags={"m": "d"})
+    for switch in range(2_000):
+        for port in range(50):
+            h.feed(0.0, d=f"sw{switch}", p=str(port))
+    assert {key[0] for key in h.engine.instances} == {"Silent"}
+    assert len(h.engine.instances) == 100_000 and h.engine.bounds.totals() == {}
+    h.feed(5.0, d="sw7", p="7")
+    assert [t.instance.labels for t in h.transitions] == [{"site": "vsk-1", "d": "sw7", "p": "7"}]
+    assert h.engine.firing()[0].rule == "Errors"
+    h.feed(0.0, d="sw7", p="7", after=60)
+    assert h.log == ["firing", "resolved"]
+    h.wait(16 * 60)  # resolved alerts are re-sent for 15 minutes, then forgotten
+    assert ("Errors", ("vsk-1", "sw7", "7")) not in h.engine.instances
+    assert h.engine.bounds.sizes["Errors", "sw7"] == 0
+
+
+def test_one_device_inventing_label_values_is_held_to_its_own_bound() -> None:
+    silent = rule(name="Silent", absent="10m", by=["site", "d", "p"])
+    h = Harness(silent, device_tags={"m": "d"}, max_instances_per_device=100)
+    for port in range(50):
+        h.feed(1.0, d="quiet", p=str(port))
+    for n in range(5_000):
+        h.feed(1.0, d="noisy", p=f"x{n}")
+    devices = [key[1][1] for key in h.engine.instances]
+    assert devices.count("quiet") == 50 and devices.count("noisy") <= 100
+    assert h.engine.bounds.evicted["Silent"] == 5_000 - devices.count("noisy")
