@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -81,7 +81,7 @@ class AlertEngine:
         self.bounds = InstanceBounds(
             max_instances_per_rule, max_instances_per_device, self._device_of
         )
-        self.evaluations = 0
+        self.evaluated: Counter[str] = Counter()  # samples evaluated per rule
         # Rules that need a quiet series' history (when it was last seen, its recent points)
         # keep an instance per series; the others only for series whose condition held, so a
         # city's 100,000 healthy ports cost no instance of InterfaceErrors or UplinkDown.
@@ -127,7 +127,7 @@ class AlertEngine:
                 value = _selected_value(fields, sample.fields)
                 if value is None or not rule.select.matches(sample.tags):
                     continue
-                self.evaluations += 1
+                self.evaluated[rule.name] += 1
                 key = instance_key(rule, sample.tags)
                 instance = self.instances.get(key)
                 if instance is None:
@@ -243,6 +243,10 @@ class AlertEngine:
             self.on_transition(Transition(instance, state, now))
 
     # ------------------------------------------------------------------ reading
+    @property
+    def evaluations(self) -> int:
+        return sum(self.evaluated.values())
+
     def firing(self) -> list[Instance]:
         return [i for i in self._live_instances() if i.state == "firing"]
 
