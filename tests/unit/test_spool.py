@@ -124,3 +124,33 @@ def test_unusable_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(SpoolError, match="unusable"):
         open_spool(blocker / "spool")
+
+
+async def test_a_cursor_of_the_earlier_format_is_read(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path)
+    for i in range(3):
+        await spool.append(f"b{i}".encode(), points=1)
+    first = spool.next_unread()
+    assert first is not None
+    spool.close()
+    (tmp_path / "cursor").write_text(f"{first.segment} {first.end}\n")  # one short line
+    assert drain(open_spool(tmp_path)) == [b"b1", b"b2"]
+
+
+async def test_a_failed_cursor_save_is_reported_and_retried_on_the_next_ack(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = open_spool(tmp_path)
+    for i in range(3):
+        await spool.append(f"b{i}".encode(), points=1)
+    assert spool._cursor_file is not None
+    os.close(spool._cursor_file)  # the next write fails (EBADF), as an I/O error would
+    record = spool.next_unread()
+    assert record is not None
+    spool.ack(record)
+    assert spool.cursor_error is not None and "cannot save the spool cursor" in caplog.text
+    record = spool.next_unread()
+    assert record is not None
+    spool.ack(record)
+    assert spool.cursor_error is None and "spool cursor saved again" in caplog.text
+    assert drain(open_spool(tmp_path)) == [b"b2"]  # the cursor on disk is the latest
