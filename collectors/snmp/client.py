@@ -313,13 +313,13 @@ async def walk_columns(
         finished: set[bytes] = set()
         progressed = False
         for position, column in enumerate(active):
-            before = cursor[column]
             # the answer repeats the columns in the order asked: this column's varbinds are
             # every len(active)-th from its position
             repetitions = varbinds[position :: len(active)]
-            if not _take_column(column, repetitions, rows[column], cursor, indexes):
+            taken = _take_column(column, repetitions, rows[column], cursor, indexes)
+            if taken < len(repetitions):
                 finished.add(column)
-            progressed = progressed or cursor[column] != before
+            progressed = progressed or taken > 0
         if not progressed and not finished:
             raise SnmpError("the agent's GETBULK answers make no progress")
         active = [c for c in active if c not in finished]
@@ -332,10 +332,11 @@ def _take_column(
     table: dict[tuple[int, ...], ber.VarBind],
     cursor: dict[bytes, bytes],
     indexes: dict[bytes, tuple[int, ...]],
-) -> bool:
-    """Store one column's varbinds by row index and move its cursor; False when one of them
-    ends the column (past its subtree, an exception, or no step forward)."""
+) -> int:
+    """Store one column's varbinds by row index, up to the first that ends the column (past
+    its subtree, an exception, or no step forward); move its cursor; return how many."""
     prefix_length, last = len(column), cursor[column]
+    taken = 0
     for varbind in varbinds:
         oid = varbind.oid
         if (
@@ -344,13 +345,13 @@ def _take_column(
             or varbind.tag in ber.EXCEPTIONS
             or oid == last
         ):
-            cursor[column] = last
-            return False
+            break
         suffix = oid[prefix_length:]
         index = indexes.get(suffix)
         if index is None:
             index = indexes[suffix] = ber.oid_suffix(oid, column)
         table[index] = varbind
         last = oid
+        taken += 1
     cursor[column] = last
-    return True
+    return taken
