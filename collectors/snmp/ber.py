@@ -18,6 +18,7 @@ INTEGER, OCTET_STRING, NULL, OBJECT_ID = 0x02, 0x04, 0x05, 0x06
 IP_ADDRESS, COUNTER32, GAUGE32, TIMETICKS, OPAQUE, COUNTER64 = 0x40, 0x41, 0x42, 0x43, 0x44, 0x46
 NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW = 0x80, 0x81, 0x82
 EXCEPTIONS = frozenset({NO_SUCH_OBJECT, NO_SUCH_INSTANCE, END_OF_MIB_VIEW})
+UNSIGNED = frozenset({COUNTER32, GAUGE32, TIMETICKS, COUNTER64})
 # PDU tags
 GET, GET_NEXT, RESPONSE, SET, GET_BULK, INFORM, TRAP_V2, REPORT = (
     0xA0,
@@ -280,7 +281,7 @@ def value_of(varbind: VarBind) -> int | bytes | tuple[int, ...] | None:
     """The Python value of a varbind: int for numbers, bytes for strings, None for NULL and
     the exceptions (check `varbind.tag in EXCEPTIONS` to tell them apart)."""
     tag, raw = varbind.tag, varbind.raw
-    if tag in (COUNTER32, GAUGE32, TIMETICKS, COUNTER64):
+    if tag in UNSIGNED:
         return int.from_bytes(raw, "big")
     if tag == INTEGER:
         return int.from_bytes(raw, "big", signed=True)

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import NamedTuple, cast
 
 from collectors.snmp import ber
 from collectors.snmp.profile_reader import number, text
@@ -57,7 +57,6 @@ EVENTS = tuple(EVENT_COLUMNS)
 Table = Mapping[tuple[int, ...], ber.VarBind]  # row index -> varbind
 Rows = Mapping[str, Table]  # column name -> rows
 RowCounters = dict[str, int | None]  # one row's counters by column (None: not a number)
-UNSIGNED = frozenset({ber.COUNTER32, ber.COUNTER64, ber.GAUGE32, ber.TIMETICKS})
 
 
 @dataclass(frozen=True)
@@ -99,8 +98,7 @@ class Selection:
     uplink_alias: str | None = r"(?i)^uplink"
 
 
-@dataclass(frozen=True)
-class Port:
+class Port(NamedTuple):
     if_index: int
     ifname: str  # unique on the device
     role: str
@@ -141,11 +139,13 @@ def port_names(rows: Rows) -> dict[str, int]:
     return out
 
 
-def _kept(selection: Selection, rows: Rows, index: tuple[int, ...], name: str) -> bool:
-    labels = (name, text(rows["alias"].get(index)))
-    if any(re.search(p, label) for p in selection.exclude for label in labels):
+def _kept(
+    selection: Selection, rows: Rows, index: tuple[int, ...], labels: tuple[str, str]
+) -> bool:
+    """Is the row a port to keep? `labels` are its unique name and its ifAlias."""
+    if selection.exclude and any(re.search(p, s) for p in selection.exclude for s in labels):
         return False
-    if any(re.search(p, label) for p in selection.include for label in labels):
+    if selection.include and any(re.search(p, s) for p in selection.include for s in labels):
         return True
     return int(number(rows["type"].get(index)) or 0) in selection.types
 
@@ -173,16 +173,17 @@ def ports(
     `uptime_ticks` (the agent's sysUpTime now) dates the last change of a port that flapped."""
     out = []
     counter_columns = [(c, rows[c]) for c in COUNTERS if c in rows]
+    uplink_alias = re.compile(selection.uplink_alias) if selection.uplink_alias else None
     for index, oper in rows["oper"].items():
         name = names[index[0]]
-        if not _kept(selection, rows, index, name):
+        alias = text(rows["alias"].get(index))
+        if not _kept(selection, rows, index, (name, alias)):
             continue
         raw_name = text(rows["name"].get(index)) or text(rows["descr"].get(index))
-        alias = text(rows["alias"].get(index))
         uplink = (
             raw_name in selection.uplinks
             or name in selection.uplinks
-            or bool(selection.uplink_alias and re.search(selection.uplink_alias, alias))
+            or bool(uplink_alias and uplink_alias.search(alias))
         )
         oper_up = number(oper) == 1
         fields: dict[str, FieldValue] = {
@@ -233,7 +234,7 @@ def _row_counters(columns: Sequence[tuple[str, Table]], index: tuple[int, ...]) 
         varbind = table.get(index)
         if varbind is None:
             continue
-        if varbind.tag in UNSIGNED:  # what counters are: decoded here, not through `number`
+        if varbind.tag in ber.UNSIGNED:  # what counters are: decoded here, not by `number`
             counters[column] = int.from_bytes(varbind.raw, "big")
         else:
             value = number(varbind)

@@ -81,8 +81,10 @@ def number(varbind: ber.VarBind | None, pattern: str | None = None) -> float | N
     else the number it starts with); None when absent."""
     if varbind is None or varbind.tag in ber.EXCEPTIONS:
         return None
-    if varbind.tag == ber.INTEGER:  # the common case, without a call to value_of
+    if varbind.tag == ber.INTEGER:  # the common cases, without a call to value_of
         return float(int.from_bytes(varbind.raw, "big", signed=True))
+    if varbind.tag in ber.UNSIGNED:
+        return float(int.from_bytes(varbind.raw, "big"))
     value = ber.value_of(varbind)
     if isinstance(value, int):
         return float(value)
