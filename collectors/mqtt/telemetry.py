@@ -12,18 +12,24 @@
 `ts` (Unix seconds) is optional; without it the receive time is used. Counters
 (`interactions`, `errors`) count since the device booted. `band` is one of BANDS, each at most
 once per message: a device must not be able to create series (tags come from the contract and
-the inventory only). Anything else (including JSON nested too deep for the parser and numbers
-beyond 64 bits) is dead-lettered with the reason and the raw message, and counted per reason.
+the inventory only). Anything else (including NaN, JSON nested too deep for the parser and
+numbers beyond 64 bits) is dead-lettered with the reason and the raw message, and counted per
+reason.
+
+This runs for every message (bench/mqtt.py): JSON is parsed by orjson (a sixth of the cost of
+the standard library's), each radio's tags are built once per access point and band and
+shared by its samples, and well-formed numbers take a short path.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from gateway.deadletter import DeadLetterFile
 from gateway.sample import FieldValue, Sample, utf8_encodable
@@ -59,6 +65,10 @@ class TelemetryIntake:
     exhibits: Mapping[tuple[str, str], Placement]  # (site, exhibit) -> zone
     dead_letters: DeadLetterFile
     counts: dict[str, int] = field(default_factory=dict)
+    # (site, ap, band) -> the radio's tags; bounded by the inventory and BANDS
+    _radio_tags: dict[tuple[str, str, str], dict[str, str]] = field(
+        default_factory=dict, repr=False
+    )
 
     def handle(self, topic: str, payload: bytes, retained: bool) -> list[Sample]:
         """Samples for one message; bad input is counted and dead-lettered, never raised."""
@@ -120,14 +130,19 @@ class TelemetryIntake:
                 raise BadMessage(f"wrong shape: band {radio['band']} appears twice")
             bands.add(radio["band"])
             fields: dict[str, FieldValue] = {"up": True, **_numbers(radio, RADIO_FIELDS)}
-            tags = {
-                "site": placement.site,
-                "ap": ap,
-                "room": placement.place,
-                "band": radio["band"],
-            }
-            samples.append(Sample("wifi_ap", tags, fields, now))
+            samples.append(
+                Sample("wifi_ap", self._tags_of(ap, placement, radio["band"]), fields, now)
+            )
         return samples
+
+    def _tags_of(self, ap: str, placement: Placement, band: str) -> dict[str, str]:
+        """One radio's tags, built once and shared by all its samples (nobody changes them)."""
+        key = (placement.site, ap, band)
+        tags = self._radio_tags.get(key)
+        if tags is None:
+            tags = {"site": placement.site, "ap": ap, "room": placement.place, "band": band}
+            self._radio_tags[key] = tags
+        return tags
 
     def _exhibit_health(self, exhibit: str, placement: Placement, body: dict[str, Any]) -> Sample:
         fields: dict[str, FieldValue] = {"up": True, **_numbers(body, HEALTH_FIELDS)}
@@ -145,10 +160,8 @@ class TelemetryIntake:
 
 def _json(payload: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(payload)
-    except RecursionError as error:  # nesting deeper than the parser's recursion limit
-        raise BadMessage("invalid JSON: nested too deep") from error
-    except ValueError as error:  # bad UTF-8, bad syntax, integers of more than 4300 digits
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as error:  # bad UTF-8 or syntax, NaN, nesting beyond 1024
         raise BadMessage(f"invalid JSON: {error}") from error
     if not isinstance(body, dict):
         raise BadMessage("wrong shape: the payload must be a JSON object")
@@ -161,18 +174,30 @@ def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, F
         value = body.get(name)
         if value is None:
             continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            # before isfinite, which cannot convert an integer beyond a float's range
-            or (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX)
-            or not math.isfinite(value)
+        # the usual case first: a finite float (x - x is 0.0 only then) or a small natural
+        # number, of the kind wanted
+        value_type = type(value)
+        if value_type is kind and (
+            value - value == 0.0 if kind is float else 0 <= value <= INT64_MAX
         ):
-            raise BadMessage(f"wrong shape: {name!r} must be a number, got {value!r:.40}")
-        if kind is int and (not float(value).is_integer() or value < 0):
-            raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
-        fields[name] = int(value) if kind is int else float(value)
+            fields[name] = value
+        else:
+            fields[name] = _checked_number(name, kind, value)
     return fields
+
+
+def _checked_number(name: str, kind: type, value: Any) -> FieldValue:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        # before isfinite, which cannot convert an integer beyond a float's range
+        or (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX)
+        or not math.isfinite(value)
+    ):
+        raise BadMessage(f"wrong shape: {name!r} must be a number, got {value!r:.40}")
+    if kind is int and (not float(value).is_integer() or not 0 <= value <= INT64_MAX):
+        raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
+    return int(value) if kind is int else float(value)
 
 
 def _timestamp(body: Mapping[str, Any]) -> int:
