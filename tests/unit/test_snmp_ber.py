@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import rfc1902, rfc1905
@@ -117,3 +117,53 @@ def test_garbage_never_raises_anything_but_ber_error(data: bytes) -> None:
     for varbind in message.varbinds:
         with contextlib.suppress(ber.BerError):
             ber.value_of(varbind)
+
+
+def _read_one_by_one(data: bytes) -> list[ber.VarBind] | str:
+    varbinds, pos = [], 0
+    try:
+        while pos < len(data):
+            varbind, pos = ber._varbind(data, pos, len(data))
+            varbinds.append(varbind)
+    except ber.BerError as error:
+        return str(error)
+    return varbinds
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.tuples(OIDS, VALUES), max_size=6),
+    st.lists(st.tuples(st.integers(0, 10**4), st.integers(-2, 2)), max_size=3),
+    st.integers(0, 10**4),
+)
+def test_the_one_step_varbind_reader_agrees_with_the_general_one(
+    rows: list,  # type: ignore[type-arg]
+    nudges: list[tuple[int, int]],
+    cut: int,
+) -> None:
+    """Short-form varbinds are read in one step; on any bytes (here: encoded varbinds with a
+    few bytes, such as lengths, one or two off, and the end cut off) that must give what
+    reading each varbind with the general reader gives, or the same error."""
+    wire = bytearray(b"".join(ber._encode_varbind(_varbind(oid, value)) for oid, value in rows))
+    for position, delta in nudges:
+        if wire:
+            wire[position % len(wire)] = (wire[position % len(wire)] + delta) % 256
+    data = bytes(wire[: len(wire) - cut % (len(wire) + 1)] if cut % 3 == 0 else wire)
+    try:
+        fast: list[ber.VarBind] | str = ber._varbinds(data, 0, len(data))
+    except ber.BerError as error:
+        fast = str(error)
+    assert fast == _read_one_by_one(data)
+
+
+def _varbind(oid: tuple[int, ...], value: tuple[int, object, object]) -> ber.VarBind:
+    tag, python_value = value[0], value[1]
+    if tag == ber.INTEGER:
+        raw = ber.encode_integer(python_value)  # type: ignore[arg-type]
+    elif tag in ber.UNSIGNED:
+        raw = ber.encode_unsigned(python_value)  # type: ignore[arg-type]
+    elif tag == ber.OBJECT_ID:
+        raw = ber.encode_oid(python_value)  # type: ignore[arg-type]
+    else:
+        raw = python_value if isinstance(python_value, bytes) else b""
+    return ber.VarBind(ber.encode_oid(oid), tag, raw)
