@@ -56,16 +56,15 @@ class City:
         await self.service.started.wait()
         async with asyncio.timeout(10):  # the first poll has named the uplinks
             while True:
-                if any(key[0] == "UplinkDown" for key in self.service.alerting.engine.instances):
+                if self.service.alerting.engine.evaluated["UplinkDown"]:
                     return self.service
                 await asyncio.sleep(0.05)
 
     async def polled(self, device: str) -> None:
-        """Until a poll of `device` has named its uplinks."""
+        """Until a poll of `device` has named its uplinks (its `device` point came with them)."""
         async with asyncio.timeout(10):
             while True:
-                instances = self.running.alerting.engine.instances
-                if any(key[0] == "UplinkDown" and device in key[1] for key in instances):
+                if ("device", self.site, device) in self.running.status.latest:
                     return
                 await asyncio.sleep(0.05)
 
@@ -276,18 +275,13 @@ class Devices:
         self.kill()
 
 
-async def wait_up(service: Service, alertname: str, labels: dict[str, str]) -> None:
-    """Until edumon has seen the device online (its instance exists, not firing)."""
+async def wait_up(service: Service, measurement: str, device: str) -> None:
+    """Until edumon has seen the device online."""
     async with asyncio.timeout(10):
         while True:
-            for instance in service.alerting.engine.instances.values():
-                if (
-                    instance.rule == alertname
-                    and labels.items() <= instance.labels.items()
-                    and instance.state == "inactive"
-                    and instance.last_seen
-                ):
-                    return
+            latest = service.status.latest.items()
+            if any(key[0] == measurement and key[2] == device and up for key, (up, *_) in latest):
+                return
             await asyncio.sleep(0.05)
 
 
@@ -312,7 +306,7 @@ async def test_a_killed_exhibit_alerts_within_2s_by_its_last_will_and_resolves(
         tmp_path, "will", influxdb, paging_alertmanager, changes, mosquitto
     ) as city:
         with Devices(city.config) as devices:
-            await wait_up(city.running, "ExhibitOffline", {"exhibit": "will-pendulum"})
+            await wait_up(city.running, "exhibit", "will-pendulum")
             devices.kill()
             latency = await in_alertmanager(
                 paging_alertmanager, "ExhibitOffline", "will", within=2.0
@@ -340,7 +334,7 @@ async def test_a_school_whose_uplink_is_down_pages_once(
         tmp_path, "cutoff", influxdb, paging_alertmanager, changes, mosquitto
     ) as city:
         with Devices(city.config) as devices:
-            await wait_up(city.running, "AccessPointDown", {"ap": "cutoff-ap-101"})
+            await wait_up(city.running, "wifi_ap", "cutoff-ap-101")
             city.fleet.flap(city.core, UPLINK, up=False)
             city.fleet[city.access].faults.silent = True
             devices.kill()
