@@ -17,6 +17,7 @@ The simulators and the databases run on the same (shared) cores; their CPU is pr
 
 Needs root (ip netns). Usage:
   python bench/city.py [--switches 2000] [--devices 0] [--windows 2] [--interval 60]
+                       [--profile stacks.txt]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.mqtt import PUBLISHER  # noqa: E402
+from bench.mqtt import PUBLISHER, py_spy  # noqa: E402
 from gateway.devstack.servers import InfluxDB1, Mosquitto  # noqa: E402
 
 BASE_PORT = 20000
@@ -240,6 +241,7 @@ def measure(
         if service.poll() is not None:
             raise SystemExit((workdir / "edumon.log").read_text()[-2000:])
         start_ns, cpu0, sim0 = time.time_ns(), cpu_s(service.pid), [cpu_s(p.pid) for p in sims]
+        profiler = py_spy(service.pid, args.profile) if args.profile else None
         drops0, own0 = rcvbuf_errors(), socket_drops(service.pid)
         ages: list[float] = []
         end = time.monotonic() + args.windows * args.interval
@@ -248,6 +250,9 @@ def measure(
             if args.devices and (age := newest_age_s(influx)) is not None:
                 ages.append(age)
         end_ns, cpu1 = time.time_ns(), cpu_s(service.pid)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=30)
         sim1 = [cpu_s(p.pid) for p in sims]
         drops1, own1 = rcvbuf_errors(), socket_drops(service.pid)
         rss, peak = memory_mb(service.pid)
@@ -330,6 +335,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--max-concurrent", type=int, default=0, help="snmp.max_concurrent (default: edumon's)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy's collapsed stacks of edumon over the measured window (slows it down: "
+        "the figures are then not comparable)",
     )
     parser.add_argument("--verbose", action="store_true", help="print the logs' tails")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
