@@ -103,3 +103,16 @@ def test_series_cache_does_not_change_output() -> None:
     first = encoder.encode(Sample("m", {"a": "x y"}, {"v": 1}, 1))
     second = encoder.encode(Sample("m", {"a": "x y"}, {"v": 2}, 2))
     assert (first, second) == (r"m,a=x\ y v=1i 1", r"m,a=x\ y v=2i 2")
+
+
+def test_series_cache_is_bounded_and_keyed_by_names_and_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gateway.storage.lineprotocol._SERIES_CACHE_LIMIT", 10)
+    encoder = LineEncoder()
+    lines = [encoder.encode(Sample("m", {"b": f"{n}", "a": "x"}, {"v": 1}, 1)) for n in range(50)]
+    assert lines[7] == "m,a=x,b=7 v=1i 1"  # tags sorted by key whatever order the sample has
+    # the same values under other tag names are another series
+    assert encoder.encode(Sample("m", {"c": "7", "a": "x"}, {"v": 1}, 1)) == "m,a=x,c=7 v=1i 1"
+    assert encoder.encode(Sample("m", {"a": "x", "b": "7"}, {"v": 1}, 1)) == lines[7]
+    assert sum(map(len, encoder._series.values())) == 10
