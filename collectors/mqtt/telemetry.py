@@ -12,17 +12,19 @@
 `ts` (Unix seconds) is optional; without it the receive time is used. Counters
 (`interactions`, `errors`) count since the device booted. `band` is one of BANDS, each at most
 once per message: a device must not be able to create series (tags come from the contract and
-the inventory only). Anything else (including NaN, JSON nested too deep for the parser and
+the inventory only). Anything else (including JSON nested too deep for the parser and
 numbers beyond 64 bits) is dead-lettered with the reason and the raw message, and counted per
 reason.
 
 This runs for every message (bench/mqtt.py): JSON is parsed by orjson (a sixth of the cost of
-the standard library's), each radio's tags are built once per access point and band and
+the standard library's; what it refuses is read again by the standard library, which decides
+as before), each radio's tags are built once per access point and band and
 shared by its samples, and well-formed numbers take a short path.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -161,11 +163,22 @@ class TelemetryIntake:
 def _json(payload: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(payload)
-    except orjson.JSONDecodeError as error:  # bad UTF-8 or syntax, NaN, nesting beyond 1024
-        raise BadMessage(f"invalid JSON: {error}") from error
+    except orjson.JSONDecodeError:
+        # rare, so the standard library may take its time: it parses what orjson refuses but
+        # the contract checks itself (NaN, lone surrogates), and names the errors as before
+        body = _json_as_the_standard_library_reads_it(payload)
     if not isinstance(body, dict):
         raise BadMessage("wrong shape: the payload must be a JSON object")
     return body
+
+
+def _json_as_the_standard_library_reads_it(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except RecursionError as error:  # nesting deeper than the parser's recursion limit
+        raise BadMessage("invalid JSON: nested too deep") from error
+    except ValueError as error:  # bad UTF-8, bad syntax, integers of more than 4300 digits
+        raise BadMessage(f"invalid JSON: {error}") from error
 
 
 def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, FieldValue]:

@@ -78,9 +78,8 @@ def test_deep_json_and_a_huge_fw_string_at_the_exhibit_topic(telemetry: Telemetr
     assert telemetry.handle(HEALTH_TOPIC, b'{"fw": "\\ud800"}', False) == []
     assert telemetry.handle(HEALTH_TOPIC, json.dumps({"fw": "x" * 100}).encode(), False) == []
     reasons = [letter["reason"] for letter in telemetry.dead_letters.read()]
-    assert reasons[0].startswith("invalid JSON: depth limit exceeded")
-    assert reasons[1].startswith("invalid JSON: no low surrogate")  # no line protocol holds one
-    assert reasons[2].startswith("wrong shape")
+    assert reasons[0] == "invalid JSON: nested too deep"
+    assert all(reason.startswith("wrong shape") for reason in reasons[1:])
 
 
 def test_band_must_be_one_of_the_contract(telemetry: TelemetryIntake) -> None:
