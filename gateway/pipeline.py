@@ -47,7 +47,7 @@ class Pipeline:
         batch_size: int = 5000,
         flush_interval_s: float = 1.0,
         sink_retry_s: float = 1.0,
-        durable_flush_s: float = 0.02,
+        durable_flush_s: float = 0.005,
     ) -> None:
         self._sink = sink
         self._metrics = metrics
@@ -55,7 +55,8 @@ class Pipeline:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.sink_retry_s = sink_retry_s
-        # someone waits for durability (an MQTT ack): flush soon, not after flush_interval_s
+        # someone waits for durability (an MQTT ack): flush soon, not after flush_interval_s;
+        # MQTT consumers gather their own batches, this lets those that come together share one
         self.durable_flush_s = durable_flush_s
         self._durable_since: float | None = None
         self._items: deque[_Item] = deque()
