@@ -18,8 +18,8 @@ reason.
 
 This runs for every message (bench/mqtt.py): JSON is parsed by orjson (a sixth of the cost of
 the standard library's; what it refuses is read again by the standard library, which decides
-as before), each radio's tags are built once per access point and band and
-shared by its samples, and well-formed numbers take a short path.
+as before), each radio's tags are built once per access point and band and shared by its
+samples, and well-formed numbers take a short path.
 """
 
 from __future__ import annotations
