@@ -20,7 +20,7 @@ count for nobody.
 Usage: python bench/mqtt.py [--rate 1000] [--seconds 30] [--aps 1000] [--backlog 50000]
        [--profile steady.txt]
        (--backlog 0 / --seconds 0 skips a mode; --profile records edumon's steady stream with
-       py-spy into a collapsed-stack file, which slows edumon down: figures are not comparable)
+       py-spy into a collapsed-stack file, which costs edumon CPU: figures are not comparable)
 """
 
 from __future__ import annotations
@@ -80,9 +80,14 @@ asyncio.run(main())
 """
 
 
-def cpu_s(pid: int) -> float:
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def cpu_s(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def children_cpu() -> float:
@@ -109,19 +114,11 @@ def write_config(workdir: Path, influx: InfluxDB1, broker: Mosquitto, aps: int) 
 
 
 def py_spy(pid: int, path: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling `pid` (and its threads) into a collapsed-stack file until SIGINT."""
-    command = [
-        str(Path(sys.executable).parent / "py-spy"),
-        "record",
-        "-p",
-        str(pid),
-        "-f",
-        "raw",
-        "-r",
-        "200",
-        "-o",
-        str(path),
-    ]
+    """py-spy sampling `pid` into a collapsed-stack file until SIGINT: per thread (the fsync
+    worker waits most of the time) and without pausing edumon (pausing it distorts most)."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    options = ["--threads", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(path)]
+    command = [str(py_spy), "record", "-p", str(pid), *options]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -188,7 +185,7 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
             )
             time.sleep(0.5)  # subscribed
             profiler = py_spy(service.pid, args.profile) if args.profile else None
-            cpu0 = cpu_s(service.pid)
+            user0, system0 = cpu_times(service.pid)
             publisher.stdin.write("go\n")
             publisher.stdin.flush()
             counts: list[tuple[float, int]] = []
@@ -202,7 +199,9 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
                 counts.append((time.time(), n))
                 time.sleep(0.1)
             counts.append((time.time(), n))
-            cpu = cpu_s(service.pid) - cpu0
+            user1, system1 = cpu_times(service.pid)
+            user, system = user1 - user0, system1 - system0
+            cpu = user + system
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=30)
@@ -232,7 +231,8 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"steady: {total:,} messages at {args.rate:g}/s for {args.seconds:g} s over {args.aps} "
         f"access points (QoS 1); both readers on the same stream",
         f"  edumon run (broker -> spool fsync -> PUBACK -> InfluxDB): {cpu:.2f} CPU s = "
-        f"{total / cpu:,.0f} msg/CPU-s, {100 * cpu / args.seconds:.1f} % of a core "
+        f"{total / cpu:,.0f} msg/CPU-s (user {user:.2f} s, system {system:.2f} s), "
+        f"{100 * cpu / args.seconds:.1f} % of a core "
         f"(idle before the stream: {100 * idle:.1f} %); stored {n:,} of {total:,}",
         f"  mosquitto_sub -q 1 (receive, print): {sub_cpu:.2f} CPU s = "
         f"{total / sub_cpu:,.0f} msg/CPU-s; CPU per message edumon/mosquitto_sub "
