@@ -19,6 +19,10 @@ NOT_IN_TIME_WINDOW = ber.encode_oid(USM_STATS + "2.0")
 WRONG_DIGESTS = ber.encode_oid(USM_STATS + "5.0")
 UNKNOWN_USER = ber.encode_oid(USM_STATS + "3.0")
 TIME_WINDOW_S = 150
+# the TLVs every message has the same: msgVersion, msgMaxSize, msgSecurityModel
+VERSION_TLV = ber.tlv(ber.INTEGER, ber.encode_integer(VERSION_3))
+MAX_SIZE_TLV = ber.tlv(ber.INTEGER, ber.encode_integer(MAX_SIZE))
+USM_MODEL_TLV = ber.tlv(ber.INTEGER, ber.encode_integer(USM_MODEL))
 
 
 @dataclass
@@ -79,12 +83,12 @@ def encode_v3(message: V3Message, user: UsmUser | None) -> bytes:
         before_mac + ber.tlv(ber.OCTET_STRING, bytes(mac_length)) + ber.tlv(ber.OCTET_STRING, salt)
     )
     usm = ber.tlv(ber.SEQUENCE, usm_inner)
-    head = ber.tlv(ber.INTEGER, ber.encode_integer(VERSION_3)) + ber.tlv(
+    head = VERSION_TLV + ber.tlv(
         ber.SEQUENCE,
         ber.tlv(ber.INTEGER, ber.encode_integer(message.msg_id))
-        + ber.tlv(ber.INTEGER, ber.encode_integer(MAX_SIZE))
+        + MAX_SIZE_TLV
         + ber.tlv(ber.OCTET_STRING, bytes((message.flags,)))
-        + ber.tlv(ber.INTEGER, ber.encode_integer(USM_MODEL)),
+        + USM_MODEL_TLV,
     )
     security = ber.tlv(ber.OCTET_STRING, usm)
     body = head + security + data
