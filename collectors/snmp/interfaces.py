@@ -65,7 +65,9 @@ class Direction:
 
     name: str  # in, out
     octets: str
-    packets: tuple[str, ...]  # whichever of them the table has (64 bits: not nucast)
+    # the packet columns summed, of those the table has: ucast, mcast and bcast of the
+    # 64-bit ifXTable, ucast and nucast of the 32-bit ifTable
+    packets: tuple[str, ...]
     bps: str
     util_pct: str
 
@@ -269,7 +271,7 @@ def _rates(
             if packets is not None and octet_delta is not None:
                 verdict = packets_fit(octet_delta, packets, seconds, speed_bps)
                 rate = rate if verdict is Verdict.OK else None
-        if verdict is not Verdict.OK and verdict is not Verdict.FIRST:
+        if verdict not in (Verdict.OK, Verdict.FIRST):
             _discard(state, verdict, (direction.name,), fields)
         if rate is not None:
             fields[direction.bps] = round(rate, 3)
