@@ -1,6 +1,7 @@
 """A part of the example city (three schools and the science centre) run for real: the SNMP
 fleet, the MQTT access points and exhibits, the LoRaWAN sensors and the probes, all through
-the edumon service into a real InfluxDB, with short intervals so half a minute is enough.
+the edumon service into a real InfluxDB, with short intervals (polls and probes every 2 s,
+devices every 0.5 s) so that some 25 seconds are enough.
 
 Faults make the alert engine write real `alert` points: vsk-1's core switch is silent for a
 while (an alert that fires and resolves), vsk-5's access switch stays silent and an exhibit

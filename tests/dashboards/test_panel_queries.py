@@ -181,7 +181,7 @@ def city(
     influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path_factory: pytest.TempPathFactory
 ) -> City:
     config = fill_from_simulators(
-        tmp_path_factory.mktemp("city"), influxdb, mosquitto, DB, seconds=30
+        tmp_path_factory.mktemp("city"), influxdb, mosquitto, DB, seconds=24
     )
     name, site = LONG_STANDING
     began_ns = time.time_ns() - 7 * 3600 * 10**9
