@@ -124,17 +124,16 @@ class TelemetryIntake:
         samples = []
         bands: set[str] = set()
         for radio in radios:
-            if not isinstance(radio, dict) or not isinstance(radio.get("band"), str):
+            band = radio.get("band") if isinstance(radio, dict) else None
+            if not isinstance(band, str):
                 raise BadMessage("wrong shape: every radio needs a 'band'")
-            if radio["band"] not in BANDS:
-                raise BadMessage(f"unknown band: {radio['band']!r:.40} is not one of {_BAND_LIST}")
-            if radio["band"] in bands:
-                raise BadMessage(f"wrong shape: band {radio['band']} appears twice")
-            bands.add(radio["band"])
-            fields: dict[str, FieldValue] = {"up": True, **_numbers(radio, RADIO_FIELDS)}
-            samples.append(
-                Sample("wifi_ap", self._tags_of(ap, placement, radio["band"]), fields, now)
-            )
+            if band not in BANDS:
+                raise BadMessage(f"unknown band: {band!r:.40} is not one of {_BAND_LIST}")
+            if band in bands:
+                raise BadMessage(f"wrong shape: band {band} appears twice")
+            bands.add(band)
+            fields = _numbers(radio, RADIO_FIELDS, {"up": True})
+            samples.append(Sample("wifi_ap", self._tags_of(ap, placement, band), fields, now))
         return samples
 
     def _tags_of(self, ap: str, placement: Placement, band: str) -> dict[str, str]:
@@ -147,7 +146,7 @@ class TelemetryIntake:
         return tags
 
     def _exhibit_health(self, exhibit: str, placement: Placement, body: dict[str, Any]) -> Sample:
-        fields: dict[str, FieldValue] = {"up": True, **_numbers(body, HEALTH_FIELDS)}
+        fields = _numbers(body, HEALTH_FIELDS, {"up": True})
         if "fw" in body:
             if (
                 not isinstance(body["fw"], str)
@@ -181,8 +180,10 @@ def _json_as_the_standard_library_reads_it(payload: bytes) -> Any:
         raise BadMessage(f"invalid JSON: {error}") from error
 
 
-def _numbers(body: Mapping[str, Any], wanted: Mapping[str, type]) -> dict[str, FieldValue]:
-    fields: dict[str, FieldValue] = {}
+def _numbers(
+    body: Mapping[str, Any], wanted: Mapping[str, type], fields: dict[str, FieldValue]
+) -> dict[str, FieldValue]:
+    """`fields` with the wanted numbers of `body` added."""
     for name, kind in wanted.items():
         value = body.get(name)
         if value is None:
