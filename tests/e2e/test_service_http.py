@@ -1,5 +1,6 @@
-"""`edumon run` as a user starts it: /healthz per component, /metrics in Prometheus format,
-degraded (not dead) while the database is down, and SIGTERM exits cleanly."""
+"""`edumon run` as a user starts it (the inventory one probe of its own HTTP port): /healthz
+per component, /metrics in Prometheus format, degraded (not dead) while the database is down,
+and SIGTERM exits cleanly."""
 
 from __future__ import annotations
 
@@ -41,12 +42,17 @@ def wait_for(predicate: Any, timeout_s: float = 20) -> None:
 
 
 def test_health_and_metrics_follow_the_database(influxdb: InfluxDB1, tmp_path: Path) -> None:
+    port = free_port()
     config = tmp_path / "edumon.yaml"
     config.write_text(
         f"service: {{state_dir: {tmp_path / 'state'}}}\n"
         f"influxdb: {{url: {influxdb.url}, flush_interval_s: 0.2, max_retry_delay_s: 0.5}}\n"
+        # one probe of its own HTTP port every second: something to write at once when the
+        # database goes away (edumon's own metrics come every 10 s)
+        "probes: {interval_s: 1}\n"
+        "sites: [{id: here, name: Here, devices: [{kind: probe_target, id: own-http, "
+        f"address: 127.0.0.1, methods: [tcp], tcp_port: {port}}}]}}]\n"
     )
-    port = free_port()
     base = f"http://127.0.0.1:{port}"
     service = start_edumon(config, port)
     try:
@@ -68,7 +74,7 @@ def test_health_and_metrics_follow_the_database(influxdb: InfluxDB1, tmp_path: P
 
         influxdb.stop()
         try:
-            # the self-metrics task emits every 10 s: its batch cannot be delivered now
+            # the next probe's sample cannot be delivered now
             wait_for(
                 lambda: (
                     json.loads(get(f"{base}/healthz")[1])["components"]["writer"]["status"]
