@@ -11,6 +11,7 @@ subtree's OID is a byte prefix of every OID below it, so "still inside the colum
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 # value tags
@@ -55,6 +56,7 @@ class Message(NamedTuple):
 
 
 # ------------------------------------------------------------------------ OIDs
+@functools.lru_cache(maxsize=8192)  # a poller asks for the same OIDs every poll
 def encode_oid(oid: tuple[int, ...] | str) -> bytes:
     """Content octets of an OID given as a tuple or dotted string."""
     arcs = tuple(int(a) for a in oid.strip(".").split(".")) if isinstance(oid, str) else oid
