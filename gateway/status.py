@@ -5,7 +5,7 @@ the pipeline; `snapshot()` is served as `/status` and drawn by `edumon status`."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gateway.alerts.engine import AlertEngine
@@ -29,7 +29,7 @@ class StatusBoard:
         self.device_tags = device_tags()  # measurement -> the tag naming the device
         self.site_names = {site.id: site.name for site in config.sites}
         # (measurement, site, id) -> (up, seen at, tags)
-        self.latest: dict[tuple[str, str, str], tuple[bool, float, dict[str, str]]] = {}
+        self.latest: dict[tuple[str, str, str], tuple[bool, float, Mapping[str, str]]] = {}
         # (site, device) -> the device profile a switch matched (its `device` samples say)
         self.profiles: dict[tuple[str, str], str] = {}
         # (collector, target) -> (failing, seen at), from the collectors' own samples
@@ -54,7 +54,7 @@ class StatusBoard:
             up = sample.fields.get("up") if id_tag else None
             if isinstance(up, bool) and id_tag:
                 key = (sample.measurement, sample.tags.get("site", ""), sample.tags.get(id_tag, ""))
-                self.latest[key] = (up, now, dict(sample.tags))
+                self.latest[key] = (up, now, sample.tags)  # samples' tags are never changed
 
     def snapshot(self) -> dict[str, Any]:
         firing = self.engine.firing()

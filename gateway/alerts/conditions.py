@@ -60,3 +60,13 @@ def numeric(value: Scalar) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
+
+
+def holds(rule: Rule, value: Scalar, number: float | None, firing: bool) -> bool:
+    """The rule's `equals` or `threshold` condition (True for a pure `rate` rule)."""
+    if rule.threshold is not None:
+        # hysteresis keeps a firing alert firing; a pending one must stay past the threshold
+        return number is not None and threshold_holds(rule.threshold, number, firing)
+    if rule.equals is not None:
+        return equals_holds(rule, value)
+    return True

@@ -19,12 +19,12 @@ from typing import Literal
 from gateway.alerts import conditions
 from gateway.alerts.bounds import MAX_PER_DEVICE, MAX_PER_RULE, InstanceBounds
 from gateway.alerts.rules import Rule, Scalar
+from gateway.alerts.watch import InstanceKey, Watch
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
 
 State = Literal["inactive", "pending", "firing", "resolved"]
-InstanceKey = tuple[str, tuple[str | None, ...] | tuple[tuple[str, str], ...]]
 RESOLVED_KEPT_S = 15 * 60  # resolved alerts are re-sent this long, as Prometheus does
 
 
@@ -64,10 +64,9 @@ class AlertEngine:
     ) -> None:
         """`device_tags`: measurement -> the tag naming its device, for the instance bounds."""
         self.rules = {rule.name: rule for rule in rules}
-        # measurement -> (rule, the fields it watches)
-        self._by_measurement: dict[str, list[tuple[Rule, tuple[str, ...]]]] = defaultdict(list)
+        self._by_measurement: dict[str, list[Watch]] = defaultdict(list)
         for rule in rules:
-            self._by_measurement[rule.select.measurement].append((rule, rule.select.fields))
+            self._by_measurement[rule.select.measurement].append(Watch.of(rule))
         self.clock = clock
         self.on_transition = on_transition
         self.instances: dict[InstanceKey, Instance] = {}
@@ -85,7 +84,12 @@ class AlertEngine:
         # Rules that need a quiet series' history (when it was last seen, its recent points)
         # keep an instance per series; the others only for series whose condition held, so a
         # city's 100,000 healthy ports cost no instance of InterfaceErrors or UplinkDown.
-        self._per_series = {r.name for r in rules if r.absent is not None or r.rate is not None}
+        self._per_series = {
+            watch.name
+            for watches in self._by_measurement.values()
+            for watch in watches
+            if watch.per_series
+        }
         # the timer visits only instances that are not inactive, and every instance (absence,
         # holds, restored state) once per sweep
         self._live: set[InstanceKey] = set()
@@ -123,23 +127,25 @@ class AlertEngine:
         """The pipeline subscriber: evaluate every rule that selects these samples."""
         now = self.clock()
         for sample in samples:
-            for rule, fields in self._by_measurement.get(sample.measurement, ()):
-                value = _selected_value(fields, sample.fields)
-                if value is None or not rule.select.matches(sample.tags):
+            tags, fields = sample.tags, sample.fields
+            for watch in self._by_measurement.get(sample.measurement, ()):
+                value = watch.value(fields)
+                if value is None or not watch.matches(tags):
                     continue
-                self.evaluated[rule.name] += 1
-                key = instance_key(rule, sample.tags)
+                self.evaluated[watch.name] += 1
+                key = watch.key(tags)
                 instance = self.instances.get(key)
                 if instance is None:
-                    if rule.name not in self._per_series and not _would_hold(rule, value, sample):
+                    if not watch.per_series and not watch.would_hold(value, fields):
                         continue  # a healthy series of a rule that keeps no history
-                    instance = self._new_instance(rule, key, sample.tags)
+                    instance = self._new_instance(watch.rule, key, tags)
                     if instance is None:  # the rule is full of firing alerts: counted in bounds
                         continue
                 instance.last_seen = now
+                rule = watch.rule
                 # absence is decided by the timer; a `where` that fails (a port shut down on
                 # purpose) clears the condition
-                if rule.absent is not None or rule.select.excludes(sample.fields):
+                if rule.absent is not None or watch.excludes(fields):
                     self._step(rule, instance, False, now)
                 else:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
@@ -160,7 +166,7 @@ class AlertEngine:
         self, rule: Rule, instance: Instance, value: Scalar, at_s: float, now: float
     ) -> None:
         number = conditions.numeric(value)
-        holds = _holds(rule, value, number, instance.state == "firing")
+        holds = conditions.holds(rule, value, number, instance.state == "firing")
         if rule.equals is not None or rule.threshold is not None:
             instance.value = number
         if rule.rate is not None:
@@ -272,40 +278,3 @@ class AlertEngine:
         is not the sensors being silent); alerts that were firing stay firing."""
         for instance in self.instances.values():
             instance.last_seen = max(instance.last_seen, now)
-
-
-def instance_key(rule: Rule, tags: Mapping[str, str]) -> InstanceKey:
-    """The rule and its `by` tags' values (all the tags when it has no `by`)."""
-    if rule.by is not None:
-        return rule.name, tuple(tags.get(name) for name in rule.by)
-    return rule.name, tuple(sorted(tags.items()))
-
-
-def _holds(rule: Rule, value: Scalar, number: float | None, firing: bool) -> bool:
-    """The rule's `equals` or `threshold` condition (True for a pure `rate` rule)."""
-    if rule.threshold is not None:
-        # hysteresis keeps a firing alert firing; a pending one must stay past the threshold
-        return number is not None and conditions.threshold_holds(rule.threshold, number, firing)
-    if rule.equals is not None:
-        return conditions.equals_holds(rule, value)
-    return True
-
-
-def _would_hold(rule: Rule, value: Scalar, sample: Sample) -> bool:
-    """Whether a series with no instance yet would leave `inactive` on this sample."""
-    if rule.select.excludes(sample.fields):
-        return False
-    return _holds(rule, value, conditions.numeric(value), firing=False)
-
-
-def _selected_value(watched: tuple[str, ...], fields: Mapping[str, Scalar]) -> Scalar | None:
-    """The watched field's value; of several fields (in and out), the largest present."""
-    if len(watched) == 1:
-        return fields.get(watched[0])
-    values = [fields[name] for name in watched if name in fields]
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    numbers = [n for n in map(conditions.numeric, values) if n is not None]
-    return max(numbers) if numbers else values[0]

@@ -23,7 +23,6 @@ alert instance (default: all the sample's tags). Durations are `30s`, `5m`, `2h`
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -67,18 +66,6 @@ class Selector(Section):
     @property
     def fields(self) -> tuple[str, ...]:
         return (self.field,) if isinstance(self.field, str) else tuple(self.field)
-
-    def matches(self, tags: Mapping[str, str]) -> bool:
-        for key, wanted in self.tags.items():
-            value = tags.get(key)
-            allowed = (wanted,) if isinstance(wanted, str) else wanted
-            if value not in allowed:
-                return False
-        return True
-
-    def excludes(self, fields: Mapping[str, Scalar]) -> bool:
-        """Whether a `where` field of this sample has another value than required."""
-        return any(key in fields and fields[key] != want for key, want in self.where.items())
 
 
 class Threshold(Section):

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.alerts.bounds import InstanceBounds
-from gateway.alerts.engine import AlertEngine, Instance, instance_key
+from gateway.alerts.engine import AlertEngine, Instance
+from gateway.alerts.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def load(engine: AlertEngine, path: Path, now: float, bounds: InstanceBounds | N
     for instance in instances:
         rule = engine.rules.get(instance.rule)
         if rule is not None:
-            engine.restore(instance_key(rule, instance.labels), instance)
+            engine.restore(Watch.of(rule).key(instance.labels), instance)
     if bounds is not None and (evicted := bounds.trim(engine.instances)):
         log.warning("alert state %s: %d instances beyond the bound evicted", path, evicted)
     engine.restart_grace(now)
