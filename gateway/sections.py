@@ -90,11 +90,11 @@ class MqttSection(Login):
     tls: bool = False
     ca_file: Path | None = None  # with tls: trust this CA (default: the system's)
     client_id: str = "edumon"
-    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
+    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_connection.py
     # several edumon instances with the same group split the stream ($share subscriptions)
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     # the broker is asked for a sign of life this often; a frozen broker is noticed within
-    # about twice this (paho drops the connection when a ping goes unanswered)
+    # about twice this (an unanswered ping drops the connection)
     keepalive_s: int = Field(default=15, ge=5, le=600)
 
 
