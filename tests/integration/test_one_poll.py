@@ -47,6 +47,9 @@ async def test_edumon_test_prints_each_device_and_writes_nothing(
         (SimSwitch("sw-a", seed=1, boot=now - 3600), "127.0.0.1", 0),
         (SimSwitch("sw-b", seed=2, boot=now - 3600), "127.0.0.1", 0),
     ]
+    # the simulated switches answer from this process, the first answer of each after building
+    # its data (~0.25 s on a loaded machine): the timeout leaves room for that, and sw-dead
+    # costs one timeout
     fleet = SnmpFleet(switches, COMMUNITY.encode())
     await fleet.start()
     dead = free_udp_port()
@@ -56,7 +59,7 @@ async def test_edumon_test_prints_each_device_and_writes_nothing(
         f"""
 service: {{state_dir: {tmp_path / "state"}}}
 influxdb: {{url: {influxdb.url}, database: onepoll}}
-snmp: {{timeout_s: 0.5, retries: 0}}
+snmp: {{timeout_s: 3, retries: 0}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
 sites:
   - id: s
