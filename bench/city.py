@@ -256,11 +256,13 @@ def measure(
         sim1 = [cpu_s(p.pid) for p in sims]
         drops1, own1 = rcvbuf_errors(), socket_drops(service.pid)
         rss, peak = memory_mb(service.pid)
+        # the window's last polls reach the database (the writer posts at most every 0.2 s;
+        # the service keeps running, and what it polls after the window is not counted)
+        time.sleep(5)
     finally:
         stop(service)
         for sim in sims:
             stop(sim)
-    time.sleep(2)  # the writer's last batch
     for log in sorted(workdir.glob("*.log")):
         if args.verbose:
             print(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:]))
