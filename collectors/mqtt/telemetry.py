@@ -25,7 +25,6 @@ samples, and well-formed numbers take a short path.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import orjson
 
 from gateway.deadletter import DeadLetterFile
 from gateway.sample import FieldValue, Sample, utf8_encodable
-from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN
+from gateway.storage.lineprotocol import INT64_MAX, storable_number
 
 SUBSCRIPTIONS = (
     "edumon/+/ap/+/state",
@@ -201,13 +200,7 @@ def _numbers(
 
 
 def _checked_number(name: str, kind: type, value: Any) -> FieldValue:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        # before isfinite, which cannot convert an integer beyond a float's range
-        or (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX)
-        or not math.isfinite(value)
-    ):
+    if not storable_number(value):
         raise BadMessage(f"wrong shape: {name!r} must be a number, got {value!r:.40}")
     if kind is int and (not float(value).is_integer() or not 0 <= value <= INT64_MAX):
         raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")

@@ -18,7 +18,7 @@ from collectors.mqtt_json.config import FieldSpec, MappingSpec, TimeSpec
 from collectors.mqtt_json.paths import TopicPattern, fill, lookup, parse_path
 from gateway.collector import BadInput
 from gateway.sample import FieldValue, utf8_encodable
-from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN
+from gateway.storage.lineprotocol import INT64_MAX, INT64_MIN, storable_number
 
 MAX_STRING = 256
 MAX_TAG = 64
@@ -93,12 +93,7 @@ def _typed(name: str, spec: FieldSpec, raw: Any) -> FieldValue:
         if raw in (0, 1) or (isinstance(raw, str) and raw.upper() in ("ON", "OFF")):
             return raw == 1 or (isinstance(raw, str) and raw.upper() == "ON")
         raise BadInput(f"wrong type: {name} must be a boolean, got {raw!r:.40}")
-    if (
-        isinstance(raw, bool)
-        or not isinstance(raw, int | float)
-        or (isinstance(raw, int) and not INT64_MIN <= raw <= INT64_MAX)
-        or not math.isfinite(raw)
-    ):
+    if not storable_number(raw):
         raise BadInput(f"wrong type: {name} must be a number, got {raw!r:.40}")
     unscaled = spec.scale == 1.0 and spec.offset == 0.0  # keeps integers exact
     value = raw if unscaled else raw * spec.scale + spec.offset

@@ -27,6 +27,14 @@ _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
 _SERIES_CACHE_LIMIT = 250_000
 
 
+def storable_number(value: object) -> bool:
+    """An int or float (not a bool) a field can hold: finite, an integer within 64 bits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # the range first: isfinite cannot convert an integer beyond a float's range
+    return INT64_MIN <= value <= INT64_MAX if isinstance(value, int) else math.isfinite(value)
+
+
 class EncodeError(ValueError):
     """A Sample that line protocol cannot represent; the message names the offending part."""
 
