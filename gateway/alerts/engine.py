@@ -93,6 +93,7 @@ class AlertEngine:
         # the timer visits only instances that are not inactive, and every instance (absence,
         # holds, restored state) once per sweep
         self._live: set[InstanceKey] = set()
+        self._live_per_rule: Counter[str] = Counter()
         windows = [rule.absent / 4 for rule in rules if rule.absent]
         self.sweep_every_s = max(1.0, min([10.0, *windows]))
         self._next_sweep = 0.0
@@ -133,6 +134,12 @@ class AlertEngine:
                 if value is None or not watch.matches(tags):
                     continue
                 self.evaluated[watch.name] += 1
+                if (
+                    not watch.per_series
+                    and not self._live_per_rule[watch.name]
+                    and not watch.would_hold(value, fields)
+                ):
+                    continue  # a healthy series, and no alert of this rule it could clear
                 key = watch.key(tags)
                 instance = self.instances.get(key)
                 if instance is None:
@@ -150,7 +157,7 @@ class AlertEngine:
                 else:
                     self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
                 if instance.state != "inactive":
-                    self._live.add(key)
+                    self._mark_live(key)
 
     def _new_instance(
         self, rule: Rule, key: InstanceKey, tags: Mapping[str, str]
@@ -199,7 +206,7 @@ class AlertEngine:
             rule = self.rules.get(instance.rule) if instance is not None else None
             if instance is None or rule is None:  # evicted, or its rule left the file
                 self.instances.pop(key, None)
-                self._live.discard(key)
+                self._unmark_live(key)
                 continue
             if self.held(rule.select.measurement):
                 instance.last_seen = max(instance.last_seen, now)  # a full window afterwards
@@ -211,12 +218,22 @@ class AlertEngine:
             if instance.state == "resolved" and resolved_at and now - resolved_at > RESOLVED_KEPT_S:
                 instance.state, instance.resolved_at = "inactive", None
             if instance.state == "inactive":
-                self._live.discard(key)
+                self._unmark_live(key)
                 if rule.name not in self._per_series:  # healthy again: nothing to remember
                     del self.instances[key]
                     self.bounds.forget(rule.name, self._device_of(key))
             else:
-                self._live.add(key)
+                self._mark_live(key)
+
+    def _mark_live(self, key: InstanceKey) -> None:
+        if key not in self._live:
+            self._live.add(key)
+            self._live_per_rule[key[0]] += 1
+
+    def _unmark_live(self, key: InstanceKey) -> None:
+        if key in self._live:
+            self._live.discard(key)
+            self._live_per_rule[key[0]] -= 1
 
     def _step(self, rule: Rule, instance: Instance, holds: bool, now: float) -> None:
         instance.active = holds
@@ -271,7 +288,7 @@ class AlertEngine:
         """An instance read back from the state file."""
         self.instances[key] = instance
         if instance.state != "inactive":
-            self._live.add(key)
+            self._mark_live(key)
 
     def restart_grace(self, now: float) -> None:
         """After a restart, every series gets a full absence window again (edumon being down
