@@ -134,17 +134,16 @@ class AlertEngine:
                 if value is None or not watch.matches(tags):
                     continue
                 self.evaluated[watch.name] += 1
-                if (
-                    not watch.per_series
-                    and not self._live_per_rule[watch.name]
-                    and not watch.would_hold(value, fields)
-                ):
-                    continue  # a healthy series, and no alert of this rule it could clear
+                # a healthy series of a rule that keeps no history needs no instance, and
+                # with no live alert of the rule there is none to clear either
+                healthy = not watch.per_series and not watch.would_hold(value, fields)
+                if healthy and not self._live_per_rule[watch.name]:
+                    continue
                 key = watch.key(tags)
                 instance = self.instances.get(key)
                 if instance is None:
-                    if not watch.per_series and not watch.would_hold(value, fields):
-                        continue  # a healthy series of a rule that keeps no history
+                    if healthy:
+                        continue
                     instance = self._new_instance(watch.rule, key, tags)
                     if instance is None:  # the rule is full of firing alerts: counted in bounds
                         continue
