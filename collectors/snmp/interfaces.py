@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
 from collectors.snmp import ber
-from collectors.snmp.profile_reader import number, text
 from collectors.snmp.rates import Verdict, counter_delta, counter_rate, event_rate, packets_fit
+from collectors.snmp.varbind_values import number, text
 from gateway.sample import FieldValue
 
 IF = "1.3.6.1.2.1.2.2.1."  # ifEntry

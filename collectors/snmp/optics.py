@@ -18,9 +18,8 @@ from collectors.snmp.profile_reader import (
     ENT_DESCR,
     ENT_NAME,
     Walked,
-    number,
-    text,
 )
+from collectors.snmp.varbind_values import number, text
 from gateway.sample import FieldValue
 
 IF_INDEX_PREFIX = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)  # ifIndex, the target of entAliasMapping

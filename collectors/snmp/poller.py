@@ -33,6 +33,7 @@ from collectors.snmp.profile_model import Profile
 from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, elapsed_s
+from collectors.snmp.varbind_values import text
 from collectors.snmp.wifi import WifiController, WifiReader
 from gateway.collector import CollectorError
 from gateway.sample import FieldValue, Sample
@@ -167,7 +168,7 @@ class SnmpPoller:
                 tags["lane"] = str(lane)
             samples.append(Sample("optics", tags, fields, now_ns))
         if target.wifi is not None:
-            controller, name = (target.site, target.device), _text(system["sysName"])
+            controller, name = (target.site, target.device), text(system["sysName"])
             identity = system_identity(system)
             samples += await self.wifi.read(
                 transport, controller, target.wifi, identity, name, now_ns, target.max_repetitions
@@ -265,7 +266,7 @@ def system_identity(system: dict[str, ber.VarBind]) -> tuple[str, str]:
     """(sysObjectID as dotted text, sysDescr): what profiles match on."""
     object_id = ber.value_of(system["sysObjectID"])
     dotted = ".".join(map(str, object_id)) if isinstance(object_id, tuple) else ""
-    return dotted, _text(system["sysDescr"])
+    return dotted, text(system["sysDescr"])
 
 
 async def _walk(
@@ -279,7 +280,3 @@ async def _walk(
 def _port_order(item: tuple[tuple[int, int | None], object]) -> tuple[int, int]:
     (if_index, lane), _ = item
     return if_index, -1 if lane is None else lane
-
-
-def _text(varbind: ber.VarBind) -> str:
-    return varbind.raw.decode("utf-8", "replace") if varbind.tag == ber.OCTET_STRING else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpTransport, walk_columns
 from collectors.snmp.profile_model import Profile, Source
+from collectors.snmp.varbind_values import number, text
 from gateway.sample import FieldValue
 
 Index = tuple[int, ...]
@@ -71,33 +72,6 @@ async def read(
         for column, table in rows.items():
             walked.tables[encoded[column]] = table
     return walked
-
-
-LEADING_NUMBER = r"^\s*([-+]?\d+(?:\.\d+)?)"  # "-2.31 dBm", "27C": the number in front
-
-
-def number(varbind: ber.VarBind | None, pattern: str | None = None) -> float | None:
-    """A numeric value, also from the text some agents return (the first group of `pattern`,
-    else the number it starts with); None when absent."""
-    if varbind is None or varbind.tag in ber.EXCEPTIONS:
-        return None
-    if varbind.tag == ber.INTEGER:  # the common cases, without a call to value_of
-        return float(int.from_bytes(varbind.raw, "big", signed=True))
-    if varbind.tag in ber.UNSIGNED:
-        return float(int.from_bytes(varbind.raw, "big"))
-    value = ber.value_of(varbind)
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, bytes):
-        found = re.search(pattern or LEADING_NUMBER, value.decode("utf-8", "replace"))
-        return float(found.group(1)) if found else None
-    return None
-
-
-def text(varbind: ber.VarBind | None) -> str:
-    if varbind is None or varbind.tag != ber.OCTET_STRING:
-        return ""
-    return varbind.raw.decode("utf-8", errors="replace").strip()
 
 
 def aggregate(values: Sequence[float], how: str) -> float | None:
