@@ -172,7 +172,10 @@ def ports(
     uptime_ticks: int | None = None,
 ) -> list[Port]:
     """The kept rows with their fields; rates when `seconds` (agent time since the last poll).
-    `uptime_ticks` (the agent's sysUpTime now) dates the last change of a port that flapped."""
+    `seconds` 0 (the agent's clock stood still) rates nothing and keeps the counters of the
+    last poll as the base of the next rates. `uptime_ticks` (the agent's sysUpTime now) dates
+    the last change of a port that flapped. A column the agent lacks (ifAdminStatus on some)
+    leaves its field unwritten: unknown, not false."""
     out = []
     counter_columns = [(c, rows[c]) for c in COUNTERS if c in rows]
     uplink_alias = re.compile(selection.uplink_alias) if selection.uplink_alias else None
@@ -188,10 +191,10 @@ def ports(
             or bool(uplink_alias and uplink_alias.search(alias))
         )
         oper_up = number(oper) == 1
-        fields: dict[str, FieldValue] = {
-            "oper_up": oper_up,
-            "admin_up": number(rows["admin"].get(index)) == 1,
-        }
+        fields: dict[str, FieldValue] = {"oper_up": oper_up}
+        admin = rows["admin"].get(index)
+        if admin is not None:
+            fields["admin_up"] = number(admin) == 1
         speed = speed_mbps(rows, index)
         if speed is not None:
             fields["speed_mbps"] = speed
@@ -203,7 +206,8 @@ def ports(
         if seconds:
             previous = state.values.get(index[0], {})
             _rates(state, counters, previous, seconds, bits, speed, fields)
-        _remember(state, index[0], counters)
+        if seconds != 0:
+            _remember(state, index[0], counters)
         out.append(Port(index[0], name, "uplink" if uplink else "access", fields))
     return out
 
@@ -280,9 +284,14 @@ def _rates(
     for event in EVENTS:
         current_event = counters.get(event)
         if current_event is not None:
-            value = event_rate(previous.get(event), current_event, seconds, bits=32)
+            value, verdict = event_rate(
+                previous.get(event), current_event, seconds, speed_bps=speed_bps
+            )
             if value is not None:
                 fields[event] = round(value, 6)
+            elif verdict is not Verdict.FIRST:
+                state.discarded[verdict.value] += 1
+                fields[f"{event}_discarded"] = verdict.value
 
 
 def _packet_delta(

@@ -33,7 +33,7 @@ from collectors.snmp.profile_model import Profile
 from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, elapsed_s
-from collectors.snmp.varbind_values import text
+from collectors.snmp.varbind_values import number, text
 from collectors.snmp.wifi import WifiController, WifiReader
 from gateway.collector import CollectorError
 from gateway.sample import FieldValue, Sample
@@ -47,6 +47,7 @@ SYSTEM = {
     "sysDescr": "1.3.6.1.2.1.1.1.0",
     "hrSystemUptime": "1.3.6.1.2.1.25.1.1.0",
     "snmpEngineTime": "1.3.6.1.6.3.10.2.1.3.0",  # seconds, not ticks
+    "snmpEngineBoots": "1.3.6.1.6.3.10.2.1.2.0",  # rises at every restart of the agent
 }
 UPTIME_SOURCES = ("sysUpTime", "hrSystemUptime", "snmpEngineTime")
 ENTITY_REFRESH_S = 3600.0  # ENTITY-MIB changes with the hardware: walked again hourly, on reboot
@@ -76,6 +77,7 @@ class _DeviceState:
     matched: Matched | None = None
     identity: tuple[str, str] = ("", "")  # sysObjectID, sysDescr it was matched on
     uptime_source: str | None = "sysUpTime"  # until the agent shows otherwise
+    boots: int | None = None  # snmpEngineBoots as last read
     entity: dict[str, Table] | None = None  # ENTITY-MIB columns as last walked
     entity_read_at: float = 0.0
 
@@ -132,11 +134,20 @@ class SnmpPoller:
         matched = self._matched(target, state, system)
         reading = self._uptime(target, state, system, now_ns / 1e9)
         seconds = elapsed_s(state.reading, reading) if state.reading else None
-        rebooted = state.reading is not None and seconds is None
+        boots = number(system["snmpEngineBoots"])
+        rebooted = state.reading is not None and (
+            seconds is None
+            or (boots is not None and state.boots is not None and boots > state.boots)
+        )
         if rebooted:
             state.counters.clear()
             state.high_capacity = None
-        state.reading = reading
+            seconds = None
+        state.boots = int(boots) if boots is not None else state.boots
+        # a clock that stood still: no interval to rate; the reading before stays the base
+        standing = seconds == 0
+        if not standing:
+            state.reading = reading
         rows = await self._interface_rows(target, state)
         names = unique_names(rows)
         if rebooted or now_ns / 1e9 - state.entity_read_at > ENTITY_REFRESH_S:

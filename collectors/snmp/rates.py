@@ -4,11 +4,15 @@ Time between two polls comes from the agent's own sysUpTime, so poller schedulin
 network latency do not distort rates. Rules:
 - sysUpTime went backwards (and it is not the 497-day TimeTicks wrap): the agent rebooted;
   no rate for this interval, everything starts over (counted as a reboot, never a spike);
+  a sysUpTime that stood still while the agent answered is no reboot, just no time to rate;
 - a 64-bit counter that went backwards was reset (e.g. the interface was reset): no rate;
 - a 32-bit counter may have wrapped, maybe several times: the delta modulo 2^32 is the only
   possible answer when one more wrap would exceed the interface speed; otherwise the number
   of wraps is unknowable and the rate is skipped (e.g. a 1G link needs polls <= 30 s apart);
 - a rate above the interface speed (plus 5 %) is impossible: discarded and counted;
+- error and discard counters (32-bit in IF-MIB) follow the same rules: a counter that went
+  back wrapped only when the wrapped count fits the packets the link can carry in the
+  interval; otherwise it was reset (no rate, counted), never a spike of 2^32 errors;
 - ifCounterDiscontinuityTime moved: the agent says its counters restarted; no rate;
 - the packet counters of the same interval must fit the octets: more packets per second
   than the link can carry, or octets per packet outside what a frame can be, is a reset the
@@ -47,9 +51,10 @@ class Reading:
 
 
 def elapsed_s(previous: Reading, current: Reading) -> float | None:
-    """Seconds between two readings by the agent's clock; None when the agent rebooted."""
+    """Seconds between two readings by the agent's clock; None when the agent rebooted
+    (its clock went back); 0.0 when the clock stood still (no rate, but no reboot)."""
     delta = current.uptime_ticks - previous.uptime_ticks
-    if delta > 0:
+    if delta >= 0:
         return delta / 100
     wall = current.wall_s - previous.wall_s
     wrapped = (delta + TICKS_WRAP) / 100
@@ -78,10 +83,23 @@ def counter_rate(
     return rate, Verdict.OK
 
 
-def event_rate(previous: int | None, current: int, seconds: float, *, bits: int) -> float | None:
-    """Per-second rate of an event counter (errors, discards), with the same wrap rules."""
-    delta = counter_delta(previous, current, bits=bits)
-    return None if delta is None else delta / seconds
+def event_rate(
+    previous: int | None, current: int, seconds: float, *, speed_bps: float | None
+) -> tuple[float | None, Verdict]:
+    """Per-second rate of a 32-bit event counter (errors, discards: each is a frame): a
+    counter that went back wrapped only if the wrapped count fits the frames the link can
+    carry in `seconds`; otherwise (or with the speed unknown) it was reset."""
+    if previous is None:
+        return None, Verdict.FIRST
+    delta = current - previous
+    most = speed_bps / MIN_WIRE_FRAME_BITS * SPEED_TOLERANCE * seconds if speed_bps else None
+    if delta < 0:
+        delta += 2**32
+        if most is None or delta > most:
+            return None, Verdict.RESET
+    if most is not None and delta > most:
+        return None, Verdict.PACKET_RATE
+    return delta / seconds, Verdict.OK
 
 
 def counter_delta(previous: int | None, current: int, *, bits: int) -> int | None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
+from gateway.alerts.engine import AlertEngine, Transition
+from gateway.alerts.rules import load_rules
 from gateway.sample import Sample
 
 if TYPE_CHECKING:  # imported as a plugin below, not here (pytest rewrites its asserts)
@@ -149,3 +151,26 @@ async def test_an_agent_without_sysuptime_is_up(
     assert [r.message for r in caplog.records if "sysUpTime" in r.message] == [
         "gw: no sysUpTime; rates are timed by hrSystemUptime"
     ]
+
+
+async def test_an_agent_without_admin_status_still_pages_its_uplink(agents: Agents) -> None:
+    """Aruba CX answers no ifAdminStatus: no `admin_up` is written (unknown, not false), and a
+    configured uplink that is oper-down pages through the shipped UplinkDown rule."""
+    poller = SnmpPoller()
+    transport = agents.transport("fake-aruba-cx")
+    target = SnmpTarget("lab", "cx", "core", transport, uplinks=frozenset({"1/1/23"}))
+    samples = await poller.poll(target)
+    ports = {s.tags["ifname"]: s for s in samples if s.measurement == "interface"}
+    assert all("admin_up" not in s.fields for s in ports.values())
+    uplink = ports["1/1/23"]
+    assert uplink.tags["role"] == "uplink" and uplink.fields["oper_up"] is False
+    now = [uplink.time_ns / 1e9]
+    pages: list[Transition] = []
+    engine = AlertEngine(load_rules(), clock=lambda: now[0], on_transition=pages.append)
+    engine.observe(samples)
+    now[0] += 1
+    engine.tick()
+    firing = [
+        (t.instance.rule, t.instance.labels.get("ifname")) for t in pages if t.state == "firing"
+    ]
+    assert ("UplinkDown", "1/1/23") in firing, firing

@@ -203,3 +203,52 @@ def test_a_flap_is_dated_by_the_agents_clock() -> None:
         table = rows({1: values})
         (kept,) = ports(SELECT, table, unique_names(table), state, seconds, 64, uptime)
     assert kept.fields["flaps"] == 2 and kept.fields["last_change_s"] == 7.0
+
+
+def test_no_admin_status_column_is_unknown_not_false() -> None:
+    """Aruba CX and FortiSwitch agents have no ifAdminStatus: `admin_up` is not written."""
+    values = port(oper=2)
+    values.pop("admin")
+    table = rows({1: values})
+    (kept,) = ports(SELECT, table, unique_names(table), CounterState(), None, 64)
+    assert "admin_up" not in kept.fields and kept.fields["oper_up"] is False
+
+
+EVENT_CASES = {
+    # name: (ifInErrors before, after, seconds, link Mbit/s, in_errors or None, reason or None)
+    "10 errors in a minute": (500, 1100, 60, 1000, 10.0, None),
+    "a wrap that fits the link": (2**32 - 60, 60, 60, 1000, 2.0, None),
+    # 2^32 - 497 errors in 60 s would be 71,582,780 errors/s on a link carrying 1.49 M frames/s
+    "reset without a discontinuity column": (500, 3, 60, 1000, None, "reset"),
+    "reset, link speed unknown": (500, 3, 60, None, None, "reset"),
+    "more errors than the link carries frames": (0, 10**9, 60, 100, None, "above_packet_rate"),
+}
+
+
+@pytest.mark.parametrize("case", EVENT_CASES)
+def test_error_and_discard_counters_follow_the_octets_rules(case: str) -> None:
+    before, after, seconds, mbps, in_errors, reason = EVENT_CASES[case]
+    speed = {"high_speed": mbps, "speed": mbps * 10**6} if mbps else {"high_speed": 0}
+    if mbps is None:
+        speed["speed"] = 4_294_967_295
+    values = [port(in_errors=e, **speed) for e in (before, after)]
+    for v in values:
+        v.pop("discontinuity")  # a 32-bit device has no ifCounterDiscontinuityTime
+    fields, state = two_polls(*values, seconds=seconds)
+    assert fields.get("in_errors") == (None if in_errors is None else pytest.approx(in_errors))
+    assert fields.get("in_errors_discarded") == reason
+    assert dict(state.discarded) == ({reason: 1} if reason else {})
+
+
+def test_a_standing_clock_rates_nothing_and_keeps_the_base() -> None:
+    """sysUpTime stood still between two polls: no rate, and the next rate runs from the
+    last poll that had time, over the agent's whole interval."""
+    state = CounterState()
+    polls = ((10**12, None), (10**12 + 30 * GB, 0.0), (10**12 + 60 * GB, 60.0))
+    stored = []
+    for octets, seconds in polls:
+        table = rows({1: port(in_octets=octets, in_ucast=10**9 + (octets - 10**12) // 1000)})
+        (kept,) = ports(SELECT, table, unique_names(table), state, seconds, 64)
+        stored.append(kept.fields.get("in_bps"))
+    assert stored == [None, None, pytest.approx(1e9)]
+    assert not state.discarded

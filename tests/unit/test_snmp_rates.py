@@ -60,7 +60,7 @@ def test_counter_rate(
             Reading(3000, 3600.0),
             None,
         ),  # a wrap would mean 60 s, not 1 h
-        (Reading(5000, 0.0), Reading(5000, 60.0), None),  # uptime did not move: not trusted
+        (Reading(5000, 0.0), Reading(5000, 60.0), 0.0),  # stood still: no time, no reboot
     ],
 )
 def test_elapsed_by_agent_clock(
@@ -69,8 +69,29 @@ def test_elapsed_by_agent_clock(
     assert elapsed_s(previous, current) == expected
 
 
-def test_event_rate() -> None:
-    assert event_rate(None, 5, 60, bits=32) is None
-    assert event_rate(10, 70, 60, bits=32) == 1.0
-    assert event_rate(2**32 - 30, 30, 60, bits=32) == 1.0
-    assert event_rate(50, 10, 60, bits=64) is None
+@pytest.mark.parametrize(
+    ("previous", "current", "seconds", "speed", "rate", "verdict"),
+    [
+        (None, 5, 60, G, None, Verdict.FIRST),
+        (10, 70, 60, G, 1.0, Verdict.OK),
+        (2**32 - 30, 30, 60, G, 1.0, Verdict.OK),  # a wrap 60 errors wide fits a 1G link
+        # ifInErrors reset from 500 to 3, no discontinuity column: 2^32 - 497 errors in 60 s
+        # would be 71,582,780 errors/s, beyond the 1.49 M frames/s a 1G link carries
+        (500, 3, 60, G, None, Verdict.RESET),
+        (500, 3, 60, None, None, Verdict.RESET),  # speed unknown: a wrap cannot be told
+        (2**32 - 30, 30, 60, None, None, Verdict.RESET),
+        (0, 10**9, 60, 100e6, None, Verdict.PACKET_RATE),  # more errors than frames
+        (0, 10**9, 60, None, 10**9 / 60, Verdict.OK),  # no speed: no ceiling
+    ],
+)
+def test_event_rate(
+    previous: int | None,
+    current: int,
+    seconds: float,
+    speed: float | None,
+    rate: float | None,
+    verdict: Verdict,
+) -> None:
+    got_rate, got_verdict = event_rate(previous, current, seconds, speed_bps=speed)
+    assert got_verdict is verdict
+    assert got_rate == pytest.approx(rate) if rate is not None else got_rate is None

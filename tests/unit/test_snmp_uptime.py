@@ -104,3 +104,34 @@ async def test_uptime_fallbacks(case: str, caplog: pytest.LogCaptureFixture) -> 
     (eth0,) = [s.fields for s in samples[1] if s.measurement == "interface"]
     assert eth0["in_bps"] == pytest.approx(1e6 * 8 / 8)  # 125 kB/s for 60 s, by either clock
     assert [r.message for r in caplog.records if "sysUpTime" in r.message] == [f"gw: {said}"]
+
+
+REBOOT_CASES = {
+    # name: (sysUpTime and snmpEngineBoots at three polls 60 s apart, rebooted at each)
+    "sysUpTime stands still while the agent answers": (
+        ((6000, None), (6000, None), (18000, None)), [False, False, False],
+    ),
+    "sysUpTime goes back": (((600_000, None), (700, None), (6700, None)), [False, True, False]),
+    "snmpEngineBoots rises": (((6000, 3), (12000, 4), (18000, 4)), [False, True, False]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", REBOOT_CASES)
+async def test_a_reboot_is_a_clock_going_back_or_boots_rising(case: str) -> None:
+    polls, expected = REBOOT_CASES[case]
+    now = [1_800_000_000.0]
+    poller = SnmpPoller(clock=lambda: now[0], profiles=PROFILES)
+    rebooted, rates = [], []
+    for i, (uptime, boots) in enumerate(polls):
+        values = {"1.3.6.1.2.1.1.3.0": ticks(uptime)}
+        if boots is not None:
+            values["1.3.6.1.6.3.10.2.1.2.0"] = (ber.INTEGER, ber.encode_integer(boots))
+        target = SnmpTarget("lab", "gw", "access", agent(values, 10**9 + i * 60 * 125_000))
+        samples = await poller.poll(target)
+        rebooted.append(samples[0].fields["rebooted"])
+        (eth0,) = [s.fields for s in samples if s.measurement == "interface"]
+        rates.append(eth0.get("in_bps"))
+        now[0] += 60
+    assert rebooted == expected
+    if case.startswith("sysUpTime stands"):  # the third rate runs from the first poll's base
+        assert rates == [None, None, pytest.approx(1e6 * 2 * 60 / 120)]
