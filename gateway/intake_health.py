@@ -54,6 +54,7 @@ class CollectorHealth:
         self.counts: Counter[tuple[str, str]] = Counter()
         self._sources: dict[str, Callable[[], Totals]] = {}
         self._checks: dict[str, Callable[[], str | None]] = {}
+        self._warnings: dict[str, Callable[[], str | None]] = {}
         self.failing: dict[str, str] = {}  # pollers: target -> last error
         self.polled_targets: set[str] = set()
 
@@ -88,8 +89,16 @@ class CollectorHealth:
         makes the component `error`."""
         self._checks[name] = problem
 
+    def add_warning(self, name: str, problem: Callable[[], str | None]) -> None:
+        """Something that loses or refuses part of the data (a bound reached): its problem,
+        if any, makes the component `degraded`."""
+        self._warnings[name] = problem
+
     def problems(self) -> list[str]:
         return [p for check in self._checks.values() if (p := check()) is not None]
+
+    def warnings(self) -> list[str]:
+        return [p for check in self._warnings.values() if (p := check()) is not None]
 
     def polled(self, target: str, error: str | None) -> None:
         self.polled_targets.add(target)
@@ -127,6 +136,12 @@ class CollectorHealth:
     def status(self) -> tuple[str, str]:
         if problems := self.problems():
             return "error", "; ".join(problems)
+        status, detail = self._status()
+        if status == "ok" and (warnings := self.warnings()):
+            return "degraded", "; ".join([detail, *warnings])
+        return status, detail
+
+    def _status(self) -> tuple[str, str]:
         if self.stream:
             silent = self.silent_for()
             if self.connected is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.limits import Bounds
+
 
 class Metrics:
     """Every counter starts at 0 and exists from start-up, so dashboards and alerts see it."""
@@ -69,6 +71,8 @@ class Metrics:
             registry=r,
         )
         self.alerts_firing = Gauge("edumon_alerts_firing", "Alerts firing now", registry=r)
+        self.bounds = Bounds()  # every sender-growable cache and queue (gateway/limits.py)
+        r.register(self.bounds)
         self.samples_in.labels(collector="edumon")
         for outcome in ("retry", "auth", "not_found", "rejected", "too_large"):
             self.write_failures.labels(outcome=outcome)

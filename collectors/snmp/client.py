@@ -42,6 +42,8 @@ class RequestStats:
     timeouts: int = 0
     malformed: int = 0
     varbinds: int = 0
+    # column walks stopped because the agent's OIDs did not increase (a loop or a step back)
+    not_increasing: int = 0
 
 
 class SnmpTransport(Protocol):
@@ -303,6 +305,9 @@ async def walk_columns(
 
     Never leaves a column's subtree (the classic lexicographic-mode trap), copes with agents
     that return fewer varbinds than asked, and stops a column at endOfMibView or noSuch*.
+    A column whose OIDs do not strictly increase (an agent looping or stepping back) is stopped
+    there and counted in `stats.not_increasing` (logged once per device): such an agent costs
+    one walk per column, never a walk until the poll's deadline.
     """
     rows: dict[bytes, dict[tuple[int, ...], ber.VarBind]] = {c: {} for c in columns}
     cursor = {c: c for c in columns}
@@ -316,7 +321,9 @@ async def walk_columns(
             # the answer repeats the columns in the order asked: this column's varbinds are
             # every len(active)-th from its position
             repetitions = varbinds[position :: len(active)]
-            taken = _take_column(column, repetitions, rows[column], cursor, indexes)
+            taken, backwards = _take_column(column, repetitions, rows[column], cursor, indexes)
+            if backwards:
+                _not_increasing(transport, column)
             if taken < len(repetitions):
                 finished.add(column)
             progressed = progressed or taken > 0
@@ -326,32 +333,43 @@ async def walk_columns(
     return rows
 
 
+def _not_increasing(transport: SnmpTransport, column: bytes) -> None:
+    transport.stats.not_increasing += 1
+    if transport.stats.not_increasing == 1:
+        log.warning(
+            "%s: the agent's OIDs do not increase in column %s; such columns stop there "
+            "(counted in requests not_increasing, not logged again)",
+            getattr(transport, "name", "agent"),
+            ber.oid_text(column),
+        )
+
+
 def _take_column(
     column: bytes,
     varbinds: list[ber.VarBind],
     table: dict[tuple[int, ...], ber.VarBind],
     cursor: dict[bytes, bytes],
     indexes: dict[bytes, tuple[int, ...]],
-) -> int:
+) -> tuple[int, bool]:
     """Store one column's varbinds by row index, up to the first that ends the column (past
-    its subtree, an exception, or no step forward); move its cursor; return how many."""
+    its subtree, an exception, or an index not after the last one); move its cursor; return
+    how many were taken and whether the column ended by not increasing."""
     prefix_length, last = len(column), cursor[column]
+    last_index = indexes.get(last[prefix_length:], ())  # () is before every row
     taken = 0
     for varbind in varbinds:
         oid = varbind.oid
-        if (
-            len(oid) <= prefix_length
-            or not oid.startswith(column)
-            or varbind.tag in ber.EXCEPTIONS
-            or oid == last
-        ):
+        if len(oid) <= prefix_length or not oid.startswith(column) or varbind.tag in ber.EXCEPTIONS:
             break
         suffix = oid[prefix_length:]
         index = indexes.get(suffix)
         if index is None:
             index = indexes[suffix] = ber.oid_suffix(oid, column)
+        if index <= last_index:  # compared as numbers: BER bytes do not sort like OIDs
+            cursor[column] = last
+            return taken, True
         table[index] = varbind
-        last = oid
+        last, last_index = oid, index
         taken += 1
     cursor[column] = last
-    return taken
+    return taken, False

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from itertools import chain
+from pathlib import Path
 
 from collectors.snmp.cli import add_commands
 from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
@@ -13,7 +14,7 @@ from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.profile_config import profile_problems, profiles_for
 from collectors.snmp.traps import TrapReceiver, TrapSource
-from collectors.snmp.usm import UsmUser
+from collectors.snmp.usm import LOCALIZED_KEYS, PASSWORD_KEYS, UsmUser
 from collectors.snmp.v3_transport import V3Transport
 from collectors.snmp.wifi import WifiController
 from gateway.collector import (
@@ -131,7 +132,13 @@ def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | No
         for site, device in config.devices_of(Switch)
     }
     return TrapReceiver(
-        host.strip("[]"), int(port), communities, sources, poller.interface, users=users
+        host.strip("[]"),
+        int(port),
+        communities,
+        sources,
+        poller.interface,
+        users=users,
+        engines_path=Path(config.service.state_dir) / "snmp" / "trap_engines.json",
     )
 
 
@@ -148,7 +155,7 @@ def open_snmp(context: CollectorContext) -> Collector:
 
     def request_totals() -> Totals:
         totals: dict[tuple[str, str], int] = {}
-        for name in ("requests", "retries", "timeouts", "malformed", "varbinds"):
+        for name in ("requests", "retries", "timeouts", "malformed", "varbinds", "not_increasing"):
             totals["request", name] = sum(getattr(t.stats, name) for t in transports)
         # APs that Wi-Fi controllers report and the config places nowhere (collectors/snmp/wifi.py)
         totals["wifi", "unplaced_aps"] = sum(map(len, poller.wifi.unplaced.values()))
@@ -160,8 +167,15 @@ def open_snmp(context: CollectorContext) -> Collector:
         max_concurrent=settings.max_concurrent,
         poll_totals=request_totals,
     )
+    metrics.bounds.watch("snmp_usm_keys", LOCALIZED_KEYS.__len__, lambda: LOCALIZED_KEYS.evicted)
+    metrics.bounds.watch(
+        "snmp_usm_password_keys", PASSWORD_KEYS.__len__, lambda: PASSWORD_KEYS.evicted
+    )
     receiver = trap_receiver(config, poller)
     if receiver is not None:
+        queue, timeliness = receiver.queue, receiver.timeliness
+        metrics.bounds.watch("snmp_trap_queue", queue.__len__, lambda: queue.dropped)
+        metrics.bounds.watch("snmp_trap_engines", timeliness.__len__)
         collector.streams.append(
             Stream("snmp-traps", settings.trap_listen or "", lambda e, h: run_traps(receiver, e, h))
         )
@@ -172,6 +186,8 @@ async def run_traps(receiver: TrapReceiver, emit: CollectorEmit, health: Collect
     """The trap socket as a stream: connected while bound; every datagram counted by outcome."""
 
     health.add_totals("traps", receiver.stats.totals)
+    health.add_totals("trap_queue", lambda: {("dropped", "queue_full"): receiver.queue.dropped})
+    health.add_warning("trap_queue", receiver.queue.problem)
     task = asyncio.create_task(receiver.run(emit))
     try:
         bound = asyncio.create_task(receiver.bound.wait())

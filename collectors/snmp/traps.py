@@ -10,6 +10,9 @@ least at the user's own security level, and within the engine-time window of RFC
 (`stats.rejected`), and complaints are logged at most once a minute per sender and reason.
 Tag values never come from the datagram: site and device from the inventory, the trap name
 from a fixed set, ifname from the poller (or the ifIndex, at most MAX_UNMAPPED per device).
+
+Samples wait for the pipeline in a bounded queue: while the pipeline is blocked (a full state
+disk, a held sink) the oldest trap is dropped for the newest (collectors.snmp.trap_queue).
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
-from collectors.snmp import ber
+from collectors.snmp import ber, trap_engines
+from collectors.snmp.trap_queue import TrapQueue
 from collectors.snmp.trap_time import NotInTimeWindow, TrapTimeliness
 from collectors.snmp.usm import UsmError, UsmUser
 from collectors.snmp.v3 import FLAG_AUTH, FLAG_PRIV, decode_v3, flags_for, is_v3
 from gateway.collector import CollectorEmit
+from gateway.limits import LIMITS
 from gateway.log_limit import LogLimit
 from gateway.sample import FieldValue, Sample
 
@@ -40,7 +46,7 @@ TRAPS = {
     "1.3.6.1.6.3.1.1.5.3": "linkDown",
     "1.3.6.1.6.3.1.1.5.4": "linkUp",
 }
-MAX_UNMAPPED = 256  # ifIndexes per device the poller has not named yet that become series
+MAX_UNMAPPED = LIMITS["snmp_trap_unmapped_if_indexes"]  # ifIndexes the poller has not named
 COMPLAIN_EVERY_S = 60.0
 
 
@@ -91,6 +97,7 @@ class TrapReceiver:
         sources: Mapping[str, TrapSource],
         interfaces: Callable[[str, int], tuple[str, str] | None] = lambda device, index: None,
         users: Sequence[UsmUser] = (),
+        engines_path: Path | None = None,  # where engine clocks outlive a restart
     ) -> None:
         self.host, self.port = host, port
         self.communities = communities
@@ -98,25 +105,36 @@ class TrapReceiver:
         self.interfaces = interfaces  # (device, ifIndex) -> (ifname, role), from the poller
         self.users = {user.name: user for user in users}
         self.stats = TrapStats()
+        self.queue = TrapQueue()
         self.timeliness = TrapTimeliness()
+        self.engines_path = engines_path
         self.bound = asyncio.Event()
         self._complaints = LogLimit(COMPLAIN_EVERY_S)
         self._unmapped: dict[str, set[int]] = {}
 
     async def run(self, emit: CollectorEmit) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[list[Sample]] = asyncio.Queue()
+        queue = self.queue
+        if self.engines_path is not None:
+            restored = trap_engines.load(self.timeliness, self.engines_path)
+            log.info("SNMP traps: %d engines' clocks restored", restored)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self, queue.put_nowait), local_addr=(self.host, self.port)
+            lambda: _Protocol(self, queue.put), local_addr=(self.host, self.port)
         )
         self.port = transport.get_extra_info("sockname")[1]
         self.bound.set()
         log.info("SNMP traps on udp %s:%d", self.host, self.port)
+        keeper = None
+        if self.engines_path is not None:
+            keeper = asyncio.create_task(trap_engines.keep(self.timeliness, self.engines_path))
         try:
             while True:
                 await emit(await queue.get(), collector=self.name)
         finally:
             transport.close()
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
 
     def handle(self, data: bytes, sender: str) -> tuple[list[Sample], bytes | None]:
         """Samples for one datagram, and the Response to send back for a v2c inform. Never

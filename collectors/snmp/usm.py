@@ -2,6 +2,10 @@
 AES-128; AES-192/256 as draft-blumenthal-aes-usm-04, with the key extended either as that
 draft says or as draft-reeder-snmpv3-usm-3desede-00 does, which Cisco and others use).
 
+Localized keys are kept in a bounded LRU (gateway/limits.py), and a key derived for an engine
+id that a message names is kept only once that message authenticated: a sender choosing engine
+ids cannot grow it. Engine ids longer than RFC 3411's 32 octets are malformed (collectors.snmp.v3).
+
 Used by the poller's v3 transport and by the simulator's agents; checked in tests against
 independent implementations: pysnmp as a manager against the simulator, and net-snmp's snmpd
 as an agent for the poller.
@@ -11,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from functools import cache
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.modes import CBC
+
+from gateway.limits import LIMITS
 
 try:  # cryptography >= 47 keeps CFB among the "decrepit" modes (SNMP still needs it)
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
@@ -43,19 +50,62 @@ class UsmError(ValueError):
     """Authentication or decryption failed."""
 
 
-@cache
+class KeyCache:
+    """A bounded LRU of derived keys."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.evicted = 0
+        self._keys: OrderedDict[Hashable, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+    def get(self, what: Hashable) -> bytes | None:
+        key = self._keys.get(what)
+        if key is not None:
+            self._keys.move_to_end(what)
+        return key
+
+    def put(self, what: Hashable, key: bytes) -> None:
+        self._keys[what] = key
+        self._keys.move_to_end(what)
+        while len(self._keys) > self.max_entries:
+            self._keys.popitem(last=False)
+            self.evicted += 1
+
+
+PASSWORD_KEYS = KeyCache(LIMITS["snmp_usm_password_keys"])
+LOCALIZED_KEYS = KeyCache(LIMITS["snmp_usm_keys"])
+
+
 def password_to_key(password: bytes, hash_name: str) -> bytes:
     """RFC 3414 A.2: hash one megabyte of the repeated password."""
     if not password:
         raise UsmError("empty SNMPv3 password")
-    repeated = password * (1_048_576 // len(password) + 1)
-    return hashlib.new(hash_name, repeated[:1_048_576]).digest()
+    key = PASSWORD_KEYS.get((password, hash_name))
+    if key is None:
+        repeated = password * (1_048_576 // len(password) + 1)
+        key = hashlib.new(hash_name, repeated[:1_048_576]).digest()
+        PASSWORD_KEYS.put((password, hash_name), key)
+    return key
 
 
-@cache
-def localized_key(password: bytes, hash_name: str, engine_id: bytes) -> bytes:
-    key = password_to_key(password, hash_name)
-    return hashlib.new(hash_name, key + engine_id + key).digest()
+def localized_key(
+    password: bytes, hash_name: str, engine_id: bytes, *, remember: bool = True
+) -> bytes:
+    """The key for `engine_id`; kept for next time only if `remember` (an engine id from a
+    message that has not authenticated yet must not take room)."""
+    key = LOCALIZED_KEYS.get((password, hash_name, engine_id))
+    if key is None:
+        master = password_to_key(password, hash_name)
+        key = hashlib.new(hash_name, master + engine_id + master).digest()
+        if remember:
+            LOCALIZED_KEYS.put((password, hash_name, engine_id), key)
+    return key
 
 
 @dataclass(frozen=True)
@@ -71,9 +121,10 @@ class UsmUser:
     def mac_length(self) -> int:
         return AUTH[self.auth_protocol][1] if self.auth_protocol else 0
 
-    def auth_key(self, engine_id: bytes) -> bytes:
+    def auth_key(self, engine_id: bytes, *, remember: bool = True) -> bytes:
         assert self.auth_protocol is not None
-        return localized_key(self.auth_password, AUTH[self.auth_protocol][0], engine_id)
+        hash_name = AUTH[self.auth_protocol][0]
+        return localized_key(self.auth_password, hash_name, engine_id, remember=remember)
 
     def priv_key(self, engine_id: bytes) -> bytes:
         """The localized privacy key, extended to the cipher's length (DES: key + pre-IV)."""
@@ -87,14 +138,16 @@ class UsmUser:
                 key += hashlib.new(hash_name, key).digest()
         return key[:wanted]
 
-    def sign(self, message: bytes, engine_id: bytes) -> bytes:
+    def sign(self, message: bytes, engine_id: bytes, *, remember: bool = True) -> bytes:
         assert self.auth_protocol is not None
-        digest = hmac.digest(self.auth_key(engine_id), message, AUTH[self.auth_protocol][0])
-        return digest[: self.mac_length]
+        key = self.auth_key(engine_id, remember=remember)
+        return hmac.digest(key, message, AUTH[self.auth_protocol][0])[: self.mac_length]
 
     def verify(self, message_with_zeroed_mac: bytes, mac: bytes, engine_id: bytes) -> None:
-        if not hmac.compare_digest(self.sign(message_with_zeroed_mac, engine_id), mac):
+        expected = self.sign(message_with_zeroed_mac, engine_id, remember=False)
+        if not hmac.compare_digest(expected, mac):
             raise UsmError("wrong digest (authentication failed)")
+        self.auth_key(engine_id)  # authenticated: this engine's key may be kept now
 
     def _cipher(
         self, engine_id: bytes, boots: int, time: int, salt: bytes

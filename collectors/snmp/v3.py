@@ -19,6 +19,7 @@ NOT_IN_TIME_WINDOW = ber.encode_oid(USM_STATS + "2.0")
 WRONG_DIGESTS = ber.encode_oid(USM_STATS + "5.0")
 UNKNOWN_USER = ber.encode_oid(USM_STATS + "3.0")
 TIME_WINDOW_S = 150
+MAX_ENGINE_ID = 32  # octets (RFC 3411 SnmpEngineID); longer is malformed
 # the TLVs every message has the same: msgVersion, msgMaxSize, msgSecurityModel
 VERSION_TLV = ber.tlv(ber.INTEGER, ber.encode_integer(VERSION_3))
 MAX_SIZE_TLV = ber.tlv(ber.INTEGER, ber.encode_integer(MAX_SIZE))
@@ -146,6 +147,8 @@ def decode_v3(data: bytes, user_for: Callable[[bytes], UsmUser | None]) -> V3Mes
         data, security_start, pos, ber.SEQUENCE, "UsmSecurityParameters"
     )
     a, start = ber.read_tlv(data, start, security_end, ber.OCTET_STRING, "engine id")
+    if start - a > MAX_ENGINE_ID:
+        raise ber.BerError(f"engine id of {start - a} octets (at most {MAX_ENGINE_ID})")
     engine_id = data[a:start]
     boots, start = ber.read_integer(data, start, security_end, "engine boots")
     time, start = ber.read_integer(data, start, security_end, "engine time")

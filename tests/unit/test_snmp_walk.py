@@ -47,9 +47,9 @@ async def test_columns_interleaved_and_ending_at_different_rows() -> None:
     assert agent.asked == [[NAME, TYPE], [cell("2", 3).oid]]
 
 
-async def test_an_agent_that_steps_back_to_where_it_was_asked_still_makes_progress() -> None:
-    """A varbind that goes back (here to the OID asked) is stored like any in the column;
-    the next request starts from it, and the walk goes on."""
+async def test_an_agent_that_steps_back_ends_the_column_there_and_is_counted() -> None:
+    """A varbind that goes back (here to the OID asked) ends the column: the rows before it
+    are kept, no further request is made for it, and the walk is counted as not increasing."""
     agent = Scripted(
         [cell("2", 1), cell("2", 2)],
         [cell("2", 3), cell("2", 2)],  # back to the OID this request was asked from
@@ -57,13 +57,24 @@ async def test_an_agent_that_steps_back_to_where_it_was_asked_still_makes_progre
     )
     rows = await walk_columns(agent, [NAME], 2)
     assert sorted(rows[NAME]) == [(1,), (2,), (3,)]
-    assert agent.asked[1:] == [[cell("2", 2).oid], [cell("2", 2).oid]]
+    assert agent.asked[1:] == [[cell("2", 2).oid]]
+    assert agent.stats.not_increasing == 1
+
+
+async def test_indexes_compare_as_numbers_not_as_ber_bytes() -> None:
+    """Row 256 is encoded 0x82 0x00 and row 16384 0x81 0x80 0x00: bytes would sort them the
+    wrong way round and end a correct walk."""
+    agent = Scripted([cell("2", 256), cell("2", 16384)], [END])
+    rows = await walk_columns(agent, [NAME], 2)
+    assert sorted(rows[NAME]) == [(256,), (16384,)]
+    assert agent.stats.not_increasing == 0
 
 
 async def test_an_answer_that_repeats_the_asked_oid_ends_the_column() -> None:
     agent = Scripted([cell("2", 1)], [cell("2", 1, value=9)])
     rows = await walk_columns(agent, [NAME], 5)
     assert rows[NAME] == {(1,): cell("2", 1)}
+    assert agent.stats.not_increasing == 1
 
 
 async def test_an_answer_without_varbinds_makes_no_progress() -> None:
