@@ -227,7 +227,16 @@ def _relative_to_file(
         if isinstance(value, str):
             values[key] = str(config_path.parent / value)
         elif isinstance(value, list):
-            values[key] = [str(config_path.parent / v) if isinstance(v, str) else v for v in value]
+            values[key] = [_relative(config_path, v) for v in value]
+
+
+def _relative(config_path: Path, value: object) -> object:
+    """A path in a list, or the `path` of a mapping in it ({path, format} entries)."""
+    if isinstance(value, str):
+        return str(config_path.parent / value)
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return {**value, "path": str(config_path.parent / value["path"])}
+    return value
 
 
 def _kind(model: type[DeviceBase]) -> str:

@@ -23,6 +23,17 @@ def _regex(value: str) -> str:
 Pattern = Annotated[str, AfterValidator(_regex)]
 
 
+class ProfileDir(Section):
+    """A directory of profiles and its format: edumon's own, or the one Datadog, Kentik and
+    Netdata share (`auto`: recognised by the files' keys)."""
+
+    path: Path
+    format: Literal["auto", "edumon", "datadog"] = "auto"
+    # false: a file of the directory that cannot be read is logged and left out (for a
+    # library maintained by others), instead of failing the config
+    strict: bool = True
+
+
 class SnmpSettings(Section):
     trap_listen: Listen | None = None
     max_repetitions: int = Field(default=25, ge=1, le=200)
@@ -30,8 +41,11 @@ class SnmpSettings(Section):
     interval_s: Interval = 60.0
     timeout_s: Interval = 5.0
     retries: int = Field(default=1, ge=0, le=10)
-    # directories of the user's own device profiles (*.yaml), beside the shipped ones
-    profile_dirs: list[Path] = Field(default_factory=list)
+    # directories of the user's own device profiles (*.yaml), beside the shipped ones, in
+    # edumon's format or the Datadog/Kentik/Netdata one (a path, or {path, format})
+    profile_dirs: list[Path | ProfileDir] = Field(default_factory=list)
+    # snmp_metric series per switch and poll at most; the rest is counted, not stored
+    metric_limit: int = Field(default=2000, ge=0, le=100_000)
     # an interface whose ifAlias matches is an uplink (besides a switch's `uplinks`)
     uplink_alias_pattern: Pattern | None = r"(?i)^uplink"
 

@@ -99,6 +99,7 @@ def job_for(
         exclude=tuple(device.exclude),
         uplink_alias_pattern=settings.uplink_alias_pattern,
         wifi=WifiController.of(device.wifi, sites),
+        metric_limit=settings.metric_limit,
     )
     return PolledJob(poller, target, PollSchedule(device.id, interval, deadline + 1.0))
 
@@ -228,7 +229,12 @@ PLUGIN = CollectorPlugin(
     credentials=SnmpCredential,
     relative_paths=("profile_dirs",),
     config_problems=lambda data: chain(credential_problems(data), profile_problems(data)),
-    device_tags=(("device", "device"), ("interface", "device"), ("optics", "device")),
+    device_tags=(
+        ("device", "device"),
+        ("interface", "device"),
+        ("optics", "device"),
+        ("snmp_metric", "device"),
+    ),
     wanted=_wanted,
     add_commands=add_commands,
 )

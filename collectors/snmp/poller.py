@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpError, SnmpTransport, walk_columns
+from collectors.snmp.extra_metrics import metric_samples
 from collectors.snmp.interfaces import (
     C32_COLUMNS,
     EVENT_COLUMNS,
@@ -30,7 +31,7 @@ from collectors.snmp.interfaces import (
 )
 from collectors.snmp.optics import read_sensors
 from collectors.snmp.profile_model import Profile
-from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, device_fields, read
+from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, Walked, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, elapsed_s
 from collectors.snmp.varbind_values import number, text
@@ -50,6 +51,7 @@ SYSTEM = {
     "snmpEngineBoots": "1.3.6.1.6.3.10.2.1.2.0",  # rises at every restart of the agent
 }
 UPTIME_SOURCES = ("sysUpTime", "hrSystemUptime", "snmpEngineTime")
+METRIC_LIMIT = "snmp_metric_limit"  # the discard reason of series past a device's limit
 ENTITY_REFRESH_S = 3600.0  # ENTITY-MIB changes with the hardware: walked again hourly, on reboot
 
 
@@ -67,6 +69,7 @@ class SnmpTarget:
     exclude: tuple[str, ...] = ()  # ifName/ifAlias patterns never kept
     uplink_alias_pattern: str | None = r"(?i)^uplink"
     wifi: WifiController | None = None  # a Wi-Fi controller's APs, as wifi_ap samples
+    metric_limit: int = 2000  # snmp_metric series at most per poll (extra_metrics.py)
 
 
 @dataclass
@@ -167,6 +170,8 @@ class SnmpPoller:
             device["uptime_s"] = reading.uptime_ticks / 100
         device.update(device_fields(matched.profile, walked, sensors.chassis))
         samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)
+        if matched.profile.metrics:
+            samples += self._extra_metrics(target, matched.profile, walked, now_ns)
         for (if_index, lane), fields in sorted(sensors.optics.items(), key=_port_order):
             if if_index not in names:  # a table row for a port the device does not list
                 continue
@@ -195,6 +200,17 @@ class SnmpPoller:
             state.identity = identity
             log.info("%s: profile %s", target.device, state.matched.why)
         return state.matched
+
+    def _extra_metrics(
+        self, target: SnmpTarget, profile: Profile, walked: Walked, now_ns: int
+    ) -> list[Sample]:
+        tags = {"site": target.site, "device": target.device}
+        samples, left_out = metric_samples(profile, walked, tags, target.metric_limit, now_ns)
+        if left_out:
+            self.discarded[METRIC_LIMIT] = self.discarded.get(METRIC_LIMIT, 0) + left_out
+            for _ in range(left_out):
+                self._on_discard(METRIC_LIMIT)
+        return samples
 
     def _uptime(
         self, target: SnmpTarget, state: _DeviceState, system: dict[str, ber.VarBind], now: float

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from collectors.snmp.config import SnmpSettings
+from pydantic import ValidationError
+
+from collectors.snmp.config import ProfileDir, SnmpSettings
 from collectors.snmp.profile_model import Profile
 from collectors.snmp.profiles import ProfileError, load_profiles
 from gateway.collector import RawData
@@ -22,9 +24,9 @@ def profiles_for(settings: SnmpSettings) -> dict[str, Profile]:
 def profile_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
     section = data.get("snmp")
     dirs = section.get("profile_dirs") if isinstance(section, dict) else None
-    paths = [Path(d) for d in dirs if isinstance(d, str)] if isinstance(dirs, list) else []
+    entries = [entry for d in dirs if (entry := _entry(d))] if isinstance(dirs, list) else []
     try:
-        known = set(load_profiles(paths))
+        known = set(load_profiles(entries))
     except ProfileError as error:
         for problem in error.problems:
             yield ("snmp", "profile_dirs"), problem
@@ -33,3 +35,13 @@ def profile_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
         name = device.get("profile")
         if device.get("kind") == "switch" and isinstance(name, str) and name not in known:
             yield (*at, "profile"), f"unknown profile {name!r} (known: {', '.join(sorted(known))})"
+
+
+def _entry(value: object) -> Path | ProfileDir | None:
+    """A `profile_dirs` entry as read; one the config's own check refuses is left out here."""
+    if isinstance(value, str):
+        return Path(value)
+    try:
+        return ProfileDir.model_validate(value)
+    except ValidationError:
+        return None

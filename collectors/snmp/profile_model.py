@@ -3,8 +3,8 @@ answers and how edumon reads it. Every OID is numeric (Debian ships no MIB files
 
 A profile matches by sysObjectID prefix and/or a sysDescr pattern (both must hold when both
 are given), and may extend another one: the child's `device` sources replace the parent's
-for the same field, its `optics` and `units` add to the parent's, and `sensors`, `entity`
-and `interfaces` replace the parent's when given.
+for the same field, its `optics`, `units` and `metrics` add to the parent's, and `sensors`,
+`entity` and `interfaces` replace the parent's when given.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 NUMERIC_OID = r"^[0-2](\.\d+)+$"
 DeviceField = Literal["cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed"]
@@ -177,6 +177,39 @@ class Interfaces(Strict):
         return values
 
 
+class MetricTag(Strict):
+    """A tag of a `snmp_metric` series: one arc of the row's index (`index`, from 1), or a
+    column's value at the row (`column`; at the row's index cut to `index_slices`, each an
+    inclusive 0-based (start, end) arc range, when the column is another table's); `mapping`
+    renames the values."""
+
+    tag: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    column: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    index: int | None = Field(default=None, ge=1)
+    index_slices: list[tuple[int, int]] = Field(default_factory=list)
+    mapping: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MetricTag:
+        if (self.column is None) == (self.index is None):
+            raise ValueError("give exactly one of column, index")
+        return self
+
+
+class ExtraMetric(Strict):
+    """A value beyond the schema, stored in measurement `snmp_metric` (one series per row of a
+    column; a scalar's OID ends in `.0`); `mapping` turns a text value into its number."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    oid: Oid = Field(pattern=NUMERIC_OID)
+    scale: float = 1.0
+    value_pattern: str | None = None
+    mapping: dict[str, float] = Field(default_factory=dict)
+    tags: list[MetricTag] = Field(default_factory=list)
+
+    _pattern = field_validator("value_pattern")(_regex)
+
+
 class Profile(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     extends: str | None = None
@@ -187,3 +220,8 @@ class Profile(Strict):
     optics: list[OpticsTable] = Field(default_factory=list)
     entity: Entity | None = None
     interfaces: Interfaces | None = None
+    metrics: list[ExtraMetric] = Field(default_factory=list)  # stored as snmp_metric
+    # where the profile came from (set by the loader, never by a file): "shipped", "user"
+    # (an edumon profile in snmp.profile_dirs) or "ecosystem" (Datadog/Kentik format), its file
+    _origin: str = PrivateAttr(default="shipped")
+    _file: str = PrivateAttr(default="")

@@ -45,6 +45,8 @@ def oids_of(profile: Profile) -> tuple[list[str], list[str]]:
         wanted += [o for o in (sensor.type, sensor.scale, sensor.precision) if o is not None]
         wanted += [sensor.value, *sensor.thresholds.values()]
     wanted += [column.oid for table in profile.optics for column in table.fields.values()]
+    for metric in profile.metrics:
+        wanted += [metric.oid, *(tag.column for tag in metric.tags if tag.column)]
     if profile.sensors or any(table.index == "entity" for table in profile.optics):
         wanted += ENTITY_COLUMNS
     unique = list(dict.fromkeys(wanted))

@@ -3,6 +3,7 @@ file:line errors like the config, resolve `extends`, and pick the one a device m
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,11 +13,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from collectors.snmp.config import ProfileDir
+from collectors.snmp.ecosystem.library import ORIGIN as ECOSYSTEM
+from collectors.snmp.ecosystem.library import is_library, load_library
 from collectors.snmp.profile_model import Profile
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
+log = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "profiles"
 ROOT = "generic"
+SHIPPED_ORIGIN, USER = "shipped", "user"
+PRECEDENCE = {USER: 2, ECOSYSTEM: 1, SHIPPED_ORIGIN: 0}  # which wins among matching profiles
 
 
 class ProfileError(ValueError):
@@ -33,13 +40,25 @@ class Matched:
     why: str
 
 
-def load_profiles(dirs: Iterable[Path] = ()) -> dict[str, Profile]:
-    """Every profile by name, flattened; a user's profile may replace a shipped one."""
+def load_profiles(dirs: Iterable[Path | ProfileDir] = ()) -> dict[str, Profile]:
+    """Every profile by name, flattened; a user's profile may replace a shipped one. A
+    directory in the ecosystem's format (Datadog/Kentik/Netdata) adds its profiles."""
     raw: dict[str, tuple[Profile, str]] = {}
     problems: list[str] = []
-    for directory in (SHIPPED, *dirs):
-        found, trouble = _shipped() if directory == SHIPPED else _load_directory(directory)
-        raw.update((profile.name, (profile, where)) for profile, where in found)
+    found, problems = _shipped()
+    problems = list(problems)
+    raw.update((profile.name, (profile, where)) for profile, where in found)
+    libraries = []
+    for entry in dirs:
+        entry = entry if isinstance(entry, ProfileDir) else ProfileDir(path=entry)
+        directory, kind = entry.path, entry.format
+        if kind == "datadog" or (kind == "auto" and directory.is_dir() and is_library(directory)):
+            libraries.append(entry)
+            continue
+        found, trouble = _load_directory(directory)
+        for profile, where in found:
+            profile._origin, profile._file = USER, where
+            raw[profile.name] = (profile, where)
         problems += trouble
     resolved: dict[str, Profile] = {}
     for name, (profile, where) in raw.items():
@@ -50,6 +69,13 @@ def load_profiles(dirs: Iterable[Path] = ()) -> dict[str, Profile]:
         else:
             if name != ROOT and profile.extends is None:
                 problems.append(f"{where}: extends: every profile but {ROOT} extends one")
+    for library in libraries:
+        ecosystem, trouble = load_library(library.path, set(resolved))
+        resolved.update((profile.name, profile) for profile in ecosystem)
+        if library.strict:
+            problems += trouble
+        for problem in trouble if not library.strict else ():
+            log.warning("profile left out: %s", problem)
     if problems:
         raise ProfileError(problems)
     return resolved
@@ -115,6 +141,7 @@ def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()
             "optics": [*parent.optics, *profile.optics],
             "entity": profile.entity or parent.entity,
             "interfaces": profile.interfaces or parent.interfaces,
+            "metrics": [*parent.metrics, *profile.metrics],
         }
     )
 
@@ -122,18 +149,53 @@ def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()
 def match_profile(
     profiles: dict[str, Profile], sys_object_id: str, sys_descr: str, forced: str | None = None
 ) -> Matched:
-    """The most specific profile: longest matching sysObjectID prefix, then one that also
-    checks sysDescr; `generic` when nothing else matches."""
+    """The device's `profile:` when set; else the user's own edumon profiles, then ecosystem
+    profiles, then the shipped ones, each by the longest matching sysObjectID prefix, then one
+    that also checks sysDescr; `generic` when nothing else matches. An ecosystem profile is
+    laid over the edumon profile the device matches (what it does not read, e.g. optics,
+    still comes from there)."""
     if forced is not None:
-        return Matched(profiles[forced], f"set in the config (profile: {forced})")
-    best: tuple[tuple[int, int], Profile, str] | None = None
-    for profile in profiles.values():
+        chosen = Matched(profiles[forced], f"set in the config (profile: {forced})")
+    else:
+        chosen = _best(profiles.values(), sys_object_id, sys_descr) or _root(
+            profiles, sys_object_id
+        )
+    if chosen.profile._origin != ECOSYSTEM:
+        return chosen
+    edumon = [p for p in profiles.values() if p._origin != ECOSYSTEM]
+    base = _best(edumon, sys_object_id, sys_descr) or _root(profiles, sys_object_id)
+    return Matched(_overlay(base.profile, chosen.profile), f"{chosen.why}; beneath it {base.why}")
+
+
+def _root(profiles: dict[str, Profile], sys_object_id: str) -> Matched:
+    return Matched(profiles[ROOT], f"no profile matches sysObjectID {sys_object_id or '-'}")
+
+
+def _best(candidates: Iterable[Profile], sys_object_id: str, sys_descr: str) -> Matched | None:
+    best: tuple[tuple[int, int, int], Profile, str] | None = None
+    for profile in candidates:
         found = _matches(profile, sys_object_id, sys_descr)
-        if found is not None and (best is None or found[0] > best[0]):
-            best = (found[0], profile, found[1])
-    if best is None:
-        return Matched(profiles[ROOT], f"no profile matches sysObjectID {sys_object_id or '-'}")
-    return Matched(best[1], best[2])
+        if found is not None:
+            rank = (PRECEDENCE[profile._origin], *found[0])
+            if best is None or rank > best[0]:
+                best = (rank, profile, found[1])
+    return None if best is None else Matched(best[1], best[2])
+
+
+def _overlay(base: Profile, ecosystem: Profile) -> Profile:
+    """The ecosystem profile's device sources first (the base's stay as fallbacks), its
+    metrics added, everything else the base's."""
+    fields = {*base.device, *ecosystem.device}
+    device = {f: [*ecosystem.device.get(f, []), *base.device.get(f, [])] for f in fields}
+    merged = base.model_copy(
+        update={
+            "name": ecosystem.name,
+            "device": device,
+            "metrics": [*base.metrics, *ecosystem.metrics],
+        }
+    )
+    merged._origin, merged._file = ecosystem._origin, ecosystem._file
+    return merged
 
 
 def _matches(
@@ -156,4 +218,5 @@ def _matches(
         if not re.search(match.sysdescr, sys_descr):
             return None
         reasons.append(f"sysDescr matches /{match.sysdescr}/")
-    return (length, match.sysdescr is not None), f"{profile.name}: " + "; ".join(reasons)
+    where = f" ({profile._file})" if profile._origin != SHIPPED_ORIGIN else ""
+    return (length, match.sysdescr is not None), f"{profile.name}{where}: " + "; ".join(reasons)

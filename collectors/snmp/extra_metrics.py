@@ -1,0 +1,70 @@
+"""Measurement `snmp_metric`: what a profile reads beyond the schema (an ecosystem profile's
+other metrics), one series per metric and table row, tagged with the profile's index tags;
+at most `limit` series per device and poll, the rest counted as left out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from collectors.snmp import ber
+from collectors.snmp.profile_model import ExtraMetric, MetricTag, Profile
+from collectors.snmp.profile_reader import Index, Walked
+from collectors.snmp.varbind_values import number, text
+from gateway.sample import Sample
+
+RESERVED_TAGS = frozenset({"site", "device", "metric"})
+MAX_TAG_TEXT = 64  # a tag value from the device is cut here, so no row makes a huge series key
+
+
+def metric_samples(
+    profile: Profile, walked: Walked, tags: Mapping[str, str], limit: int, now_ns: int
+) -> tuple[list[Sample], int]:
+    """(the samples, how many series were left out by `limit`)."""
+    samples: list[Sample] = []
+    left_out = 0
+    for metric in profile.metrics:
+        for index, varbind in walked.column(metric.oid).items():
+            value = _value(metric, varbind)
+            if value is None:
+                continue
+            if len(samples) >= limit:
+                left_out += 1
+                continue
+            series = {**tags, "metric": metric.name, **_row_tags(metric, index, walked)}
+            samples.append(Sample("snmp_metric", series, {"value": value}, now_ns))
+    return samples, left_out
+
+
+def _value(metric: ExtraMetric, varbind: ber.VarBind) -> float | None:
+    if metric.mapping and varbind.tag == ber.OCTET_STRING:
+        mapped = metric.mapping.get(text(varbind))
+        return None if mapped is None else mapped * metric.scale
+    value = number(varbind, metric.value_pattern)
+    return None if value is None else round(value * metric.scale, 6)
+
+
+def _row_tags(metric: ExtraMetric, index: Index, walked: Walked) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for tag in metric.tags:
+        value = _tag_value(tag, index, walked)
+        if value:
+            name = f"tag_{tag.tag}" if tag.tag in RESERVED_TAGS else tag.tag
+            found[name] = tag.mapping.get(value, value)[:MAX_TAG_TEXT]
+    if index and not metric.tags:  # rows of an untagged table stay apart by their index
+        found["index"] = ".".join(map(str, index))
+    return found
+
+
+def _tag_value(tag: MetricTag, index: Index, walked: Walked) -> str:
+    if tag.index is not None:
+        return str(index[tag.index - 1]) if tag.index <= len(index) else ""
+    row = index
+    if tag.index_slices:
+        row = tuple(arc for start, end in tag.index_slices for arc in index[start : end + 1])
+    varbind = walked.column(tag.column).get(row)
+    if varbind is None or varbind.tag in ber.EXCEPTIONS:
+        return ""
+    if varbind.tag == ber.OCTET_STRING:
+        return text(varbind)
+    value = ber.value_of(varbind)
+    return ".".join(map(str, value)) if isinstance(value, tuple) else str(value)
