@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from gateway.config import load_config  # noqa: E402
 from gateway.devstack.servers import InfluxDB1, Mosquitto  # noqa: E402
+from gateway.plugins import PLUGINS  # noqa: E402
 from gateway.service import Service  # noqa: E402
 
 SITES = 20
@@ -272,7 +273,7 @@ async def publish_backlog(port: int, count: int, aps: int) -> None:
 
 
 async def edumon_drain(path: Path, influx: InfluxDB1, count: int) -> tuple[float, float]:
-    service = Service(load_config(path))
+    service = Service(load_config(path, PLUGINS), PLUGINS)
     stop = asyncio.Event()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     runner = asyncio.create_task(service.run(stop))

@@ -17,23 +17,33 @@ from gateway.cli_common import (
     set_log_format,
     setup_logging,
 )
-from gateway.collector_runner import registered_plugins
-from gateway.config import check_config
+from gateway.config import EdumonConfig, check_config
+from gateway.devstack.demo import run_demo
+from gateway.one_poll import poll_once
+from gateway.plugins import PLUGINS
 from gateway.reports import cli as kpi_cli
+from gateway.service import Service
+from gateway.storage.spool import SpoolError
 
 log = logging.getLogger("edumon")
 
 EXAMPLE_CONFIG = example_config()
+PLUGINS_OF_THIS_RUN = tuple(PLUGINS)  # the one plugin list, handed to everything that needs it
+
+
+def load(path: str) -> EdumonConfig:
+    return load_or_exit(path, PLUGINS_OF_THIS_RUN)
+
+
+def service_of(config: EdumonConfig, http_listen: str | None = None) -> Service:
+    return Service(config, PLUGINS_OF_THIS_RUN, http_listen=http_listen)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.service import Service
-    from gateway.storage.spool import SpoolError
-
-    config = load_or_exit(args.config)
+    config = load(args.config)
     setup_logging(args.log_level or config.service.log_level)
     try:
-        service = Service(config, http_listen=args.listen)
+        service = service_of(config, args.listen)
     except SpoolError as error:
         print(f"edumon: {error}", file=sys.stderr)
         return 2
@@ -50,15 +60,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from gateway.one_poll import poll_once
-
-    config = load_or_exit(args.config)
+    config = load(args.config)
     setup_logging(args.log_level or "warning")
-    return asyncio.run(poll_once(config, args.device or (), output=args.format))
+    devices = args.device or ()
+    return asyncio.run(poll_once(config, PLUGINS_OF_THIS_RUN, devices, output=args.format))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    problems = check_config(args.config)
+    problems = check_config(args.config, PLUGINS_OF_THIS_RUN)
     for problem in problems:
         print(problem)
     if problems:
@@ -105,14 +114,18 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.devstack.demo import run_demo
-
     setup_logging(args.log_level or "info")
-    return run_demo(Path(args.config), Path(args.state_dir), duration_s=args.duration)
+    return run_demo(
+        Path(args.config),
+        Path(args.state_dir),
+        PLUGINS_OF_THIS_RUN,
+        service_of,
+        duration_s=args.duration,
+    )
 
 
 def cmd_kpi(args: argparse.Namespace) -> int:
-    return kpi_cli.run(args, load_or_exit(args.config))
+    return kpi_cli.run(args, load(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("line", "json"), default="line", help="line protocol or JSON lines"
     )
     test.set_defaults(func=cmd_test)
-    for plugin in registered_plugins():
+    for plugin in PLUGINS_OF_THIS_RUN:
         if plugin.add_commands is not None:
-            plugin.add_commands(sub)
+            plugin.add_commands(sub, load)
 
     status = sub.add_parser("status", help="on-call view: sites, firing alerts, exhibits, edumon")
     where = status.add_mutually_exclusive_group(required=True)
@@ -220,7 +233,7 @@ def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
         from simulators.cli import add_commands
     except ImportError:
         return
-    add_commands(sub)
+    add_commands(sub, load)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

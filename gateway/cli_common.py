@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from gateway.collector import Plugins
 from gateway.config import ConfigError, EdumonConfig, load_config
 
 LogFormat = Literal["text", "json"]
@@ -51,9 +52,9 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-def load_or_exit(path: str) -> EdumonConfig:
+def load_or_exit(path: str, plugins: Plugins) -> EdumonConfig:
     try:
-        return load_config(path)
+        return load_config(path, plugins)
     except ConfigError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None

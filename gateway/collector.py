@@ -9,7 +9,8 @@ returns the `Collector` of one running service, whose parts are
 - streams: `async run(emit, health)` for MQTT, traps, LoRaWAN; a stream reconnects by itself
   and reports through the health object it is given (the service restarts it if it crashes).
 
-The gateway knows collectors only through the registry in gateway/plugins.py.
+The gateway knows collectors only through the registry in gateway/plugins.py, which only the
+command line imports: it hands the plugin list to the config loader, the service and the runner.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class CollectorContext:
 
 
 RawData = Mapping[str, Any]
+ConfigLoader = Callable[[str], "EdumonConfig"]  # a config file's path -> the validated config
 
 
 def _no_problems(_data: RawData) -> Iterable[tuple[KeyPath, str]]:
@@ -155,9 +157,23 @@ class CollectorPlugin:
     config_problems: Callable[[RawData], Iterable[tuple[KeyPath, str]]] = _no_problems
     # whether this service runs it; by default when the inventory has one of its devices
     wanted: Callable[[EdumonConfig], bool] | None = None
-    add_commands: Callable[[argparse._SubParsersAction[Any]], None] | None = None
+    # its own `edumon` subcommands; they load the config with the loader they are given
+    add_commands: Callable[[argparse._SubParsersAction[Any], ConfigLoader], None] | None = None
 
     def is_wanted(self, config: EdumonConfig) -> bool:
         if self.wanted is not None:
             return self.wanted(config)
         return any(isinstance(device, self.devices) for _, device in config.devices())
+
+
+Plugins = Sequence[CollectorPlugin]
+
+
+def device_tags(plugins: Plugins) -> dict[str, str]:
+    """measurement -> the tag naming its device, as the plugins declare."""
+    return {m: tag for plugin in plugins for m, tag in plugin.device_tags}
+
+
+def device_labels(device_tags: Mapping[str, str]) -> tuple[str, ...]:
+    """The tags that name a device ("device", "ap", ...), once each, in the plugins' order."""
+    return tuple(dict.fromkeys(device_tags.values()))

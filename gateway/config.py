@@ -19,7 +19,8 @@ from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args
 
 from pydantic import Field, ValidationError, create_model
 
-from gateway.collector import CollectorPlugin
+from gateway.alerts.rules import rule_problems
+from gateway.collector import CollectorPlugin, Plugins
 from gateway.inventory import DeviceBase, Section, Site, env_problems, reference_problems
 from gateway.reports.config import ReportsSection
 from gateway.sections import (
@@ -84,9 +85,13 @@ class EdumonConfig(Section):
         return {name: entry for name, entry in entries.items() if isinstance(entry, model)}
 
 
-@cache
-def config_model(plugins: tuple[CollectorPlugin, ...]) -> type[EdumonConfig]:
+def config_model(plugins: Plugins) -> type[EdumonConfig]:
     """EdumonConfig with the plugins' sections, credential kinds and device kinds."""
+    return _config_model(tuple(plugins))
+
+
+@cache
+def _config_model(plugins: tuple[CollectorPlugin, ...]) -> type[EdumonConfig]:
     kinds: list[Any] = [model for plugin in plugins for model in plugin.devices]
     device: Any = DeviceBase
     if len(kinds) == 1:
@@ -116,12 +121,6 @@ def config_model(plugins: tuple[CollectorPlugin, ...]) -> type[EdumonConfig]:
     )
 
 
-def _plugins() -> tuple[CollectorPlugin, ...]:
-    from gateway.plugins import PLUGINS
-
-    return tuple(PLUGINS)
-
-
 class ConfigProblem(NamedTuple):
     """One problem; str() is `file:line: field: message` (line and field omitted when unknown)."""
 
@@ -144,24 +143,25 @@ class ConfigError(Exception):
 
 
 def load_config(
-    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str], plugins: Plugins, environ: Mapping[str, str] | None = None
 ) -> EdumonConfig:
-    """The validated config with secrets resolved from `environ` (default os.environ)."""
-    config, problems = _load(Path(path), os.environ if environ is None else environ)
+    """The validated config (with the `plugins`' sections and device kinds) with secrets
+    resolved from `environ` (default os.environ)."""
+    config, problems = _load(Path(path), plugins, os.environ if environ is None else environ)
     if problems or config is None:
         raise ConfigError(problems)
     return config
 
 
 def check_config(
-    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str], plugins: Plugins, environ: Mapping[str, str] | None = None
 ) -> list[ConfigProblem]:
     """Every problem in the file, sorted by line; [] when `load_config` would succeed."""
-    return _load(Path(path), os.environ if environ is None else environ)[1]
+    return _load(Path(path), plugins, os.environ if environ is None else environ)[1]
 
 
 def _load(
-    path: Path, environ: Mapping[str, str]
+    path: Path, plugins: Plugins, environ: Mapping[str, str]
 ) -> tuple[EdumonConfig | None, list[ConfigProblem]]:
     file = str(path)
     try:
@@ -183,7 +183,6 @@ def _load(
     def at(path: KeyPath, message: str) -> ConfigProblem:
         return ConfigProblem(file, line_of(lines, path), dotted_path(path), message)
 
-    plugins = _plugins()
     _relative_to_file(data, path, plugins)
     problems = [at(p, m) for p, m in env_problems(data, environ)]
     problems += [at(p, m) for p, m in reference_problems(data)]
@@ -205,15 +204,11 @@ def _load(
 
 def _rule_problems(config: EdumonConfig) -> list[ConfigProblem]:
     """The rules file is part of the config: its problems are reported with it."""
-    from gateway.alerts.rules import rule_problems
-
     assert config.alerts.rules_file is not None
     return [ConfigProblem(*problem) for problem in rule_problems(config.alerts.rules_file)]
 
 
-def _relative_to_file(
-    data: dict[str, Any], config_path: Path, plugins: tuple[CollectorPlugin, ...]
-) -> None:
+def _relative_to_file(data: dict[str, Any], config_path: Path, plugins: Plugins) -> None:
     """Files the config names (`alerts.rules_file`, `mqtt.ca_file`, the plugins' own) are
     relative to it."""
     keys = [("alerts", "rules_file"), ("mqtt", "ca_file")]

@@ -12,8 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Literal, TextIO
 
-from gateway.collector import Collector, CollectorContext, PolledJob
-from gateway.collector_runner import registered_plugins
+from gateway.collector import Collector, CollectorContext, Plugins, PolledJob
 from gateway.config import EdumonConfig
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
@@ -26,6 +25,7 @@ Format = Literal["line", "json"]
 
 async def poll_once(
     config: EdumonConfig,
+    plugins: Plugins,
     devices: Sequence[str] = (),
     *,
     output: Format = "line",
@@ -35,7 +35,7 @@ async def poll_once(
     metrics = Metrics()
     context = CollectorContext(config, metrics)
     opened: list[Collector] = [
-        plugin.open(context) for plugin in registered_plugins() if plugin.is_wanted(config)
+        plugin.open(context) for plugin in plugins if plugin.is_wanted(config)
     ]
     jobs = [
         job

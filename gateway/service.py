@@ -12,13 +12,16 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.alerts.holds import EngineHolds
 from gateway.alerts.service import Alerting
 from gateway.cluster.node import ClusterNode, membership_of
-from gateway.collector_runner import CollectorRunner, CollectorTotals
+from gateway.collector import CollectorContext, Plugins, device_tags
+from gateway.collector_metrics import CollectorTotals
+from gateway.collector_runner import CollectorRunner, TaskFactory
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
@@ -26,33 +29,16 @@ from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.sample import Sample
 from gateway.status import StatusBoard
-from gateway.storage.influx_http import InfluxHttp, InfluxTarget
+from gateway.storage.influx_http import InfluxHttp, influx_target
 from gateway.storage.spool import Spool
 from gateway.storage.writer import InfluxWriter, RetryPolicy
+from gateway.stream_holds import StreamHolds
+from gateway.stream_samples import watch_streams
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 7.0  # the process is gone within 10 s of SIGTERM, teardown included
 SELF_METRICS_INTERVAL_S = 10.0
-
-TaskFactory = Callable[["Service"], Coroutine[Any, Any, None]]
-
-
-def influx_target(config: EdumonConfig) -> InfluxTarget:
-    db = config.influxdb
-    return InfluxTarget(
-        url=str(db.url),
-        api=db.api,
-        database=db.database,
-        retention_policy=db.retention_policy,
-        username=db.username,
-        password=db.password,
-        org=db.org,
-        bucket=db.bucket,
-        token=db.token,
-        gzip=db.gzip,
-        timeout_s=db.timeout_s,
-    )
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -61,9 +47,12 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 
 class Service:
-    """Owns the pipeline, writer, spool and health server; runs collector tasks beside them."""
+    """Owns the pipeline, writer, spool and health server; runs the `plugins`' collectors
+    beside them."""
 
-    def __init__(self, config: EdumonConfig, *, http_listen: str | None = None) -> None:
+    def __init__(
+        self, config: EdumonConfig, plugins: Plugins, *, http_listen: str | None = None
+    ) -> None:
         self.config = config
         self.metrics = Metrics()
         state = Path(config.service.state_dir)
@@ -74,7 +63,7 @@ class Service:
         )
         self.dead_letters = DeadLetterFile.in_state_dir(state, "writer")
         self.writer = InfluxWriter(
-            InfluxHttp(influx_target(config)),
+            InfluxHttp(influx_target(config.influxdb)),
             self.spool,
             self.dead_letters,
             self.metrics,
@@ -92,23 +81,30 @@ class Service:
         self.health = HealthServer(self.metrics, host, port)
         self.health.register("writer", self._writer_health)
         self.health.register("pipeline", self._pipeline_health)
-        self.alerting = Alerting(config, self.metrics)
+        tags = device_tags(plugins)
+        self.alerting = Alerting(config, self.metrics, tags)
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
-        self.status = StatusBoard(config, self.alerting.engine, self._components)
+        self.status = StatusBoard(config, self.alerting.engine, self._components, tags)
         self.pipeline.subscribe(self.status.observe)
         self.health.serve_json("/status", self.status.snapshot)
+        holds = EngineHolds(self.alerting.engine, self.alerting.device_labels)
         self._task_factories: list[tuple[str, TaskFactory]] = []
-        self.add_task("alerts", lambda svc: svc.alerting.run(svc.emit))
+        self.add_task("alerts", lambda: self.alerting.run(self.emit))
         self.started = asyncio.Event()
         self.cluster: ClusterNode | None = None
         if config.cluster is not None:
             cluster = self.cluster = ClusterNode(membership_of(config.cluster))
             self.health.register("cluster", cluster.membership.health)
-            self.add_task("cluster", cluster.run)
-        self.collectors = CollectorRunner(self)
+            self.add_task("cluster", lambda: cluster.run(self.emit, holds))
+        context = CollectorContext(config, self.metrics)
+        self.collectors = CollectorRunner(plugins, context, self.health.register)
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))
-        self.add_task("collector-health", lambda svc: svc.collectors.watch())
+        stream_holds = StreamHolds(holds, config.alerts.intake_recovery_grace_s)
+        self.add_task(
+            "collector-health",
+            lambda: watch_streams(self.collectors.streams, stream_holds, self.emit),
+        )
 
     def add_task(self, name: str, factory: TaskFactory) -> None:
         """Register a collector (or other) task; it is restarted if it crashes."""
@@ -166,9 +162,9 @@ class Service:
         pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")
         writer_task = asyncio.create_task(self.writer.run(), name="writer")
         factories = [
-            ("self-metrics", _self_metrics),
+            ("self-metrics", lambda: _self_metrics(self)),
             *self._task_factories,
-            *self.collectors.tasks(),
+            *self.collectors.tasks(self.emit, self.metrics, self.cluster),
         ]
         workers = [
             asyncio.create_task(self._supervise(name, factory), name=name)
@@ -186,7 +182,7 @@ class Service:
         while True:
             started = time.monotonic()
             try:
-                await factory(self)
+                await factory()
                 return
             except Exception:
                 log.exception("task %s crashed; restarting in %.0f s", name, delay)

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.sender import render
 from gateway.alerts.service import device_of
-from gateway.collector_runner import device_tags
+from gateway.collector import device_labels
 from gateway.config import EdumonConfig
 from gateway.sample import Sample
 
@@ -22,11 +22,14 @@ class StatusBoard:
         config: EdumonConfig,
         engine: AlertEngine,
         components: Callable[[], dict[str, Any]],
+        device_tags: Mapping[str, str],
     ) -> None:
+        """`device_tags`: measurement -> the tag naming its device (the plugins declare them)."""
         self.config = config
         self.engine = engine
         self.components = components
-        self.device_tags = device_tags()  # measurement -> the tag naming the device
+        self.device_tags = device_tags
+        self.device_labels = device_labels(device_tags)
         self.site_names = {site.id: site.name for site in config.sites}
         # (measurement, site, id) -> (up, seen at, tags)
         self.latest: dict[tuple[str, str, str], tuple[bool, float, Mapping[str, str]]] = {}
@@ -68,7 +71,7 @@ class StatusBoard:
                     "team": rule.team,
                     "tier": rule.tier,
                     "site": instance.labels.get("site"),
-                    "device": device_of(instance.labels),
+                    "device": device_of(instance.labels, self.device_labels),
                     "summary": render(rule.summary, rule, instance, self.site_names),
                     "since": instance.active_since,
                 }

@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from gateway.cli_common import load_or_exit, progress_bar, setup_logging
+from gateway.cli_common import progress_bar, setup_logging
+from gateway.collector import ConfigLoader
 
 
 def cmd_sim_snmp(args: argparse.Namespace) -> int:
@@ -18,7 +19,7 @@ def cmd_sim_snmp(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "info")
     community = community_from_env(args.community_env)
     if args.config:
-        switches = inventory_fleet(load_or_exit(args.config), seed=args.seed)
+        switches = inventory_fleet(args.load_config(args.config), seed=args.seed)
     else:
         switches = numbered_fleet(
             args.switches, args.host, args.base_port, seed=args.seed, old_every=args.old_every
@@ -41,7 +42,7 @@ def cmd_sim_mqtt(args: argparse.Namespace) -> int:
     from simulators.mqtt.inventory import fleet_from_config
 
     setup_logging(args.log_level or "info")
-    fleet = fleet_from_config(load_or_exit(args.config), args.period)
+    fleet = fleet_from_config(args.load_config(args.config), args.period)
     print(
         f"{len(fleet.devices)} access points and exhibits publishing to {fleet.host}:{fleet.port}"
     )
@@ -53,7 +54,7 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
     from simulators.lorawan.inventory import network_from_config
 
     setup_logging(args.log_level or "info")
-    network = network_from_config(load_or_exit(args.config))
+    network = network_from_config(args.load_config(args.config))
     print(f"{len(network.sensors)} LoRaWAN sensors publishing to {network.host}:{network.port}")
     asyncio.run(network.run(rounds=args.rounds, period_s=args.period))
     return 0
@@ -65,16 +66,18 @@ def cmd_sim_history(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level or "info")
     scenario = HistoryScenario.load(Path(args.scenario))
-    config = load_or_exit(args.config)
+    config = args.load_config(args.config)
     with progress_bar("history", scenario.ticks) as advance:
         written = asyncio.run(write_history(config, scenario, advance))
     print(", ".join(f"{count} {name}" for name, count in sorted(written.items())))
     return 0
 
 
-def add_commands(sub: Any) -> None:
-    """Add `sim` and its sub-commands to edumon's sub-parsers."""
+def add_commands(sub: Any, load_config: ConfigLoader) -> None:
+    """Add `sim` and its sub-commands to edumon's sub-parsers; they read configs with
+    `load_config`."""
     sim = sub.add_parser("sim", help="device simulators")
+    sim.set_defaults(load_config=load_config)
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     snmp = sim_sub.add_parser("snmp", help="a fleet of SNMP switches")
     snmp.add_argument(

@@ -13,22 +13,21 @@ from collectors.snmp.poller import SnmpTarget, read_system, system_identity
 from collectors.snmp.profile_config import profiles_for
 from collectors.snmp.profile_model import Profile
 from collectors.snmp.profiles import match_profile
+from gateway.collector import ConfigLoader
 from gateway.config import EdumonConfig
 
 
-def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[Any], load_config: ConfigLoader) -> None:
     snmp = subparsers.add_parser("snmp", help="SNMP tools")
     tools = snmp.add_subparsers(dest="snmp_command", required=True)
     profile = tools.add_parser("profile", help="which device profile a switch matches, and why")
     profile.add_argument("-c", "--config", required=True, help="the config file")
     profile.add_argument("--device", required=True, metavar="ID", help="the switch's id")
-    profile.set_defaults(func=cmd_profile)
+    profile.set_defaults(func=cmd_profile, load_config=load_config)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from gateway.cli_common import load_or_exit
-
-    return asyncio.run(explain(load_or_exit(args.config), args.device))
+    return asyncio.run(explain(args.load_config(args.config), args.device))
 
 
 async def explain(config: EdumonConfig, device: str) -> int:

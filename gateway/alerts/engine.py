@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -288,6 +288,21 @@ class AlertEngine:
         self.instances[key] = instance
         if instance.state != "inactive":
             self._mark_live(key)
+
+    def forget(self, labels: Sequence[str], values: Collection[str]) -> int:
+        """Remove every instance whose `labels` name one of `values` (e.g. targets another
+        cluster member now owns), with its bound's count and its place among the live ones;
+        returns how many were removed."""
+        gone = [
+            key
+            for key, instance in self.instances.items()
+            if any(instance.labels.get(label) in values for label in labels)
+        ]
+        for key in gone:
+            del self.instances[key]
+            self._unmark_live(key)
+            self.bounds.forget(key[0], self._device_of(key))
+        return len(gone)
 
     def restart_grace(self, now: float) -> None:
         """After a restart, every series gets a full absence window again (edumon being down

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,7 @@ from gateway.alerts import state
 from gateway.alerts.engine import AlertEngine, Transition
 from gateway.alerts.rules import DEFAULT_RULES, Rule, load_rules
 from gateway.alerts.sender import AlertSender, render
-from gateway.collector import CollectorEmit
-from gateway.collector_runner import device_tags
+from gateway.collector import CollectorEmit, device_labels
 from gateway.config import EdumonConfig
 from gateway.log_limit import LogLimit
 from gateway.metrics import Metrics
@@ -28,14 +27,16 @@ log = logging.getLogger(__name__)
 
 
 class Alerting:
-    def __init__(self, config: EdumonConfig, metrics: Metrics) -> None:
+    def __init__(
+        self, config: EdumonConfig, metrics: Metrics, device_tags: Mapping[str, str]
+    ) -> None:
+        """`device_tags`: measurement -> the tag naming its device (the plugins declare them)."""
         rules = load_rules(config.alerts.rules_file or DEFAULT_RULES)
         self.interval_s = config.alerts.evaluation_interval_s
         self.metrics = metrics
         self.site_names = {site.id: site.name for site in config.sites}
-        self.engine = AlertEngine(
-            rules, on_transition=self._on_transition, device_tags=device_tags()
-        )
+        self.engine = AlertEngine(rules, on_transition=self._on_transition, device_tags=device_tags)
+        self.device_labels = device_labels(device_tags)  # "device", "ap", ...
         self.state_path = Path(config.service.state_dir) / "alerts.json"
         restored = state.load(self.engine, self.state_path, time.time(), self.engine.bounds)
         if restored:
@@ -62,7 +63,9 @@ class Alerting:
         self._save_log = LogLimit()
 
     def _on_transition(self, transition: Transition) -> None:
-        self._unwritten.append(alert_point(transition, self.engine.rules, self.site_names))
+        self._unwritten.append(
+            alert_point(transition, self.engine.rules, self.site_names, self.device_labels)
+        )
         self._dirty = True
         for sender in self.senders:
             sender.wake()
@@ -126,14 +129,16 @@ class Alerting:
         }
 
 
-def device_of(labels: Mapping[str, str]) -> str | None:
+def device_of(labels: Mapping[str, str], device_labels: Sequence[str]) -> str | None:
     """The device an alert is about: the first of its labels that names a device."""
-    names = dict.fromkeys(device_tags().values())  # "device", "ap", ... in registry order
-    return next((labels[name] for name in names if name in labels), None)
+    return next((labels[name] for name in device_labels if name in labels), None)
 
 
 def alert_point(
-    transition: Transition, rules: Mapping[str, Rule], site_names: Mapping[str, str]
+    transition: Transition,
+    rules: Mapping[str, Rule],
+    site_names: Mapping[str, str],
+    device_labels: Sequence[str],
 ) -> Sample:
     """The `alert` measurement's point for one transition (firing or resolved)."""
     instance = transition.instance
@@ -142,7 +147,7 @@ def alert_point(
     tags["tier"] = rule.tier
     if "site" in instance.labels:
         tags["site"] = instance.labels["site"]
-    device = device_of(instance.labels)
+    device = device_of(instance.labels, device_labels)
     if device is not None:
         tags["device"] = device
     fields: dict[str, FieldValue] = {"firing": transition.state == "firing"}

@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING, Any
 from gateway.cluster import rendezvous
 from gateway.cluster.etcd_http import EtcdClient, EtcdTls
 from gateway.cluster.membership import Membership
-from gateway.collector import PolledCollector, PollSchedule
+from gateway.collector import CollectorEmit, PolledCollector, PollSchedule
 from gateway.sample import Sample
 from gateway.sections import ClusterSection
 
 if TYPE_CHECKING:
-    from gateway.alerts.engine import AlertEngine
+    from gateway.alerts.holds import AlertHolds
     from gateway.intake_health import CollectorHealth
     from gateway.scheduler import PollScheduler
-    from gateway.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +97,17 @@ class ClusterNode:
             if owns and at is not None:
                 await scheduler.poll_once(collector, target, schedule, at_ns=at, tags=tags)
 
-    async def run(self, service: Service) -> None:
+    async def run(self, emit: CollectorEmit, alerts: AlertHolds) -> None:
         """The membership, and what follows from its changes."""
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.membership.run())
-                group.create_task(self._follow(service))
+                group.create_task(self._follow(emit, alerts))
         finally:
             await self.membership.leave()
             await self.membership.client.close()
 
-    async def _follow(self, service: Service) -> None:
+    async def _follow(self, emit: CollectorEmit, alerts: AlertHolds) -> None:
         members = self.membership.members  # None: before etcd answered, every target was ours
         last_sample = 0.0
         while True:
@@ -123,10 +122,10 @@ class ClusterNode:
                 before, members = members, self.membership.members
                 if lost := self._owned_among(before) - self._owned_among(members):
                     log.info("cluster: %d targets moved to other members", len(lost))
-                    self._forget(service.alerting.engine, lost)
+                    self._forget(alerts, lost)
             if time.monotonic() - last_sample >= 1.0:  # a flapping etcd: at most 1 sample/s
                 last_sample = time.monotonic()
-                await service.emit([self.membership.sample()], collector="cluster")
+                await emit([self.membership.sample()], collector="cluster")
 
     def _owned_among(self, members: frozenset[str] | None) -> set[str]:
         me = self.membership.member
@@ -144,11 +143,9 @@ class ClusterNode:
                 return self.membership.owns(name)
         return True
 
-    def _forget(self, engine: AlertEngine, targets: Iterable[str]) -> None:
+    def _forget(self, alerts: AlertHolds, targets: Iterable[str]) -> None:
         gone = set(targets)
-        for key, instance in list(engine.instances.items()):
-            if any(instance.labels.get(label) in gone for label in _TARGET_LABELS):
-                del engine.instances[key]
+        alerts.forget(gone)
         for health in self._healths:
             health.polled_targets -= gone
             for target in gone:

@@ -12,13 +12,20 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
+from gateway.collector import Plugins
 from gateway.config import EdumonConfig, load_config
 from gateway.devstack.child_server import port_is_free
 from gateway.devstack.stack import LocalStack
 from gateway.sections import AlertmanagerSection
-from gateway.service import Service
+
+
+class RunningService(Protocol):
+    async def run(self, stop: asyncio.Event | None = None) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +93,18 @@ def how_to_reach(config: EdumonConfig, stack: LocalStack, community: str) -> lis
     return lines
 
 
-def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = None) -> int:
+def run_demo(
+    config_path: Path,
+    state_dir: Path,
+    plugins: Plugins,
+    service_of: Callable[[EdumonConfig], RunningService],
+    *,
+    duration_s: float | None = None,
+) -> int:
+    """The demo with the service `service_of(config)` for the stack's config."""
     env = demo_environment()
     os.environ.update({name: env[name] for name in DEMO_SECRET_VARIABLES})  # the simulators' too
-    config = load_config(config_path, env)
+    config = load_config(config_path, plugins, env)
     stack = LocalStack(state_dir / "stack", port_fallback=False)
     busy = busy_ports(config, stack)
     if busy:
@@ -97,20 +112,19 @@ def run_demo(config_path: Path, state_dir: Path, *, duration_s: float | None = N
         return 2
     with stack:
         config = point_at_stack(config, stack, state_dir)
-        service = Service(config)
+        service = service_of(config)
         for line in how_to_reach(config, stack, env["EDUMON_SNMP_COMMUNITY"]):
             print(line, flush=True)
         print("(Ctrl-C stops everything)", flush=True)
-        asyncio.run(_run(service, duration_s))
+        asyncio.run(_run(service, config, duration_s))
     return 0
 
 
-async def _run(service: Service, duration_s: float | None) -> None:
+async def _run(service: RunningService, config: EdumonConfig, duration_s: float | None) -> None:
     from simulators.lorawan.inventory import network_from_config
     from simulators.mqtt.inventory import fleet_from_config
     from simulators.snmp.run import city_fleet
 
-    config = service.config
     fleet = city_fleet(config, os.environ["EDUMON_SNMP_COMMUNITY"].encode(), seed=1)
     await fleet.start()
     # the schools' gateways answer HTTPS on this port in the example city (a TCP probe target)

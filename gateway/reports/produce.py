@@ -14,7 +14,7 @@ from gateway.reports.model import Report
 from gateway.reports.opendata import write_open_data
 from gateway.reports.queries import InfluxQuery
 from gateway.reports.writeback import write_back
-from gateway.service import influx_target
+from gateway.storage.influx_http import influx_target
 
 HTML_NAME = "report.html"
 STEPS = BUILD_STEPS + 2
@@ -32,7 +32,7 @@ async def produce(
 ) -> tuple[Report, list[Path]]:
     """Compute the report and write every output; (report, files written). `on_step` after
     each of STEPS steps (a progress bar)."""
-    target = influx_target(config)
+    target = influx_target(config.influxdb)
     query = InfluxQuery(target)
     try:
         report = await build_report(config, query, first, end, sites, on_step)

@@ -10,6 +10,7 @@ from typing import Literal
 import aiohttp
 from pydantic import SecretStr
 
+from gateway.sections import InfluxSection
 from gateway.storage.write_status import retry_after_seconds
 
 
@@ -65,6 +66,23 @@ class InfluxTarget:
         """For logs: never includes a secret."""
         where = self.bucket if self.api == "v2" else self.database
         return f"{self.url} ({self.api}, {where})"
+
+
+def influx_target(db: InfluxSection) -> InfluxTarget:
+    """The target the config's `influxdb` section names."""
+    return InfluxTarget(
+        url=str(db.url),
+        api=db.api,
+        database=db.database,
+        retention_policy=db.retention_policy,
+        username=db.username,
+        password=db.password,
+        org=db.org,
+        bucket=db.bucket,
+        token=db.token,
+        gzip=db.gzip,
+        timeout_s=db.timeout_s,
+    )
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,11 @@ from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from gateway.alerts.engine import AlertEngine
 from gateway.alerts.rules import DEFAULT_RULES, load_rules
 from gateway.alerts.service import alert_point
-from gateway.collector import CollectorError
+from gateway.collector import CollectorError, device_labels, device_tags
 from gateway.config import EdumonConfig
+from gateway.plugins import PLUGINS
 from gateway.sample import FieldValue, Sample
-from gateway.storage.influx_http import InfluxHttp
+from gateway.storage.influx_http import InfluxHttp, influx_target
 from gateway.storage.lineprotocol import LineEncoder
 from simulators.history.scenario import HistoryEvent, HistoryScenario
 from simulators.lorawan.inventory import network_from_config
@@ -78,13 +79,16 @@ class History:
         self.sensor_sites = {d.dev_eui: s.id for s, d in config.devices_of(LorawanSensor)}
         self.f_cnt: Counter[str] = Counter()
         site_names = {site.id: site.name for site in config.sites}
+        tags = device_tags(PLUGINS)
+        labels = device_labels(tags)
         self.alert_points: list[Sample] = []
         self.engine = AlertEngine(
             load_rules(config.alerts.rules_file or DEFAULT_RULES),
             clock=lambda: self.now,
             on_transition=lambda t: self.alert_points.append(
-                alert_point(t, self.engine.rules, site_names)
+                alert_point(t, self.engine.rules, site_names, labels)
             ),
+            device_tags=tags,
         )
 
     def _switch(self, device: Switch) -> SimSwitch:
@@ -246,9 +250,7 @@ async def write_history(
     on_tick: Callable[[], None] = lambda: None,
 ) -> Counter[str]:
     """Generate the scenario into the config's database; the count per measurement."""
-    from gateway.service import influx_target
-
-    http = InfluxHttp(influx_target(config))
+    http = InfluxHttp(influx_target(config.influxdb))
     try:
         sink = InfluxSink(http)
         written = await History(config, scenario, sink).run(on_tick)

@@ -22,6 +22,7 @@ import yaml
 import gateway.service
 from gateway.config import EdumonConfig, load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
+from gateway.plugins import PLUGINS
 from gateway.reports.produce import produce
 from gateway.service import Service
 from simulators.lorawan.inventory import network_from_config
@@ -67,7 +68,7 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     path = tmp_path / "city.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     fake_secrets = {name: secrets.token_urlsafe(12) for name in SECRET_VARIABLES}
-    return load_config(path, fake_secrets)
+    return load_config(path, PLUGINS, fake_secrets)
 
 
 SILENT_A_WHILE, SILENT, CRASHED = "vsk-1-core", "vsk-5-access-1", "vizium-lightning"
@@ -82,7 +83,7 @@ async def run_city(config: EdumonConfig, seconds: float) -> None:
     assert community is not None
     fleet = city_fleet(config, community.get_secret_value().encode(), seed=7)
     await fleet.start()
-    service = Service(config)
+    service = Service(config, PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

@@ -12,6 +12,7 @@ from dashboards.build import GRAFANA_DASHBOARDS_DIR
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 from gateway.config import check_config
 from gateway.devstack.servers import DEFAULT_ALERTMANAGER_CONFIG
+from gateway.plugins import PLUGINS
 from tests.deploy.compose import (
     PRODUCTION,
     REPO,
@@ -130,4 +131,4 @@ def test_edumon_is_built_here_and_its_config_is_valid(
     config = bind_mounts(edumon)["/etc/edumon/edumon.yaml"]
     env = edumon["environment"]
     assert isinstance(env, dict)
-    assert check_config(config, {str(k): str(v) for k, v in env.items()}) == []
+    assert check_config(config, PLUGINS, {str(k): str(v) for k, v in env.items()}) == []

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from gateway.config import load_config
+from gateway.plugins import PLUGINS
 from tests.deploy.compose import PRODUCTION, bind_mounts, compose, example_environment
 from tests.processes import REPO
 
@@ -38,7 +39,7 @@ def test_both_instances_run_the_cluster_config(services: dict[str, Any]) -> None
         path = bind_mounts(services[name])["/etc/edumon/edumon.yaml"]
         assert path == PRODUCTION / "edumon-cluster.yaml"
         env = {str(k): str(v) for k, v in services[name]["environment"].items()}
-        config = load_config(path, env)
+        config = load_config(path, PLUGINS, env)
         assert config.cluster is not None and config.cluster.member is None  # the host name
         assert config.cluster.etcd_endpoints == ["http://etcd:2379"]
         assert config.alertmanager is not None

@@ -21,6 +21,7 @@ from rich.console import Console
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto, free_port
+from gateway.plugins import PLUGINS
 from gateway.reports.incidents import Incident, incidents
 from gateway.reports.queries import InfluxQuery
 from gateway.service import Service, influx_target
@@ -50,7 +51,7 @@ class City:
     _runner: asyncio.Task[None] | None = None
 
     async def start(self) -> Service:
-        self.service = Service(load_config(self.config, ENVIRON))
+        self.service = Service(load_config(self.config, PLUGINS, ENVIRON), PLUGINS)
         self._stop = asyncio.Event()
         self._runner = asyncio.create_task(self.service.run(self._stop))
         await self.service.started.wait()

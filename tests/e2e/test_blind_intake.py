@@ -19,6 +19,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.mqtt.devices import DeviceFleet, SimDevice
 
@@ -65,7 +66,7 @@ sites:
 
 @contextlib.asynccontextmanager
 async def running(config: Path) -> AsyncIterator[Service]:
-    service = Service(load_config(config, {**os.environ, **LOGIN_ENV}))
+    service = Service(load_config(config, PLUGINS, {**os.environ, **LOGIN_ENV}), PLUGINS)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     await service.started.wait()

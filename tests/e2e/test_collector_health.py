@@ -23,6 +23,7 @@ from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stre
 from gateway.config import check_config, load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.inventory import DeviceBase
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.lorawan.network_server import SimSensor, chirpstack_event, payload, topic_of
 from simulators.snmp.agent import SnmpFleet
@@ -98,7 +99,7 @@ async def test_metrics_count_good_and_bad_input_of_every_collector(
     snmp_port = fleet.addresses["vsk-1-core"][1]
     path = tmp_path / "edumon.yaml"
     path.write_text(config_text(tmp_path, influxdb, mosquitto, snmp_port))
-    service = Service(load_config(path, ENV))
+    service = Service(load_config(path, PLUGINS, ENV), PLUGINS)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     await service.started.wait()
@@ -206,11 +207,11 @@ sites:
       - {{kind: doorbell, id: bell-1, room: hall}}
 """
     path.write_text(good + "      - {kind: doorbell, id: bell-2}\n")
-    problems = check_config(path)
+    problems = check_config(path, PLUGINS)
     assert [(p.line, p.field) for p in problems] == [(9, "sites[0].devices[1].room")]
     path.write_text(good)
-    assert check_config(path) == []
-    service = Service(load_config(path))
+    assert check_config(path, PLUGINS) == []
+    service = Service(load_config(path, PLUGINS), PLUGINS)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     await service.started.wait()

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.lorawan.network_server import (
     NetworkServerSimulator,
@@ -72,7 +73,7 @@ async def test_vendor_codecs_stored_and_hostile_ones_dead_lettered(
     influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     influxdb.create_database("vendor")
-    service = Service(load_config(city(tmp_path, influxdb, mosquitto)))
+    service = Service(load_config(city(tmp_path, influxdb, mosquitto), PLUGINS), PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ async def test_tasmota_and_zigbee2mqtt_stored_as_declared(
     influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     influxdb.create_database("mqttjson")
-    service = Service(load_config(city(tmp_path, influxdb, mosquitto)))
+    service = Service(load_config(city(tmp_path, influxdb, mosquitto), PLUGINS), PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

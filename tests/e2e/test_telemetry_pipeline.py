@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.mqtt.devices import DeviceFleet, SimDevice
 
@@ -44,7 +45,7 @@ async def test_published_equals_stored_and_last_will_is_seen(
     influxdb: InfluxDB1, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     influxdb.create_database("telemetry")
-    service = Service(load_config(city(tmp_path, influxdb, mosquitto)))
+    service = Service(load_config(city(tmp_path, influxdb, mosquitto), PLUGINS), PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

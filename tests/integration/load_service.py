@@ -11,6 +11,7 @@ import asyncio
 import sys
 
 from gateway.config import load_config
+from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.service import Service
 
@@ -19,7 +20,7 @@ BATCH = 500
 
 
 async def main(config_path: str, count: int) -> None:
-    service = Service(load_config(config_path))
+    service = Service(load_config(config_path, PLUGINS), PLUGINS)
 
     async def load(svc: Service) -> None:
         for start in range(0, count, BATCH):

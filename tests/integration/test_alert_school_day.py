@@ -24,6 +24,7 @@ from gateway.alerts.rules import load_rules
 from gateway.config import EdumonConfig, load_config
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
+from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.scheduler import PollScheduler
 from simulators.lorawan.network_server import SimSensor, chirpstack_event, payload, topic_of
@@ -76,7 +77,7 @@ sites:
       - {{kind: exhibit, id: vizium-planetarium, zone: space}}
 """
     )
-    return load_config(path, {"EDUMON_TEST_COMMUNITY": COMMUNITY})
+    return load_config(path, PLUGINS, {"EDUMON_TEST_COMMUNITY": COMMUNITY})
 
 
 @dataclass

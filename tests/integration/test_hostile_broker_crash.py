@@ -19,6 +19,7 @@ import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,7 @@ sites:
 
 
 async def run_service(path: Path, until: asyncio.Event) -> None:
-    service = Service(load_config(path))
+    service = Service(load_config(path, PLUGINS), PLUGINS)
     runner = asyncio.create_task(service.run(until))
     await service.started.wait()
     await runner

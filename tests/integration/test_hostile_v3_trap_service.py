@@ -14,6 +14,7 @@ import pytest
 from collectors.snmp.usm import UsmUser
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, free_port
+from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
@@ -65,7 +66,9 @@ async def test_a_v3_auth_priv_link_down_is_stored_through_the_service(
 ) -> None:
     influxdb.create_database("v3traps")
     trap_port, agent_port = free_port(), free_port()
-    service = Service(load_config(config(tmp_path, influxdb, trap_port, agent_port), ENVIRON))
+    service = Service(
+        load_config(config(tmp_path, influxdb, trap_port, agent_port), PLUGINS, ENVIRON), PLUGINS
+    )
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

@@ -25,6 +25,7 @@ import yaml
 
 from gateway.config import EdumonConfig, load_config
 from gateway.devstack.servers import InfluxDB1, free_port
+from gateway.plugins import PLUGINS
 from gateway.reports.html import render
 from gateway.reports.model import Report
 from gateway.reports.produce import STEPS, produce
@@ -54,7 +55,9 @@ def demo_config(tmp_path: Path, influxdb: InfluxDB1) -> EdumonConfig:
     data.pop("alertmanager", None)
     path = tmp_path / "city.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_config(path, {name: secrets.token_urlsafe(12) for name in SECRET_VARIABLES})
+    return load_config(
+        path, PLUGINS, {name: secrets.token_urlsafe(12) for name in SECRET_VARIABLES}
+    )
 
 
 def demo_days() -> HistoryScenario:

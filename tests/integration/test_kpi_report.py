@@ -24,6 +24,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import EdumonConfig, load_config
 from gateway.devstack.servers import InfluxDB1
+from gateway.plugins import PLUGINS
 from gateway.reports.model import Report
 from gateway.reports.produce import produce
 from simulators.history.generator import write_history
@@ -59,7 +60,7 @@ def config_path(influxdb: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def config(config_path: Path) -> EdumonConfig:
-    return load_config(config_path, environ=ENVIRON)
+    return load_config(config_path, PLUGINS, environ=ENVIRON)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from gateway.config import load_config
 from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_consumer import MqttConsumer, settings_from_config
+from gateway.plugins import PLUGINS
 from tests.integration.test_mqtt_consumer import Collected, handler
 
 pytestmark = pytest.mark.integration
@@ -101,7 +102,9 @@ async def consume(
     tmp_path: Path, broker: Mosquitto, password: str, ca_file: str | None
 ) -> MqttConsumer:
     environ = {"MQTT_USER": USER, "MQTT_PASSWORD": password}
-    settings = settings_from_config(load_config(config(tmp_path, broker, ca_file), environ), "t")
+    settings = settings_from_config(
+        load_config(config(tmp_path, broker, ca_file), PLUGINS, environ), "t"
+    )
     dead_letters = DeadLetterFile(tmp_path / "deadletter.jsonl")
     return MqttConsumer("tls", settings, ["school/+/data"], handler, dead_letters)
 

@@ -15,6 +15,7 @@ import pytest
 
 from collectors.probes.collector import ProbeCollector, ProbeJob
 from gateway.devstack.servers import InfluxDB1
+from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from tests.netns_lab import (
     BLACKHOLED_V4,
@@ -198,7 +199,7 @@ sites:
 """
     )
     influxdb.create_database("probes")
-    service = Service(load_config(config))
+    service = Service(load_config(config, PLUGINS), PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await asyncio.sleep(4)

@@ -20,6 +20,7 @@ from gateway.config import load_config
 from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import free_port
 from gateway.metrics import Metrics
+from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.service import Service
 from gateway.storage.influx_http import InfluxHttp, InfluxTarget
@@ -120,7 +121,7 @@ async def test_400_partial_write_dead_letters_exactly_the_bad_lines(
 
 async def test_100k_points_survive_a_20s_database_outage(influxdb: Any, tmp_path: Path) -> None:
     influxdb.query("DROP MEASUREMENT outage", db="edumon")
-    service = Service(load_config(write_config(tmp_path, influxdb.url)))
+    service = Service(load_config(write_config(tmp_path, influxdb.url), PLUGINS), PLUGINS)
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()

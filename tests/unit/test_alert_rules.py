@@ -9,6 +9,7 @@ import pytest
 
 from gateway.alerts.rules import Rule, rule_problems
 from gateway.config import check_config
+from gateway.plugins import PLUGINS
 
 RULE = """rules:
   - name: UplinkDown
@@ -81,14 +82,14 @@ def test_check_config_reports_the_rules_file_relative_to_the_config(tmp_path: Pa
     rules.write_text(RULE.replace("for: 30s", "for: soon"))
     config = tmp_path / "edumon.yaml"
     config.write_text("alerts:\n  rules_file: alerting/rules.yaml\n")
-    problems = check_config(config, {})
+    problems = check_config(config, PLUGINS, {})
     assert [str(p) for p in problems] == [
         f"{rules}:5: rules[0].for: a duration such as 30s, 5m, 2h or a number of seconds"
     ]
     rules.write_text(RULE)
-    assert check_config(config, {}) == []
+    assert check_config(config, PLUGINS, {}) == []
     config.write_text("alerts:\n  rules_file: missing.yaml\n")
-    (problem,) = check_config(config, {})
+    (problem,) = check_config(config, PLUGINS, {})
     assert str(problem).startswith(f"{tmp_path / 'missing.yaml'}: cannot read")
 
 

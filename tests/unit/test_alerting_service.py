@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.alerts.service import Alerting
+from gateway.collector import device_tags
 from gateway.config import load_config
 from gateway.metrics import Metrics
+from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 
 
@@ -21,7 +23,7 @@ async def test_a_transition_just_before_shutdown_is_still_written(tmp_path: Path
         f"service: {{state_dir: {tmp_path / 'state'}}}\n"
         "sites: [{id: vsk-1, name: Ventspils 1. pamatskola}]\n"
     )
-    alerting = Alerting(load_config(path, {}), Metrics())
+    alerting = Alerting(load_config(path, PLUGINS, {}), Metrics(), device_tags(PLUGINS))
     written: list[Sample] = []
 
     async def emit(samples: Sequence[Sample], *, collector: str, durable: bool = False) -> None:

@@ -20,6 +20,7 @@ from gateway.cli_common import JsonFormatter
 from gateway.config import load_config
 from gateway.devstack.demo import DEMO_SECRET_VARIABLES, busy_ports, how_to_reach
 from gateway.devstack.stack import LocalStack
+from gateway.plugins import PLUGINS
 from tests.dashboards.simulated_city import EXAMPLE_CITY
 from tests.processes import REPO
 
@@ -83,7 +84,7 @@ def test_run_with_its_port_taken_says_so_in_one_line(tmp_path: Path, taken_port:
 
 def test_the_demo_names_a_taken_port_instead_of_moving(tmp_path: Path, taken_port: int) -> None:
     secrets = dict.fromkeys(DEMO_SECRET_VARIABLES, "demo-secret")
-    config = load_config(EXAMPLE_CITY, secrets)
+    config = load_config(EXAMPLE_CITY, PLUGINS, secrets)
     stack = LocalStack(tmp_path, ports={"influxdb": taken_port}, port_fallback=False)
     busy = busy_ports(config, stack)
     assert any(f"port {taken_port}" in line and "influxdb" in line for line in busy)
@@ -91,7 +92,7 @@ def test_the_demo_names_a_taken_port_instead_of_moving(tmp_path: Path, taken_por
 
 
 def test_the_demo_says_how_to_reach_each_part(tmp_path: Path) -> None:
-    config = load_config(EXAMPLE_CITY, dict.fromkeys(DEMO_SECRET_VARIABLES, "s3cret"))
+    config = load_config(EXAMPLE_CITY, PLUGINS, dict.fromkeys(DEMO_SECRET_VARIABLES, "s3cret"))
     text = "\n".join(how_to_reach(config, LocalStack(tmp_path), "the-community"))
     for part in ("edumon status --url http://", "/metrics", "alertmanager", "influxdb"):
         assert part in text

@@ -11,6 +11,7 @@ import pytest
 from gateway.cluster.node import next_slot_ns, phase_ns
 from gateway.cluster.rendezvous import assignment, owner
 from gateway.config import check_config, load_config
+from gateway.plugins import PLUGINS
 
 TARGETS = [f"school-{n:03d}-sw" for n in range(600)]
 THREE = ["edumon-a", "edumon-b", "edumon-c"]
@@ -98,7 +99,7 @@ cluster:
 alertmanager: {urls: ["http://127.0.0.1:9093", "http://127.0.0.1:9095"]}
 """,
     )
-    config = load_config(path, {"ETCD_USER": "edumon", "ETCD_PASSWORD": "s3cret"})
+    config = load_config(path, PLUGINS, {"ETCD_USER": "edumon", "ETCD_PASSWORD": "s3cret"})
     assert config.cluster is not None
     assert config.cluster.password is not None
     assert config.cluster.password.get_secret_value() == "s3cret"
@@ -111,7 +112,9 @@ alertmanager: {urls: ["http://127.0.0.1:9093", "http://127.0.0.1:9095"]}
 def test_without_cluster_section_edumon_is_alone_and_one_alertmanager_url_works(
     tmp_path: Path,
 ) -> None:
-    config = load_config(write(tmp_path, "alertmanager: {url: http://127.0.0.1:9093}\n"), {})
+    config = load_config(
+        write(tmp_path, "alertmanager: {url: http://127.0.0.1:9093}\n"), PLUGINS, {}
+    )
     assert config.cluster is None
     assert config.alertmanager is not None
     assert config.alertmanager.all_urls == ["http://127.0.0.1:9093"]
@@ -132,5 +135,5 @@ def test_without_cluster_section_edumon_is_alone_and_one_alertmanager_url_works(
     ],
 )
 def test_cluster_section_problems(tmp_path: Path, section: str, message: str) -> None:
-    problems = check_config(write(tmp_path, f"cluster: {section}\n"), {})
+    problems = check_config(write(tmp_path, f"cluster: {section}\n"), PLUGINS, {})
     assert any(message in str(problem) for problem in problems), problems

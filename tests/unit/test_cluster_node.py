@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from gateway.alerts.engine import AlertEngine
+from gateway.alerts.holds import EngineHolds
 from gateway.alerts.rules import load_rules
 from gateway.cluster.etcd_http import EtcdClient
 from gateway.cluster.membership import Membership
@@ -112,20 +113,24 @@ def test_alerts_and_failures_of_targets_given_away_are_forgotten() -> None:
     health.polled("sw-1", "timeout")
     health.polled("sw-2", "timeout")
     cluster._healths.append(health)
-    cluster._forget(engine, {"sw-1"})
+    counted_before = sum(engine.bounds.sizes.values())
+    assert counted_before == len(engine.instances) == 3
+    cluster._forget(EngineHolds(engine, ("device", "ap", "exhibit", "target")), {"sw-1"})
     assert {i.labels.get("device", i.labels.get("target")) for i in engine.instances.values()} == {
         "sw-2"
     }
+    # the engine's own bookkeeping follows: no live entry and no bound's count for what left
+    assert sum(engine.bounds.sizes.values()) == len(engine.instances) == 1
+    assert all(i.labels.get("device") != "sw-1" for i in engine.to_send() + engine.firing())
+    assert len(engine._live) == len(engine.instances)
     assert set(health.failing) == {"sw-2"} and health.polled_targets == {"sw-2"}
 
 
-class FakeService:
-    def __init__(self, engine: AlertEngine) -> None:
-        self.alerting = type("Alerting", (), {"engine": engine})()
-        self.emitted: list[Sample] = []
-
-    async def emit(self, samples: list[Sample], *, collector: str) -> None:
-        self.emitted.extend(samples)
+class Emitted(list[Sample]):
+    async def __call__(
+        self, samples: list[Sample], *, collector: str, durable: bool = False
+    ) -> None:
+        self.extend(samples)
 
 
 async def test_alerts_restored_for_targets_now_owned_by_others_are_forgotten() -> None:
@@ -139,16 +144,16 @@ async def test_alerts_restored_for_targets_now_owned_by_others_are_forgotten() -
             for d in (mine, theirs)
         ]
     )
-    service = FakeService(engine)
-    task = asyncio.create_task(cluster._follow(service))  # type: ignore[arg-type]
+    emitted = Emitted()
+    task = asyncio.create_task(cluster._follow(emitted, EngineHolds(engine, ("device",))))
     await asyncio.sleep(0)
     cluster.membership._update(frozenset({"a", "b"}))  # etcd answered: b owns `theirs`
     async with asyncio.timeout(5):
-        while not service.emitted:  # noqa: ASYNC110
+        while not emitted:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     task.cancel()
     assert [i.labels["device"] for i in engine.instances.values()] == [mine]
-    assert service.emitted[0].fields["etcd_up"] is True
+    assert emitted[0].fields["etcd_up"] is True
 
 
 def test_etcd_unreachable_for_30_s_raises_cluster_degraded() -> None:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from gateway.config import ConfigError, ConfigProblem, check_config, load_config
+from gateway.plugins import PLUGINS
 from gateway.yaml_lines import YamlProblem, load_with_lines
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
@@ -23,8 +24,8 @@ ENV = {
 
 
 def test_example_city_loads_with_schools_and_science_centre() -> None:
-    assert check_config(EXAMPLE, ENV) == []
-    config = load_config(EXAMPLE, ENV)
+    assert check_config(EXAMPLE, PLUGINS, ENV) == []
+    config = load_config(EXAMPLE, PLUGINS, ENV)
     kinds = [site.kind for site in config.sites]
     assert kinds.count("school") == 20 and kinds.count("science_centre") == 1
     switches = list(config.devices("switch"))
@@ -55,14 +56,14 @@ def test_example_city_loads_with_schools_and_science_centre() -> None:
 
 
 def test_example_city_uses_only_loopback_addresses() -> None:
-    config = load_config(EXAMPLE, ENV)
+    config = load_config(EXAMPLE, PLUGINS, ENV)
     addresses = [getattr(d, "address", None) for _, d in config.devices()]
     assert all(ipaddress.ip_address(a).is_loopback for a in addresses if a is not None)
     assert {a for a in addresses if a} == {"127.0.0.1", "::1"}
 
 
 def test_secrets_resolve_to_secretstr_and_never_show() -> None:
-    config = load_config(EXAMPLE, ENV)
+    config = load_config(EXAMPLE, PLUGINS, ENV)
     v2c, v3 = config.credentials.snmp["school-v2c"], config.credentials.snmp["school-v3"]
     assert (
         v2c.community is not None
@@ -99,7 +100,7 @@ sites:
 def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[ConfigProblem]:
     path = tmp_path / "edumon.yaml"
     path.write_text(text, encoding="utf-8")
-    return check_config(path, {"C_ENV": NOT_A_SECRET} if env is None else env)
+    return check_config(path, PLUGINS, {"C_ENV": NOT_A_SECRET} if env is None else env)
 
 
 @pytest.mark.parametrize(
@@ -231,9 +232,9 @@ def test_load_config_reads_os_environ_by_default(
     path.write_text(BASE)
     monkeypatch.delenv("C_ENV", raising=False)
     with pytest.raises(ConfigError, match="C_ENV is not set"):
-        load_config(path)
+        load_config(path, PLUGINS)
     monkeypatch.setenv("C_ENV", NOT_A_SECRET)
-    credential = load_config(path).credentials.snmp["v2"]
+    credential = load_config(path, PLUGINS).credentials.snmp["v2"]
     assert credential.community is not None
     assert credential.community.get_secret_value() == NOT_A_SECRET
 
@@ -315,7 +316,7 @@ def test_influxdb_api_settings(tmp_path: Path, influxdb: str, message: str | Non
 def test_influxdb_v2_token_is_resolved(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("influxdb: {api: v2, org: city, bucket: edumon, token_env: T}\n")
-    token = load_config(path, {"T": NOT_A_SECRET}).influxdb.token
+    token = load_config(path, PLUGINS, {"T": NOT_A_SECRET}).influxdb.token
     assert token is not None and token.get_secret_value() == NOT_A_SECRET
 
 
@@ -345,10 +346,10 @@ def test_yaml_level_problems(tmp_path: Path, text: str, line: int, message: str)
 def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"service:\n  name: \xe7\n")
-    [problem] = check_config(path, {})
+    [problem] = check_config(path, PLUGINS, {})
     assert (problem.line, problem.message) == (2, "not UTF-8 text")
     missing = tmp_path / "nope.yaml"
-    [problem] = check_config(missing, {})
+    [problem] = check_config(missing, PLUGINS, {})
     assert str(problem) == f"{missing}: cannot read: No such file or directory"
 
 
@@ -356,7 +357,7 @@ def test_non_utf8_and_missing_files(tmp_path: Path) -> None:
 def test_empty_file_is_all_defaults(tmp_path: Path, text: str) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text(text)
-    config = load_config(path, {})
+    config = load_config(path, PLUGINS, {})
     assert config.service.http_listen == "127.0.0.1:9108" and config.influxdb.api == "v1"
     assert config.alertmanager is None and config.sites == []
 
@@ -408,7 +409,7 @@ def test_load_config_raises_with_all_problems(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(BASE.replace("address:", "adress:"))
     with pytest.raises(ConfigError) as error:
-        load_config(path, {})
+        load_config(path, PLUGINS, {})
     assert len(error.value.problems) == 3
     assert str(error.value).splitlines() == [str(p) for p in error.value.problems]
 
@@ -427,7 +428,7 @@ def test_problem_formatting() -> None:
 def test_spool_sizes_accept_units(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("spool:\n  max_bytes: 512MiB\n  segment_bytes: 1048576\n")
-    config = load_config(path, {})
+    config = load_config(path, PLUGINS, {})
     assert (config.spool.max_bytes, config.spool.segment_bytes) == (512 * 2**20, 2**20)
     for text, line, field, message in [
         ("spool:\n  max_bytes: lots\n", 2, "spool.max_bytes", "expected a size"),
@@ -435,7 +436,7 @@ def test_spool_sizes_accept_units(tmp_path: Path) -> None:
         ("spool:\n  max_bytes: 1MiB\n", 1, "spool", "must not exceed max_bytes"),
     ]:
         path.write_text(text)
-        [problem] = check_config(path, {})
+        [problem] = check_config(path, PLUGINS, {})
         assert (problem.line, problem.field) == (line, field)
         assert message in problem.message
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import check_config, load_config
+from gateway.plugins import PLUGINS
 from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.reports.config import ReportsSection
 from gateway.reports.incidents import incidents, root_causes
@@ -113,7 +114,7 @@ def test_reports_config_problems_name_line_and_field(
 ) -> None:
     path = tmp_path / "edumon.yaml"
     path.write_text("sites: []\nreports:\n" + section)
-    [problem] = check_config(path, {})
+    [problem] = check_config(path, PLUGINS, {})
     assert (problem.line, problem.field) == (line, field)
     assert message in problem.message
 
@@ -123,7 +124,7 @@ def test_example_city_has_a_reports_section() -> None:
     env = {
         n: "test-only" for n in ("EDUMON_SNMP_COMMUNITY", "EDUMON_SNMP_AUTH", "EDUMON_SNMP_PRIV")
     }
-    reports = load_config(example, env).reports
+    reports = load_config(example, PLUGINS, env).reports
     assert reports.timezone == "Europe/Riga" and reports.holidays
     assert reports.opening_window(date(2026, 11, 30)) is None  # closed on Mondays
 

@@ -22,6 +22,7 @@ from collectors.lorawan.vendor_config import VendorModel, load_codec
 from collectors.lorawan.vendor_fields import map_fields
 from gateway.config import check_config
 from gateway.deadletter import DeadLetterFile
+from gateway.plugins import PLUGINS
 from simulators.lorawan.network_server import SimSensor, chirpstack_event, topic_of
 
 CODECS = Path(__file__).resolve().parents[1] / "fixtures" / "codecs" / "vendor"
@@ -171,7 +172,7 @@ def test_config_problems_name_the_line(
     text = CONFIG.format(codecs=CODECS)
     assert old in text
     path.write_text(text.replace(old, new))
-    problems = check_config(path, {})
+    problems = check_config(path, PLUGINS, {})
     assert [p.line for p in problems] == ([line] if line else []), problems
     assert all(message in p.message for p in problems)
 

@@ -14,6 +14,7 @@ from collectors.mqtt_json.paths import TopicPattern
 from gateway.config import check_config
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import kind_totals
+from gateway.plugins import PLUGINS
 
 GOOD = """\
 mqtt_json:
@@ -49,7 +50,7 @@ def test_config_problems_name_the_line(
     assert old in GOOD
     path = tmp_path / "edumon.yaml"
     path.write_text(GOOD.replace(old, new))
-    problems = check_config(path, {})
+    problems = check_config(path, PLUGINS, {})
     assert [p.line for p in problems] == [line], problems
     assert message in problems[0].message
 
@@ -57,7 +58,7 @@ def test_config_problems_name_the_line(
 def test_the_good_config_has_no_problem(tmp_path: Path) -> None:
     path = tmp_path / "edumon.yaml"
     path.write_text(GOOD)
-    assert check_config(path, {}) == []
+    assert check_config(path, PLUGINS, {}) == []
 
 
 @pytest.mark.parametrize(

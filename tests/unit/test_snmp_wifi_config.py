@@ -9,6 +9,7 @@ import pytest
 
 from collectors.snmp.wifi import WifiReader
 from gateway.config import check_config
+from gateway.plugins import PLUGINS
 
 CONFIG = """\
 credentials:
@@ -43,7 +44,7 @@ def test_placement_problems_name_the_line(
     assert old in CONFIG
     path = tmp_path / "edumon.yaml"
     path.write_text(CONFIG.replace(old, new))
-    problems = check_config(path, {"LAB_COMMUNITY": "not-a-secret"})
+    problems = check_config(path, PLUGINS, {"LAB_COMMUNITY": "not-a-secret"})
     assert [p.line for p in problems] == [line], problems
     assert message in problems[0].message
 
@@ -51,7 +52,7 @@ def test_placement_problems_name_the_line(
 def test_the_good_placement_has_no_problem(tmp_path: Path) -> None:
     path = tmp_path / "edumon.yaml"
     path.write_text(CONFIG)
-    assert check_config(path, {"LAB_COMMUNITY": "not-a-secret"}) == []
+    assert check_config(path, PLUGINS, {"LAB_COMMUNITY": "not-a-secret"}) == []
 
 
 @pytest.mark.parametrize(
