@@ -18,6 +18,7 @@ from gateway.cli_common import (
     setup_logging,
 )
 from gateway.config import EdumonConfig, check_config
+from gateway.deadletter import private_state_files
 from gateway.devstack.demo import run_demo
 from gateway.one_poll import poll_once
 from gateway.plugins import PLUGINS
@@ -42,6 +43,7 @@ def service_of(config: EdumonConfig, http_listen: str | None = None) -> Service:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load(args.config)
     setup_logging(args.log_level or config.service.log_level)
+    private_state_files()
     try:
         service = service_of(config, args.listen)
     except SpoolError as error:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from gateway.intake_refusals import TimestampWindow
 from gateway.inventory import ByteSize, EnvName, Interval, Listen, Section
 
 
@@ -18,6 +19,8 @@ class ServiceSection(Section):
     http_listen: Listen = "127.0.0.1:9108"
     state_dir: Path = Path("state")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # how far from edumon's clock a time sent by a device may be (gateway/intake_refusals.py)
+    timestamps: TimestampWindow = TimestampWindow()
 
 
 class Login(Section):

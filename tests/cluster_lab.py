@@ -3,24 +3,14 @@ Import them into a test module (`from tests.cluster_lab import etcd`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from gateway.devstack.alertmanager_cluster import AlertmanagerCluster, PeeredAlertmanager
 from gateway.devstack.etcd import EtcdServer
-from gateway.devstack.servers import ChildServer
 from tests.pager import Pager
-
-
-def require(server_class: type[ChildServer]) -> None:
-    reason = server_class.binary_missing_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must install it (see .ci/setup)")
-    pytest.skip(reason)
+from tests.unavailable import require
 
 
 @pytest.fixture(scope="module")

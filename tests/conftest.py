@@ -20,6 +20,7 @@ from gateway.devstack.servers import (
     VictoriaMetrics,
 )
 from tests.pager import Pager
+from tests.unavailable import require
 
 S = TypeVar("S", bound=ChildServer)
 # hypothesis is imported up front: its pytest plugin otherwise imports it lazily at the end of
@@ -36,17 +37,8 @@ hypothesis.settings.load_profile(
 )
 
 
-def _require(server_class: type[ChildServer]) -> None:
-    reason = server_class.binary_missing_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must install it (see .ci/setup)")
-    pytest.skip(reason)
-
-
 def _serve(server_class: type[S], tmp_path_factory: pytest.TempPathFactory) -> Iterator[S]:
-    _require(server_class)
+    require(server_class)
     with server_class(tmp_path_factory.mktemp(server_class.name)) as server:
         yield server
 
@@ -85,7 +77,7 @@ def paging_alertmanager(
 ) -> Iterator[Alertmanager]:
     """The shipped alertmanager.yml (routes, grouping, inhibition), its receivers pointed at
     `pager`, paging at any hour (tests/deploy/test_alertmanager_mail.py tests the hours)."""
-    _require(Alertmanager)
+    require(Alertmanager)
     data_dir = tmp_path_factory.mktemp("alertmanager")
     with Alertmanager(data_dir, webhook_url=pager.url, always_active=True) as server:
         yield server

@@ -4,7 +4,6 @@ fixtures `snmpsim` (the server, per module) and `agents` (transports to its agen
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from collectors.snmp.client import UdpSockets, V2cTransport
 from gateway.devstack.snmpsim import SnmpSim
+from tests.unavailable import require
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snmprec"
 
@@ -37,11 +37,7 @@ class Agents:
 
 @pytest.fixture(scope="module")
 def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpSim]:
-    reason = SnmpSim.binary_missing_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI installs the dev extras")
-        pytest.skip(reason)
+    require(SnmpSim)
     with SnmpSim(tmp_path_factory.mktemp("snmpsim"), FIXTURES) as server:
         yield server
 

@@ -2,7 +2,9 @@
 
 The MQTT subscription is wired in by the service; this class only sees (topic, body). It picks
 the parser by topic prefix (`application/` ChirpStack v4, `v3/` The Things Stack v3), drops
-duplicates (counted, not dead-lettered), and never raises.
+duplicates (counted, not dead-lettered), and never raises: what it refuses is counted and
+dead-lettered with the raw message (gateway/intake_refusals.py). An uplink's time must be
+within `service.timestamps`.
 
 The `gateway` tag is the only tag value that comes from the network rather than the inventory:
 at most `max_gateways` distinct ids become series; an uplink whose best gateway would be one
@@ -18,7 +20,9 @@ from collectors.lorawan.codecs import Fields, PayloadError
 from collectors.lorawan.samples import SensorInfo, UnknownDevice, samples_for, sensor_info
 from collectors.lorawan.tracking import UplinkTracker, best_gateway
 from collectors.lorawan.uplink import Uplink, UplinkError, parse_chirpstack_v4, parse_tts_v3
+from gateway.collector import BadInput
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_refusals import Refusals, TimestampWindow
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
@@ -36,11 +40,13 @@ class LorawanIntake:
         *,
         max_gateways: int = MAX_GATEWAYS,
         vendor: Mapping[str, Callable[[Uplink], Fields]] | None = None,
+        window: TimestampWindow | None = None,
     ) -> None:
         self.inventory = {eui.lower(): info for eui, info in inventory.items()}
         self.dead_letters = dead_letters
+        self.refusals = Refusals(SOURCE, dead_letters, window)
         self.tracker = tracker or UplinkTracker()
-        self.counts: dict[str, int] = {}  # rejected messages per reason kind, and duplicates
+        self.counts = self.refusals.counts  # rejected messages per reason kind, and duplicates
         self.accepted = 0
         self.max_gateways = max_gateways
         self.gateways: set[str] = set()  # the gateway tag values written so far
@@ -50,20 +56,22 @@ class LorawanIntake:
         """Samples of one message; [] for a duplicate or bad input (counted, dead-lettered)."""
         try:
             uplink = self._parse(topic, body)
+            self.refusals.window.check_ns(uplink.received_ns)
             info = sensor_info(uplink, self.inventory)
             self._admit_gateway(uplink)
             track = self.tracker.accept(uplink)
             if track is None:
-                self._count(DUPLICATE)
+                self.refusals.count(DUPLICATE)
                 return []
             samples = samples_for(uplink, track, {uplink.dev_eui: info}, self.vendor)
-        except (UplinkError, PayloadError) as error:
-            return self._reject(topic, body, error.kind, str(error))
-        except UnknownDevice as error:
-            return self._reject(topic, body, error.kind, str(error))
+        except BadInput as error:
+            return self.refusals.refuse(topic, body, str(error), error.kind)
+        except (UplinkError, PayloadError, UnknownDevice) as error:
+            return self.refusals.refuse(topic, body, f"{error.kind}: {error}", error.kind)
         except Exception as error:  # never let one message stop the stream
             log.exception("lorawan intake bug on topic %r", topic[:120])
-            return self._reject(topic, body, "internal_error", f"{type(error).__name__}: {error}")
+            reason = f"internal_error: {type(error).__name__}: {error}"
+            return self.refusals.refuse(topic, body, reason, "internal_error")
         self.accepted += 1
         return samples
 
@@ -86,12 +94,3 @@ class LorawanIntake:
         if topic.startswith("v3/"):
             return parse_tts_v3(topic, body)
         raise UplinkError(f"unknown topic {topic!r:.120}", "unknown_topic")
-
-    def _count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-
-    def _reject(self, topic: str, body: bytes, kind: str, reason: str) -> list[Sample]:
-        self._count(kind)
-        raw = topic.encode("utf-8", errors="backslashreplace") + b"\n" + body
-        self.dead_letters.add(source=SOURCE, reason=f"{kind}: {reason}", raw=raw)
-        return []

@@ -41,7 +41,7 @@ def lorawan_intake(config: EdumonConfig) -> LorawanIntake:
         time_limit_s=settings.codec_time_limit_s,
         memory_bytes=settings.codec_memory,
     )
-    return LorawanIntake(sensors, dead_letters, vendor=vendor)
+    return LorawanIntake(sensors, dead_letters, vendor=vendor, window=config.service.timestamps)
 
 
 def intake_totals(intake: LorawanIntake) -> Totals:

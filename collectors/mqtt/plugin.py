@@ -23,7 +23,7 @@ def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
         for site, device in config.devices_of(Exhibit)
     }
     dead_letters = DeadLetterFile.in_state_dir(config.service.state_dir, NAME)
-    return TelemetryIntake(aps, exhibits, dead_letters)
+    return TelemetryIntake(aps, exhibits, dead_letters, config.service.timestamps)
 
 
 def open_telemetry(context: CollectorContext) -> Collector:

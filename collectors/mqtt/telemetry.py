@@ -9,12 +9,13 @@
     edumon/{site}/{ap|exhibit}/{id}/status   "online" | "offline", retained; "offline" is the
         device's MQTT Last Will, so the broker publishes it when the device dies.
 
-`ts` (Unix seconds) is optional; without it the receive time is used. Counters
+`ts` (Unix seconds) is optional; without it the receive time is used; outside
+`service.timestamps` (by default 5 years back, 10 minutes ahead) the message is refused. Counters
 (`interactions`, `errors`) count since the device booted. `band` is one of BANDS, each at most
 once per message: a device must not be able to create series (tags come from the contract and
 the inventory only). Anything else (including JSON nested too deep for the parser and
 numbers beyond 64 bits) is dead-lettered with the reason and the raw message, and counted per
-reason.
+reason (gateway/intake_refusals.py).
 
 This runs for every message (bench/mqtt.py): JSON is parsed by orjson (a sixth of the cost of
 the standard library's; what it refuses is read again by the standard library, which decides
@@ -32,7 +33,9 @@ from typing import Any
 
 import orjson
 
+from gateway.collector import BadInput
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_refusals import Refusals, TimestampWindow
 from gateway.sample import FieldValue, Sample, utf8_encodable
 from gateway.storage.lineprotocol import INT64_MAX, storable_number
 
@@ -48,7 +51,7 @@ _BAND_LIST = ", ".join(sorted(BANDS))
 HEALTH_FIELDS = {"interactions": int, "errors": int, "temp_c": float, "cpu_pct": float}
 
 
-class BadMessage(ValueError):
+class BadMessage(BadInput):
     """A message that does not follow the contract; the text is the dead-letter reason."""
 
 
@@ -65,23 +68,24 @@ class TelemetryIntake:
     aps: Mapping[tuple[str, str], Placement]  # (site, ap) -> room
     exhibits: Mapping[tuple[str, str], Placement]  # (site, exhibit) -> zone
     dead_letters: DeadLetterFile
-    counts: dict[str, int] = field(default_factory=dict)
+    window: TimestampWindow = field(default_factory=TimestampWindow)
+    refusals: Refusals = field(init=False, repr=False)
+    counts: dict[str, int] = field(init=False)  # by kind: "ok" and the refusals' kinds
     # (site, ap, band) -> the radio's tags; bounded by the inventory and BANDS
     _radio_tags: dict[tuple[str, str, str], dict[str, str]] = field(
         default_factory=dict, repr=False
     )
 
+    def __post_init__(self) -> None:
+        self.refusals = Refusals("mqtt", self.dead_letters, self.window)
+        self.counts = self.refusals.counts
+
     def handle(self, topic: str, payload: bytes, retained: bool) -> list[Sample]:
         """Samples for one message; bad input is counted and dead-lettered, never raised."""
         try:
             samples = self._samples(topic, payload)
-        except BadMessage as error:
-            reason = str(error)
-            kind = reason.split(":", 1)[0]
-            self.counts[kind] = self.counts.get(kind, 0) + 1
-            raw = f"{topic} {payload.decode('utf-8', errors='backslashreplace')}"
-            self.dead_letters.add(source="mqtt", reason=reason, raw=raw)
-            return []
+        except BadInput as error:
+            return self.refusals.refuse(topic, payload, str(error), error.kind)
         self.counts["ok"] = self.counts.get("ok", 0) + 1
         return samples
 
@@ -119,7 +123,7 @@ class TelemetryIntake:
         radios = body.get("radios")
         if not isinstance(radios, list) or not radios:
             raise BadMessage("wrong shape: 'radios' must be a non-empty list")
-        now = _timestamp(body)
+        now = self._timestamp(body)
         samples = []
         bands: set[str] = set()
         for radio in radios:
@@ -155,7 +159,15 @@ class TelemetryIntake:
                 raise BadMessage("wrong shape: 'fw' must be a short string")
             fields["fw"] = body["fw"]
         tags = {"site": placement.site, "exhibit": exhibit, "zone": placement.place}
-        return Sample("exhibit", tags, fields, _timestamp(body))
+        return Sample("exhibit", tags, fields, self._timestamp(body))
+
+    def _timestamp(self, body: Mapping[str, Any]) -> int:
+        ts = body.get("ts")
+        if ts is None:
+            return time.time_ns()
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or ts - ts != 0:  # NaN, inf
+            raise BadMessage(f"wrong shape: 'ts' must be Unix seconds, got {ts!r:.40}")
+        return self.window.seconds_ns(ts)
 
 
 def _json(payload: bytes) -> dict[str, Any]:
@@ -205,12 +217,3 @@ def _checked_number(name: str, kind: type, value: Any) -> FieldValue:
     if kind is int and (not float(value).is_integer() or not 0 <= value <= INT64_MAX):
         raise BadMessage(f"wrong shape: {name!r} must be a non-negative integer")
     return int(value) if kind is int else float(value)
-
-
-def _timestamp(body: Mapping[str, Any]) -> int:
-    ts = body.get("ts")
-    if ts is None:
-        return time.time_ns()
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not 1e9 < ts < 1e10:
-        raise BadMessage(f"wrong shape: 'ts' must be Unix seconds, got {ts!r:.40}")
-    return int(ts * 1e9)

@@ -3,7 +3,9 @@
 The first mapping (in file order) whose topic pattern matches takes the message. With a
 `device` template, the value must be the `match` of a `json_device` of that mapping in the
 inventory, which gives the site, room and device tags; other tags from topics or payloads are
-capped per mapping and tag (`max_values`). Every refusal is a `BadInput` whose kind is counted.
+capped per mapping and tag (`max_values`). A payload's time must be within
+`service.timestamps`. Every refusal is a `BadInput` whose kind is counted and whose message is
+dead-lettered (gateway/intake_refusals.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collectors.mqtt_json.mapping import CompiledMapping
 from collectors.mqtt_json.paths import fill
 from gateway.collector import BadInput
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_refusals import Refusals, TimestampWindow
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
@@ -38,22 +41,22 @@ class JsonIntake:
     devices: Mapping[tuple[str, str], Placement]
     dead_letters: DeadLetterFile
     max_payload_bytes: int = 65536
-    counts: dict[str, int] = field(default_factory=dict)
+    window: TimestampWindow = field(default_factory=TimestampWindow)
     seen_tags: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    refusals: Refusals = field(init=False, repr=False)
+    counts: dict[str, int] = field(init=False)  # by kind: "ok" and the refusals' kinds
+
+    def __post_init__(self) -> None:
+        self.refusals = Refusals(SOURCE, self.dead_letters, self.window)
+        self.counts = self.refusals.counts
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> list[Sample]:
         try:
             sample = self._sample(topic, payload)
         except BadInput as error:
-            self._count(error.kind)
-            raw = topic.encode("utf-8", "backslashreplace") + b"\n" + payload
-            self.dead_letters.add(source=SOURCE, reason=str(error), raw=raw)
-            return []
-        self._count("ok")
+            return self.refusals.refuse(topic, payload, str(error), error.kind)
+        self.refusals.count("ok")
         return [sample]
-
-    def _count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
 
     def _sample(self, topic: str, payload: bytes) -> Sample:
         for mapping in self.mappings:
@@ -66,7 +69,7 @@ class JsonIntake:
         tags = self._placement(mapping, segments)
         body = _json(payload, self.max_payload_bytes)
         extra = mapping.tags(segments, body)
-        fields, at = mapping.fields(body), mapping.time_ns(body)
+        fields, at = mapping.fields(body), self.window.check_ns(mapping.time_ns(body))
         for name, value in extra.items():  # only a message that is stored makes a series
             self._admit(spec.name, name, value, spec.tags[name].max_values)
         return Sample(spec.measurement, {**tags, **extra}, fields, at)

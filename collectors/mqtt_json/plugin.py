@@ -39,6 +39,7 @@ def json_intake(config: EdumonConfig) -> JsonIntake:
         devices,
         DeadLetterFile.in_state_dir(config.service.state_dir, NAME),
         section.max_payload_bytes,
+        config.service.timestamps,
     )
 
 

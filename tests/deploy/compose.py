@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.processes import REPO
+from tests.unavailable import unavailable
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -22,10 +22,7 @@ def require(binary: str, package: str) -> str:
     """The binary's path; skips (fails in CI) when the package is not installed."""
     path = shutil.which(binary)
     if path is None:
-        reason = f"{binary} is not installed (apt-get install {package})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must install it (see .ci/setup)")
-        pytest.skip(reason)
+        unavailable(f"{binary} is not installed (apt-get install {package})")
     return path
 
 

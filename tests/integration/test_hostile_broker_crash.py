@@ -21,6 +21,7 @@ from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.plugins import PLUGINS
 from gateway.service import Service
+from tests.unavailable import require
 
 pytestmark = pytest.mark.integration
 COUNT = 10_000
@@ -31,8 +32,7 @@ FIRST_TS = 1_700_000_000.0
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A broker of its own: this test kills it."""
-    if reason := Mosquitto.binary_missing_reason():
-        pytest.skip(reason)
+    require(Mosquitto)
     with Mosquitto(tmp_path / "mosquitto") as server:
         yield server
 

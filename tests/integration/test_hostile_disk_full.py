@@ -21,6 +21,7 @@ import pytest
 from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
 from tests.integration.test_hostile_service import config, edumon, topic  # noqa: F401
 from tests.small_disk import fill, small_disk
+from tests.unavailable import require
 
 pytestmark = pytest.mark.integration
 GOOD_BEFORE, GOOD_WHILE_FULL = 2000, 1000
@@ -69,8 +70,7 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
     tmp_path: Path,
     edumon: Callable[..., int],  # noqa: F811 - the fixture
 ) -> None:
-    if reason := InfluxDB1.binary_missing_reason():
-        pytest.skip(reason)
+    require(InfluxDB1)
     database = InfluxDB1(tmp_path / "influxdb", port=free_port())  # down until the end
     with small_disk(tmp_path / "state", 20) as disk:
         port = free_port()

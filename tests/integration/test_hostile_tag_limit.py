@@ -14,6 +14,7 @@ from gateway.devstack.servers import InfluxDB1
 from gateway.sample import Sample
 from gateway.storage.influx_http import WriteResponse
 from tests.integration.test_writer_influxdb import make_writer
+from tests.unavailable import require
 
 pytestmark = pytest.mark.integration
 LIMIT = 20
@@ -33,8 +34,7 @@ class LimitedInfluxDB(InfluxDB1):
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedInfluxDB]:
-    if reason := InfluxDB1.binary_missing_reason():
-        pytest.skip(reason)
+    require(InfluxDB1)
     with LimitedInfluxDB(tmp_path_factory.mktemp("influx-limited")) as server:
         server.create_database("limited")
         yield server

@@ -4,7 +4,6 @@ ports are released, collisions move, and `edumon stack up` stops cleanly on a si
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -31,6 +30,7 @@ from gateway.devstack.servers import (
     port_is_free,
 )
 from gateway.devstack.stack import LocalStack
+from tests.unavailable import require, unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -137,9 +137,7 @@ def cli_pub_sub(port: int, topic: str, message: str, host: str) -> str:
     """One QoS 1 message through the broker with the Debian reference clients."""
     if not (shutil.which("mosquitto_sub") and shutil.which("mosquitto_pub")):
         reason = "mosquitto_pub/mosquitto_sub not installed (apt install mosquitto-clients)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     broker = ["-h", host, "-p", str(port), "-t", topic]
     process = subprocess.Popen(
         ["mosquitto_sub", *broker, "-C", "1", "-W", "10", "-q", "1"],
@@ -226,8 +224,7 @@ def test_a_bad_config_fails_start_with_the_log_tail(tmp_path: Path) -> None:
 def test_stop_releases_the_port_and_is_idempotent(
     server_class: type[ChildServer], tmp_path: Path
 ) -> None:
-    if reason := server_class.binary_missing_reason():
-        pytest.skip(reason)
+    require(server_class)
     server = server_class(tmp_path)
     with server:
         assert server.running

@@ -17,6 +17,7 @@ from tests.netns_lab import VethLink
 from tests.netns_lab import missing_tools as netns_missing
 from tests.netsnmp import bulkwalk as netsnmp_bulkwalk
 from tests.netsnmp import serve_snmpd
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.integration
 COMMUNITY = "test-only-community"
@@ -96,9 +97,8 @@ async def test_a_veth_recreated_mid_poll_never_shows_more_than_was_sent(
     """The veth pair is deleted and made again (same name and ifIndex, counters from zero)
     while it is polled: net-snmp then shows the drop as a jump of +2^32. No stored rate may
     be more than every bit sent across the link in the whole test, in one second."""
-    reason = netns_missing()
-    if reason:
-        pytest.skip(reason)
+    if reason := netns_missing():
+        unavailable(reason)
     with VethLink() as link:
         deadline = time.monotonic() + 30
         while link.name not in bulkwalk(snmpd, IF_NAME).values():  # snmpd caches its list

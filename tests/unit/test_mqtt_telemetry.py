@@ -88,7 +88,7 @@ def test_exhibit_health_and_last_will(intake: TelemetryIntake) -> None:
         (
             "edumon/vsk-1/ap/vsk-1-ap-101/state",
             b'{"ts": 12, "radios": [{"band": "5g"}]}',
-            "wrong shape",
+            "implausible_time",
         ),
         ("edumon/vsk-1/ap/vsk-1-ap-999/state", b'{"radios": [{"band": "5g"}]}', "unknown device"),
         ("edumon/vizium/exhibit/vizium-lightning/health", b'{"temp_c": NaN}', "wrong shape"),
