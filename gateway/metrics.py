@@ -70,6 +70,13 @@ class Metrics:
             ["collector", "reason"],
             registry=r,
         )
+        self.refused = Counter(
+            "edumon_readings_refused",
+            "Readings not stored because no device means them (outside the field's plausible"
+            " range, gateway/plausible.py), by device, field and reason",
+            ["device", "field", "reason"],
+            registry=r,
+        )
         self.alerts_firing = Gauge("edumon_alerts_firing", "Alerts firing now", registry=r)
         self.bounds = Bounds()  # every sender-growable cache and queue (gateway/limits.py)
         r.register(self.bounds)

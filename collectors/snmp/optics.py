@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from collectors.snmp import ber
-from collectors.snmp.profile_model import Entity, Profile, SensorTable
+from collectors.snmp.profile_model import Entity, OpticsTable, Profile, SensorTable
 from collectors.snmp.profile_reader import (
     ENT_ALIAS,
     ENT_CONTAINED_IN,
     ENT_DESCR,
     ENT_NAME,
+    POWER_FLOOR_DBM,
     Walked,
+    reading,
 )
 from collectors.snmp.varbind_values import number, text
 from gateway.sample import FieldValue
@@ -32,7 +34,7 @@ SCALE_EXPONENT = {
         strict=True,
     )
 }
-NO_LIGHT_DBM = -40.0  # what 0 mW is stored as (the log of zero has no value)
+POWER_FIELDS = ("rx_dbm", "tx_dbm")
 UNIT_FIELD = {"celsius": "temp_c", "volts": "voltage_v", "amperes": "bias_ma"}
 Port = tuple[int, int | None]  # ifIndex, lane
 
@@ -58,26 +60,44 @@ def read_sensors(profile: Profile, walked: Walked, port_names: Mapping[str, int]
                 continue
             base = UNIT_FIELD.get(unit) or ("rx_dbm" if re.search(entity.rx, label) else "tx_dbm")
             fields = optics.setdefault(place, {})
-            fields[base] = _optic_value(unit, value * multiplier)
+            _put(fields, base, _optic_value(unit, value * multiplier, base))
             for suffix, oid in table.thresholds.items():
-                raw = number(walked.column(oid).get(index))
+                name = f"{base}_{suffix}"
+                raw = reading(number(walked.column(oid).get(index)), name, table.invalid)
                 if raw is not None:
-                    fields[f"{base}_{suffix}"] = _optic_value(unit, raw * multiplier)
+                    _put(fields, name, _optic_value(unit, raw * multiplier, name))
     for optic in profile.optics:
-        for index in {i for column in optic.fields.values() for i in walked.column(column.oid)}:
-            if_index = index[0] if optic.index == "ifindex" else tree.port_index(index[0])
-            if if_index is None:
-                continue
-            fields = optics.setdefault((if_index, index[-1] if optic.lanes else None), {})
-            kind = optic.kinds.get(index[-1]) if optic.kinds else None
-            if optic.kinds and kind is None:
-                continue
-            for column_name, column in optic.fields.items():
-                name = column_name if kind is None else _kind_field(kind, column_name)
-                raw = number(walked.column(column.oid).get(index))
-                if raw is not None and raw not in column.invalid:
-                    fields[name] = _power(raw * column.scale, column.unit, name)
+        _read_optics_table(optic, walked, tree, optics)
     return SensorReadings(_merge_single_lanes(optics), chassis)
+
+
+def _read_optics_table(
+    optic: OpticsTable, walked: Walked, tree: _EntityTree, optics: dict[Port, dict[str, FieldValue]]
+) -> None:
+    present = walked.column(optic.present.oid) if optic.present else {}
+    for index in {i for column in optic.fields.values() for i in walked.column(column.oid)}:
+        flag = number(present.get(index))
+        if optic.present and flag is not None and int(flag) not in optic.present.values:
+            continue  # an empty cage: its zeros and floors are no readings
+        if_index = index[0] if optic.index == "ifindex" else tree.port_index(index[0])
+        kind = optic.kinds.get(index[-1]) if optic.kinds else None
+        if if_index is None or (optic.kinds and kind is None):
+            continue
+        for column_name, column in optic.fields.items():
+            name = column_name if kind is None else _kind_field(kind, column_name)
+            raw = reading(number(walked.column(column.oid).get(index)), name, column.invalid)
+            if raw is not None:
+                lane = column.lane or (index[-1] if optic.lanes else None)
+                _put(
+                    optics.setdefault((if_index, lane), {}),
+                    name,
+                    _power(raw * column.scale, column.unit, name),
+                )
+
+
+def _put(fields: dict[str, FieldValue], name: str, value: float | None) -> None:
+    if value is not None:
+        fields[name] = value
 
 
 def _sensors(
@@ -87,8 +107,10 @@ def _sensors(
     out: dict[tuple[int, ...], tuple[str, float, float]] = {}
     for index, varbind in walked.column(table.value).items():
         unit = profile.units.get(int(number(walked.column(table.type).get(index)) or 0))
-        raw = number(varbind)
-        if unit is None or unit == "other" or raw is None or raw in table.invalid:
+        if unit is None or unit == "other":
+            continue
+        raw = reading(number(varbind), UNIT_FIELD.get(unit, "rx_dbm"), table.invalid)
+        if raw is None:
             continue
         scale = number(walked.column(table.scale).get(index)) if table.scale else None
         precision = number(walked.column(table.precision).get(index)) if table.precision else 0
@@ -101,19 +123,22 @@ def _kind_field(kind: str, column: str) -> str:
     return kind if column == "value" else f"{kind}_{column}"
 
 
-def _optic_value(unit: str, value: float) -> float:
+def _optic_value(unit: str, value: float, name: str) -> float | None:
     if unit == "amperes":
         return round(value * 1000, 3)  # bias in mA
-    if unit == "watts":
-        return _power(value, "w", "rx_dbm")
-    return round(value, 3)
+    return _power(value, "w" if unit == "watts" else "dbm", name)
 
 
-def _power(value: float, unit: str, name: str) -> float:
-    if not name.startswith(("rx_dbm", "tx_dbm")) or unit == "dbm":
+def _power(value: float, unit: str, name: str) -> float | None:
+    """A power field in dBm (None when it is no reading); other fields as they are."""
+    if not name.startswith(POWER_FIELDS):
         return round(value, 3)
-    milliwatts = value * 1000 if unit == "w" else value
-    return round(10 * math.log10(milliwatts), 3) if milliwatts > 0 else NO_LIGHT_DBM
+    if unit != "dbm":
+        milliwatts = value * 1000 if unit == "w" else value
+        if milliwatts <= 0:
+            return None  # no light or no reading: the log of zero has no value
+        value = 10 * math.log10(milliwatts)
+    return round(value, 3) if name not in POWER_FIELDS or value > POWER_FLOOR_DBM else None
 
 
 def _merge_single_lanes(

@@ -150,6 +150,9 @@ def open_snmp(context: CollectorContext) -> Collector:
     poller = SnmpPoller(
         on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc(),
         profiles=profiles_for(settings),
+        on_refused=lambda device, field, reason: metrics.refused.labels(
+            device, field, reason
+        ).inc(),
     )
     jobs = snmp_targets(config, sockets, poller)
     transports = [job.target.transport for job in jobs]

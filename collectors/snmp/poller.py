@@ -37,6 +37,7 @@ from collectors.snmp.rates import Reading, elapsed_s
 from collectors.snmp.varbind_values import number, text
 from collectors.snmp.wifi import WifiController, WifiReader
 from gateway.collector import CollectorError
+from gateway.plausible import Refused, refusal
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,11 @@ class SnmpPoller:
         clock: Callable[[], float] = time.time,
         on_discard: Callable[[str], None] = lambda reason: None,
         profiles: Mapping[str, Profile] | None = None,
+        on_refused: Callable[[str, str, str], None] = lambda device, field, reason: None,
     ) -> None:
         self._clock = clock
         self._on_discard = on_discard
+        self._on_refused = on_refused  # (device, field, reason) of an implausible reading
         self._profiles = dict(profiles) if profiles is not None else load_profiles()
         self._state: dict[str, _DeviceState] = {}
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
@@ -168,7 +171,10 @@ class SnmpPoller:
         }
         if state.uptime_source is not None:
             device["uptime_s"] = reading.uptime_ticks / 100
-        device.update(device_fields(matched.profile, walked, sensors.chassis))
+        refused: list[tuple[str, Refused]] = []
+        device_refused: list[Refused] = []
+        device.update(device_fields(matched.profile, walked, sensors.chassis, device_refused))
+        refused += [("", r) for r in device_refused]
         samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)
         if matched.profile.metrics:
             samples += self._extra_metrics(target, matched.profile, walked, now_ns)
@@ -182,7 +188,16 @@ class SnmpPoller:
             }
             if lane is not None:
                 tags["lane"] = str(lane)
-            samples.append(Sample("optics", tags, fields, now_ns))
+            where = f"{names[if_index]}{'' if lane is None else f' lane {lane}'} "
+            plausible = _plausible(fields, where, refused)
+            if plausible:
+                samples.append(Sample("optics", tags, plausible, now_ns))
+        if refused:
+            device["refused"] = "; ".join(
+                f"{where}{r.field}={r.value:g} ({r.reason})" for where, r in refused
+            )
+            for _, r in refused:
+                self._on_refused(target.device, r.field, r.reason)
         if target.wifi is not None:
             controller, name = (target.site, target.device), text(system["sysName"])
             identity = system_identity(system)
@@ -302,6 +317,20 @@ async def _walk(
     encoded = {name: ber.encode_oid(oid) for name, oid in columns.items()}
     table = await walk_columns(target.transport, list(encoded.values()), target.max_repetitions)
     return {name: table.get(oid, {}) for name, oid in encoded.items()}
+
+
+def _plausible(
+    fields: Mapping[str, FieldValue], where: str, refused: list[tuple[str, Refused]]
+) -> dict[str, FieldValue]:
+    """The fields whose value is plausible; the others are added to `refused`."""
+    out: dict[str, FieldValue] = {}
+    for name, value in fields.items():
+        why = refusal(name, value) if isinstance(value, int | float) else None
+        if why is None:
+            out[name] = value
+        else:
+            refused.append((where, why))
+    return out
 
 
 def _port_order(item: tuple[tuple[int, int | None], object]) -> tuple[int, int]:

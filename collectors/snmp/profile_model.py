@@ -66,7 +66,8 @@ class Source(Strict):
     text value (its first group). `sensors` aggregates the device's non-transceiver sensors
     of that unit (`label_pattern` then applies to the sensor's entPhysicalName or Descr).
     `ok` turns the rows into a count of rows whose value is not in it (fans, PSUs), leaving
-    out rows whose value is in `ignore` (not present).
+    out rows whose value is in `ignore` (not present). `invalid` raw values are no reading
+    (besides the conventions every agent's values go through: profile_reader.reading).
     """
 
     oid: Oid | None = Field(default=None, pattern=NUMERIC_OID)
@@ -81,6 +82,7 @@ class Source(Strict):
     aggregate: Aggregate = "mean"
     ok: list[int] | None = None
     ignore: list[int] = Field(default_factory=list)
+    invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
 
     _pattern = field_validator("label_pattern", "value_pattern")(_regex)
 
@@ -120,13 +122,23 @@ class OpticColumn(Strict):
     scale: float = 1.0
     unit: PowerUnit = "dbm"  # for power columns: what the value is after `scale`
     invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
+    lane: int | None = Field(default=None, ge=1)  # a column per lane (DELL-NETWORKING-IF-...)
+
+
+class Presence(Strict):
+    """A column saying whether a module sits in the cage: rows whose value is not in
+    `values` are empty cages, whose readings (zeros, floors) mean nothing."""
+
+    oid: Oid = Field(pattern=NUMERIC_OID)
+    values: list[int] = Field(min_length=1)
 
 
 class OpticsTable(Strict):
     """Per-transceiver readings in columns, indexed by ifIndex or entPhysicalIndex; with
-    `lanes`, the last index arc is the lane. With `kinds`, each row is one reading and the
-    last index arc says which (e.g. 1 temperature .. 5 rx power); `fields` then names the
-    columns `value` and the thresholds (`high_alarm`...)."""
+    `lanes`, the last index arc is the lane (or each column names its `lane`). With `kinds`,
+    each row is one reading and the last index arc says which (e.g. 1 temperature .. 5 rx
+    power); `fields` then names the columns `value` and the thresholds (`high_alarm`...).
+    With `present`, the rows of empty cages are left out."""
 
     index: Literal["ifindex", "entity"]
     lanes: bool = False
@@ -134,6 +146,7 @@ class OpticsTable(Strict):
         default_factory=dict
     )
     fields: dict[str, OpticColumn] = Field(min_length=1)
+    present: Presence | None = None
 
     @model_validator(mode="after")
     def _known(self) -> OpticsTable:
@@ -143,6 +156,8 @@ class OpticsTable(Strict):
                 raise ValueError(f"unknown optics field {name!r} (known: {_known_text(known)})")
         if self.kinds and self.lanes:
             raise ValueError("kinds and lanes do not go together")
+        if (self.kinds or self.lanes) and any(c.lane for c in self.fields.values()):
+            raise ValueError("a column's lane goes with neither kinds nor lanes")
         return self
 
 

@@ -7,13 +7,14 @@ GETBULK (a column that ends early stops being asked for).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpTransport, walk_columns
 from collectors.snmp.profile_model import Profile, Source
 from collectors.snmp.varbind_values import number, text
+from gateway.plausible import Refused, cannot_be_negative, refusal
 from gateway.sample import FieldValue
 
 Index = tuple[int, ...]
@@ -76,6 +77,24 @@ async def read(
     return walked
 
 
+# Raw values agents answer for "no reading" (handled here for every profile; a profile's
+# `invalid:` adds its own): a 16-bit register's all-ones, the extremes of 32-bit ones, and -1
+# where the field cannot be negative. Text without a number ("N/A", "") is no number at all
+# (varbind_values.number); an optical power at or below the -40 dBm floor is no light to
+# measure, not a reading; an empty cage is told by a table's presence column.
+NO_READING = frozenset({65535.0, 2.0**31 - 1, -(2.0**31), 2.0**32 - 1})
+POWER_FLOOR_DBM = -40.0
+
+
+def reading(raw: float | None, field: str, invalid: Collection[int] = ()) -> float | None:
+    """`raw` as read for `field`, or None when it is one of the agents' "no reading"."""
+    if raw is None or raw in NO_READING or raw in invalid:
+        return None
+    if raw == -1 and cannot_be_negative(field):
+        return None
+    return raw
+
+
 def aggregate(values: Sequence[float], how: str) -> float | None:
     if not values:
         return None
@@ -91,14 +110,18 @@ def aggregate(values: Sequence[float], how: str) -> float | None:
 
 
 def device_fields(
-    profile: Profile, walked: Walked, chassis: dict[str, list[tuple[str, float]]]
+    profile: Profile,
+    walked: Walked,
+    chassis: dict[str, list[tuple[str, float]]],
+    refused: list[Refused],
 ) -> dict[str, FieldValue]:
     """cpu_pct, mem_pct, temp_c...: for each, the first source that yields a value.
-    `chassis` is {unit: [(sensor label, value)]} of the sensors that are not a transceiver's."""
+    `chassis` is {unit: [(sensor label, value)]} of the sensors that are not a transceiver's.
+    A value outside the field's plausible range is left out and added to `refused`."""
     out: dict[str, FieldValue] = {}
     for name, sources in profile.device.items():
         for source in sources:
-            value = _value(source, walked, chassis)
+            value = _value(name, source, walked, chassis, refused)
             if value is not None:
                 out[name] = value
                 break
@@ -106,41 +129,63 @@ def device_fields(
 
 
 def _value(
-    source: Source, walked: Walked, chassis: dict[str, list[tuple[str, float]]]
+    name: str,
+    source: Source,
+    walked: Walked,
+    chassis: dict[str, list[tuple[str, float]]],
+    refused: list[Refused],
 ) -> FieldValue | None:
     if source.sensors is not None:
         values = [v for label, v in chassis.get(source.sensors, []) if _picked(source, label)]
-        result = aggregate(values, source.aggregate)
-        return None if result is None else round(result * source.scale, 3)
+        return _aggregate(name, source, values, refused)
     labels = walked.column(source.label)
     first = source.oid or source.used or source.free
     rows = [i for i in walked.column(first) if _picked(source, labels, i)]
     if source.oid is None:
-        return _percent(source, walked, rows)
+        percent = _percent(name, source, walked, rows)
+        return None if percent is None else _aggregate(name, source, [percent], refused)
     column = walked.column(source.oid)
-    values = [v for i in rows if (v := number(column[i], source.value_pattern)) is not None]
+    values = [
+        v
+        for i in rows
+        if (v := reading(number(column[i], source.value_pattern), name, source.invalid)) is not None
+    ]
     if source.ok is not None:
         states = [int(v) for v in values if int(v) not in source.ignore]
         return sum(state not in source.ok for state in states) if states else None
-    result = aggregate(values, source.aggregate)
-    return None if result is None else round(result * source.scale, 3)
+    return _aggregate(name, source, [v * source.scale for v in values], refused)
 
 
-def _percent(source: Source, walked: Walked, rows: list[Index]) -> float | None:
+def _aggregate(
+    name: str, source: Source, values: Sequence[float], refused: list[Refused]
+) -> float | None:
+    """The plausible values aggregated (the implausible ones added to `refused`)."""
+    kept = []
+    for value in values:
+        why = refusal(name, value)
+        if why is None:
+            kept.append(value)
+        else:
+            refused.append(why)
+    result = aggregate(kept, source.aggregate)
+    return None if result is None else round(result, 3)
+
+
+def _percent(name: str, source: Source, walked: Walked, rows: list[Index]) -> float | None:
     """100 * used / total over the picked rows, from two of used, free and total."""
     used = total = 0.0
     for index in rows:
         values = {
-            name: number(walked.column(getattr(source, name)).get(index))
-            for name in ("used", "free", "total")
-            if getattr(source, name) is not None
+            part: reading(number(walked.column(getattr(source, part)).get(index)), name)
+            for part in ("used", "free", "total")
+            if getattr(source, part) is not None
         }
         if None in values.values():
             continue
         u, f, t = values.get("used"), values.get("free"), values.get("total")
         used += u if u is not None else (t or 0) - (f or 0)
         total += t if t is not None else (u or 0) + (f or 0)
-    return round(100 * used / total, 3) if total > 0 else None
+    return 100 * used / total if total > 0 else None
 
 
 def _picked(source: Source, labels: Table | str, index: Index = ()) -> bool:
