@@ -45,7 +45,10 @@ CASES = {
         "mikrotik-routeros",
         {"sfp-sfpplus1": {"rx_dbm": -5.402, "tx_dbm": -2.311, "temp_c": 37.0}},
     ),
-    "fake-dell-os9": ("dell-os9", {"TenGigabitEthernet 0/48": {"rx_dbm": -5.501, "tx_dbm": -2.5}}),
+    "fake-dell-os9": (
+        "dell-os9",
+        {"TenGigabitEthernet 0/48": {"rx_dbm": -5.5, "tx_dbm": -2.5, "bias_ma": 6.1}},
+    ),
     "fake-aruba-cx": (
         "aruba-cx",
         {"1/1/25": {"rx_dbm": -3.872, "tx_dbm": -2.596, "bias_ma": 6.9, "temp_c": 33.1}},
@@ -73,7 +76,8 @@ OPTIC_PORTS = {
     "fake-hpe-procurve": {("25", None), ("26", None)},
     "fake-huawei-vrp": {("XGigabitEthernet0/0/1", None), ("XGigabitEthernet0/0/2", None)},
     "fake-mikrotik-routeros": {("sfp-sfpplus1", None), ("sfp-sfpplus2", None)},
-    "fake-dell-os9": {("TenGigabitEthernet 0/48", None), ("TenGigabitEthernet 0/49", None)},
+    "fake-dell-os9": {("TenGigabitEthernet 0/48", None), ("TenGigabitEthernet 0/49", None)}
+    | {("fortyGigE 0/52", lane) for lane in (None, "1", "2", "3", "4")},
     "fake-aruba-cx": {("1/1/25", None), ("1/1/26", None)},
     "fake-mikrotik-swos": {("SFP1", None), ("SFP2", None)},
     "fake-dell-os10": {("ethernet1/1/49", None), ("ethernet1/1/50", None)},
@@ -174,3 +178,26 @@ async def test_an_agent_without_admin_status_still_pages_its_uplink(agents: Agen
         (t.instance.rule, t.instance.labels.get("ifname")) for t in pages if t.state == "firing"
     ]
     assert ("UplinkDown", "1/1/23") in firing, firing
+
+
+async def test_dell_os9_reads_each_lane_from_its_mib_column(agents: Agents) -> None:
+    """DELL-NETWORKING-IF-EXTENSION-MIB: transmit power in .8-.11, receive power in .12-.15,
+    bias in .18-.21, one column per lane; a 40G QSFP gives four lanes and its module's own
+    temperature and voltage; an SFP+ answers "N/A" for lanes 2-4 and stays one series; the
+    empty cage (dellNetIfTransOpticsPresent false; zeros, and the voltage of its powered
+    rail) gives nothing."""
+    _poller, samples = await poll(agents, "fake-dell-os9")
+    optics = {
+        (s.tags["ifname"], s.tags.get("lane")): dict(s.fields)
+        for s in samples
+        if s.measurement == "optics"
+    }
+    for lane in (1, 2, 3, 4):
+        assert optics[("fortyGigE 0/52", str(lane))] == pytest.approx(
+            {"tx_dbm": -1.1 - lane / 100, "rx_dbm": -3.2 - lane / 100, "bias_ma": 7 + lane / 100}
+        )
+    assert optics[("fortyGigE 0/52", None)] == {"temp_c": 36.25, "voltage_v": 3.31}
+    assert optics[("TenGigabitEthernet 0/48", None)] == pytest.approx(
+        {"tx_dbm": -2.5, "rx_dbm": -5.5, "bias_ma": 6.1, "temp_c": 33.5, "voltage_v": 3.3}
+    )
+    assert not any(name == "TenGigabitEthernet 0/47" for name, _ in optics)

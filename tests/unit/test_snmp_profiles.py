@@ -109,3 +109,22 @@ def test_the_most_specific_profile_wins() -> None:
     assert match_profile(profiles, "", "").profile.name == "generic"
     forced = match_profile(profiles, "1.3.6.1.4.1.9.1.1", "", forced="arista-eos")
     assert forced.profile.name == "arista-eos" and "set in the config" in forced.why
+
+
+MATCH_CASES = {
+    # name: (sysObjectID, sysDescr, profile)
+    "Dell S4048 on OS9": ("1.3.6.1.4.1.6027.1.3.23", "Dell Application Software Version: 9.14", "dell-os9"),
+    "Dell Z9100 on OS9": ("1.3.6.1.4.1.6027.1.5.2", "Dell Application Software Version: 9.14", "dell-os9"),
+    "Dell MXL blade on OS9": ("1.3.6.1.4.1.6027.1.4.1", "Dell Application Software", "dell-os9"),
+    "Dell S4148 on OS10": ("1.3.6.1.4.1.674.11000.5000.100.2.1.10", "Dell EMC Networking OS10 Enterprise", "dell-os10"),
+    "Extreme VSP on VOSS": ("1.3.6.1.4.1.2272.221", "VSP-7432CQ (8.6.0.0)", "extreme-voss"),
+    "Extreme 7520 on VOSS": ("1.3.6.1.4.1.1916.2.404", "7520-48Y-8C-FabricEngine (8.10.0.0)", "extreme-voss-universal"),
+    "Extreme 5520 on VOSS": ("1.3.6.1.4.1.1916.2.327", "5520-48W-VOSS (8.2.5.0)", "extreme-voss-universal"),
+    "Extreme X465 on EXOS": ("1.3.6.1.4.1.1916.2.308", "ExtremeXOS (X465-48T) version 31.7.1.4", "extreme-exos"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", MATCH_CASES)
+def test_each_family_matches_its_profile(case: str) -> None:
+    object_id, descr, name = MATCH_CASES[case]
+    assert match_profile(load_profiles(), object_id, descr).profile.name == name
