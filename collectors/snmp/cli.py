@@ -1,5 +1,6 @@
-"""`edumon snmp profile -c CONFIG --device ID`: ask a switch who it is and say which profile
-matches it and why (the same choice the poller makes)."""
+"""`edumon snmp profile -c CONFIG --device ID`: ask a switch who it is, say which profile
+matches it, from which file and why (the same choice the poller makes), and which of the
+profile's values the switch answers."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from collectors.snmp.client import SnmpError, UdpSockets
 from collectors.snmp.poller import SnmpTarget, read_system, system_identity
 from collectors.snmp.profile_config import profiles_for
 from collectors.snmp.profile_model import Profile
+from collectors.snmp.profile_reader import Walked, device_fields, read
 from collectors.snmp.profiles import match_profile
 from gateway.collector import ConfigLoader
 from gateway.config import EdumonConfig
+
+PRECEDENCE = (
+    "the switch's profile: in the config, then your own edumon profiles, then ecosystem"
+    " profiles (Datadog/Kentik format) by the most specific sysObjectID, then the shipped ones"
+)
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any], load_config: ConfigLoader) -> None:
@@ -46,20 +53,40 @@ async def explain(config: EdumonConfig, device: str) -> int:
             known = ", ".join(t.device for t in targets if isinstance(t, SnmpTarget)) or "none"
             print(f"no switch {device!r} in the config (switches: {known})", file=sys.stderr)
             return 1
-        try:
-            object_id, descr = system_identity(await read_system(target.transport))
-        except SnmpError as error:
-            print(f"{device}: {error}", file=sys.stderr)
-            return 1
+        object_id, descr = system_identity(await read_system(target.transport))
+        matched = match_profile(profiles, object_id, descr, forced=target.profile)
+        walked = await read(target.transport, matched.profile, target.max_repetitions)
+    except SnmpError as error:
+        print(f"{device}: {error}", file=sys.stderr)
+        return 1
     finally:
         sockets.close()
-    matched = match_profile(profiles, object_id, descr, forced=target.profile)
     print(f"device       {device}")
     print(f"sysObjectID  {object_id or '(none)'}")
     print(f"sysDescr     {descr or '(none)'}")
     print(f"profile      {' -> '.join(_lineage(matched.profile, profiles))}")
+    if matched.profile._file:
+        print(f"file         {matched.profile._file}")
     print(f"why          {matched.why}")
+    print(f"precedence   {PRECEDENCE}")
+    for line in answered(matched.profile, walked):
+        print(line)
     return 0
+
+
+def answered(profile: Profile, walked: Walked) -> list[str]:
+    """What of the profile the device answered: each device field, each snmp_metric."""
+    values = device_fields(profile, walked, {})
+    lines = []
+    for name, sources in profile.device.items():
+        if all(source.sensors is not None for source in sources):
+            continue  # from the sensor tables, shown in `edumon test`
+        got = values.get(name)
+        lines.append(f"  {name:<24} {'no answer' if got is None else got}")
+    for metric in profile.metrics:
+        rows = len(walked.column(metric.oid))
+        lines.append(f"  {metric.name:<24} {f'{rows} row(s)' if rows else 'no answer'}")
+    return ["answered", *lines] if lines else []
 
 
 def _lineage(profile: Profile, profiles: dict[str, Profile]) -> list[str]:

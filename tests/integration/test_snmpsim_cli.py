@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported as a plugin below (pytest rewrites its asserts)
 pytestmark = pytest.mark.integration
 pytest_plugins = ["tests.snmpsim_lab"]  # its fixtures: snmpsim, agents
 REPO = Path(__file__).resolve().parents[2]
+LIBRARY = REPO / "tests" / "fixtures" / "ecosystem"  # Datadog-format profiles
 
 
 def write_config(path: Path, agents: Agents, influxdb: InfluxDB1) -> dict[str, str]:
@@ -36,6 +37,7 @@ def write_config(path: Path, agents: Agents, influxdb: InfluxDB1) -> dict[str, s
         "\n".join(
             [
                 "service: {name: edumon-cli-test}",
+                f"snmp: {{profile_dirs: [{{path: '{LIBRARY}', format: datadog}}]}}",
                 f"influxdb: {{url: '{influxdb.url}', api: v1, database: edumon}}",
                 "credentials:",
                 "  snmp:",
@@ -78,6 +80,9 @@ def test_edumon_test_prints_every_switch_and_writes_nothing(
         assert any(line.startswith("device,") and "up=true" in line for line in mine), community
         assert any(line.startswith("interface,") for line in mine), community
     assert any(line.startswith("optics,") for line in lines)
+    assert any(
+        line.startswith("snmp_metric,") and "metric=acmePoePortPower" in line for line in lines
+    )
     for measurement, field in (("device", "up"), ("interface", "oper_up"), ("optics", "rx_dbm")):
         assert influxdb.count(measurement, field) == 0
 
@@ -91,5 +96,12 @@ def test_edumon_snmp_profile_says_which_and_why(
     assert result.returncode == 0, result.stderr
     assert "profile      cisco-nxos -> cisco-ios -> generic" in result.stdout
     assert "sysDescr matches /NX-OS/" in result.stdout
+    acme = edumon("snmp", "profile", "-c", str(config), "--device", "fake-acme-ecosystem", env=env)
+    assert acme.returncode == 0, acme.stderr
+    assert f"file         {LIBRARY / 'acme' / 'acme-switch-48.yaml'}" in acme.stdout
+    assert "sysObjectID 1.3.6.1.4.1.99991.1.48 is under 1.3.6.1.4.1.99991.1.48" in acme.stdout
+    assert "then ecosystem profiles" in acme.stdout
+    assert "  cpu_pct                  23" in acme.stdout
+    assert "  acmePoePortPower         2 row(s)" in acme.stdout
     unknown = edumon("snmp", "profile", "-c", str(config), "--device", "nope", env=env)
     assert unknown.returncode == 1 and "no switch 'nope'" in unknown.stderr

@@ -1,0 +1,157 @@
+"""The Datadog/Kentik/Netdata profile format: what each file becomes in edumon's profile model,
+the precedence among profiles, and a malformed file reported at file:line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from collectors.snmp.config import ProfileDir
+from collectors.snmp.profile_config import profile_problems
+from collectors.snmp.profiles import ProfileError, load_profiles, match_profile
+
+LIBRARY = Path(__file__).parents[1] / "fixtures" / "ecosystem"
+CISCO_3850 = "1.3.6.1.4.1.9.1.1745"
+
+
+def write(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return directory
+
+
+KENTIK_STYLE = """\
+sysobjectid:
+  - 1.3.6.1.4.1.9.1.*
+metrics:
+  - MIB: VENDOR-MIB
+    symbols:
+      - OID: 1.3.6.1.4.1.5.1.1.0
+        name: vendorCpu
+        tag: CPU
+      - OID: 1.3.6.1.4.1.5.1.2.0
+        name: vendorMemTotal
+        tag: MemoryTotal
+      - OID: 1.3.6.1.4.1.5.1.3.0
+        name: vendorMemUsed
+        tag: MemoryUsed
+      - OID: 1.3.6.1.4.1.5.1.4
+        name: vendorLoad
+        conversion: "regexp:60 Secs.*?(\\\\d+)"
+"""
+
+
+def test_kentik_names_become_device_sources_and_the_rest_snmp_metric(tmp_path: Path) -> None:
+    profiles = load_profiles([write(tmp_path, {"vendor/cisco-thing.yml": KENTIK_STYLE})])
+    profile = profiles["cisco-thing"]
+    assert [s.oid for s in profile.device["cpu_pct"]] == ["1.3.6.1.4.1.5.1.1.0"]
+    (memory,) = profile.device["mem_pct"]
+    assert (memory.used, memory.total) == ("1.3.6.1.4.1.5.1.3.0", "1.3.6.1.4.1.5.1.2.0")
+    (load,) = profile.metrics
+    assert (load.name, load.oid, load.value_pattern) == (
+        "vendorLoad",
+        "1.3.6.1.4.1.5.1.4.0",  # a scalar written without its .0
+        r"60 Secs.*?(\d+)",
+    )
+
+
+def test_precedence_override_user_ecosystem_shipped(tmp_path: Path) -> None:
+    library = write(tmp_path / "lib", {"cisco/cisco-thing.yml": KENTIK_STYLE})
+    profiles = load_profiles([library])
+    matched = match_profile(profiles, CISCO_3850, "Cisco IOS Software")
+    # the ecosystem profile wins over the shipped cisco-ios, which stays beneath it
+    assert matched.profile.name == "cisco-thing" and "beneath it cisco-ios" in matched.why
+    assert matched.profile.optics == profiles["cisco-ios"].optics
+    assert matched.profile.device["cpu_pct"][0].oid == "1.3.6.1.4.1.5.1.1.0"
+    mine = write(
+        tmp_path / "mine",
+        {"c.yaml": "name: my-cisco\nextends: generic\nmatch:\n  sysobjectid: [1.3.6.1.4.1.9]\n"},
+    )
+    users = load_profiles([library, mine])
+    assert match_profile(users, CISCO_3850, "").profile.name == "my-cisco"  # the user's own
+    forced = match_profile(users, CISCO_3850, "", forced="cisco-ios")
+    assert forced.profile.name == "cisco-ios" and forced.why.startswith("set in the config")
+
+
+def test_an_exact_sysobjectid_beats_a_wildcard_and_mixins_are_not_profiles() -> None:
+    profiles = load_profiles([LIBRARY])
+    assert "acme-switch-48" in profiles and "acme-switch" in profiles
+    assert not any(name.startswith("acme-base") for name in profiles)
+    assert match_profile(profiles, "1.3.6.1.4.1.99991.1.48", "").profile.name == "acme-switch-48"
+    assert match_profile(profiles, "1.3.6.1.4.1.99991.1.24", "").profile.name == "acme-switch"
+
+
+def test_kentik_matches_on_sysdescr_lead_to_another_file(tmp_path: Path) -> None:
+    files = {
+        "_general/net-snmp.yml": "sysobjectid: [1.3.6.1.4.1.8072.3.2.10]\n"
+        "matches:\n  '^acme nas': acme-nas.yml\nmetrics: []\n",
+        "acme/acme-nas.yml": "sysobjectid: [1.3.6.1.4.1.8072.3.2.10.acmenas]\nmetrics:\n"
+        "  - symbol: {OID: 1.3.6.1.4.1.7.1.0, name: cpu.usage}\n",
+    }
+    profiles = load_profiles([write(tmp_path, files)])
+    linux = "1.3.6.1.4.1.8072.3.2.10"
+    matched = match_profile(profiles, linux, "Acme NAS 4.1")
+    assert matched.profile.device["cpu_pct"][0].oid == "1.3.6.1.4.1.7.1.0", matched.why
+    assert "sysDescr matches" in matched.why
+    assert match_profile(profiles, linux, "Linux box").profile.name == "net-snmp"
+
+
+PROBLEMS = {
+    "a symbol without OID": (
+        "metrics:\n  - symbol:\n      name: cpu.usage\n",
+        "bad.yaml:2: metrics[0].symbol.OID: Field required",
+    ),
+    "a name for an OID": (
+        "metrics:\n  - symbol:\n      OID: ciscoCpu.0\n      name: cpu.usage\n",
+        "bad.yaml:3: metrics[0].symbol.OID: String should match pattern",
+    ),
+    "a bad sysobjectid": (
+        "sysobjectid: enterprises.9.1\nmetrics: []\n",
+        "bad.yaml:1: sysobjectid: 'enterprises.9.1' is not a sysObjectID",
+    ),
+    "extends a missing file": (
+        "extends:\n  - _nothing.yaml\nmetrics: []\n",
+        "bad.yaml:2: extends: no file '_nothing.yaml'",
+    ),
+    "a YAML error": ("metrics:\n  - [\n", "bad.yaml:3: YAML syntax error"),
+    "a metric with nothing": (
+        "metrics:\n  - MIB: X-MIB\n",
+        "bad.yaml:2: metrics[0]: a metric needs a symbol",
+    ),
+    "an index_transform backwards": (
+        "metrics:\n  - table: {OID: 1.3.6.1.4.1.5.2, name: t}\n    symbols:\n"
+        "      - {OID: 1.3.6.1.4.1.5.2.1.1, name: x}\n    metric_tags:\n"
+        "      - tag: port\n        column: {OID: 1.3.6.1.2.1.31.1.1.1.1, name: ifName}\n"
+        "        index_transform:\n          - start: 2\n            end: 1\n",
+        "bad.yaml:9: metrics[0].metric_tags[0].index_transform[0]: Value error, end comes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROBLEMS))
+def test_a_malformed_profile_is_reported_at_file_and_line(tmp_path: Path, case: str) -> None:
+    text, expected = PROBLEMS[case]
+    write(tmp_path, {"bad.yaml": text})
+    with pytest.raises(ProfileError) as raised:
+        load_profiles([ProfileDir(path=tmp_path, format="datadog")])
+    assert any(expected.replace("Value error, ", "") in p for p in raised.value.problems), (
+        raised.value.problems
+    )
+
+
+def test_check_config_lists_the_problem_and_a_lenient_library_only_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path, {"bad.yaml": PROBLEMS["a symbol without OID"][0]})
+    data = {"snmp": {"profile_dirs": [{"path": str(tmp_path), "format": "datadog"}]}}
+    assert [problem for _, problem in profile_problems(data)] == [
+        f"{tmp_path / 'bad.yaml'}:2: metrics[0].symbol.OID: Field required"
+    ]
+    with caplog.at_level(logging.WARNING):
+        profiles = load_profiles([ProfileDir(path=tmp_path, strict=False)])
+    assert "generic" in profiles and "bad" not in profiles
+    assert "bad.yaml:2" in caplog.text
