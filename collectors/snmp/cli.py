@@ -17,6 +17,7 @@ from collectors.snmp.profile_reader import Walked, device_fields, read
 from collectors.snmp.profiles import match_profile
 from gateway.collector import ConfigLoader
 from gateway.config import EdumonConfig
+from gateway.plausible import Refused
 
 PRECEDENCE = (
     "the switch's profile: in the config, then your own edumon profiles, then ecosystem"
@@ -76,13 +77,15 @@ async def explain(config: EdumonConfig, device: str) -> int:
 
 def answered(profile: Profile, walked: Walked) -> list[str]:
     """What of the profile the device answered: each device field, each snmp_metric."""
-    values = device_fields(profile, walked, {})
+    refused: list[Refused] = []
+    values = device_fields(profile, walked, {}, refused)
+    why_not = {r.field: f"refused {r.value:g} ({r.reason})" for r in refused}
     lines = []
     for name, sources in profile.device.items():
         if all(source.sensors is not None for source in sources):
             continue  # from the sensor tables, shown in `edumon test`
         got = values.get(name)
-        lines.append(f"  {name:<24} {'no answer' if got is None else got}")
+        lines.append(f"  {name:<24} {why_not.get(name, 'no answer') if got is None else got}")
     for metric in profile.metrics:
         rows = len(walked.column(metric.oid))
         lines.append(f"  {metric.name:<24} {f'{rows} row(s)' if rows else 'no answer'}")
