@@ -68,6 +68,9 @@ class Source(Strict):
     `ok` turns the rows into a count of rows whose value is not in it (fans, PSUs), leaving
     out rows whose value is in `ignore` (not present). `invalid` raw values are no reading
     (besides the conventions every agent's values go through: profile_reader.reading).
+    A percentage's rows may be in `units` (hrStorageAllocationUnits) and have the `used` of
+    the rows whose label matches `less_pattern` taken off (the buffers and cache that net-snmp
+    and every Linux-based network OS count in the RAM's hrStorageUsed).
     """
 
     oid: Oid | None = Field(default=None, pattern=NUMERIC_OID)
@@ -83,8 +86,10 @@ class Source(Strict):
     ok: list[int] | None = None
     ignore: list[int] = Field(default_factory=list)
     invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
+    units: Oid | None = Field(default=None, pattern=NUMERIC_OID)  # a column multiplying each row
+    less_pattern: str | None = None  # rows (by label) whose `used` is not really in use
 
-    _pattern = field_validator("label_pattern", "value_pattern")(_regex)
+    _pattern = field_validator("label_pattern", "value_pattern", "less_pattern")(_regex)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -99,10 +104,13 @@ class Source(Strict):
             self.label_pattern is not None and not labelled
         ):
             raise ValueError("label and label_pattern go together (sensors: label_pattern only)")
+        if self.less_pattern is not None and (self.used is None or self.label is None):
+            raise ValueError("less_pattern needs used and label")
         return self
 
     def oids(self) -> list[Oid]:
-        return [o for o in (self.oid, self.used, self.free, self.total, self.label) if o]
+        columns = (self.oid, self.used, self.free, self.total, self.label, self.units)
+        return [o for o in columns if o]
 
 
 class SensorTable(Strict):

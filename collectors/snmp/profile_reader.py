@@ -143,7 +143,7 @@ def _value(
     first = source.oid or source.used or source.free
     rows = [i for i in walked.column(first) if _picked(source, labels, i)]
     if source.oid is None:
-        percent = _percent(name, source, walked, rows)
+        percent = _percent(name, source, walked, rows, labels)
         return None if percent is None else _aggregate(name, source, [percent], refused)
     column = walked.column(source.oid)
     values = [
@@ -172,12 +172,15 @@ def _aggregate(
     return None if result is None else round(result, 3)
 
 
-def _percent(name: str, source: Source, walked: Walked, rows: list[Index]) -> float | None:
-    """100 * used / total over the picked rows, from two of used, free and total."""
+def _percent(
+    name: str, source: Source, walked: Walked, rows: list[Index], labels: Table
+) -> float | None:
+    """100 * used / total over the picked rows, from two of used, free and total (each row in
+    its `units`), less the `used` of the rows `less_pattern` picks."""
     used = total = 0.0
     for index in rows:
         values = {
-            part: reading(number(walked.column(getattr(source, part)).get(index)), name)
+            part: _in_units(source, walked, getattr(source, part), index, name)
             for part in ("used", "free", "total")
             if getattr(source, part) is not None
         }
@@ -186,7 +189,19 @@ def _percent(name: str, source: Source, walked: Walked, rows: list[Index]) -> fl
         u, f, t = values.get("used"), values.get("free"), values.get("total")
         used += u if u is not None else (t or 0) - (f or 0)
         total += t if t is not None else (u or 0) + (f or 0)
-    return 100 * used / total if total > 0 else None
+    if source.less_pattern is not None and source.used is not None:
+        for index in walked.column(source.used):
+            if re.search(source.less_pattern, text(labels.get(index))):
+                used -= _in_units(source, walked, source.used, index, name) or 0
+    return 100 * max(used, 0) / total if total > 0 else None
+
+
+def _in_units(source: Source, walked: Walked, column: str, index: Index, name: str) -> float | None:
+    value = reading(number(walked.column(column).get(index)), name)
+    if value is None or source.units is None:
+        return value
+    units = number(walked.column(source.units).get(index))
+    return None if units is None else value * units
 
 
 def _picked(source: Source, labels: Table | str, index: Index = ()) -> bool:

@@ -126,3 +126,30 @@ async def test_a_veth_recreated_mid_poll_never_shows_more_than_was_sent(
     # the jump itself was seen and dropped as a reset, by the packet counters
     discarded = {v for f in stored for k, v in f.items() if k.endswith("_rate_discarded")}
     assert discarded & {"above_packet_rate", "implausible_frames"}, stored
+
+
+async def test_host_resources_read_as_the_agent_means_them(
+    snmpd: int, transport: V2cTransport
+) -> None:
+    """net-snmp's HOST-RESOURCES: memory in use is the RAM's hrStorageUsed less the "Memory
+    buffers" and "Cached memory" rows (what `free` calls used), CPU the mean hrProcessorLoad."""
+    poller = SnmpPoller()
+    samples = await poller.poll(SnmpTarget("host", "snmpd", "core", transport))
+    device = next(s.fields for s in samples if s.measurement == "device")
+    storage = "1.3.6.1.2.1.25.2.3.1."
+    descr, units = bulkwalk(snmpd, storage + "3"), bulkwalk(snmpd, storage + "4")
+    size, used = bulkwalk(snmpd, storage + "5"), bulkwalk(snmpd, storage + "6")
+    row = {name: index for index, name in descr.items()}
+    ram = row["Physical memory"]
+    in_kb = {i: int(used[i]) * int(units[i].split()[0]) / 1024 for i in used}
+    busy = in_kb[ram] - in_kb[row["Memory buffers"]] - in_kb[row["Cached memory"]]
+    total = int(size[ram]) * int(units[ram].split()[0]) / 1024
+    assert device["mem_pct"] == pytest.approx(100 * busy / total, abs=2.0)  # memory moves
+    assert device["mem_pct"] < 100 * in_kb[ram] / total  # buffers and cache are never zero
+    # net-snmp answers hrProcessorLoad only after its first minute: until then no cpu_pct
+    # (not a 0); after it, the mean over the processors (the snmpsim fixtures check 7 and 9)
+    loads = [int(v) for v in bulkwalk(snmpd, "1.3.6.1.2.1.25.3.3.1.2").values()]
+    if loads:
+        assert device["cpu_pct"] == pytest.approx(sum(loads) / len(loads), abs=10)
+    else:
+        assert "cpu_pct" not in device

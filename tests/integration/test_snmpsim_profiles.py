@@ -201,3 +201,19 @@ async def test_dell_os9_reads_each_lane_from_its_mib_column(agents: Agents) -> N
         {"tx_dbm": -2.5, "rx_dbm": -5.5, "bias_ma": 6.1, "temp_c": 33.5, "voltage_v": 3.3}
     )
     assert not any(name == "TenGigabitEthernet 0/47" for name, _ in optics)
+
+
+@pytest.mark.parametrize(
+    ("community", "mem_pct"),
+    [
+        # net-snmp on OS10: Physical memory 97.6 % used, of which buffers and cache are 63.8 %
+        ("fake-dell-os10", 100 * (7974017 - 210000 - 5000000) / 8170100),
+        ("fake-arista-eos", 100 * (1500000 - 900000 - 100000) / 4000000),  # "RAM (Cache)"...
+    ],
+)
+async def test_memory_in_use_leaves_out_buffers_and_cache(
+    agents: Agents, community: str, mem_pct: float
+) -> None:
+    _poller, samples = await poll(agents, community)
+    device = next(s.fields for s in samples if s.measurement == "device")
+    assert device["mem_pct"] == pytest.approx(mem_pct, abs=0.001)
