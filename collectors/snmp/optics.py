@@ -109,6 +109,8 @@ def _sensors(
         unit = profile.units.get(int(number(walked.column(table.type).get(index)) or 0))
         if unit is None or unit == "other":
             continue
+        if table.status and number(walked.column(table.status).get(index)) not in (None, 1):
+            continue  # unavailable(2) or nonoperational(3): its value is no reading
         raw = reading(number(varbind), UNIT_FIELD.get(unit, "rx_dbm"), table.invalid)
         if raw is None:
             continue

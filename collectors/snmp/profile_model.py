@@ -15,7 +15,9 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 NUMERIC_OID = r"^[0-2](\.\d+)+$"
-DeviceField = Literal["cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed"]
+DeviceField = Literal[
+    "cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed", "sensors_failed"
+]
 Threshold = Literal["low_alarm", "low_warn", "high_warn", "high_alarm"]
 OPTIC_VALUES = ("rx_dbm", "tx_dbm", "temp_c", "bias_ma", "voltage_v")
 THRESHOLD_SUFFIXES: tuple[str, ...] = get_args(Threshold)
@@ -123,6 +125,7 @@ class SensorTable(Strict):
     value: Oid = Field(pattern=NUMERIC_OID)
     thresholds: dict[Threshold, Oid] = Field(default_factory=dict)
     invalid: list[int] = Field(default_factory=list)  # raw values that mean "no reading"
+    status: Oid | None = Field(default=None, pattern=NUMERIC_OID)  # a value only when ok(1)
 
 
 class OpticColumn(Strict):

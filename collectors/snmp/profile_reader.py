@@ -23,8 +23,9 @@ ENTITY = "1.3.6.1.2.1.47.1."
 ENT_DESCR = ENTITY + "1.1.1.2"  # entPhysicalDescr
 ENT_CONTAINED_IN = ENTITY + "1.1.1.4"  # entPhysicalContainedIn
 ENT_NAME = ENTITY + "1.1.1.7"  # entPhysicalName
+ENT_CLASS = ENTITY + "1.1.1.5"  # entPhysicalClass: powerSupply(6), fan(7), sensor(8)...
 ENT_ALIAS = ENTITY + "3.2.1.2"  # entAliasMappingIdentifier (index: entPhysicalIndex.logical)
-ENTITY_COLUMNS = (ENT_DESCR, ENT_CONTAINED_IN, ENT_NAME, ENT_ALIAS)
+ENTITY_COLUMNS = (ENT_DESCR, ENT_CONTAINED_IN, ENT_CLASS, ENT_NAME, ENT_ALIAS)
 
 
 @dataclass
@@ -43,7 +44,8 @@ def oids_of(profile: Profile) -> tuple[list[str], list[str]]:
     for sources in profile.device.values():
         wanted += [oid for source in sources if source.sensors is None for oid in source.oids()]
     for sensor in profile.sensors:
-        wanted += [o for o in (sensor.type, sensor.scale, sensor.precision) if o is not None]
+        columns = (sensor.type, sensor.scale, sensor.precision, sensor.status)
+        wanted += [o for o in columns if o is not None]
         wanted += [sensor.value, *sensor.thresholds.values()]
     wanted += [column.oid for table in profile.optics for column in table.fields.values()]
     for metric in profile.metrics:
@@ -207,5 +209,12 @@ def _in_units(source: Source, walked: Walked, column: str, index: Index, name: s
 def _picked(source: Source, labels: Table | str, index: Index = ()) -> bool:
     if source.label_pattern is None:
         return True
-    label = labels if isinstance(labels, str) else text(labels.get(index))
+    label = labels if isinstance(labels, str) else _label(labels.get(index))
     return re.search(source.label_pattern, label) is not None
+
+
+def _label(varbind: ber.VarBind | None) -> str:
+    """A label column's text; an integer one (entPhysicalClass) as its number."""
+    if varbind is not None and varbind.tag == ber.INTEGER:
+        return str(int(number(varbind) or 0))
+    return text(varbind)

@@ -46,7 +46,9 @@ def test_a_users_profile_matches_and_inherits(tmp_path: Path) -> None:
     profiles = load_profiles([tmp_path])
     matched = match_profile(profiles, "1.3.6.1.4.1.99999.7", "")
     assert matched.profile.name == "acme-os"
-    assert set(matched.profile.device) == {"cpu_pct", "mem_pct", "temp_c"}  # two from generic
+    assert set(matched.profile.device) == {  # all but cpu_pct from generic
+        "cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed", "sensors_failed"
+    }  # fmt: skip
     assert matched.why == (
         f"acme-os ({tmp_path / 'acme.yaml'}): sysObjectID 1.3.6.1.4.1.99999.7 is under"
         " 1.3.6.1.4.1.99999"
