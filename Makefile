@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands work without make.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench mutation
 
 setup:
 	bash .ci/setup
@@ -15,3 +15,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/writer_throughput.py
+
+# mutation testing of the guarded modules against their unit tests (slow: ~1 mutant/s, one worker)
+mutation: setup
+	.venv/bin/python bench/mutation.py
