@@ -90,4 +90,3 @@ def test_two_intakes_down_hold_until_the_last_is_released() -> None:
     h.wait(2 * 3600)
     assert h.engine.held("m")
     assert h.log == []
-
