@@ -91,7 +91,7 @@ def _read_optics_table(
                 _put(
                     optics.setdefault((if_index, lane), {}),
                     name,
-                    _power(raw * column.scale, column.unit, name),
+                    power_value(raw * column.scale, column.unit, name),
                 )
 
 
@@ -128,10 +128,10 @@ def _kind_field(kind: str, column: str) -> str:
 def _optic_value(unit: str, value: float, name: str) -> float | None:
     if unit == "amperes":
         return round(value * 1000, 3)  # bias in mA
-    return _power(value, "w" if unit == "watts" else "dbm", name)
+    return power_value(value, "w" if unit == "watts" else "dbm", name)
 
 
-def _power(value: float, unit: str, name: str) -> float | None:
+def power_value(value: float, unit: str, name: str) -> float | None:
     """A power field in dBm (None when it is no reading); other fields as they are."""
     if not name.startswith(POWER_FIELDS):
         return round(value, 3)

@@ -72,7 +72,8 @@ OPTIC_PORTS = {
     "fake-cisco-nxos": {("Te1/1/1", None), ("Te1/1/2", None)},
     "fake-arista-eos": {("Ethernet49", None), ("Ethernet50", None)},
     "fake-juniper-junos": {("xe-0/2/0", None), ("xe-0/2/1", None), ("et-0/1/0", None)}
-    | {("et-0/1/0", str(lane)) for lane in range(4)},
+    | {("et-0/1/0", str(lane)) for lane in range(4)}
+    | {("xe-0/2/4", None), ("et-0/1/2", None), ("et-0/1/2", "0"), ("et-0/1/2", "1")},
     "fake-hpe-procurve": {("25", None), ("26", None)},
     "fake-huawei-vrp": {("XGigabitEthernet0/0/1", None), ("XGigabitEthernet0/0/2", None)},
     "fake-mikrotik-routeros": {("sfp-sfpplus1", None), ("sfp-sfpplus2", None)},
@@ -217,3 +218,24 @@ async def test_memory_in_use_leaves_out_buffers_and_cache(
     _poller, samples = await poll(agents, community)
     device = next(s.fields for s in samples if s.measurement == "device")
     assert device["mem_pct"] == pytest.approx(mem_pct, abs=0.001)
+
+
+async def test_no_reading_conventions_give_no_value(agents: Agents) -> None:
+    """The agents' "no reading" through each family's fixture: Junos' -40.00 dBm floor on a
+    dark fiber (no rx_dbm, the rest of the module kept) and on the unused lanes of a 100G
+    module used as two (lanes 2 and 3 give nothing); Zyxel's empty slot (zeros and floors)
+    gives no series; Arista's -1000000000 is its profile's own `invalid:`."""
+    _poller, junos = await poll(agents, "fake-juniper-junos")
+    optics = {
+        (s.tags["ifname"], s.tags.get("lane")): dict(s.fields)
+        for s in junos
+        if s.measurement == "optics"
+    }
+    dark = optics[("xe-0/2/4", None)]
+    assert "rx_dbm" not in dark and dark["tx_dbm"] == -2.33 and dark["bias_ma"] == 6.9
+    assert {lane for name, lane in optics if name == "et-0/1/2"} == {None, "0", "1"}
+    _poller, zyxel = await poll(agents, "fake-zyxel")
+    assert {s.tags["ifname"] for s in zyxel if s.measurement == "optics"} == {"25", "26"}
+    _poller, arista = await poll(agents, "fake-arista-eos")
+    values = [v for s in arista if s.measurement == "optics" for v in s.fields.values()]
+    assert values and all(-50 < float(v) < 200 for v in values)
