@@ -63,6 +63,7 @@ CASES = {
     ),
     "fake-fs": ("fs", {"eth-0-49": {"rx_dbm": -5.4, "tx_dbm": -2.11, "temp_c": 41.5}}),
     "fake-ubiquiti-edgeswitch": ("ubiquiti-edgeswitch", {"0/25": {"rx_dbm": -5.1}}),
+    "fake-fortiswitch": ("fortiswitch", {}),
 }
 NO_CPU_OVER_SNMP = {"fake-mikrotik-swos"}  # SwOS has no CPU load object
 # every transceiver port of each fixture (a 4-lane QSFP gives one series per lane and one
@@ -87,6 +88,7 @@ OPTIC_PORTS = {
     "fake-zyxel": {("25", None), ("26", None)},
     "fake-fs": {("eth-0-49", None), ("eth-0-50", None)},
     "fake-ubiquiti-edgeswitch": {("0/25", None), ("0/26", None)},
+    "fake-fortiswitch": set(),
 }
 
 
@@ -239,3 +241,14 @@ async def test_no_reading_conventions_give_no_value(agents: Agents) -> None:
     _poller, arista = await poll(agents, "fake-arista-eos")
     values = [v for s in arista if s.measurement == "optics" for v in s.fields.values()]
     assert values and all(-50 < float(v) < 200 for v in values)
+
+
+async def test_fortiswitch_temperature_in_whole_degrees(agents: Agents) -> None:
+    """FortiSwitchOS declares precision 1 and sends whole degrees: 40 and 46 are 40 and 46
+    degC (the MIB's rule would give 4.6); its ports have no admin_up (no such column)."""
+    _poller, samples = await poll(agents, "fake-fortiswitch")
+    device = next(s.fields for s in samples if s.measurement == "device")
+    assert device["temp_c"] == 46 and device["cpu_pct"] == 7
+    assert device["mem_pct"] == pytest.approx(100 * 171036 / 491048, abs=0.001)
+    ports = [s.fields for s in samples if s.measurement == "interface"]
+    assert ports and all("admin_up" not in fields for fields in ports)
