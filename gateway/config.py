@@ -208,11 +208,14 @@ def _rule_problems(config: EdumonConfig) -> list[ConfigProblem]:
     return [ConfigProblem(*problem) for problem in rule_problems(config.alerts.rules_file)]
 
 
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
 def _relative_to_file(data: dict[str, Any], config_path: Path, plugins: Plugins) -> None:
     """Files the config names (`alerts.rules_file`, `mqtt.ca_file`, the plugins' own) are
     relative to it."""
-    keys = [("alerts", "rules_file"), ("mqtt", "ca_file")]
-    keys += [("cluster", key) for key in ("ca_file", "cert_file", "key_file")]
+    keys = [("alerts", "rules_file")]
+    keys += [(section, key) for section in ("mqtt", "cluster") for key in TLS_FILES]
     keys += [(p.settings_key, key) for p in plugins if p.settings_key for key in p.relative_paths]
     for section, key in keys:
         values = data.get(section)

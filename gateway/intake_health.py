@@ -55,6 +55,7 @@ class CollectorHealth:
         self._sources: dict[str, Callable[[], Totals]] = {}
         self._checks: dict[str, Callable[[], str | None]] = {}
         self._warnings: dict[str, Callable[[], str | None]] = {}
+        self._fields: dict[str, Callable[[], FieldValue]] = {}
         self.failing: dict[str, str] = {}  # pollers: target -> last error
         self.polled_targets: set[str] = set()
 
@@ -93,6 +94,9 @@ class CollectorHealth:
         """Something that loses or refuses part of the data (a bound reached): its problem,
         if any, makes the component `degraded`."""
         self._warnings[name] = problem
+    def add_field(self, name: str, source: Callable[[], FieldValue]) -> None:
+        """A field of this part's `collector` sample, read when written (for an alert rule)."""
+        self._fields[name] = source
 
     def problems(self) -> list[str]:
         return [p for check in self._checks.values() if (p := check()) is not None]
@@ -190,6 +194,7 @@ class CollectorHealth:
         for (outcome, _reason), n in self.totals().items():
             by_outcome[outcome] += n
         fields.update({f"{outcome}_total": n for outcome, n in by_outcome.items()})
+        fields.update({name: source() for name, source in self._fields.items()})
         if self.last_message is not None:
             fields["last_message_age_s"] = round(self.clock() - self.last_message, 3)
         tags = {"collector": self.collector, "target": self.target or self.collector}

@@ -1,33 +1,36 @@
 """A durable MQTT consumer: QoS 1, persistent session, ack only after the data is on disk.
 
-Shared by the collectors that read MQTT (device telemetry, LoRaWAN network servers).
+Shared by the collectors that read MQTT (device telemetry, JSON devices, LoRaWAN network
+servers), on paho-mqtt (gateway/mqtt_client.py) with `manual_ack`.
 
 - Fixed client id and a persistent session (3.1.1: clean session off; 5: no clean start and
   a week of session expiry): what is published while edumon or the broker restarts is queued
   by the broker and delivered afterwards. With 3.1.1 the broker's `max_inflight_messages`
   bounds the unacked window (Mosquitto's default of 20 caps a consumer near 1,000 msg/s;
-  edumon's stack sets 1,000); with 5 the consumer announces its own Receive Maximum.
+  edumon's stack sets 1,000); with 5 the consumer announces its own Receive Maximum and
+  Maximum Packet Size.
 - PUBACK is sent only once the samples a message produced are fsynced in the spool
   (`emit(..., durable=True)`); general clients ack on receipt (aiomqtt: empicano/aiomqtt#345),
-  ours (gateway/mqtt_connection.py) only when told. A crash before the ack means the broker
-  delivers the message again: at least once, and points carry their own timestamps.
+  paho's `manual_ack` only when told. A crash before the ack means the broker delivers the
+  message again: at least once, and points carry their own timestamps.
 - Messages are persisted in batches, one emit and one fsync each: a batch is closed once its
   oldest message has waited BATCH_WINDOW_S, or earlier once nothing arrived for PAUSE_S (a
   broker that sends no more until we ack, its 3.1.1 in-flight limit reached, is not kept
   waiting a whole window). While one batch is being made durable the next one accumulates,
-  so acks never serialise on the fsync. The fixed cost per batch
-  (emit, fsync hand-off, acks) was over half the CPU per message at 1,000 msg/s with a batch
-  every ~40 ms (bench/mqtt.py).
-- Reconnects forever with exponential backoff and resubscribes each time: a consumer that
-  silently stops after a reconnect is the bug this loop exists to prevent.
+  so acks never serialise on the fsync; at `max_batch` messages (or MAX_BATCH_BYTES) waiting
+  the socket is not read until the batch is taken (TCP holds the broker back, QoS 0 too).
+- Reconnects forever with exponential backoff and resubscribes each time; the backoff is
+  reset only by a session that stayed up for HEALTHY_S (a broker that accepts and then fails
+  every session is not retried twice a second), and health is not "ok" meanwhile.
 - Reports to its health object: connected (or why not: refused login, unreachable, frozen
-  broker), the messages, and the handler's failures. A connection that stays silent for the
-  stream's `silence_s` while devices are expected is presumed dead (a frozen broker keeps the
-  TCP connection open) and is dropped once, so a broker that does not answer is noticed in
-  seconds, not after the keepalive.
+  broker, a subscription granted QoS 0, a lost session), the messages, and the handler's
+  failures. A connection that stays silent for the stream's `silence_s` while devices are
+  expected is presumed dead (a frozen broker keeps the TCP connection open) and is dropped
+  once, so a broker that does not answer is noticed in seconds, not after the keepalive.
 - A handler that raises is a bug, but the message still ends as a dead letter with the
   exception as its reason, counted, and is acked: never lost silently, never redelivered
-  forever.
+  forever. Dead letters are acked like good data, once they are fsynced: while the disk
+  refuses them the batch waits unacked (the socket stops being read at `max_batch`).
 """
 
 from __future__ import annotations
@@ -39,20 +42,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.collector import CollectorEmit, Totals
-from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import CollectorHealth
-from gateway.mqtt_connection import MqttConnection, MqttError, MqttSettings, connect
-from gateway.mqtt_packets import Publish
+from gateway.mqtt_client import ClientOptions, Message, MqttClient, MqttError
+from gateway.mqtt_settings import SESSION_EXPIRY_S, MqttSettings
+from gateway.mqtt_subscriptions import SESSION_LOST, SubscriptionState, check_connack, subscribe
 from gateway.sample import Sample
 
-__all__ = ["MqttConsumer", "MqttSettings", "broker_address", "settings_from_config", "shared"]
+__all__ = ["MqttConsumer", "MqttSettings"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes, bool], list[Sample]]  # (topic, payload, retained) -> samples
 BATCH_WINDOW_S = 0.1
 PAUSE_S = 0.025
+MAX_BATCH_BYTES = 16 * 2**20
+HEALTHY_S = 60.0  # a session up this long resets the reconnect backoff
+SESSION_LOST_SHOWN_S = 300.0  # how long /healthz shows a lost session
 
 
 @dataclass
@@ -62,6 +68,9 @@ class ConsumerStats:
     connects: int = 0
     disconnects: int = 0
     failures: int = 0
+    sessions_lost: int = 0
+    oversize: int = 0
+    stale_unsubscribed: int = 0
 
 
 class SilentBroker(Exception):
@@ -84,11 +93,14 @@ class MqttConsumer:
         self.dead_letters = dead_letters
         self.stats = ConsumerStats()
         self.connected = asyncio.Event()
-        self.health = CollectorHealth(name, target=self.broker, stream=True)
-
-    @property
-    def broker(self) -> str:
-        return f"{self.settings.host}:{self.settings.port}"
+        self.health = CollectorHealth(name, target=settings.address, stream=True)
+        self.subscribed_state = SubscriptionState(settings.state_dir, settings.client_id)
+        self._had_session = self.subscribed_state.load() is not None
+        self._session_lost_at: float | None = None
+        self._subscribed_at: float | None = None
+        self._failed_sessions = 0  # in a row, each shorter than HEALTHY_S
+        self._last_failure = ""
+        self._loop = asyncio.get_running_loop()
 
     def totals(self) -> Totals:
         s = self.stats
@@ -98,7 +110,27 @@ class MqttConsumer:
             ("acked", ""): s.acked,
             ("dead_lettered", "handler_error"): s.failures,
             ("dead_letter_lost", ""): self.dead_letters.lost,
+            ("session_lost", ""): s.sessions_lost,
+            ("refused", "oversize"): s.oversize,
+            ("unsubscribed", "stale"): s.stale_unsubscribed,
         }
+
+    def session_lost(self) -> bool:
+        """The broker lost edumon's session within SESSION_LOST_SHOWN_S (the MqttSessionLost
+        rule watches this field of the `collector` sample)."""
+        lost_at = self._session_lost_at
+        return lost_at is not None and self._loop.time() - lost_at < SESSION_LOST_SHOWN_S
+
+    def problems(self) -> str | None:
+        """A lost session, or sessions failing one after another."""
+        if self.session_lost():
+            return SESSION_LOST
+        if self._failed_sessions >= 2 and not self._healthy():
+            return (
+                f"{self._failed_sessions} sessions in a row failed within {HEALTHY_S:.0f} s "
+                f"(last: {self._last_failure}); reconnecting with backoff"
+            )
+        return None
 
     async def run(
         self,
@@ -111,53 +143,96 @@ class MqttConsumer:
             self.health = health
         self.health.add_totals("consumer", self.totals)
         self.health.add_check("dead letters", lambda: self.dead_letters.error)
+        self.health.add_check("session", self.problems)
+        self.health.add_field("session_lost", self.session_lost)
         if intake_totals is not None:
             self.health.add_totals("intake", intake_totals)
         delay = 0.5
         while True:
+            self._subscribed_at = None
             try:
                 await self._session(emit)
             except (MqttError, SilentBroker) as error:
                 was_connected = self.connected.is_set()
                 self.connected.clear()
                 self.stats.disconnects += 1
-                reason = f"MQTT {self.broker}: {error}"
+                reason = f"MQTT {self.settings.address}: {error}"
                 self.health.disconnect(reason)
-                if was_connected or delay == 0.5:  # the loss, and the first failed attempt
-                    log.warning("%s: %s; reconnecting with backoff", self.name, reason)
-                else:
-                    log.debug("%s: %s; next attempt in %.1f s", self.name, reason, delay)
-                if was_connected:
-                    delay = 0.5
+                if self._healthy():
+                    delay, self._failed_sessions = 0.5, 0
+                elif was_connected:
+                    self._failed_sessions += 1
+                    self._last_failure = str(error)
+                level = logging.WARNING if was_connected or delay == 0.5 else logging.DEBUG
+                log.log(level, "%s: %s; next attempt in %.1f s", self.name, reason, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.settings.reconnect_max_s)
 
+    def _healthy(self) -> bool:
+        started = self._subscribed_at
+        return started is not None and self._loop.time() - started >= HEALTHY_S
+
+    def _options(self) -> ClientOptions:
+        s = self.settings
+        return ClientOptions(
+            client_id=s.client_id,
+            protocol=s.protocol,
+            clean=False,
+            session_expiry_s=SESSION_EXPIRY_S,
+            username=s.username,
+            password=s.password,
+            tls=s.tls_context(),
+            keepalive_s=s.keepalive_s,
+            manual_ack=True,
+            receive_maximum=s.max_unacked,
+            max_packet_size=s.max_packet_size,
+        )
+
     async def _session(self, emit: CollectorEmit) -> None:
-        batch = _Batch()
+        batch = _Batch(self.settings.max_batch)
         health = self.health
 
-        def received(messages: list[Publish]) -> None:
-            self.stats.messages += len(messages)
-            health.message(len(messages))
-            batch.add(messages)
+        def received(message: Message) -> None:
+            self.stats.messages += 1
+            health.message()
+            batch.add(message)
 
-        connection = await connect(self.settings, received)
+        client = MqttClient(self.settings.host, self.settings.port, self._options(), received)
+        batch.client = client
         try:
-            await connection.subscribe(self.subscriptions)
+            connack = await client.connect()
+            if check_connack(connack, expected_session=self._had_session):
+                self._lost_session()
+            stale = await subscribe(client, self.subscribed_state, self.subscriptions)
+            self.stats.stale_unsubscribed += len(stale)
+            self._had_session = True
+            self._subscribed_at = self._loop.time()
             self.stats.connects += 1
             self.connected.set()
-            health.connect(f"subscribed at {self.broker}")
+            health.connect(f"subscribed at {self.settings.address}")
             log.info("%s: subscribed to %s", self.name, ", ".join(self.subscriptions))
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._persist(connection, batch, emit))
+                group.create_task(self._persist(client, batch, emit))
                 group.create_task(self._watch_silence())
-                group.create_task(connection.keep_alive())
-                group.create_task(connection.wait_closed())  # raises MqttError once it drops
+                group.create_task(self._closed(client))
         except* (MqttError, SilentBroker) as group_error:
             # unacked messages are redelivered by the broker on the next session
             raise group_error.exceptions[0] from None
         finally:
-            connection.close()
+            if client.oversized:
+                self.stats.oversize += 1
+            await client.disconnect()
+
+    def _lost_session(self) -> None:
+        self.stats.sessions_lost += 1
+        self._session_lost_at = self._loop.time()
+        log.error("%s: MQTT %s: %s", self.name, self.settings.address, SESSION_LOST)
+
+    @staticmethod
+    async def _closed(client: MqttClient) -> None:
+        """Returns never: raises MqttError (with the reason) once the connection is gone."""
+        await client.closed.wait()
+        raise MqttError(client.reason)
 
     async def _watch_silence(self) -> None:
         """Drop a connection that has carried nothing for the silence limit (once per silence:
@@ -174,9 +249,7 @@ class MqttConsumer:
             if quiet is not None:
                 return  # already reconnected once for this silence
 
-    async def _persist(
-        self, connection: MqttConnection, batch: _Batch, emit: CollectorEmit
-    ) -> None:
+    async def _persist(self, client: MqttClient, batch: _Batch, emit: CollectorEmit) -> None:
         """Take whatever arrived, make it durable with one emit, then ack all of it."""
         while True:
             messages = await batch.take()
@@ -185,78 +258,63 @@ class MqttConsumer:
                 samples += self._samples(message)
             if samples:
                 await emit(samples, collector=self.name, durable=True)
-            connection.ack([message.packet_id for message in messages if message.qos])
+            await self.dead_letters.durable()  # bad messages too: with a full disk, unacked
+            for message in messages:
+                if message.qos:
+                    client.ack(message.mid, message.qos)
             self.stats.acked += len(messages)
 
-    def _samples(self, message: Publish) -> list[Sample]:
+    def _samples(self, message: Message) -> list[Sample]:
+        topic = message.topic
         try:
-            return self.handler(message.topic, message.payload, message.retain)
+            return self.handler(topic, bytes(message.payload), message.retain)
         except Exception as error:  # the handler dead-letters bad input; this is a bug
             self.stats.failures += 1
             if self.stats.failures == 1 or self.stats.failures % 100 == 0:
-                log.exception("%s: failed to process a message on %.120r", self.name, message.topic)
+                log.exception("%s: failed to process a message on %.120r", self.name, topic)
             reason = f"handler_error: {type(error).__name__}: {str(error)[:200]}"
-            raw = message.topic.encode("utf-8", "backslashreplace") + b"\n" + message.payload
+            raw = topic.encode("utf-8", "backslashreplace") + b"\n" + message.payload
             self.dead_letters.add(source=self.name, reason=reason, raw=raw)  # never raises
             return []
 
 
 class _Batch:
-    """Messages received but not yet acked. Bounded by the broker: it sends no more than its
-    in-flight window (3.1.1: Mosquitto's max_inflight_messages; 5: our Receive Maximum)
-    before we ack, and we ack only after persisting."""
+    """Messages received but not yet acked: at `limit` messages (or MAX_BATCH_BYTES) the
+    socket is not read until they are taken."""
 
-    def __init__(self) -> None:
-        self.waiting: list[Publish] = []
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.client: MqttClient | None = None
+        self.waiting: list[Message] = []
+        self.size = 0
         self.arrived = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._first_at = self._last_at = 0.0
 
-    def add(self, messages: list[Publish]) -> None:
+    def add(self, message: Message) -> None:
         now = self._loop.time()
         if not self.waiting:
             self._first_at = now
+            self.arrived.set()
         self._last_at = now
-        self.waiting += messages
-        self.arrived.set()
+        self.waiting.append(message)
+        self.size += len(message.payload)
+        if self.client is not None and (
+            len(self.waiting) >= self.limit or self.size >= MAX_BATCH_BYTES
+        ):
+            self.client.pause_reading()
 
-    async def take(self) -> list[Publish]:
+    async def take(self) -> list[Message]:
         """The next batch: see the module's docstring for when one is closed."""
         while not self.waiting:
             self.arrived.clear()
             await self.arrived.wait()
-        while True:
+        while len(self.waiting) < self.limit:
             closes_at = min(self._first_at + BATCH_WINDOW_S, self._last_at + PAUSE_S)
             if (wait := closes_at - self._loop.time()) <= 0:
                 break
             await asyncio.sleep(wait)  # arrivals only move the close later: no wake-up for them
-        taken, self.waiting = self.waiting, []
+        taken, self.waiting, self.size = self.waiting, [], 0
+        if self.client is not None:
+            self.client.resume_reading()
         return taken
-
-
-def broker_address(config: EdumonConfig) -> str:
-    return f"{config.mqtt.host}:{config.mqtt.port}"
-
-
-def settings_from_config(config: EdumonConfig, client_suffix: str) -> MqttSettings:
-    """Broker settings of the config; each consumer gets its own client id (and session), and
-    so does each member of a cluster (gateway/cluster), which may share one config file."""
-    mqtt = config.mqtt
-    member = f"-{config.cluster.member_name}" if config.cluster else ""
-    return MqttSettings(
-        mqtt.host,
-        mqtt.port,
-        client_id=f"{mqtt.client_id}{member}-{client_suffix}",
-        username=mqtt.username.get_secret_value() if mqtt.username else None,
-        password=mqtt.password.get_secret_value() if mqtt.password else None,
-        tls=mqtt.tls,
-        ca_file=mqtt.ca_file,
-        protocol=mqtt.protocol,
-        keepalive_s=mqtt.keepalive_s,
-    )
-
-
-def shared(config: EdumonConfig, topics: Sequence[str]) -> list[str]:
-    """Topics as MQTT v5 shared subscriptions when the config names a group."""
-    group = config.mqtt.shared_group
-    return [f"$share/{group}/{topic}" for topic in topics] if group else list(topics)

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from gateway.intake_refusals import TimestampWindow
 from gateway.inventory import ByteSize, EnvName, Interval, Listen, Section
@@ -92,13 +92,35 @@ class MqttSection(Login):
     password_env: EnvName | None = None
     tls: bool = False
     ca_file: Path | None = None  # with tls: trust this CA (default: the system's)
+    cert_file: Path | None = None  # with tls: edumon's client certificate (mTLS), with key_file
+    key_file: Path | None = None
     client_id: str = "edumon"
-    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_connection.py
+    protocol: Literal["3.1.1", "5"] = "3.1.1"  # see gateway/mqtt_consumer.py
     # several edumon instances with the same group split the stream ($share subscriptions)
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     # the broker is asked for a sign of life this often; a frozen broker is noticed within
     # about twice this (an unanswered ping drops the connection)
     keepalive_s: int = Field(default=15, ge=5, le=600)
+    # the largest MQTT packet edumon takes: announced to MQTT 5 brokers, a larger one from a
+    # 3.1.1 broker drops the connection (set Mosquitto's message_size_limit to match)
+    max_packet_size: ByteSize = Field(default=2**20, le=2**28)
+    # messages received and not yet durable: past this edumon stops reading the socket
+    max_batch: int = Field(default=5000, ge=1, le=65535)
+
+    @field_validator("password_env")
+    @classmethod
+    def _password_needs_username(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("username_env") is None:
+            raise ValueError("password_env needs username_env (MQTT sends no password alone)")
+        return value
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> MqttSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.cert_file is not None and not self.tls:
+            raise ValueError("cert_file needs tls: true")
+        return self
 
 
 HttpUrl = Annotated[str, Field(pattern=r"^https?://")]

@@ -8,7 +8,8 @@ from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stre
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import kind_totals
-from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
+from gateway.mqtt_consumer import MqttConsumer
+from gateway.mqtt_settings import broker_address, settings_from_config, shared
 
 NAME = "mqtt"
 

@@ -18,7 +18,8 @@ from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import kind_totals
 from gateway.inventory import raw_devices, repeated_values
-from gateway.mqtt_consumer import MqttConsumer, broker_address, settings_from_config, shared
+from gateway.mqtt_consumer import MqttConsumer
+from gateway.mqtt_settings import broker_address, settings_from_config, shared
 from gateway.yaml_lines import Path as KeyPath
 
 NAME = "mqtt_json"

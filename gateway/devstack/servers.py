@@ -208,9 +208,16 @@ class VictoriaMetrics(ChildServer):
         return result
 
 
+# bytes of payload: a publish fits edumon's default mqtt.max_packet_size (1 MiB) with its topic
+MQTT_MESSAGE_LIMIT = 1_000_000
+
+
 class Mosquitto(ChildServer):
-    """Mosquitto 2.x: persistent, on 127.0.0.1 (and ::1 with `ipv6=True`); anonymous unless
-    given a `password_file` (mosquitto_passwd format); TLS-only with `tls=(certfile, keyfile)`."""
+    """Mosquitto 2.x: persistent (unless `persistence=False`), on 127.0.0.1 (and ::1 with
+    `ipv6=True`); anonymous unless given a `password_file` (mosquitto_passwd format); TLS-only
+    with `tls=(certfile, keyfile)`, requiring client certificates of `client_ca` if given;
+    publishes over `message_size_limit` refused; `extra` lines are added to its config (e.g.
+    `max_qos 0`)."""
 
     name = "mosquitto"
     binary_names = ("mosquitto", "/usr/sbin/mosquitto")
@@ -226,11 +233,19 @@ class Mosquitto(ChildServer):
         ipv6: bool = False,
         tls: tuple[Path, Path] | None = None,
         password_file: Path | None = None,
+        client_ca: Path | None = None,
+        persistence: bool = True,
+        message_size_limit: int = MQTT_MESSAGE_LIMIT,
+        extra: str = "",
     ) -> None:
         super().__init__(data_dir, port=port, host=host, port_fallback=port_fallback)
         self.ipv6 = ipv6
         self.tls = tls
         self.password_file = password_file
+        self.client_ca = client_ca
+        self.persistence = persistence
+        self.message_size_limit = message_size_limit
+        self.extra = extra
 
     @property
     def mqtt_url(self) -> str:
@@ -249,6 +264,8 @@ class Mosquitto(ChildServer):
 
     def command(self) -> list[str]:
         tls = f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n" if self.tls else ""
+        if self.client_ca:
+            tls += f"cafile {self.client_ca}\nrequire_certificate true\n"
         listeners = "".join(f"listener {self.port} {host}\n{tls}" for host in self._hosts())
         access = (
             f"allow_anonymous false\npassword_file {self.password_file}\n"
@@ -262,9 +279,12 @@ class Mosquitto(ChildServer):
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
             # save at once what the broker acknowledged (the default is every 1800 s: a
             # kill -9 lost every queued QoS 1 message)
-            f"persistence true\npersistence_location {self.data_dir}/\nautosave_interval 1\n"
+            f"persistence {str(self.persistence).lower()}\n"
+            f"persistence_location {self.data_dir}/\nautosave_interval 1\n"
             f"log_dest file {self.log_path}\nlog_type error\nlog_type warning\nlog_type notice\n"
             "max_queued_messages 1000000\nmax_inflight_messages 1000\n"
+            # larger publishes are refused at the broker (0: no limit)
+            f"message_size_limit {self.message_size_limit}\n{self.extra}"
         )
         return [self.require_binary(), "-c", str(config)]
 

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
+from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.mqtt_consumer import MqttConsumer, MqttSettings
 from gateway.sample import Sample
 
@@ -76,7 +76,7 @@ async def start(
 
 
 async def publish(broker: Mosquitto, first: int, count: int) -> None:
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="test-publisher") as client:
+    async with MqttClient("127.0.0.1", broker.port, ClientOptions("test-publisher")) as client:
         for n in range(first, first + count):
             await client.publish(f"school/{n % 5}/data", str(n).encode(), qos=1)
 

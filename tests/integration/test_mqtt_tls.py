@@ -1,7 +1,8 @@
 """The MQTT consumer over TLS with a username and password, against a real Mosquitto with a
 TLS-only listener and a password file: settings come from the config (secrets from the
-environment, the CA file relative to the config), and a wrong password or an untrusted
-certificate never connects."""
+environment, the CA file relative to the config), and a wrong password, an untrusted
+certificate or a certificate for another host name never connects; a broker that requires
+client certificates (mTLS) takes edumon's `cert_file`/`key_file`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import datetime as dt
 import ipaddress
 import ssl
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,7 +23,9 @@ from cryptography.x509.oid import NameOID
 from gateway.config import load_config
 from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
-from gateway.mqtt_consumer import MqttConsumer, settings_from_config
+from gateway.mqtt_client import ClientOptions, MqttClient
+from gateway.mqtt_consumer import MqttConsumer
+from gateway.mqtt_settings import settings_from_config
 from gateway.plugins import PLUGINS
 from tests.integration.test_mqtt_consumer import Collected, handler
 
@@ -56,25 +58,26 @@ def _certificate(
     return builder.sign(signing_key, hashes.SHA256())
 
 
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
 def write_pki(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1: (ca, cert, key) files."""
-    ca_key, server_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
+    """A throw-away CA, a server certificate for 127.0.0.1 and a client certificate (`client.pem`,
+    `client.key`): (ca, cert, key) files of the server."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _certificate("edumon test CA", ca_key, None)
-    server = _certificate("127.0.0.1", server_key, ("edumon test CA", ca_key))
-    files = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    files[2].write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for name in ("server", "client"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = _certificate("127.0.0.1", key, ("edumon test CA", ca_key))
+        (directory / f"{name}.pem").write_bytes(
+            certificate.public_bytes(serialization.Encoding.PEM)
         )
-    )
-    return files
+        (directory / f"{name}.key").write_bytes(_pem_key(key))
+    return directory / "ca.pem", directory / "server.pem", directory / "server.key"
 
 
 @pytest.fixture(scope="module")
@@ -88,25 +91,60 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mo
         yield broker, ca
 
 
-def config(tmp_path: Path, broker: Mosquitto, ca_file: str | None) -> Path:
+def config(
+    tmp_path: Path, broker: Mosquitto, ca_file: str | None, host: str = "127.0.0.1", more: str = ""
+) -> Path:
     path = tmp_path / "edumon.yaml"
     ca = f", ca_file: {ca_file}" if ca_file else ""
     path.write_text(
-        f"mqtt: {{host: 127.0.0.1, port: {broker.port}, tls: true{ca},"
+        f"mqtt: {{host: {host}, port: {broker.port}, tls: true{ca}{more},"
         " username_env: MQTT_USER, password_env: MQTT_PASSWORD, client_id: edumon-tls}\n"
     )
     return path
 
 
 async def consume(
-    tmp_path: Path, broker: Mosquitto, password: str, ca_file: str | None
+    tmp_path: Path, broker: Mosquitto, password: str, ca_file: str | None, **options: str
 ) -> MqttConsumer:
     environ = {"MQTT_USER": USER, "MQTT_PASSWORD": password}
-    settings = settings_from_config(
-        load_config(config(tmp_path, broker, ca_file), PLUGINS, environ), "t"
-    )
+    path = config(tmp_path, broker, ca_file, **options)
+    settings = settings_from_config(load_config(path, PLUGINS, environ), "t")
     dead_letters = DeadLetterFile(tmp_path / "deadletter.jsonl")
     return MqttConsumer("tls", settings, ["school/+/data"], handler, dead_letters)
+
+
+async def publish_over_tls(broker: Mosquitto, ca: Path, count: int, **login: str) -> None:
+    tls = ssl.create_default_context(cafile=ca)
+    if login.get("cert"):
+        tls.load_cert_chain(login["cert"], login["key"])
+    options = ClientOptions(username=login.get("username"), password=login.get("password"), tls=tls)
+    async with MqttClient("127.0.0.1", broker.port, options) as publisher:
+        for n in range(count):
+            await publisher.publish(f"school/{n % 3}/data", str(n).encode(), qos=1)
+
+
+async def delivers(consumer: MqttConsumer, publish: Awaitable[None], count: int) -> None:
+    collected = Collected()
+    task = asyncio.create_task(consumer.run(collected))
+    try:
+        async with asyncio.timeout(10):
+            await consumer.connected.wait()
+        await publish
+        await collected.wait_for(count, timeout_s=10)
+        assert sorted(int(t.split("#")[1]) for t in collected.topics) == list(range(count))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def never_connects(consumer: MqttConsumer) -> str:
+    """The reason the consumer gives after trying for a while."""
+    task = asyncio.create_task(consumer.run(Collected()))
+    await asyncio.sleep(1.5)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert consumer.stats.connects == 0 and consumer.stats.disconnects >= 1
+    return consumer.health.detail
 
 
 async def test_tls_with_password_delivers(
@@ -116,22 +154,8 @@ async def test_tls_with_password_delivers(
     (tmp_path / "pki").mkdir()
     (tmp_path / "pki" / "ca.pem").write_bytes(ca.read_bytes())
     consumer = await consume(tmp_path, broker, PASSWORD, "pki/ca.pem")  # relative to the config
-    collected = Collected()
-    task = asyncio.create_task(consumer.run(collected))
-    try:
-        async with asyncio.timeout(10):
-            await consumer.connected.wait()
-        tls = ssl.create_default_context(cafile=ca)
-        async with aiomqtt.Client(
-            "127.0.0.1", broker.port, username=USER, password=PASSWORD, tls_context=tls
-        ) as publisher:
-            for n in range(20):
-                await publisher.publish(f"school/{n % 3}/data", str(n).encode(), qos=1)
-        await collected.wait_for(20, timeout_s=10)
-        assert sorted(int(t.split("#")[1]) for t in collected.topics) == list(range(20))
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    login = {"username": USER, "password": PASSWORD}
+    await delivers(consumer, publish_over_tls(broker, ca, 20, **login), 20)
 
 
 @pytest.mark.parametrize(
@@ -142,8 +166,38 @@ async def test_a_wrong_password_or_an_untrusted_certificate_never_connects(
 ) -> None:
     broker, ca = secure_broker
     consumer = await consume(tmp_path, broker, password, str(ca) if trust_ca else None)
-    task = asyncio.create_task(consumer.run(Collected()))
-    await asyncio.sleep(1.5)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert consumer.stats.connects == 0 and consumer.stats.disconnects >= 1
+    reason = await never_connects(consumer)
+    assert ("Not authorized" in reason) if trust_ca else ("CERTIFICATE_VERIFY_FAILED" in reason)
+
+
+async def test_a_broker_certificate_for_another_host_name_is_refused(
+    tmp_path: Path, secure_broker: tuple[Mosquitto, Path]
+) -> None:
+    broker, ca = secure_broker  # its certificate names 127.0.0.1 only
+    consumer = await consume(tmp_path, broker, PASSWORD, str(ca), host="localhost")
+    assert "Hostname mismatch" in await never_connects(consumer)
+
+
+@pytest.fixture(scope="module")
+def mtls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
+    directory = tmp_path_factory.mktemp("mqtt-mtls")
+    ca, cert, key = write_pki(directory)
+    passwords = directory / "passwords"
+    passwords.touch(mode=0o600)
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), USER, PASSWORD], check=True)
+    with Mosquitto(
+        directory / "broker", tls=(cert, key), password_file=passwords, client_ca=ca
+    ) as broker:
+        yield broker, ca
+
+
+async def test_mtls_with_a_client_certificate_delivers_and_without_one_never_connects(
+    tmp_path: Path, mtls_broker: tuple[Mosquitto, Path]
+) -> None:
+    broker, ca = mtls_broker
+    client = {"cert": str(ca.parent / "client.pem"), "key": str(ca.parent / "client.key")}
+    await never_connects(await consume(tmp_path, broker, PASSWORD, str(ca)))
+    more = f", cert_file: {client['cert']}, key_file: {client['key']}"
+    consumer = await consume(tmp_path, broker, PASSWORD, str(ca), more=more)
+    login = {"username": USER, "password": PASSWORD, **client}
+    await delivers(consumer, publish_over_tls(broker, ca, 10, **login), 10)

@@ -496,3 +496,28 @@ def test_yaml_problem_never_quotes_the_file() -> None:
     with pytest.raises(YamlProblem) as error:
         load_with_lines("community: inline-value\n  bad: indent\n")
     assert "inline-value" not in error.value.message and error.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "line", "field", "message"),
+    [
+        ("  host: b\n  password_env: P\n", 3, "mqtt.password_env", "needs username_env"),
+        ("  tls: true\n  cert_file: c.pem\n", 1, "mqtt", "cert_file and key_file go together"),
+        ("  cert_file: c.pem\n  key_file: k.pem\n", 1, "mqtt", "cert_file needs tls: true"),
+        ("  max_packet_size: 1GiB\n", 2, "mqtt.max_packet_size", "less than or equal"),
+    ],
+)
+def test_mqtt_login_and_client_certificate(
+    tmp_path: Path, mqtt: str, line: int, field: str, message: str
+) -> None:
+    """MQTT sends no password without a user name: check-config names the password's line."""
+    [problem] = problems(tmp_path, f"mqtt:\n{mqtt}", env={"P": NOT_A_SECRET})
+    assert (problem.line, problem.field) == (line, field)
+    assert message in problem.message
+
+
+def test_mqtt_client_certificate_files_are_relative_to_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("mqtt: {tls: true, cert_file: pki/c.pem, key_file: pki/k.pem}\n")
+    mqtt = load_config(path, PLUGINS, {}).mqtt
+    assert (mqtt.cert_file, mqtt.key_file) == (tmp_path / "pki/c.pem", tmp_path / "pki/k.pem")

@@ -1,0 +1,362 @@
+"""paho-mqtt 2.x on edumon's asyncio loop: one connection, driven through paho's external-loop
+interface (socket open/close and register/unregister-write callbacks with `loop_read`,
+`loop_write`, `loop_misc`), the way aiomqtt does it.
+
+paho owns the protocol (packets, keepalive and its timeout, QoS flows, `manual_ack` with
+`ack(mid, qos)`); this module turns its callbacks into awaitables and its failures into
+`MqttError`s that say why. Used by the durable consumer (gateway/mqtt_consumer.py), the
+simulators and the tests' publishers: one MQTT library in the project.
+
+`connect()` runs paho's blocking connect (DNS, TCP, TLS handshake, CONNECT) in a worker
+thread, as aiomqtt does: paho offers no non-blocking connect. Everything after the CONNACK
+runs on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+CONNECT_TIMEOUT_S = 10.0  # TCP, TLS and CONNACK; a frozen broker accepts TCP and says nothing
+REQUEST_TIMEOUT_S = 10.0  # SUBACK, UNSUBACK, PUBACK
+
+Message = paho.MQTTMessage
+OnMessage = Callable[[Message], None]
+
+
+class MqttError(Exception):
+    """The broker cannot be reached, refused us, or the connection was lost; says why."""
+
+
+@dataclass(frozen=True)
+class ConnAck:
+    session_present: bool
+    maximum_qos: int  # MQTT 5 CONNACK property; 2 when the broker names none (and on 3.1.1)
+
+
+@dataclass(frozen=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass
+class ClientOptions:
+    client_id: str = ""
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    clean: bool = True  # 3.1.1: clean session; 5: clean start and no session expiry
+    session_expiry_s: int = 0  # 5 only, with clean=False
+    username: str | None = None
+    password: str | None = None
+    tls: ssl.SSLContext | None = None
+    keepalive_s: int = 15
+    manual_ack: bool = False
+    receive_maximum: int | None = None  # 5 only
+    max_packet_size: int | None = None  # 5 only: announced; every version: enforced
+    will: Will | None = None
+
+
+class _SizeLimitedPaho(paho.Client):
+    """paho with a limit on what it reads: paho buffers whatever remaining length a packet
+    announces (up to 256 MB); this refuses the packet before its body is read."""
+
+    max_packet_size = 0  # 0: no limit
+    oversized = 0  # the remaining length of the packet refused
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        packet = self._in_packet
+        limit = self.max_packet_size
+        if limit and packet["have_remaining"] and packet["remaining_length"] > limit:
+            self.oversized = packet["remaining_length"]
+            raise ConnectionAbortedError(f"a packet of {self.oversized:,} bytes")
+        return super()._sock_recv(bufsize)
+
+
+class MqttClient:
+    """One connection: `connect`, then `subscribe`/`unsubscribe`/`publish`/`ack`; `closed`
+    is set with the reason once it is gone. Messages go to `on_message` as paho parses them."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        options: ClientOptions | None = None,
+        on_message: OnMessage | None = None,
+    ) -> None:
+        options = options or ClientOptions()
+        self.host, self.port, self.options = host, port, options
+        self._loop = asyncio.get_running_loop()
+        v5 = options.protocol == "5"
+        self._paho = _SizeLimitedPaho(
+            CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            clean_session=None if v5 else options.clean,
+            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+            manual_ack=options.manual_ack,
+            reconnect_on_failure=False,
+        )
+        client = self._paho
+        client.max_packet_size = options.max_packet_size or 0
+        client.suppress_exceptions = False  # a failing callback is our bug: let it surface
+        client.max_inflight_messages_set(1000)  # our own QoS 1 publishes in flight
+        client.max_queued_messages_set(0)
+        if options.username is not None:
+            client.username_pw_set(options.username, options.password)
+        if options.tls is not None:
+            client.tls_set_context(options.tls)
+        if options.will is not None:
+            w = options.will
+            client.will_set(w.topic, w.payload, qos=w.qos, retain=w.retain)
+        client.on_socket_open = self._socket_opened
+        client.on_socket_close = self._socket_closed
+        client.on_socket_register_write = self._want_write
+        client.on_socket_unregister_write = self._no_write
+        client.on_connect = self._connack
+        client.on_disconnect = self._disconnected
+        client.on_subscribe = self._reply
+        client.on_unsubscribe = self._reply
+        client.on_publish = self._published
+        if on_message is not None:
+            client.on_message = lambda _client, _userdata, message: on_message(message)
+        self.closed = asyncio.Event()
+        self.reason = "not connected"
+        self._accepted: asyncio.Future[ConnAck] = self._loop.create_future()
+        self._replies: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        self._fd: int | None = None
+        self._reading = True
+        self._misc: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ requests
+    async def connect(self) -> ConnAck:
+        """The broker's CONNACK, once it accepted the connection (MqttError otherwise)."""
+        options, v5 = self.options, self.options.protocol == "5"
+        properties = Properties(PacketTypes.CONNECT) if v5 else None  # type: ignore[no-untyped-call]
+        if properties is not None:
+            if not options.clean:
+                properties.SessionExpiryInterval = options.session_expiry_s
+            if options.receive_maximum:
+                properties.ReceiveMaximum = min(65535, options.receive_maximum)
+            if options.max_packet_size:
+                properties.MaximumPacketSize = options.max_packet_size
+        clean_start = options.clean if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await asyncio.to_thread(
+                    self._paho.connect,
+                    self.host,
+                    self.port,
+                    options.keepalive_s,
+                    clean_start=clean_start,
+                    properties=properties,
+                )
+                return await self._accepted
+        except TimeoutError:
+            self.close(f"no answer to CONNECT within {CONNECT_TIMEOUT_S:g} s")
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            self.close(f"cannot connect: {error}")
+        raise MqttError(self.reason)
+
+    async def subscribe(self, topics: list[str], qos: int = 1) -> list[ReasonCode]:
+        """The broker's answer per topic (granted QoS, or a failure code)."""
+        result, mid = self._paho.subscribe([(topic, qos) for topic in topics])
+        return await self._wait(result, mid, "SUBACK")
+
+    async def unsubscribe(self, topics: list[str]) -> None:
+        result, mid = self._paho.unsubscribe(topics)
+        await self._wait(result, mid, "UNSUBACK")
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish; with QoS 1 or 2, returns once the broker acknowledged it."""
+        info = self._paho.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            await self._wait(info.rc, info.mid, "PUBACK")
+        elif info.rc:
+            raise MqttError(f"cannot publish: {paho.error_string(info.rc)}")
+
+    def ack(self, mid: int, qos: int) -> None:
+        """PUBACK (QoS 1) a message received with manual_ack; on a lost connection the broker
+        redelivers it instead."""
+        if not self.closed.is_set():
+            self._paho.ack(mid, qos)
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (the broker holds further messages back: TCP flow control)."""
+        if self._reading and self._fd is not None:
+            self._loop.remove_reader(self._fd)
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        if not self._reading and self._fd is not None:
+            self._loop.add_reader(self._fd, self._read)
+        self._reading = True
+
+    async def disconnect(self) -> None:
+        """DISCONNECT (a persistent session stays with the broker) and close."""
+        if not self.closed.is_set():
+            self._paho.disconnect()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    await self.closed.wait()
+        self.close("disconnected")
+
+    def close(self, reason: str) -> None:
+        """The connection is unusable: remember the first reason, wake every waiter, close the
+        socket (without DISCONNECT: an MQTT 5 will is sent, the session stays)."""
+        if not self.closed.is_set():
+            self.reason = reason
+            self.closed.set()
+        waiters: list[asyncio.Future[Any]] = [self._accepted, *self._replies.values()]
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(MqttError(self.reason))
+                waiter.exception()  # retrieved: nobody may be waiting (a failed connect)
+        self._replies.clear()
+        self._release()
+        sock = self._paho.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    async def __aenter__(self) -> MqttClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.disconnect()
+
+    # -------------------------------------------------------------- paho's callbacks
+    def _on_loop(self, call: Callable[..., Any], *args: Any) -> None:
+        """paho calls the socket callbacks from connect's worker thread too."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            call(*args)
+        else:
+            self._loop.call_soon_threadsafe(call, *args)
+
+    def _socket_opened(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._on_loop(self._watch, sock.fileno())
+
+    def _watch(self, fd: int) -> None:
+        if self.closed.is_set():
+            return
+        self._fd = fd
+        if self._reading:
+            self._loop.add_reader(fd, self._read)
+        self._misc = self._loop.create_task(self._misc_loop())
+
+    def _socket_closed(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
+        self._on_loop(self._socket_gone)
+
+    def _socket_gone(self) -> None:
+        self._release()
+        # after paho's on_disconnect, which comes next and knows why
+        self._loop.call_soon(self.close, "connection lost")
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+            self._fd = None
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
+
+    def _want_write(self, _client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._on_loop(self._add_writer, sock)
+
+    def _add_writer(self, sock: socket.socket) -> None:
+        if self._fd is not None and not self.closed.is_set():
+            self._loop.add_writer(self._fd, self._step, self._paho.loop_write)
+
+    def _no_write(self, _client: paho.Client, _userdata: Any, _sock: Any) -> None:
+        self._on_loop(self._remove_writer)
+
+    def _remove_writer(self) -> None:
+        if self._fd is not None:
+            self._loop.remove_writer(self._fd)
+
+    @property
+    def oversized(self) -> bool:
+        """Whether the broker sent a packet over max_packet_size (the connection is closed)."""
+        return bool(self._paho.oversized)
+
+    def _read(self) -> None:
+        self._step(self._paho.loop_read)
+
+    def _step(self, action: Callable[[], int]) -> None:
+        """One of paho's loop calls; an error (or a malformed packet) closes the connection."""
+        try:
+            result = action()
+        except Exception as error:  # a packet paho cannot decode raises from its parser
+            self.close(f"malformed packet from the broker: {type(error).__name__}: {error}")
+            return
+        if result not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN, paho.MQTT_ERR_NO_CONN):
+            self.close(f"connection lost: {paho.error_string(result)}")
+
+    async def _misc_loop(self) -> None:
+        """paho's keepalive: PINGREQ when due, and the connection closed when a PINGRESP did
+        not come within the keepalive."""
+        while self._paho.loop_misc() == paho.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - polls paho
+            await asyncio.sleep(1)
+
+    def _connack(self, _c: paho.Client, _u: Any, flags: Any, code: ReasonCode, props: Any) -> None:
+        if self._accepted.done():
+            return
+        if code.is_failure:
+            self.close(f"the broker refused the connection: {code.getName()}")
+            return
+        maximum_qos = getattr(props, "MaximumQoS", 2) if props is not None else 2
+        self._accepted.set_result(ConnAck(bool(flags.session_present), int(maximum_qos)))
+
+    def _disconnected(
+        self, _c: paho.Client, _u: Any, flags: Any, code: ReasonCode, _p: Any
+    ) -> None:
+        if self._paho.oversized:
+            size, limit = self._paho.oversized, self._paho.max_packet_size
+            self.close(f"the broker sent a packet of {size:,} bytes, over the limit of {limit:,}")
+        elif code.value == 0:
+            self.close("disconnected")
+        elif flags.is_disconnect_packet_from_server:  # MQTT 5: the broker says why
+            self.close(f"the broker disconnected: {code.getName()}")
+        elif code.getName() in ("Protocol error", "Malformed packet"):  # paho's parser refused it
+            self.close(f"malformed packet from the broker ({code.getName()})")
+        elif code.getName() == "Keep alive timeout":
+            self.close(f"no PINGRESP within {self._paho.keepalive} s (keepalive timeout)")
+        else:
+            self.close(f"connection lost: {code.getName()}")
+
+    def _reply(self, _c: paho.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any) -> None:
+        waiter = self._replies.pop(mid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(codes)
+
+    def _published(self, _c: paho.Client, _u: Any, mid: int, code: ReasonCode, _p: Any) -> None:
+        self._reply(_c, _u, mid, [code], _p)
+
+    async def _wait(self, result: int, mid: int | None, reply: str) -> list[ReasonCode]:
+        if result != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise MqttError(f"cannot send: {paho.error_string(result)}; {self.reason}")
+        waiter = self._replies.setdefault(mid, self._loop.create_future())
+        if self.closed.is_set():
+            self.close(self.reason)
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                return await waiter
+        except TimeoutError:
+            raise MqttError(f"no {reply} within {REQUEST_TIMEOUT_S:g} s") from None
