@@ -39,13 +39,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiomqtt
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gateway.config import load_config  # noqa: E402
 from gateway.devstack.servers import InfluxDB1, Mosquitto  # noqa: E402
+from gateway.mqtt_client import ClientOptions, MqttClient  # noqa: E402
 from gateway.plugins import PLUGINS  # noqa: E402
 from gateway.service import Service  # noqa: E402
 
@@ -53,15 +52,14 @@ SITES = 20
 TICK = os.sysconf("SC_CLK_TCK")
 
 PUBLISHER = """
-import asyncio, json, logging, sys, time
-import aiomqtt
-quiet = logging.getLogger("bench-publisher"); quiet.setLevel(logging.ERROR)  # no "pending calls" flood
+import asyncio, json, sys, time
+from gateway.mqtt_client import ClientOptions, MqttClient
 port, rate, seconds, aps, out = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 sites = int(sys.argv[6]) if len(sys.argv) > 6 else 20
 topics = [f"edumon/s{n % sites}/ap/ap-{n:05d}/state" for n in range(aps)]
 async def main():
     sent = []
-    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-publisher", max_inflight_messages=2000, logger=quiet) as client:
+    async with MqttClient("127.0.0.1", port, ClientOptions("bench-publisher")) as client:
         print("connected", flush=True)
         sys.stdin.readline()
         start, total, pending = time.time(), int(rate * seconds), set()
@@ -73,7 +71,7 @@ async def main():
             now = time.time()
             body = {"ts": now, "radios": [{"band": "5g", "clients": n % 30, "channel_util_pct": 40.5, "retry_pct": 3.0, "noise_dbm": -95}]}
             sent.append(now)
-            task = asyncio.ensure_future(client.publish(topics[n % aps], json.dumps(body).encode(), qos=1, timeout=60))
+            task = asyncio.ensure_future(client.publish(topics[n % aps], json.dumps(body).encode(), qos=1))
             pending.add(task); task.add_done_callback(pending.discard)
         failed = sum(1 for r in await asyncio.gather(*pending, return_exceptions=True) if r is not None)
     open(out, "w").write(json.dumps({"sent": sent, "failed": failed}))
@@ -175,6 +173,7 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
+                cwd=REPO,  # the publisher uses edumon's MQTT client
             )
             assert publisher.stdin is not None and publisher.stdout is not None
             assert publisher.stdout.readline().strip() == "connected"
@@ -252,9 +251,7 @@ def steady(args: argparse.Namespace, workdir: Path) -> list[str]:
 
 
 async def publish_backlog(port: int, count: int, aps: int) -> None:
-    async with aiomqtt.Client(
-        "127.0.0.1", port, identifier="bench-publisher", max_inflight_messages=1000
-    ) as client:
+    async with MqttClient("127.0.0.1", port, ClientOptions("bench-publisher")) as client:
         for n in range(count):
             body = {
                 "ts": 1_763_366_700 + n / 1000,

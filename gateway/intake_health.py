@@ -94,6 +94,7 @@ class CollectorHealth:
         """Something that loses or refuses part of the data (a bound reached): its problem,
         if any, makes the component `degraded`."""
         self._warnings[name] = problem
+
     def add_field(self, name: str, source: Callable[[], FieldValue]) -> None:
         """A field of this part's `collector` sample, read when written (for an alert rule)."""
         self._fields[name] = source

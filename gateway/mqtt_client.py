@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+RECEIVED_LIMIT = 10_000  # messages kept for `messages` (without on_message); more are dropped
 CONNECT_TIMEOUT_S = 10.0  # TCP, TLS and CONNACK; a frozen broker accepts TCP and says nothing
 REQUEST_TIMEOUT_S = 10.0  # SUBACK, UNSUBACK, PUBACK
 
@@ -87,7 +88,8 @@ class _SizeLimitedPaho(paho.Client):
 
 class MqttClient:
     """One connection: `connect`, then `subscribe`/`unsubscribe`/`publish`/`ack`; `closed`
-    is set with the reason once it is gone. Messages go to `on_message` as paho parses them."""
+    is set with the reason once it is gone. Messages go to `on_message` as paho parses them,
+    or without one to `messages` (simulators and tests)."""
 
     def __init__(
         self,
@@ -129,8 +131,10 @@ class MqttClient:
         client.on_subscribe = self._reply
         client.on_unsubscribe = self._reply
         client.on_publish = self._published
-        if on_message is not None:
-            client.on_message = lambda _client, _userdata, message: on_message(message)
+        self.received: asyncio.Queue[Message] = asyncio.Queue(RECEIVED_LIMIT)
+        self.dropped = 0  # messages past RECEIVED_LIMIT not taken from `messages`
+        deliver = on_message or self._keep
+        client.on_message = lambda _client, _userdata, message: deliver(message)
         self.closed = asyncio.Event()
         self.reason = "not connected"
         self._accepted: asyncio.Future[ConnAck] = self._loop.create_future()
@@ -169,9 +173,10 @@ class MqttClient:
             self.close(f"cannot connect: {error}")
         raise MqttError(self.reason)
 
-    async def subscribe(self, topics: list[str], qos: int = 1) -> list[ReasonCode]:
+    async def subscribe(self, topics: str | list[str], qos: int = 1) -> list[ReasonCode]:
         """The broker's answer per topic (granted QoS, or a failure code)."""
-        result, mid = self._paho.subscribe([(topic, qos) for topic in topics])
+        filters = [topics] if isinstance(topics, str) else topics
+        result, mid = self._paho.subscribe([(topic, qos) for topic in filters])
         return await self._wait(result, mid, "SUBACK")
 
     async def unsubscribe(self, topics: list[str]) -> None:
@@ -185,6 +190,18 @@ class MqttClient:
             await self._wait(info.rc, info.mid, "PUBACK")
         elif info.rc:
             raise MqttError(f"cannot publish: {paho.error_string(info.rc)}")
+
+    @property
+    async def messages(self) -> AsyncIterator[Message]:
+        """The messages received, in order, while connected (without on_message)."""
+        while not self.closed.is_set() or not self.received.empty():
+            yield await self.received.get()
+
+    def _keep(self, message: Message) -> None:
+        try:
+            self.received.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped += 1
 
     def ack(self, mid: int, qos: int) -> None:
         """PUBACK (QoS 1) a message received with manual_ack; on a lost connection the broker
@@ -225,6 +242,7 @@ class MqttClient:
                 waiter.exception()  # retrieved: nobody may be waiting (a failed connect)
         self._replies.clear()
         self._release()
+        self._paho.on_socket_close = None  # paho may still hold the socket, closed here
         sock = self._paho.socket()
         if sock is not None:
             with contextlib.suppress(OSError):

@@ -15,14 +15,12 @@ from gateway.collector import (
     CollectorContext,
     CollectorPlugin,
     RawData,
-    Stream,
     Totals,
 )
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.inventory import raw_devices, repeated_values
-from gateway.mqtt_consumer import MqttConsumer
-from gateway.mqtt_settings import broker_address, settings_from_config, shared
+from gateway.mqtt_stream import mqtt_collector
 from gateway.yaml_lines import Path as KeyPath
 
 NAME = "lorawan"
@@ -57,21 +55,16 @@ def intake_totals(intake: LorawanIntake) -> Totals:
 def open_lorawan(context: CollectorContext) -> Collector:
     config = context.config
     intake = lorawan_intake(config)
-    consumer = MqttConsumer(
+    return mqtt_collector(
+        config,
         NAME,
-        settings_from_config(config, NAME),
-        shared(config, TOPICS),
-        lambda topic, payload, retained: intake.handle(topic, payload),
-        intake.dead_letters,
-    )
-    stream = Stream(
-        NAME,
-        broker_address(config),
-        lambda emit, health: consumer.run(emit, health, lambda: intake_totals(intake)),
+        topics=TOPICS,
+        handler=lambda topic, payload, retained: intake.handle(topic, payload),
+        dead_letters=intake.dead_letters,
+        intake_totals=lambda: intake_totals(intake),
         silence_s=config.settings_of(NAME, LorawanSettings).silence_s,
         measurements=("environment", "lorawan"),
     )
-    return Collector(streams=[stream])
 
 
 def dev_eui_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:

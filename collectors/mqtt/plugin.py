@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collectors.mqtt.config import AccessPoint, Exhibit, TelemetrySettings
 from collectors.mqtt.telemetry import SUBSCRIPTIONS, Placement, TelemetryIntake
-from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stream
+from gateway.collector import Collector, CollectorContext, CollectorPlugin
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import kind_totals
-from gateway.mqtt_consumer import MqttConsumer
-from gateway.mqtt_settings import broker_address, settings_from_config, shared
+from gateway.mqtt_stream import mqtt_collector
 
 NAME = "mqtt"
 
@@ -30,21 +29,17 @@ def telemetry_intake(config: EdumonConfig) -> TelemetryIntake:
 def open_telemetry(context: CollectorContext) -> Collector:
     config = context.config
     intake = telemetry_intake(config)
-    consumer = MqttConsumer(
+    return mqtt_collector(
+        config,
         NAME,
-        settings_from_config(config, "telemetry"),
-        shared(config, SUBSCRIPTIONS),
-        intake.handle,
-        intake.dead_letters,
-    )
-    stream = Stream(
-        NAME,
-        broker_address(config),
-        lambda emit, health: consumer.run(emit, health, lambda: kind_totals(intake.counts)),
+        client_suffix="telemetry",
+        topics=SUBSCRIPTIONS,
+        handler=intake.handle,
+        dead_letters=intake.dead_letters,
+        intake_totals=lambda: kind_totals(intake.counts),
         silence_s=config.settings_of("telemetry", TelemetrySettings).silence_s,
         measurements=("wifi_ap", "exhibit"),
     )
-    return Collector(streams=[stream])
 
 
 PLUGIN = CollectorPlugin(

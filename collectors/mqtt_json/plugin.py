@@ -12,14 +12,12 @@ from gateway.collector import (
     CollectorContext,
     CollectorPlugin,
     RawData,
-    Stream,
 )
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import kind_totals
 from gateway.inventory import raw_devices, repeated_values
-from gateway.mqtt_consumer import MqttConsumer
-from gateway.mqtt_settings import broker_address, settings_from_config, shared
+from gateway.mqtt_stream import mqtt_collector
 from gateway.yaml_lines import Path as KeyPath
 
 NAME = "mqtt_json"
@@ -49,21 +47,16 @@ def open_mqtt_json(context: CollectorContext) -> Collector:
     intake = json_intake(config)
     section = settings(config)
     topics = list(dict.fromkeys(m.pattern.subscription for m in intake.mappings))
-    consumer = MqttConsumer(
+    return mqtt_collector(
+        config,
         NAME,
-        settings_from_config(config, NAME),
-        shared(config, topics),
-        intake.handle,
-        intake.dead_letters,
-    )
-    stream = Stream(
-        NAME,
-        broker_address(config),
-        lambda emit, health: consumer.run(emit, health, lambda: kind_totals(intake.counts)),
+        topics=topics,
+        handler=intake.handle,
+        dead_letters=intake.dead_letters,
+        intake_totals=lambda: kind_totals(intake.counts),
         silence_s=section.silence_s,
         measurements=tuple(sorted({m.measurement for m in section.mappings})),
     )
-    return Collector(streams=[stream])
 
 
 def mapping_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:

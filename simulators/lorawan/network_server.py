@@ -23,8 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiomqtt
-
+from gateway.mqtt_client import ClientOptions, MqttClient, MqttError
 from simulators.lorawan.vendor_sensor import F_PORT, co2_lite
 from simulators.mqtt.devices import day_factor
 
@@ -188,17 +187,16 @@ class NetworkServerSimulator:
         delay = 1.0
         while self._rounds_left > 0:
             try:
-                async with aiomqtt.Client(
-                    self.host, self.port, identifier="sim-lorawan-ns", timeout=5
-                ) as client:
+                options = ClientOptions("sim-lorawan-ns")
+                async with MqttClient(self.host, self.port, options) as client:
                     delay = 1.0
                     await self._rounds(client, period_s)
-            except aiomqtt.MqttError:
+            except MqttError:
                 self.stats.reconnects += 1
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 5.0)
 
-    async def _rounds(self, client: aiomqtt.Client, period_s: float) -> None:
+    async def _rounds(self, client: MqttClient, period_s: float) -> None:
         while self._rounds_left > 0:
             for sensor in self.sensors:
                 self._message += 1
@@ -210,7 +208,7 @@ class NetworkServerSimulator:
             await asyncio.sleep(period_s)
 
     async def _uplink(
-        self, client: aiomqtt.Client, sensor: SimSensor, f_cnt: int, message: int
+        self, client: MqttClient, sensor: SimSensor, f_cnt: int, message: int
     ) -> None:
         f_port, data = payload(sensor, f_cnt, time.time())
         build = chirpstack_event if sensor.server == "chirpstack" else tts_event

@@ -11,17 +11,14 @@ was sent with what was stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import random
-import socket
 import time
 from dataclasses import dataclass, field
 
-import aiomqtt
-
+from gateway.mqtt_client import ClientOptions, MqttClient, MqttError, Will
 from simulators.snmp.traffic import LOCAL_OFFSET_S, school_day_factor
 
 log = logging.getLogger(__name__)
@@ -52,7 +49,7 @@ class SimDevice:
     overheating: bool = False
     interactions: int = 0
     errors: int = 0
-    _client: aiomqtt.Client | None = field(default=None, repr=False)
+    _client: MqttClient | None = field(default=None, repr=False)
 
     @property
     def status_topic(self) -> str:
@@ -97,10 +94,7 @@ class SimDevice:
         """Drop the TCP connection without DISCONNECT: the broker publishes the Last Will."""
         self.crashed = True
         if self._client is not None:
-            sock = self._client._client.socket()  # no public way to die ungracefully
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # FIN without MQTT DISCONNECT
+            self._client.close("crashed")  # FIN without MQTT DISCONNECT
 
     async def run(self, host: str, port: int, period_s: float) -> None:
         """Publish until crashed; like a real device, reconnect with backoff when the broker
@@ -109,21 +103,18 @@ class SimDevice:
         while not self.crashed:
             try:
                 tick = await self._session(host, port, period_s, tick)
-            except aiomqtt.MqttError:
+            except MqttError:
                 self.reconnects += 1
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 5.0)
 
     async def _session(self, host: str, port: int, period_s: float, tick: int) -> int:
-        will = aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True)
-        client = aiomqtt.Client(
-            host,
-            port,
-            identifier=f"sim-{self.site}-{self.name}",
-            will=will,
-            keepalive=max(5, int(period_s * 3)),
-            timeout=5,
+        options = ClientOptions(
+            client_id=f"sim-{self.site}-{self.name}",
+            will=Will(self.status_topic, b"offline", qos=1, retain=True),
+            keepalive_s=max(5, int(period_s * 3)),
         )
+        client = MqttClient(host, port, options)
         self._client = client
         async with client:
             await client.publish(self.status_topic, b"online", qos=1, retain=True)

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiomqtt
 import pytest
 import yaml
 
 from gateway.devstack.servers import free_port
+from gateway.mqtt_client import ClientOptions, MqttClient, MqttError
 from tests.deploy.compose import COMPOSE_FILE, PRODUCTION, require
 from tests.integration.test_mqtt_tls import write_pki
 
@@ -38,17 +38,15 @@ class Broker:
 
     def client(
         self, login: str | None, *, password: str | None = None, tls: bool = False
-    ) -> aiomqtt.Client:
+    ) -> MqttClient:
         user, real_password = self.logins[login] if login else (None, None)
-        return aiomqtt.Client(
-            "127.0.0.1",
-            self.tls_port if tls else self.port,
+        options = ClientOptions(
+            client_id=f"test-{login}-{secrets.token_hex(3)}",
             username=user,
             password=password or real_password,
-            identifier=f"test-{login}-{secrets.token_hex(3)}",
-            tls_context=ssl.create_default_context(cafile=self.ca_file) if tls else None,
-            timeout=5,
+            tls=ssl.create_default_context(cafile=self.ca_file) if tls else None,
         )
+        return MqttClient("127.0.0.1", self.tls_port if tls else self.port, options)
 
 
 def start_script(root: Path, mosquitto: str) -> str:
@@ -113,15 +111,15 @@ async def wait_until_ready(broker: Broker) -> None:
             try:
                 async with broker.client("EDUMON"):
                     return
-            except aiomqtt.MqttError:
+            except MqttError:
                 await asyncio.sleep(0.1)
 
 
 async def test_anonymous_and_wrong_passwords_are_refused(broker: Broker) -> None:
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(MqttError):
         async with broker.client(None):
             pass
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(MqttError):
         async with broker.client(AP_A, password="not-the-password"):
             pass
 
@@ -196,6 +194,6 @@ async def test_devices_log_in_over_tls_only_from_outside(broker: Broker) -> None
         async with asyncio.timeout(5):
             message = await anext(aiter(edumon.messages))
     assert message.payload == b"{}"
-    with pytest.raises(aiomqtt.MqttError):  # plaintext to the TLS port: no session
-        async with aiomqtt.Client("127.0.0.1", broker.tls_port, timeout=2):
+    with pytest.raises(MqttError):  # plaintext to the TLS port: no session
+        async with MqttClient("127.0.0.1", broker.tls_port):
             pass

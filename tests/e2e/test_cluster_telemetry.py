@@ -11,11 +11,11 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.devstack.etcd import EtcdServer
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.mqtt_client import ClientOptions, MqttClient
 from simulators.snmp.agent import SnmpFleet
 from tests.cluster_city import COMMUNITY, ClusterCity
 from tests.cluster_lab import etcd
@@ -56,7 +56,7 @@ def city(
     city.stop()
 
 
-async def publish_round(client: aiomqtt.Client, city: ClusterCity, round_: int) -> None:
+async def publish_round(client: MqttClient, city: ClusterCity, round_: int) -> None:
     body = {"ts": T0 + round_, "radios": [{"band": "5g", "clients": round_, "channel_util_pct": 1}]}
     payload = json.dumps(body)
     for ap in city.access_points:
@@ -88,7 +88,7 @@ async def test_every_message_is_stored_once_across_a_kill(
     city: ClusterCity, mosquitto: Mosquitto
 ) -> None:
     await consuming(city)
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="cluster-pub") as client:
+    async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("cluster-pub")) as client:
         await publish_round(client, city, 0)
         city.instance(VICTIM).kill()
         for round_ in range(1, ROUNDS):

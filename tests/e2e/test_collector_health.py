@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import aiomqtt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +22,7 @@ from gateway.collector import Collector, CollectorContext, CollectorPlugin, Stre
 from gateway.config import check_config, load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
 from gateway.inventory import DeviceBase
+from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.lorawan.network_server import SimSensor, chirpstack_event, payload, topic_of
@@ -111,7 +111,7 @@ async def test_metrics_count_good_and_bad_input_of_every_collector(
             {"ts": time.time(), "radios": [{"band": "5g", "clients": 3, "channel_util_pct": 20}]}
         )
         sensor = SimSensor(EUI, "vsk-1-co2-101", "env-sensor", "chirpstack")
-        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="health-pub") as pub:
+        async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("health-pub")) as pub:
             for _ in range(3):
                 await pub.publish(ap, good_ap, qos=1)
             await pub.publish(ap, b"{not json", qos=1)
@@ -119,7 +119,7 @@ async def test_metrics_count_good_and_bad_input_of_every_collector(
             for f_cnt in (1, 2):
                 f_port, data = payload(sensor, f_cnt, time.time())
                 event = chirpstack_event(sensor, f_cnt, data, f_port, 1)
-                await pub.publish(topic_of(sensor), json.dumps(event), qos=1)
+                await pub.publish(topic_of(sensor), json.dumps(event).encode(), qos=1)
             await pub.publish(topic_of(sensor), b"[]", qos=1)
         traps = trap_socket_port(service)
         fleet.trap_receiver = ("127.0.0.1", traps)

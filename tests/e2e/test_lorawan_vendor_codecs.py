@@ -9,11 +9,11 @@ import asyncio
 import json
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
 from gateway.service import Service
 from simulators.lorawan.network_server import (
@@ -81,12 +81,12 @@ async def test_vendor_codecs_stored_and_hostile_ones_dead_lettered(
     network = NetworkServerSimulator(
         "127.0.0.1", mosquitto.port, SIMULATED, duplicate_every=10**6, malformed_every=10**6
     )
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="hostile-ns") as client:
+    async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("hostile-ns")) as client:
         for f_cnt in range(1, ROUNDS + 1):
             for sensor in HOSTILE:  # a frame that makes the codec misbehave, then a good one
                 for n, frame in enumerate((b"\x09", b"\x01\x01\xf4")):
                     event = chirpstack_event(sensor, 2 * f_cnt + n, frame, 1, 1)
-                    await client.publish(topic_of(sensor), json.dumps(event), qos=1)
+                    await client.publish(topic_of(sensor), json.dumps(event).encode(), qos=1)
     await network.run(rounds=20, period_s=0.01)
     await asyncio.sleep(2.0)
     assert await service.writer.drain(10)

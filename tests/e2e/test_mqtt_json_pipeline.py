@@ -8,11 +8,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
 from gateway.service import Service
 
@@ -95,11 +95,11 @@ async def test_tasmota_and_zigbee2mqtt_stored_as_declared(
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()
     await asyncio.sleep(1.0)  # the consumer subscribes
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="json-devices") as client:
-        await client.publish(TASMOTA_TOPIC, json.dumps(TASMOTA), qos=1)
+    async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("json-devices")) as client:
+        await client.publish(TASMOTA_TOPIC, json.dumps(TASMOTA).encode(), qos=1)
         for topic, payload in MALFORMED:
             await client.publish(topic, payload, qos=1)
-        await client.publish(Z2M_TOPIC, json.dumps(Z2M), qos=1)
+        await client.publish(Z2M_TOPIC, json.dumps(Z2M).encode(), qos=1)
     await asyncio.sleep(1.5)
     assert await service.writer.drain(10)
     stop.set()

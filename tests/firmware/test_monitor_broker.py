@@ -8,7 +8,6 @@ import asyncio
 import json
 from types import SimpleNamespace
 
-import aiomqtt
 import machine
 import network
 import pytest
@@ -17,6 +16,7 @@ from fakes import FakeClock, FakeSensors
 from umqtt.simple import MQTTClient
 
 from gateway.devstack.servers import Mosquitto
+from gateway.mqtt_client import ClientOptions, Message, MqttClient
 
 pytestmark = pytest.mark.integration
 SITE = "fw-test"
@@ -61,10 +61,8 @@ class Device:
         raise AssertionError(f"never came online: {self.log[-5:]}")
 
 
-async def receive(
-    client: aiomqtt.Client, count: int, timeout_s: float = 10
-) -> list[aiomqtt.Message]:
-    messages: list[aiomqtt.Message] = []
+async def receive(client: MqttClient, count: int, timeout_s: float = 10) -> list[Message]:
+    messages: list[Message] = []
     async with asyncio.timeout(timeout_s):
         async for message in client.messages:
             messages.append(message)
@@ -73,22 +71,22 @@ async def receive(
     return messages
 
 
-def payloads(messages: list[aiomqtt.Message], leaf: str) -> list[bytes]:
-    return [bytes(m.payload) for m in messages if m.topic.value.endswith(leaf)]  # type: ignore[arg-type]
+def payloads(messages: list[Message], leaf: str) -> list[bytes]:
+    return [bytes(m.payload) for m in messages if m.topic.endswith(leaf)]
 
 
 async def retained_status(broker: Mosquitto, prefix: str) -> tuple[bytes, bool]:
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="fw-retained") as client:
+    async with MqttClient("127.0.0.1", broker.port, ClientOptions("fw-retained")) as client:
         await client.subscribe(f"{prefix}/status", qos=1)
         (message,) = await receive(client, 1)
-        return bytes(message.payload), message.retain  # type: ignore[arg-type]
+        return bytes(message.payload), message.retain
 
 
 async def test_health_arrives_and_an_abrupt_death_delivers_the_offline_will(
     mosquitto: Mosquitto,
 ) -> None:
     device = Device(mosquitto, "ex-will")
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fw-sub-1") as sub:
+    async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("fw-sub-1")) as sub:
         await sub.subscribe(f"{device.prefix}/#", qos=1)
         assert device.step() == "wifi_down"  # connect() starts the join
         device.step(3)
@@ -124,7 +122,7 @@ async def test_broker_restart_buffers_and_replays_in_order(mosquitto: Mosquitto)
         assert device.monitor.stats["mqtt_failures"] >= 1
     finally:
         mosquitto.start()
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="fw-sub-2") as sub:
+    async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("fw-sub-2")) as sub:
         await sub.subscribe(f"{device.prefix}/health", qos=1)
         device.step_until_online()
         replayed = device.monitor.stats["replayed"]

@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.config import load_config
 from gateway.devstack.servers import InfluxDB1, Mosquitto
+from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
 from gateway.service import Service
 from tests.unavailable import require
@@ -68,7 +68,7 @@ async def subscribed_session(path: Path, broker: Mosquitto, influxdb: InfluxDB1)
     runner = asyncio.create_task(run_service(path, stop))
     async with asyncio.timeout(30):
         while stored(influxdb) == 0:
-            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            async with MqttClient("127.0.0.1", broker.port) as client:
                 await client.publish(TOPIC, _state(-1), qos=1)
             await asyncio.sleep(0.5)
     stop.set()
@@ -77,7 +77,7 @@ async def subscribed_session(path: Path, broker: Mosquitto, influxdb: InfluxDB1)
 
 async def publish_all(broker: Mosquitto) -> float:
     """COUNT QoS 1 messages, each with its own timestamp; the time of the last PUBACK."""
-    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="crash-publisher") as client:
+    async with MqttClient("127.0.0.1", broker.port, ClientOptions("crash-publisher")) as client:
         for start in range(0, COUNT, 500):
             await asyncio.gather(
                 *(

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import pytest
 
 from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
+from gateway.mqtt_client import ClientOptions, MqttClient
 from tests.integration.test_hostile_service import config, edumon, topic  # noqa: F401
 from tests.small_disk import fill, small_disk
 from tests.unavailable import require
@@ -50,7 +50,7 @@ async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> f
     raise AssertionError(what)
 
 
-async def publish_good(client: aiomqtt.Client, first: int, count: int) -> None:
+async def publish_good(client: MqttClient, first: int, count: int) -> None:
     for start in range(first, first + count, 250):
         await asyncio.gather(
             *(
@@ -76,10 +76,10 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
         port = free_port()
         edumon(config(tmp_path, database, mosquitto, "diskfull"), port)
         await until(lambda: "components" in health(port), 60, "edumon did not start")
-        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="disk-filler") as client:
+        async with MqttClient("127.0.0.1", mosquitto.port, ClientOptions("disk-filler")) as client:
             await asyncio.sleep(2)  # the consumer subscribes
-            for _ in range(20):  # 100 MB of bad input: 20 dead letters of 64 KiB
-                await client.publish(topic("vsk-1-ap-101"), b"{" * 5_000_000, qos=1)
+            for _ in range(20):  # 18 MB of bad input (under the broker's 1 MB message limit)
+                await client.publish(topic("vsk-1-ap-101"), b"{" * 900_000, qos=1)
             await publish_good(client, 0, GOOD_BEFORE)
             await asyncio.sleep(3)  # spooled
             filler = await asyncio.to_thread(fill, disk)

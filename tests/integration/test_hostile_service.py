@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from gateway.devstack.servers import InfluxDB1, Mosquitto, free_port
+from gateway.mqtt_client import ClientOptions, MqttClient
 from tests.processes import REPO
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ class Probe:
 
     influxdb: InfluxDB1
     database: str
-    client: aiomqtt.Client
+    client: MqttClient
     lags: list[float] = field(default_factory=list)
     sent: int = 0
 
@@ -137,9 +137,9 @@ class Probe:
             await asyncio.sleep(0.5)
 
 
-async def connected(broker: Mosquitto, name: str) -> aiomqtt.Client:
-    client = aiomqtt.Client("127.0.0.1", broker.port, identifier=name)
-    await client.__aenter__()
+async def connected(broker: Mosquitto, name: str) -> MqttClient:
+    client = MqttClient("127.0.0.1", broker.port, ClientOptions(name))
+    await client.connect()
     return client
 
 
