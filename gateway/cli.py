@@ -80,13 +80,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _http_listen(path: Path) -> str:
-    """The service's address from its config, without needing its secrets."""
+    """The service's URL from its config, without needing its secrets."""
     import yaml
 
     from gateway.sections import ServiceSection
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return ServiceSection.model_validate(data.get("service") or {}).http_listen
+    service = ServiceSection.model_validate(data.get("service") or {})
+    scheme = "https" if service.http.tls_server_config else "http"
+    return f"{scheme}://{service.http_listen}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -94,7 +96,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from gateway.status_view import fetch_status, render_status, watch
 
-    url = args.url or f"http://{_http_listen(Path(args.config))}"
+    url = args.url or _http_listen(Path(args.config))
     try:
         if args.watch:
             watch(url, args.watch, args.alertmanager)

@@ -1,34 +1,43 @@
 """HTTP `/healthz` (JSON, one entry per component), `/metrics` (Prometheus text format) and
-other JSON documents (`/status`)."""
+other JSON documents (`/status`), served by gateway/http_server.py with the access rules of
+`service.http` (gateway/http_access.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from gateway.http_access import Access, HttpSection
+from gateway.http_server import Handler, HttpServer, Request, Response
 from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 ComponentCheck = Callable[[], dict[str, Any]]
 _SEVERITY = {"ok": 0, "degraded": 1, "error": 2}
+JSON = "application/json; charset=utf-8"
 
 
 class HealthServer:
     """Components register a check returning at least {"status": ok|degraded|error}."""
 
-    def __init__(self, metrics: Metrics, host: str, port: int) -> None:
+    def __init__(
+        self, metrics: Metrics, host: str, port: int, http: HttpSection | None = None
+    ) -> None:
         self.metrics = metrics
         self.host = host
         self.port = port
+        self.http = http or HttpSection()
         self._checks: dict[str, ComponentCheck] = {}
         self._documents: dict[str, ComponentCheck] = {}
-        self._runner: web.AppRunner | None = None
+        self._server: HttpServer | None = None
+        metrics.registry.register(_HttpTotals(self))
 
     def register(self, name: str, check: ComponentCheck) -> None:
         self._checks[name] = check
@@ -48,44 +57,75 @@ class HealthServer:
         status = next(s for s, level in _SEVERITY.items() if level == worst)
         return {"status": status, "components": components}
 
-    async def _healthz(self, _request: web.Request) -> web.Response:
+    async def _healthz(self, _request: Request) -> Response:
         report = self.report()
         # degraded (e.g. spooling while the database is down) is still serving: 200
-        return web.json_response(report, status=503 if report["status"] == "error" else 200)
+        return Response(503 if report["status"] == "error" else 200, _json(report), JSON)
 
-    async def _metrics(self, _request: web.Request) -> web.Response:
-        body = generate_latest(self.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _metrics(self, _request: Request) -> Response:
+        return Response(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/metrics", self._metrics)
+        routes: dict[str, Handler] = {"/healthz": self._healthz, "/metrics": self._metrics}
         for path, document in self._documents.items():
 
-            async def serve(
-                _request: web.Request, document: ComponentCheck = document
-            ) -> web.Response:
-                return web.json_response(document())
+            async def serve(_request: Request, document: ComponentCheck = document) -> Response:
+                return Response(200, _json(document()), JSON)
 
-            app.router.add_get(path, serve)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.port))
-        except OSError as error:  # name the address, as asyncio's servers do
-            sock.close()
-            where = f"({self.host!r}, {self.port})"
-            raise OSError(
-                error.errno, f"error while attempting to bind on address {where}: {error.strerror}"
-            ) from error
-        self.port = sock.getsockname()[1]  # resolves port 0 for tests
-        await web.SockSite(self._runner, sock).start()
-        log.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+            routes[path] = serve
+        access = Access(self.http)
+        server = HttpServer(
+            self.host,
+            self.port,
+            routes,
+            limits=self.http.limits,
+            ssl_context=self.http.ssl_context(),
+            authorize=access if access.required else None,
+        )
+        await server.start()
+        self._server, self.port = server, server.port
+        self.metrics.bounds.watch(
+            "http_connections",
+            lambda: server.connections,
+            lambda: server.outcomes["evicted"] + server.outcomes["refused_full"],
+            limit=server.limits.max_connections,
+        )
+        scheme = "https" if server.ssl_context else "http"
+        guarded = " (authentication required but for /healthz)" if access.required else ""
+        log.info(
+            "health and metrics on %s://%s:%d/healthz and /metrics%s",
+            scheme,
+            self.host,
+            self.port,
+            guarded,
+        )
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
+
+
+def _json(document: Any) -> bytes:
+    return json.dumps(document, default=str).encode()
+
+
+class _HttpTotals(Collector):
+    def __init__(self, health: HealthServer) -> None:
+        self.health = health
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        server = self.health._server
+        if server is None:
+            return
+        outcomes = CounterMetricFamily(
+            "edumon_http_outcomes",
+            "HTTP responses by status, and connections ended by edumon by reason "
+            "(timeout, evicted, malformed, dropped, accept_failed, refused_full)",
+            labels=["outcome"],
+        )
+        for outcome, n in sorted(server.outcomes.items()):
+            outcomes.add_metric([outcome], n)
+        yield outcomes
+        yield GaugeMetricFamily(
+            "edumon_http_connections", "HTTP connections open", value=server.connections
+        )

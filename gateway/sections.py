@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from gateway.http_access import HttpSection
 from gateway.intake_refusals import TimestampWindow
 from gateway.inventory import ByteSize, EnvName, Interval, Listen, Section
 
@@ -21,6 +22,7 @@ class ServiceSection(Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # how far from edumon's clock a time sent by a device may be (gateway/intake_refusals.py)
     timestamps: TimestampWindow = TimestampWindow()
+    http: HttpSection = Field(default_factory=HttpSection)  # TLS, auth, limits (http_access)
 
 
 class Login(Section):

@@ -78,7 +78,7 @@ class Service:
             flush_interval_s=config.influxdb.flush_interval_s,
         )
         host, port = split_listen(http_listen or config.service.http_listen)
-        self.health = HealthServer(self.metrics, host, port)
+        self.health = HealthServer(self.metrics, host, port, config.service.http)
         self.health.register("writer", self._writer_health)
         self.health.register("pipeline", self._pipeline_health)
         tags = device_tags(plugins)

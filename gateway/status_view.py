@@ -16,6 +16,7 @@ from the alerts' `tier` and `device`.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections import Counter, defaultdict
@@ -34,7 +35,11 @@ ALWAYS_FIRING = {"Watchdog"}  # fires by design for a dead man's switch: nothing
 
 
 def _get_json(url: str, timeout_s: float) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+    """GET a JSON document; with EDUMON_HTTP_TOKEN set, as that bearer (service.http)."""
+    token = os.environ.get("EDUMON_HTTP_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return json.load(response)
 
 

@@ -17,3 +17,10 @@ def test_the_unit_runs_unprivileged_with_raw_sockets_and_port_162() -> None:
     assert service["CapabilityBoundingSet"] == service["AmbientCapabilities"]
     assert "check-config" in service["ExecStartPre"] and " run -c " in service["ExecStart"]
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_unit_gives_edumon_file_handles_for_hostile_clients() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment, method-assign]
+    unit.read(PACKAGE_DIR / "deploy" / "edumon.service")
+    assert unit["Service"]["LimitNOFILE"] == "65536"

@@ -1,0 +1,117 @@
+"""edumon as a real process under `ulimit -n 1024`, with 1,100 half-sent HTTP connections held
+open against it (each one the server closes is opened again at once): /healthz keeps
+answering, every trap sent meanwhile reaches InfluxDB, and the log stays small."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gateway.devstack.servers import InfluxDB1, free_port
+from simulators.hostile.http_idle import IdleStats, hold_half_sent
+from simulators.hostile.traps import link_down_v2c, send_paced
+from tests.netsnmp import free_udp_port
+from tests.processes import start_edumon
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+COMMUNITY = "test-only-community"
+TRAPS = 200
+ATTACK_S = 25.0
+
+
+def config(tmp_path: Path, influxdb: InfluxDB1, trap_port: int) -> Path:
+    path = tmp_path / "edumon.yaml"
+    path.write_text(
+        f"""
+service: {{state_dir: {tmp_path / "state"}, http: {{header_timeout_s: 3}}}}
+influxdb: {{url: {influxdb.url}, database: idle_http, flush_interval_s: 0.2}}
+snmp: {{trap_listen: "127.0.0.1:{trap_port}", interval_s: 3600}}
+credentials: {{snmp: {{v2: {{version: 2c, community_env: TRAP_COMMUNITY}}}}}}
+sites:
+  - id: vsk-1
+    name: School
+    devices:
+      - {{kind: switch, id: vsk-1-core, role: core, address: 127.0.0.1, port: 1, credentials: v2}}
+"""
+    )
+    return path
+
+
+def healthz_seconds(port: int) -> float:
+    started = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        response.read()
+    return time.monotonic() - started
+
+
+def read_metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def traps_stored(influxdb: InfluxDB1) -> int:
+    result = influxdb.query('SELECT count("trap_oid") FROM "snmp_trap"', db="idle_http")
+    series = result["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+async def test_idle_half_sent_connections_starve_nothing(
+    influxdb: InfluxDB1, tmp_path: Path
+) -> None:
+    influxdb.create_database("idle_http")
+    port, trap_port = free_port(), free_udp_port()
+    log_path = tmp_path / "edumon.log"
+    with log_path.open("w") as log:
+        edumon = start_edumon(
+            config(tmp_path, influxdb, trap_port),
+            port,
+            log=log,
+            max_open_files=1024,
+            environ={"TRAP_COMMUNITY": COMMUNITY},
+        )
+    latencies: list[float] = []
+    stats = IdleStats()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    await asyncio.to_thread(healthz_seconds, port)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.3)
+        attack = asyncio.create_task(hold_half_sent("127.0.0.1", port, 1100, stats))
+        datagrams = (link_down_v2c(COMMUNITY.encode(), n) for n in range(TRAPS))
+        traps = asyncio.create_task(send_paced("127.0.0.1", trap_port, datagrams, TRAPS / 20))
+        deadline = time.monotonic() + ATTACK_S
+        while time.monotonic() < deadline:
+            latencies.append(await asyncio.to_thread(healthz_seconds, port))
+            await asyncio.sleep(0.5)
+        assert await traps == TRAPS
+        attack.cancel()
+        await asyncio.gather(attack, return_exceptions=True)
+        metrics = await asyncio.to_thread(read_metrics, port)
+        async with asyncio.timeout(20):
+            while traps_stored(influxdb) < TRAPS:  # noqa: ASYNC110 - polls InfluxDB
+                await asyncio.sleep(0.3)
+    finally:
+        edumon.send_signal(signal.SIGTERM)
+        edumon.wait(20)
+    log_bytes = log_path.stat().st_size
+    print(f"healthz max {max(latencies):.3f} s over {len(latencies)}; {stats}; log {log_bytes} B")
+    assert edumon.returncode == 0
+    assert stats.opened >= 1100 and stats.closed_by_server > 0  # the attack ran in full
+    assert len(latencies) >= 20 and max(latencies) < 2.0, latencies
+    assert traps_stored(influxdb) == TRAPS  # nothing lost
+    evicted = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('edumon_http_outcomes_total{outcome="evicted"}')
+    )
+    assert evicted > 0
+    assert log_bytes < 1_000_000, log_bytes
+    assert "Traceback" not in log_path.read_text()
