@@ -43,7 +43,9 @@ class Metrics:
         )
         self.spool_evicted = Counter(
             "edumon_spool_evicted_points",
-            "Unsent points evicted because the spool reached its size limit",
+            "Points of a source that cannot be held back (polls, traps) dropped because the "
+            "spool was at its size limit; acknowledged data is never dropped",
+            ["source"],
             registry=r,
         )
         self.queue_samples = Gauge(

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.log_limit import LogLimit
 from gateway.metrics import Metrics
@@ -22,7 +23,16 @@ from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[list[Sample]], Awaitable[None]]
+
+class Sink(Protocol):
+    """Persists a batch; `held` when a source waits to acknowledge some of it (it must not be
+    dropped at the spool's cap), `sources` the samples per collector."""
+
+    async def __call__(
+        self, samples: list[Sample], *, held: bool, sources: Mapping[str, int]
+    ) -> None: ...
+
+
 Subscriber = Callable[[Sequence[Sample]], None]
 
 
@@ -35,6 +45,7 @@ class _Item:
     samples: Sequence[Sample]
     done: asyncio.Future[None] | None
     queued_at: float
+    collector: str
 
 
 class Pipeline:
@@ -91,7 +102,7 @@ class Pipeline:
         now = time.monotonic()
         if durable and self._durable_since is None:
             self._durable_since = now
-        self._items.append(_Item(samples, done, now))
+        self._items.append(_Item(samples, done, now, collector))
         self._queued += len(samples)
         self._metrics.queue_samples.set(self._queued)
         self._changed.set()
@@ -140,6 +151,10 @@ class Pipeline:
             taken.append(item)
             count += len(item.samples)
         batch = [sample for item in taken for sample in item.samples]
+        held = any(item.done is not None for item in taken)
+        sources: Counter[str] = Counter()
+        for item in taken:
+            sources[item.collector] += len(item.samples)
         self._durable_since = None  # the durable items still queued re-arm it below
         for item in self._items:
             if item.done is not None:
@@ -147,7 +162,7 @@ class Pipeline:
                 break
         while True:
             try:
-                await self._sink(batch)
+                await self._sink(batch, held=held, sources=sources)
                 break
             except Exception as error:
                 # e.g. disk full: keep the batch, let the queue fill and push back on collectors

@@ -14,6 +14,13 @@ Record = header (magic, payload length, point count, crc32 of payload) + gzip pa
 A torn record at the tail (kill -9 mid-write) is truncated on open; a corrupt record elsewhere
 moves the rest of its segment to `<dir>/corrupt/` and is counted, never a crash.
 
+The size cap (`max_bytes`) never costs acknowledged data. From PAUSE_FRACTION of it on,
+`filling` is set and the MQTT consumers stop taking messages (the broker keeps them) until
+`wait_for_room` returns, once acks shrank the spool again. A batch appended with `held=True`
+(it carries data a source acknowledged, or will once it is durable) is always appended; one
+without (polls, traps, edumon's own metrics: sources that cannot be held back) that does not fit
+under the cap is dropped instead, its points counted per source (`stats.evicted_by_source`).
+
 A full disk: `append` raises SpoolError (the pipeline keeps the batch and retries, collectors
 feel backpressure, MQTT acks wait). Saving the cursor never raises: when it fails (an I/O
 error, a directory that became read-only) the cursor stays in memory, consumed segments are
@@ -30,8 +37,8 @@ import logging
 import os
 import struct
 import zlib
-from collections import deque
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +50,7 @@ _HEADER = struct.Struct("<4sIII")
 _MAGIC = b"EDS1"
 _CURSOR = "cursor"
 _CURSOR_WIDTH = 48  # bytes: two 64-bit numbers, a space and the newline fit with room
+PAUSE_FRACTION = 0.9  # of max_bytes: held-back sources pause, the rest is their headroom
 
 
 class SpoolError(Exception):
@@ -69,8 +77,9 @@ class _Segment:
 
 @dataclass
 class SpoolStats:
-    evicted_points: int = 0
+    evicted_points: int = 0  # points of batches dropped at the cap
     evicted_batches: int = 0
+    evicted_by_source: Counter[str] = field(default_factory=Counter)
     corrupt_records: int = 0
 
 
@@ -92,6 +101,7 @@ class Spool:
         self.append_error: str | None = None
         self.cursor_error: str | None = None
         self._disk_log = LogLimit(60.0)
+        self._room = asyncio.Event()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._recover()
@@ -162,12 +172,24 @@ class Spool:
         os.truncate(segment.path, offset)
 
     # ------------------------------------------------------------------- append
-    async def append(self, payload: bytes, points: int) -> None:
+    async def append(
+        self,
+        payload: bytes,
+        points: int,
+        *,
+        held: bool = False,
+        sources: Mapping[str, int] | None = None,
+    ) -> None:
         """Append one gzip-compressed batch; returns once it is fsynced (durable).
 
         The write and fsync run in a worker thread so a slow disk never stalls the event loop;
         the record only becomes visible to readers after it is durable. One append at a time.
+        A batch that is not `held` and does not fit under the cap is dropped and counted under
+        its `sources` (points per source) instead.
         """
+        if not held and self.size_bytes + _HEADER.size + len(payload) > self.max_bytes:
+            self._evict(points, sources or {"unknown": points})
+            return
         segment = self._writable_segment()
         header = _HEADER.pack(_MAGIC, len(payload), points, zlib.crc32(payload))
         fd = self._write_file
@@ -197,7 +219,6 @@ class Spool:
             return
         segment.records.append((segment.size, points))
         segment.size += length
-        self._evict_if_over_budget()
 
     def _writable_segment(self) -> _Segment:
         last = self._segments[-1] if self._segments else None
@@ -213,26 +234,30 @@ class Spool:
             self._fsync_directory()
         return last
 
-    def _evict_if_over_budget(self) -> None:
-        while self.size_bytes > self.max_bytes and len(self._segments) > 1:
-            oldest = self._segments.pop(0)
-            lost = [p for off, p in oldest.records if (oldest.seq, off) >= self._cursor]
-            self.stats.evicted_points += sum(lost)
-            self.stats.evicted_batches += len(lost)
-            oldest.path.unlink(missing_ok=True)
+    def _evict(self, points: int, sources: Mapping[str, int]) -> None:
+        self.stats.evicted_points += points
+        self.stats.evicted_batches += 1
+        self.stats.evicted_by_source.update(sources)
+        if (skipped := self._disk_log.take("cap")) is not None:
             log.error(
-                "spool over its %d-byte limit: evicted %d unsent batches (%d points) from %s",
+                "spool at its %d-byte limit: dropped a batch of %d points from %s (%d batches "
+                "dropped since the last report; acknowledged data is kept)",
                 self.max_bytes,
-                len(lost),
-                sum(lost),
-                oldest.path.name,
+                points,
+                ", ".join(sorted(sources)),
+                skipped,
             )
-            first = (self._segments[0].seq, 0)
-            self._cursor = max(self._cursor, first)
-            self._read_pos = max(self._read_pos, first)
-            while self._in_flight and self._record_of(self._in_flight[0]).segment < first[0]:
-                self._in_flight.popleft()
-            self._save_cursor()
+
+    @property
+    def filling(self) -> bool:
+        """At PAUSE_FRACTION of the cap: sources that can be held back wait for room."""
+        return self.size_bytes >= self.max_bytes * PAUSE_FRACTION
+
+    async def wait_for_room(self) -> None:
+        """Return once the spool is below PAUSE_FRACTION of its cap."""
+        while self.filling:
+            self._room.clear()
+            await self._room.wait()
 
     # --------------------------------------------------------------- read / ack
     def next_unread(self) -> Record | None:
@@ -330,10 +355,12 @@ class Spool:
     def _drop_consumed_segments(self) -> None:
         while len(self._segments) > 1 and self._cursor[0] > self._segments[0].seq:
             self._segments.pop(0).path.unlink(missing_ok=True)
+            self._room.set()
         only = self._segments[0] if len(self._segments) == 1 else None
         if only is not None and self._full_and_consumed(only) and not self._appending:
             self._close_write_file()
             self._segments.pop(0).path.unlink(missing_ok=True)
+            self._room.set()
             self._cursor = (self._cursor[0] + 1, 0)
             self._read_pos = self._cursor
             self._save_cursor()

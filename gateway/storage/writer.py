@@ -18,7 +18,8 @@ import gzip
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -91,7 +92,7 @@ class InfluxWriter:
         self._appended = asyncio.Event()
         self._acked = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._evicted_reported = 0
+        self._evicted_reported: Counter[str] = Counter()
         self._update_spool_gauges()
 
     @property
@@ -104,14 +105,24 @@ class InfluxWriter:
         return dataclasses.replace(self._delivery, status="error", detail=disk)
 
     # ------------------------------------------------------------------ accept
-    async def accept(self, samples: Sequence[Sample]) -> None:
-        """Make a batch durable. Returns once it is fsynced in the spool."""
+    async def accept(
+        self,
+        samples: Sequence[Sample],
+        *,
+        held: bool = True,
+        sources: Mapping[str, int] | None = None,
+    ) -> None:
+        """Make a batch durable. Returns once it is fsynced in the spool, or (not `held`: no
+        source waits to acknowledge it) once the spool at its cap dropped it, counted under
+        `sources` (samples per collector)."""
         payload, count, rejected = self._encoder.encode_batch(samples)
         for sample, error in rejected:
             self.dead_letters.add(source="encoder", reason=str(error), raw=repr(sample))
             self.metrics.dead_letters.labels(reason="encode").inc()
         if count:
-            await self.spool.append(gzip.compress(payload, compresslevel=1), count)
+            await self.spool.append(
+                gzip.compress(payload, compresslevel=1), count, held=held, sources=sources
+            )
             self.metrics.samples_spooled.inc(count)
             self._update_spool_gauges()
             self._appended.set()
@@ -293,10 +304,12 @@ class InfluxWriter:
     def _update_spool_gauges(self) -> None:
         self.metrics.spool_bytes.set(self.spool.size_bytes)
         self.metrics.spool_points.set(self.spool.pending_points)
-        evicted = self.spool.stats.evicted_points
-        if evicted > self._evicted_reported:
-            self.metrics.spool_evicted.inc(evicted - self._evicted_reported)
-            self._evicted_reported = evicted
+        for source, points in self.spool.stats.evicted_by_source.items():
+            if points > self._evicted_reported[source]:
+                self.metrics.spool_evicted.labels(source=source).inc(
+                    points - self._evicted_reported[source]
+                )
+                self._evicted_reported[source] = points
 
     async def close(self) -> None:
         await self.http.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -19,15 +19,19 @@ def samples(n: int, start: int = 0) -> list[Sample]:
 class RecordingSink:
     def __init__(self, delay_s: float = 0.0, failures: int = 0) -> None:
         self.batches: list[list[Sample]] = []
+        self.held: list[tuple[bool, dict[str, int]]] = []  # per batch: held, sources
         self.delay_s = delay_s
         self.failures = failures
 
-    async def __call__(self, batch: list[Sample]) -> None:
+    async def __call__(
+        self, batch: list[Sample], *, held: bool, sources: Mapping[str, int]
+    ) -> None:
         await asyncio.sleep(self.delay_s)
         if self.failures:
             self.failures -= 1
             raise OSError("disk full")
         self.batches.append(batch)
+        self.held.append((held, dict(sources)))
 
 
 async def run_until_drained(pipeline: Pipeline) -> None:
@@ -100,3 +104,20 @@ async def test_emit_after_close_is_refused() -> None:
     pipeline.close()
     with pytest.raises(PipelineClosed):
         await pipeline.emit(samples(1), collector="t")
+
+
+async def test_a_batch_with_data_a_source_waits_to_acknowledge_is_held() -> None:
+    """The spool may drop a batch at its cap only when no source waits to acknowledge it."""
+    sink = RecordingSink()
+    pipeline = Pipeline(sink, Metrics(), batch_size=1000, flush_interval_s=0.05)
+    runner = asyncio.create_task(pipeline.run())
+    await pipeline.emit(samples(3), collector="snmp")
+    await pipeline.emit(samples(1), collector="traps")
+    await asyncio.sleep(0.2)
+    await asyncio.gather(
+        pipeline.emit(samples(2), collector="mqtt", durable=True),
+        pipeline.emit(samples(5), collector="snmp"),
+    )
+    await run_until_drained(pipeline)
+    await runner
+    assert sink.held == [(False, {"snmp": 3, "traps": 1}), (True, {"mqtt": 2, "snmp": 5})]

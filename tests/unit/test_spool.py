@@ -1,4 +1,4 @@
-"""The durable spool: order, acks, restart, torn tails, corruption, eviction, cancellation."""
+"""The durable spool: order, acks, restart, torn tails, corruption, the cap, cancellation."""
 
 from __future__ import annotations
 
@@ -86,15 +86,36 @@ async def test_corrupt_record_in_the_middle_is_quarantined_not_fatal(tmp_path: P
     assert list((tmp_path / "corrupt").iterdir())
 
 
-async def test_eviction_drops_oldest_and_counts(tmp_path: Path) -> None:
-    spool = open_spool(tmp_path, max_bytes=300, segment_bytes=100)
-    for i in range(10):
-        await spool.append(bytes([i]) * 80, points=7)
-    assert spool.size_bytes <= 300
-    remaining = drain(spool)
-    assert remaining == [bytes([i]) * 80 for i in range(10 - len(remaining), 10)]
-    assert spool.stats.evicted_points == 7 * (10 - len(remaining))
-    assert spool.stats.evicted_batches == 10 - len(remaining)
+async def test_at_the_cap_held_data_stays_and_what_cannot_be_held_back_is_dropped(
+    tmp_path: Path,
+) -> None:
+    spool = open_spool(tmp_path, max_bytes=1000, segment_bytes=200)
+    for i in range(10):  # MQTT batches: acknowledged once durable, never dropped
+        await spool.append(bytes([i]) * 80, points=7, held=True)
+        assert spool.filling is (spool.size_bytes >= 900)
+    assert spool.filling and spool.size_bytes > 900
+    for i in range(5):  # polls and traps, which cannot wait
+        await spool.append(bytes([100 + i]) * 80, points=3, sources={"snmp": 2, "traps": 1})
+    await spool.append(b"x" * 80, points=4)
+    assert drain(spool) == [bytes([i]) * 80 for i in range(10)]  # every held batch, in order
+    assert spool.stats.evicted_points == 5 * 3 + 4 and spool.stats.evicted_batches == 6
+    assert spool.stats.evicted_by_source == {"snmp": 10, "traps": 5, "unknown": 4}
+
+
+async def test_below_the_cap_nothing_is_dropped_and_room_is_signalled(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path, max_bytes=1000, segment_bytes=200)
+    for i in range(11):
+        await spool.append(bytes([i]) * 80, points=1, held=i % 2 == 0)
+    assert spool.stats.evicted_points == 0 and spool.filling
+    waiting = asyncio.create_task(spool.wait_for_room())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    for _ in range(4):  # the database takes some: consumed segments go, the pause ends
+        record = spool.next_unread()
+        assert record is not None
+        spool.ack(record)
+    await asyncio.wait_for(waiting, 1)
+    assert not spool.filling
 
 
 async def test_rewind_hands_out_unacked_records_again(tmp_path: Path) -> None:
