@@ -226,7 +226,8 @@ async def test_no_reading_conventions_give_no_value(agents: Agents) -> None:
     """The agents' "no reading" through each family's fixture: Junos' -40.00 dBm floor on a
     dark fiber (no rx_dbm, the rest of the module kept) and on the unused lanes of a 100G
     module used as two (lanes 2 and 3 give nothing); Zyxel's empty slot (zeros and floors)
-    gives no series; Arista's -1000000000 is its profile's own `invalid:`."""
+    gives no series; Huawei's empty cage (-255 degC, -1 for the rest) gives none; Arista's
+    -1000000000 is its profile's own `invalid:`."""
     _poller, junos = await poll(agents, "fake-juniper-junos")
     optics = {
         (s.tags["ifname"], s.tags.get("lane")): dict(s.fields)
@@ -236,6 +237,9 @@ async def test_no_reading_conventions_give_no_value(agents: Agents) -> None:
     dark = optics[("xe-0/2/4", None)]
     assert "rx_dbm" not in dark and dark["tx_dbm"] == -2.33 and dark["bias_ma"] == 6.9
     assert {lane for name, lane in optics if name == "et-0/1/2"} == {None, "0", "1"}
+    _poller, huawei = await poll(agents, "fake-huawei-vrp")  # -1 voltage, bias: shared rule
+    huawei_ports = {s.tags["ifname"] for s in huawei if s.measurement == "optics"}
+    assert huawei_ports == {"XGigabitEthernet0/0/1", "XGigabitEthernet0/0/2"}
     _poller, zyxel = await poll(agents, "fake-zyxel")
     assert {s.tags["ifname"] for s in zyxel if s.measurement == "optics"} == {"25", "26"}
     _poller, arista = await poll(agents, "fake-arista-eos")
