@@ -1,6 +1,8 @@
 """The stream of an MQTT-based collector: one durable consumer on the config's broker, with
 the collector's topics (as shared subscriptions when `mqtt.shared_group` is set), its
-handler, dead letters and intake counters."""
+handler, dead letters and intake counters. Each message is journaled around its handler, so
+one whose handling killed edumon twice is dead-lettered as `poison`
+(gateway/inflight_journal.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Callable, Sequence
 from gateway.collector import Collector, Stream, Totals
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
+from gateway.inflight_journal import InflightJournal
 from gateway.mqtt_consumer import Handler, MqttConsumer
 from gateway.mqtt_settings import broker_address, settings_from_config, shared
 
@@ -26,17 +29,22 @@ def mqtt_collector(
     client_suffix: str | None = None,
 ) -> Collector:
     """`client_suffix` (default: `name`) makes the consumer's client id and session its own."""
+    journal = InflightJournal.in_state_dir(config.service.state_dir, name)
     consumer = MqttConsumer(
         name,
         settings_from_config(config, client_suffix or name),
         shared(config, topics),
-        handler,
+        journal.guard(handler, dead_letters),
         dead_letters,
     )
+
+    def totals() -> Totals:
+        return {**intake_totals(), ("dead_lettered", "poison"): journal.poisoned}
+
     stream = Stream(
         name,
         broker_address(config),
-        lambda emit, health: consumer.run(emit, health, intake_totals),
+        lambda emit, health: consumer.run(emit, health, totals),
         silence_s=silence_s,
         measurements=measurements,
     )

@@ -4,7 +4,8 @@ Collectors `emit` sample lists. Subscribers (the alert engine) see every sample 
 `emit`, so alerts never wait for a batch. The queue is bounded by sample count: a full queue
 makes `emit` wait (counted), it never drops. The sink (the writer's spool append) only touches
 the local disk, so a collector never waits on the database. `emit(..., durable=True)` returns
-only once the samples are fsynced, for sources that must ack after persisting (MQTT QoS 1).
+only once the samples are fsynced, for sources that must ack after persisting (MQTT QoS 1);
+such a source can also be held back, so it first waits for `room` in the spool (its cap).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,8 +60,12 @@ class Pipeline:
         flush_interval_s: float = 1.0,
         sink_retry_s: float = 1.0,
         durable_flush_s: float = 0.005,
+        room: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sink = sink
+        # returns once the spool has room (below its pause level): a durable emit waits for it
+        # first, so the sources that can hold back (MQTT) pause while the others fill the rest
+        self._room = room
         self._metrics = metrics
         self.max_queued_samples = max_queued_samples
         self.batch_size = batch_size
@@ -92,6 +97,8 @@ class Pipeline:
             raise PipelineClosed("edumon is shutting down")
         if not samples:
             return
+        if durable and self._room is not None:
+            await self._room()
         self._metrics.samples_in.labels(collector=collector).inc(len(samples))
         self._notify(samples)
         while self._queued and self._queued + len(samples) > self.max_queued_samples:

@@ -76,6 +76,7 @@ class Service:
             self.metrics,
             batch_size=config.influxdb.batch_size,
             flush_interval_s=config.influxdb.flush_interval_s,
+            room=self.spool.wait_for_room,
         )
         host, port = split_listen(http_listen or config.service.http_listen)
         self.health = HealthServer(self.metrics, host, port, config.service.http)

@@ -121,3 +121,23 @@ async def test_a_batch_with_data_a_source_waits_to_acknowledge_is_held() -> None
     await run_until_drained(pipeline)
     await runner
     assert sink.held == [(False, {"snmp": 3, "traps": 1}), (True, {"mqtt": 2, "snmp": 5})]
+
+
+async def test_a_durable_emit_waits_for_room_in_the_spool_and_a_poll_does_not() -> None:
+    room = asyncio.Event()
+
+    async def wait_for_room() -> None:
+        await room.wait()
+
+    sink = RecordingSink()
+    pipeline = Pipeline(sink, Metrics(), flush_interval_s=0.01, room=wait_for_room)
+    runner = asyncio.create_task(pipeline.run())
+    held_back = asyncio.create_task(pipeline.emit(samples(2), collector="mqtt", durable=True))
+    await pipeline.emit(samples(3), collector="snmp")
+    await asyncio.sleep(0.1)
+    assert not held_back.done() and sink.held == [(False, {"snmp": 3})]
+    room.set()
+    await asyncio.wait_for(held_back, 1)
+    await run_until_drained(pipeline)
+    await runner
+    assert sink.held == [(False, {"snmp": 3}), (True, {"mqtt": 2})]
