@@ -4,8 +4,9 @@ A message is acknowledged only after it is handled and persisted, so one whose h
 finishes (a decoder that crashes or hangs the process until it is killed) comes back from the
 broker after every restart and takes edumon down again. Before a message is handled, its
 digest (BLAKE2b of topic and payload: MQTT packet ids change between sessions) is written in
-place into `<state_dir>/inflight/<name>.current`, and blanked once the handler returned (or
-raised: that is a handled failure, dead-lettered by the consumer). A digest still there when
+place into `<state_dir>/inflight/<name>.current`, and blanked once the handler (or the awaitable
+it returned) finished, also by raising: that is a handled failure, dead-lettered by the
+consumer. A digest still there when
 edumon starts is a message whose handling did not finish; it is counted in
 `<name>.suspects`. When a suspect arrives again after POISON_AFTER unfinished attempts, it is
 dead-lettered with reason `poison` instead of handled; a suspect handled to the end is
@@ -20,15 +21,18 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import overload
 
 from gateway.deadletter import DeadLetterFile
 from gateway.sample import Sample
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, bytes, bool], list[Sample]]  # (topic, payload, retained) -> samples
+# (topic, payload, retained) -> samples, or an awaitable of them (as the MQTT consumer takes it)
+Handler = Callable[[str, bytes, bool], list[Sample] | Awaitable[list[Sample]]]
+SyncHandler = Callable[[str, bytes, bool], list[Sample]]
 POISON_AFTER = 2  # unfinished attempts before a message is dead-lettered as poison
 MAX_SUSPECTS = 1000
 _DIGEST_BYTES = 16
@@ -66,11 +70,19 @@ class InflightJournal:
     def in_state_dir(cls, state_dir: Path, name: str) -> InflightJournal:
         return cls(Path(state_dir) / "inflight", name)
 
+    @overload
+    def guard(self, handler: SyncHandler, dead_letters: DeadLetterFile) -> SyncHandler: ...
+
+    @overload
+    def guard(self, handler: Handler, dead_letters: DeadLetterFile) -> Handler: ...
+
     def guard(self, handler: Handler, dead_letters: DeadLetterFile) -> Handler:
         """`handler` with each message journaled around it; a poison message is dead-lettered
         in `dead_letters` (under this journal's name) and gives no samples."""
 
-        def guarded(topic: str, payload: bytes, retained: bool) -> list[Sample]:
+        def guarded(
+            topic: str, payload: bytes, retained: bool
+        ) -> list[Sample] | Awaitable[list[Sample]]:
             digest = _digest(topic, payload)
             if self.suspects and self._is_poison(digest):
                 raw = topic.encode("utf-8", "backslashreplace") + b"\n" + payload
@@ -82,14 +94,28 @@ class InflightJournal:
                 return []
             os.pwrite(self._fd, digest.encode() + b"\n", 0)
             try:
-                return handler(topic, payload, retained)
-            finally:
-                os.pwrite(self._fd, _IDLE, 0)
-                if digest in self.suspects:  # handled to the end after all
-                    del self.suspects[digest]
-                    self._save_suspects()
+                samples = handler(topic, payload, retained)
+            except BaseException:
+                self._finished(digest)
+                raise
+            if isinstance(samples, list):
+                self._finished(digest)
+                return samples
+            return self._finished_after(digest, samples)
 
         return guarded
+
+    async def _finished_after(self, digest: str, pending: Awaitable[list[Sample]]) -> list[Sample]:
+        try:
+            return await pending
+        finally:
+            self._finished(digest)
+
+    def _finished(self, digest: str) -> None:
+        os.pwrite(self._fd, _IDLE, 0)
+        if digest in self.suspects:  # handled to the end after all
+            del self.suspects[digest]
+            self._save_suspects()
 
     def _is_poison(self, digest: str) -> bool:
         if self.suspects.get(digest, 0) < self.poison_after:

@@ -4,6 +4,7 @@ other messages are handled, and a suspect that is handled to the end is forgiven
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -86,3 +87,23 @@ def test_a_handler_that_raises_finished_its_message(tmp_path: Path) -> None:
             handle(*GOOD, False)
     journal.close()
     assert InflightJournal.in_state_dir(tmp_path, "mqtt").suspects == {}
+
+
+async def test_an_awaited_handler_is_in_flight_until_it_is_done(tmp_path: Path) -> None:
+    journal = InflightJournal.in_state_dir(tmp_path, "lorawan")
+    current = tmp_path / "inflight" / "lorawan.current"
+    decoded = asyncio.Event()
+
+    async def decode_elsewhere() -> list[Sample]:
+        await decoded.wait()
+        return handled(*GOOD, False)
+
+    pending = journal.guard(lambda *_: decode_elsewhere(), DeadLetterFile(tmp_path / "d.jsonl"))
+    result = pending(*GOOD, False)
+    assert not isinstance(result, list)
+    task = asyncio.ensure_future(result)
+    await asyncio.sleep(0.01)
+    assert current.read_text().strip()  # a kill now finds it unfinished
+    decoded.set()
+    assert len(await task) == 1
+    assert not current.read_text().strip()
