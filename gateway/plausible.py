@@ -8,7 +8,10 @@ Thresholds of a reading (`rx_dbm_high_alarm`...) have the reading's range.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
+
+from gateway.sample import FieldValue
 
 THRESHOLD_SUFFIXES = ("_low_alarm", "_low_warn", "_high_warn", "_high_alarm")
 
@@ -59,3 +62,23 @@ def cannot_be_negative(field: str) -> bool:
     """A field whose range starts at 0: its agents' -1 means "no reading"."""
     bounds = range_of(field)
     return bounds is not None and bounds[0] >= 0
+
+
+def keep_plausible(
+    fields: Mapping[str, FieldValue], where: str, refused: list[tuple[str, Refused]]
+) -> dict[str, FieldValue]:
+    """The fields whose value is plausible; the others go to `refused`, with `where` (a port,
+    "" for the device itself)."""
+    out: dict[str, FieldValue] = {}
+    for name, value in fields.items():
+        why = refusal(name, value) if isinstance(value, int | float) else None
+        if why is None:
+            out[name] = value
+        else:
+            refused.append((where, why))
+    return out
+
+
+def described(refused: list[tuple[str, Refused]]) -> str:
+    """What `edumon test` shows: `temp_c=2000 (above 150); Te1/1 rx_dbm=12.5 (above 10)`."""
+    return "; ".join(f"{where}{r.field}={r.value:g} ({r.reason})" for where, r in refused)

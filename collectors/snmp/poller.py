@@ -33,11 +33,11 @@ from collectors.snmp.optics import read_sensors
 from collectors.snmp.profile_model import Profile
 from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, Walked, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
-from collectors.snmp.rates import Reading, elapsed_s
+from collectors.snmp.rates import Reading, interval
 from collectors.snmp.varbind_values import number, text
 from collectors.snmp.wifi import WifiController, WifiReader
 from gateway.collector import CollectorError
-from gateway.plausible import Refused, refusal
+from gateway.plausible import Refused, described, keep_plausible
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
@@ -139,17 +139,13 @@ class SnmpPoller:
         system = await read_system(transport)
         matched = self._matched(target, state, system)
         reading = self._uptime(target, state, system, now_ns / 1e9)
-        seconds = elapsed_s(state.reading, reading) if state.reading else None
         boots = number(system["snmpEngineBoots"])
-        rebooted = state.reading is not None and (
-            seconds is None
-            or (boots is not None and state.boots is not None and boots > state.boots)
-        )
+        boots_now = None if boots is None else int(boots)
+        seconds, rebooted = interval(state.reading, reading, state.boots, boots_now)
         if rebooted:
             state.counters.clear()
             state.high_capacity = None
-            seconds = None
-        state.boots = int(boots) if boots is not None else state.boots
+        state.boots = boots_now if boots_now is not None else state.boots
         # a clock that stood still: no interval to rate; the reading before stays the base
         standing = seconds == 0
         if not standing:
@@ -189,13 +185,11 @@ class SnmpPoller:
             if lane is not None:
                 tags["lane"] = str(lane)
             where = f"{names[if_index]}{'' if lane is None else f' lane {lane}'} "
-            plausible = _plausible(fields, where, refused)
+            plausible = keep_plausible(fields, where, refused)
             if plausible:
                 samples.append(Sample("optics", tags, plausible, now_ns))
         if refused:
-            device["refused"] = "; ".join(
-                f"{where}{r.field}={r.value:g} ({r.reason})" for where, r in refused
-            )
+            device["refused"] = described(refused)
             for _, r in refused:
                 self._on_refused(target.device, r.field, r.reason)
         if target.wifi is not None:
@@ -317,20 +311,6 @@ async def _walk(
     encoded = {name: ber.encode_oid(oid) for name, oid in columns.items()}
     table = await walk_columns(target.transport, list(encoded.values()), target.max_repetitions)
     return {name: table.get(oid, {}) for name, oid in encoded.items()}
-
-
-def _plausible(
-    fields: Mapping[str, FieldValue], where: str, refused: list[tuple[str, Refused]]
-) -> dict[str, FieldValue]:
-    """The fields whose value is plausible; the others are added to `refused`."""
-    out: dict[str, FieldValue] = {}
-    for name, value in fields.items():
-        why = refusal(name, value) if isinstance(value, int | float) else None
-        if why is None:
-            out[name] = value
-        else:
-            refused.append((where, why))
-    return out
 
 
 def _port_order(item: tuple[tuple[int, int | None], object]) -> tuple[int, int]:

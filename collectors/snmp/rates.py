@@ -64,6 +64,18 @@ def elapsed_s(previous: Reading, current: Reading) -> float | None:
     return None
 
 
+def interval(
+    previous: Reading | None, current: Reading, boots_before: int | None, boots_now: int | None
+) -> tuple[float | None, bool]:
+    """(seconds to rate over, rebooted) from the previous reading to this one: a reboot is
+    the agent's clock going back or snmpEngineBoots rising, and leaves nothing to rate."""
+    if previous is None:
+        return None, False
+    seconds = elapsed_s(previous, current)
+    rose = boots_now is not None and boots_before is not None and boots_now > boots_before
+    return (None, True) if seconds is None or rose else (seconds, False)
+
+
 def counter_rate(
     previous: int | None, current: int, seconds: float, *, bits: int, speed_bps: float | None
 ) -> tuple[float | None, Verdict]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.snmp.rates import Reading, Verdict, counter_rate, elapsed_s, event_rate
+from collectors.snmp.rates import (
+    Reading,
+    Verdict,
+    counter_rate,
+    elapsed_s,
+    event_rate,
+    interval,
+)
 
 G = 1e9
 
@@ -95,3 +102,23 @@ def test_event_rate(
     got_rate, got_verdict = event_rate(previous, current, seconds, speed_bps=speed)
     assert got_verdict is verdict
     assert got_rate == pytest.approx(rate) if rate is not None else got_rate is None
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "boots", "expected"),
+    [
+        (None, Reading(6000, 60.0), (None, 3), (None, False)),  # the first poll
+        (Reading(6000, 0.0), Reading(12000, 60.0), (3, 3), (60.0, False)),
+        (Reading(6000, 0.0), Reading(6000, 60.0), (None, None), (0.0, False)),  # stood still
+        (Reading(600_000, 0.0), Reading(700, 60.0), (None, None), (None, True)),  # went back
+        (Reading(6000, 0.0), Reading(12000, 60.0), (3, 4), (None, True)),  # engine boots rose
+        (Reading(6000, 0.0), Reading(12000, 60.0), (None, 4), (60.0, False)),  # first boots
+    ],
+)
+def test_a_reboot_is_the_clock_going_back_or_boots_rising(
+    previous: Reading | None,
+    current: Reading,
+    boots: tuple[int | None, int | None],
+    expected: tuple[float | None, bool],
+) -> None:
+    assert interval(previous, current, *boots) == expected
