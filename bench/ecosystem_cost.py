@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -98,9 +99,9 @@ def main() -> int:
         mine.mkdir()
         (mine / "acme.yaml").write_text(ACME_EDUMON)
         acme = "fake-acme-ecosystem"
-        (served / f"{acme}.snmprec").symlink_to(FIXTURES / "snmprec" / f"{acme}.snmprec")
-        if args.recording:
-            (served / args.recording.name).symlink_to(args.recording.resolve())
+        shutil.copyfile(FIXTURES / "snmprec" / f"{acme}.snmprec", served / f"{acme}.snmprec")
+        if args.recording:  # copied: snmpsim names a symlinked file's agent by its target
+            shutil.copyfile(args.recording, served / args.recording.name)
         with SnmpSim(Path(tmp) / "snmpsim", served) as server:
             sides = {
                 "edumon profile": load_profiles([mine]),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -139,11 +141,14 @@ async def poll_all(
     return out
 
 
-def compare(truth: Truth, samples: list[Sample]) -> tuple[Counter[str], Counter[str], list[str]]:
-    """(matched per field, total per field, the wrong values)."""
+def compare(
+    truth: Truth, samples: list[Sample]
+) -> tuple[Counter[str], Counter[str], list[str], list[str]]:
+    """(matched per field, total per field, the wrong values, the missing ones)."""
     matched: Counter[str] = Counter()
     total: Counter[str] = Counter()
     wrong: list[str] = []
+    missing: list[str] = []
     device = next((s.fields for s in samples if s.measurement == "device"), {})
     for key, name in FIELDS.items():
         expected = getattr(truth, key)
@@ -155,6 +160,8 @@ def compare(truth: Truth, samples: list[Sample]) -> tuple[Counter[str], Counter[
             matched[key] += 1
         elif got is not None:
             wrong.append(f"{name}={got} (LibreNMS {expected:.1f}, profile {device['profile']})")
+        else:
+            missing.append(f"{name} (LibreNMS {expected:.1f}, profile {device.get('profile')})")
     optics = _optics(samples)
     for optic in truth.optics:
         total["optics"] += 1
@@ -198,26 +205,41 @@ def _find(optic: Optic, optics: dict[str, dict[int | None, dict[str, float]]]) -
 
 
 def report(
-    title: str, names: list[str], truths: dict[str, Truth], polled: dict[str, list[Sample] | str]
+    title: str,
+    names: list[str],
+    truths: dict[str, Truth],
+    polled: dict[str, list[Sample] | str],
+    verbose: bool = False,
 ) -> list[str]:
     matched: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    lines, wrong_lines, silent = [], [], []
+    lines, wrong_lines, missing_lines, silent = [], [], [], []
     for name in names:
         result = polled[name]
         if isinstance(result, str):
             silent.append(f"  {name}: {result}")
             result = []
-        m, t, wrong = compare(truths[name], result)
+        m, t, wrong, missing = compare(truths[name], result)
         matched.update(m)
         total.update(t)
         wrong_lines += [f"  {name}: {w}" for w in wrong]
+        missing_lines += [f"  {name}: {w}" for w in missing]
     families = {name.split("_")[0] for name in names}
     lines.append(f"{title}: {len(families)} families, {len(names)} devices")
     for key in ("cpu", "mem", "temp", "optics"):
         lines.append(f"  {key:<7} {matched[key]:4d} / {total[key]:<4d} matched")
     lines.append(f"  wrong values: {len(wrong_lines)}")
-    return lines + wrong_lines + (["  not polled:", *silent] if silent else [])
+    lines += wrong_lines + (["  not polled:", *silent] if silent else [])
+    return lines + (["  missing:", *missing_lines] if verbose else [])
+
+
+def _link(source: Path, served: Path) -> None:
+    """A hard link (a copy across file systems): snmpsim names a symlinked file's agent by
+    where the link points."""
+    try:
+        os.link(source, served)
+    except OSError:
+        shutil.copyfile(source, served)
 
 
 def main() -> int:
@@ -227,6 +249,7 @@ def main() -> int:
     parser.add_argument("--library", type=Path, help="an ecosystem profile library")
     parser.add_argument("--per-family", type=int, default=3)
     parser.add_argument("--families", help="comma-separated LibreNMS os names")
+    parser.add_argument("--verbose", action="store_true", help="list the missing values too")
     args = parser.parse_args()
     data = args.data or args.recordings.parent / "data"
     families = args.families.split(",") if args.families else FAMILIES
@@ -240,11 +263,11 @@ def main() -> int:
         served = Path(tmp) / "recordings"
         served.mkdir()
         for name in names:
-            (served / f"{name}.snmprec").symlink_to((args.recordings / f"{name}.snmprec").resolve())
+            _link(args.recordings / f"{name}.snmprec", served / f"{name}.snmprec")
         with SnmpSim(Path(tmp) / "snmpsim", served) as server:
             for title, profiles in runs:
                 polled = asyncio.run(poll_all(server, names, profiles))
-                print("\n".join(report(title, names, truths, polled)), flush=True)
+                print("\n".join(report(title, names, truths, polled, args.verbose)), flush=True)
     return 0
 
 
