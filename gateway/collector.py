@@ -114,6 +114,8 @@ class Collector:
     max_concurrent: int = 64  # polls of this collector in flight at once
     # counters the polled part keeps itself (e.g. SNMP requests, retries, timeouts)
     poll_totals: Callable[[], Totals] | None = None
+    # a bound the polled part reached (e.g. interfaces per device): its health is `degraded`
+    poll_warning: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)

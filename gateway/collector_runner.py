@@ -55,6 +55,8 @@ class CollectorRunner:
                 health = self._component(plugin.name, CollectorHealth(plugin.name))
                 if collector.poll_totals is not None:
                     health.add_totals("polls", collector.poll_totals)
+                if collector.poll_warning is not None:
+                    health.add_warning("polls", collector.poll_warning)
             for stream in collector.streams:
                 health = CollectorHealth(
                     plugin.name, target=stream.target, stream=True, silence_s=stream.silence_s

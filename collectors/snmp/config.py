@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_va
 
 from collectors.snmp.wifi_config import WifiPlacement
 from gateway.inventory import Address, DeviceBase, EnvName, Interval, Listen, Section, Slug
+from gateway.limits import LIMITS
 
 
 def _regex(value: str) -> str:
@@ -46,6 +47,10 @@ class SnmpSettings(Section):
     profile_dirs: list[Path | ProfileDir] = Field(default_factory=list)
     # snmp_metric series per switch and poll at most; the rest is counted, not stored
     metric_limit: int = Field(default=2000, ge=0, le=100_000)
+    # interface names (series) per switch; a new name past it is refused and counted
+    max_interfaces_per_device: int = Field(
+        default=LIMITS["snmp_interfaces_per_device"], ge=1, le=1_000_000
+    )
     # an interface whose ifAlias matches is an uplink (besides a switch's `uplinks`)
     uplink_alias_pattern: Pattern | None = r"(?i)^uplink"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from collectors.snmp.cli import add_commands
 from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
 from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
+from collectors.snmp.interface_cap import InterfaceCap
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.profile_config import profile_problems, profiles_for
 from collectors.snmp.traps import TrapReceiver, TrapSource
@@ -147,12 +148,20 @@ def open_snmp(context: CollectorContext) -> Collector:
     config, metrics = context.config, context.metrics
     settings = config.settings_of("snmp", SnmpSettings)
     sockets = UdpSockets()
+    cap = InterfaceCap(settings.max_interfaces_per_device)
     poller = SnmpPoller(
         on_discard=lambda reason: metrics.discarded.labels("snmp", reason).inc(),
         profiles=profiles_for(settings),
         on_refused=lambda device, field, reason: metrics.refused.labels(
             device, field, reason
         ).inc(),
+        interface_cap=cap,
+    )
+    metrics.bounds.watch(
+        "snmp_interfaces_per_device",
+        cap.largest,
+        lambda: sum(cap.refused.values()),
+        limit=cap.max_per_device,
     )
     jobs = snmp_targets(config, sockets, poller)
     transports = [job.target.transport for job in jobs]
@@ -170,6 +179,7 @@ def open_snmp(context: CollectorContext) -> Collector:
         close=sockets.close,
         max_concurrent=settings.max_concurrent,
         poll_totals=request_totals,
+        poll_warning=cap.problem,
     )
     metrics.bounds.watch("snmp_usm_keys", LOCALIZED_KEYS.__len__, lambda: LOCALIZED_KEYS.evicted)
     metrics.bounds.watch(

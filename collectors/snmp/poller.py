@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpError, SnmpTransport, walk_columns
 from collectors.snmp.extra_metrics import metric_samples
+from collectors.snmp.interface_cap import InterfaceCap
 from collectors.snmp.interfaces import (
     C32_COLUMNS,
     EVENT_COLUMNS,
@@ -95,19 +96,22 @@ class SnmpPoller:
         on_discard: Callable[[str], None] = lambda reason: None,
         profiles: Mapping[str, Profile] | None = None,
         on_refused: Callable[[str, str, str], None] = lambda device, field, reason: None,
+        interface_cap: InterfaceCap | None = None,
     ) -> None:
         self._clock = clock
+        self.interface_cap = interface_cap or InterfaceCap()
         self._on_discard = on_discard
         self._on_refused = on_refused  # (device, field, reason) of an implausible reading
         self._profiles = dict(profiles) if profiles is not None else load_profiles()
         self._state: dict[str, _DeviceState] = {}
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
-        self._directory: dict[tuple[str, int], tuple[str, str]] = {}
+        # device -> ifIndex -> (ifname, role), as last polled (replaced at every poll)
+        self._directory: dict[str, dict[int, tuple[str, str]]] = {}
         self.wifi = WifiReader()
 
     def interface(self, device: str, if_index: int) -> tuple[str, str] | None:
         """(ifname, role) of an interface as last polled, for traps that only carry ifIndex."""
-        return self._directory.get((device, if_index))
+        return self._directory.get(device, {}).get(if_index)
 
     def profile_of(self, device: str) -> Matched | None:
         """The profile a device matched at its last poll, and why (for `/status`)."""
@@ -171,11 +175,14 @@ class SnmpPoller:
         device_refused: list[Refused] = []
         device.update(device_fields(matched.profile, walked, sensors.chassis, device_refused))
         refused += [("", r) for r in device_refused]
+        refused_before = self.interface_cap.refused[target.device]
         samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)
+        device["interfaces_refused"] = self.interface_cap.refused[target.device] - refused_before
         if matched.profile.metrics:
             samples += self._extra_metrics(target, matched.profile, walked, now_ns)
         for (if_index, lane), fields in sorted(sensors.optics.items(), key=_port_order):
-            if if_index not in names:  # a table row for a port the device does not list
+            # a table row for a port the device does not list, or one past the interface cap
+            if not self.interface_cap.admitted(target.device, names.get(if_index, "")):
                 continue
             tags = {
                 "site": target.site,
@@ -276,7 +283,10 @@ class SnmpPoller:
         bits = 64 if state.high_capacity else 32
         samples = []
         uptime = state.reading.uptime_ticks if state.uptime_source and state.reading else None
+        directory = self._directory[target.device] = {}
         for port in ports(selection, rows, names, state.counters, seconds, bits, uptime):
+            if not self.interface_cap.admit(target.device, port.ifname):
+                continue
             tags = {
                 "site": target.site,
                 "device": target.device,
@@ -284,7 +294,7 @@ class SnmpPoller:
                 "role": port.role,
             }
             samples.append(Sample("interface", tags, port.fields, now_ns))
-            self._directory[(target.device, port.if_index)] = (port.ifname, port.role)
+            directory[port.if_index] = (port.ifname, port.role)
         for reason, count in (state.counters.discarded - before).items():
             self.discarded[reason] = self.discarded.get(reason, 0) + count
             for _ in range(count):

@@ -200,7 +200,9 @@ class SwitchAgent(asyncio.DatagramProtocol):
                 break
             for i, (position, asked) in enumerate(cursors):
                 found, varbind = self._next(position, asked, now)
-                cursors[i] = (found + 1, varbind.oid)
+                # walk_backwards: the next repetition is the OID before this one
+                step = -1 if self.switch.faults.walk_backwards else 1
+                cursors[i] = (max(0, found + step), varbind.oid)
                 size += len(varbind.oid) + len(varbind.raw) + 6
                 if len(out) >= limit or size > MAX_RESPONSE_BYTES:
                     return out

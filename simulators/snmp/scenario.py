@@ -6,6 +6,8 @@
       - {switch: sw-0004, truncate_bulk: 7}
       - {switch: sw-0005, malformed: true}
       - {switch: sw-0006, no_such: ["1.3.6.1.2.1.99"]}
+      - {switch: sw-0007, rename_every_s: 10}      # new ifNames every 10 s
+      - {switch: sw-0008, walk_backwards: true}    # GETBULK answers that step back
     events:                                   # at_s after start; every_s repeats
       - {at_s: 30, switch: sw-0001, action: reboot}
       - {at_s: 10, every_s: 30, switch: sw-0001, action: flap, port: 49}
@@ -36,6 +38,8 @@ class StandingFault(_Strict):
     truncate_bulk: int = Field(default=0, ge=0)
     malformed: bool = False
     no_such: list[str] = Field(default_factory=list)
+    rename_every_s: float = Field(default=0.0, ge=0)
+    walk_backwards: bool = False
 
 
 class Event(_Strict):
@@ -62,6 +66,7 @@ def apply_faults(fleet: SnmpFleet, scenario: Scenario) -> None:
         faults.delay_s, faults.silent = fault.delay_s, fault.silent
         faults.truncate_bulk, faults.malformed = fault.truncate_bulk, fault.malformed
         faults.no_such = {tuple(int(a) for a in oid.split(".")) for oid in fault.no_such}
+        faults.rename_every_s, faults.walk_backwards = fault.rename_every_s, fault.walk_backwards
 
 
 async def run_events(fleet: SnmpFleet, scenario: Scenario) -> None:

@@ -48,6 +48,7 @@ MAX_COUNTER32 = 2**32
 class Shape:
     uplinks: int
     old: bool  # only 32-bit ifTable counters, no ifXTable, 100M/1G ports
+    access_ports: int = ACCESS_PORTS
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class View:
 
 @cache
 def view_of(shape: Shape) -> View:
-    rows = list(range(1, ACCESS_PORTS + shape.uplinks + 1))
-    uplinks = rows[ACCESS_PORTS:]
+    rows = list(range(1, shape.access_ports + shape.uplinks + 1))
+    uplinks = rows[shape.access_ports :]
     sensors = [1] + [1000 + 10 * port + k for port in uplinks for k in (1, 2, 3, 4)]
     cells: list[tuple[tuple[int, ...], tuple[str, int, int]]] = [
         ((*SYSTEM, column, 0), ("sys", column, 0)) for column in (1, 2, 3, 5)
@@ -90,6 +91,8 @@ class Faults:
     """What is wrong with a switch right now; tests and scenarios set these at run time."""
 
     delay_s: float = 0.0  # answer late
+    rename_every_s: float = 0.0  # access ports get new names this often (a firmware bug)
+    walk_backwards: bool = False  # GETBULK answers step back instead of forward
     silent: bool = False  # never answer
     truncate_bulk: int = 0  # answer GETBULK with at most this many varbinds
     no_such: set[tuple[int, ...]] = field(default_factory=set)  # OID prefixes that do not exist
@@ -98,11 +101,19 @@ class Faults:
 
 class SimSwitch:
     def __init__(
-        self, name: str, *, seed: int, uplinks: int = 2, old: bool = False, boot: float
+        self,
+        name: str,
+        *,
+        seed: int,
+        uplinks: int = 2,
+        old: bool = False,
+        boot: float,
+        access_ports: int = ACCESS_PORTS,
     ) -> None:
         self.name = name
         self.seed = seed
-        self.shape = Shape(uplinks, old)
+        self.shape = Shape(uplinks, old, access_ports)
+        self.access_ports = access_ports
         self.view = view_of(self.shape)
         self.boot = boot
         self.engine_id = b"\x80\x00\x1f\x88\x04" + name.encode()[:27]  # RFC 3411 text format
@@ -111,10 +122,10 @@ class SimSwitch:
         self.down_since: dict[int, float] = {}  # ports whose link is down now
         self.octets_lost: dict[tuple[int, str], int] = {}  # not counted while links were down
         speed_access, speed_uplink = (100e6, 1e9) if old else (1e9, 10e9)
-        self.ports = list(range(1, ACCESS_PORTS + uplinks + 1))
-        self.speed = {p: speed_uplink if p > ACCESS_PORTS else speed_access for p in self.ports}
+        self.ports = list(range(1, access_ports + uplinks + 1))
+        self.speed = {p: speed_uplink if p > access_ports else speed_access for p in self.ports}
         # access ports with nothing plugged in are down and count nothing
-        self.unplugged = {p for p in self.ports[:ACCESS_PORTS] if _hash(seed, name, p) % 6 == 0}
+        self.unplugged = {p for p in self.ports[:access_ports] if _hash(seed, name, p) % 6 == 0}
         self.traffic: dict[tuple[int, str], PortTraffic] = {}
         for p in self.ports:
             self._fit(p, self.speed[p])
@@ -122,14 +133,14 @@ class SimSwitch:
     def _fit(self, port: int, speed_bps: float) -> None:
         """Give a port its speed and a traffic model scaled to it."""
         self.speed[port] = speed_bps
-        uplink = port > ACCESS_PORTS
+        uplink = port > self.access_ports
         for direction, share in (("in", 0.4 if uplink else 0.3), ("out", 0.15 if uplink else 0.1)):
             variant = _hash(self.seed, self.name, port, direction)
             self.traffic[(port, direction)] = PortTraffic(self.seed, variant, speed_bps * share)
 
     def set_uplink_speed(self, speed_bps: float) -> None:
         """Other uplink optics (a school still on 1G); call before the first poll."""
-        for port in self.ports[ACCESS_PORTS:]:
+        for port in self.ports[self.access_ports :]:
             self._fit(port, speed_bps)
 
     # ------------------------------------------------------------------ faults
@@ -178,7 +189,7 @@ class SimSwitch:
         if table == "entity":
             if column == 4:
                 return ber.INTEGER, ber.encode_integer(0 if row == 1 else row - row % 10)
-            port = f"Te1/0/{(row - 1000) // 10 - ACCESS_PORTS} " if row > 1 else ""
+            port = f"Te1/0/{(row - 1000) // 10 - self.access_ports} " if row > 1 else ""
             return ber.OCTET_STRING, f"{port}{SENSOR_KIND[row % 10]}".encode()
         if table == "alias":
             return ber.OBJECT_ID, ber.encode_oid((*IF_INDEX, (row - 1000) // 10))
@@ -200,10 +211,15 @@ class SimSwitch:
         return int((now - self.boot) * 100) % MAX_COUNTER32
 
     def _interface(self, table: str, column: int, port: int, now: float) -> tuple[int, bytes]:
-        uplink = port > ACCESS_PORTS
-        name = f"Te1/0/{port - ACCESS_PORTS}" if uplink else f"Gi1/0/{port}"
+        uplink = port > self.access_ports
+        name = f"Te1/0/{port - self.access_ports}" if uplink else f"Gi1/0/{port}"
+        if not uplink and self.faults.rename_every_s:
+            name += f".{int(now // self.faults.rename_every_s)}"
         if table == "ifx":
-            strings = {1: name, 18: f"uplink {port - ACCESS_PORTS} to city core" if uplink else ""}
+            strings = {
+                1: name,
+                18: f"uplink {port - self.access_ports} to city core" if uplink else "",
+            }
             if column in strings:
                 return ber.OCTET_STRING, strings[column].encode()
             if column == 15:
