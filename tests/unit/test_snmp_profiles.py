@@ -119,6 +119,8 @@ MATCH_CASES = {
     "Dell Z9100 on OS9": ("1.3.6.1.4.1.6027.1.5.2", "Dell Application Software Version: 9.14", "dell-os9"),
     "Dell MXL blade on OS9": ("1.3.6.1.4.1.6027.1.4.1", "Dell Application Software", "dell-os9"),
     "Dell S4148 on OS10": ("1.3.6.1.4.1.674.11000.5000.100.2.1.10", "Dell EMC Networking OS10 Enterprise", "dell-os10"),
+    "Dell Z9332F on OS10": ("1.3.6.1.4.1.674.11000.5000.100.2.3.4", "Dell SmartFabric OS10 Enterprise", "dell-os10"),
+    "Dell N3248TE on OS10": ("1.3.6.1.4.1.674.11000.5000.100.2.4.1", "Dell SmartFabric OS10 Enterprise", "dell-os10"),
     "Extreme VSP on VOSS": ("1.3.6.1.4.1.2272.221", "VSP-7432CQ (8.6.0.0)", "extreme-voss"),
     "Extreme 7520 on VOSS": ("1.3.6.1.4.1.1916.2.404", "7520-48Y-8C-FabricEngine (8.10.0.0)", "extreme-voss-universal"),
     "Extreme 5520 on VOSS": ("1.3.6.1.4.1.1916.2.327", "5520-48W-VOSS (8.2.5.0)", "extreme-voss-universal"),
