@@ -24,8 +24,9 @@ from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto, free_po
 from gateway.plugins import PLUGINS
 from gateway.reports.incidents import Incident, incidents
 from gateway.reports.queries import InfluxQuery
-from gateway.service import Service, influx_target
+from gateway.service import Service
 from gateway.status_view import fetch_status, render_status
+from gateway.storage.influx_http import influx_target
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
 from tests.alert_rules import rules_with
@@ -201,7 +202,7 @@ async def test_link_down_trap_alerts_within_2s_and_resolves(
 
 async def incidents_in_database(city: City, site: str) -> list[Incident]:
     """The `alert` points the running service wrote, read by the KPI report's own code."""
-    query = InfluxQuery(influx_target(city.running.config))
+    query = InfluxQuery(influx_target(city.running.config.influxdb))
     try:
         series = await query.select('"firing", "value"', "alert", 0, time.time_ns() + 10**9, by="*")
     finally:
