@@ -25,6 +25,9 @@ ENT_CONTAINED_IN = ENTITY + "1.1.1.4"  # entPhysicalContainedIn
 ENT_NAME = ENTITY + "1.1.1.7"  # entPhysicalName
 ENT_CLASS = ENTITY + "1.1.1.5"  # entPhysicalClass: powerSupply(6), fan(7), sensor(8)...
 ENT_ALIAS = ENTITY + "3.2.1.2"  # entAliasMappingIdentifier (index: entPhysicalIndex.logical)
+# scalars per GET: an ecosystem profile may name dozens, more than some agents answer at once
+# (tooBig, or a cap on varbinds per response)
+GET_AT_ONCE = 24
 ENTITY_COLUMNS = (ENT_DESCR, ENT_CONTAINED_IN, ENT_CLASS, ENT_NAME, ENT_ALIAS)
 
 
@@ -67,9 +70,10 @@ async def read(
     only with the hardware) are taken from it instead of the agent."""
     walked = Walked(dict(known or {}))
     scalars, columns = oids_of(profile)
-    if scalars:
-        varbinds = await transport.get([ber.encode_oid(o) for o in scalars])
-        for oid, varbind in zip(scalars, varbinds, strict=False):
+    for start in range(0, len(scalars), GET_AT_ONCE):
+        some = scalars[start : start + GET_AT_ONCE]
+        varbinds = await transport.get([ber.encode_oid(o) for o in some])
+        for oid, varbind in zip(some, varbinds, strict=False):
             if varbind.tag not in ber.EXCEPTIONS:
                 walked.tables[oid] = {(): varbind}
     encoded = {ber.encode_oid(o): o for o in columns if o not in walked.tables}

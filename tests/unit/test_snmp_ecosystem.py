@@ -4,12 +4,17 @@ the precedence among profiles, and a malformed file reported at file:line."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from collectors.snmp import ber
+from collectors.snmp.client import RequestStats
 from collectors.snmp.config import ProfileDir
 from collectors.snmp.profile_config import profile_problems
+from collectors.snmp.profile_model import ExtraMetric, Profile
+from collectors.snmp.profile_reader import read
 from collectors.snmp.profiles import ProfileError, load_profiles, match_profile
 
 LIBRARY = Path(__file__).parents[1] / "fixtures" / "ecosystem"
@@ -155,3 +160,30 @@ def test_check_config_lists_the_problem_and_a_lenient_library_only_logs_it(
         profiles = load_profiles([ProfileDir(path=tmp_path, strict=False)])
     assert "generic" in profiles and "bad" not in profiles
     assert "bad.yaml:2" in caplog.text
+
+
+class CountingAgent:
+    """Answers every GET with the value 7 per OID, recording how many OIDs each one asked."""
+
+    def __init__(self) -> None:
+        self.gets: list[int] = []
+        self.stats = RequestStats()
+
+    async def get(self, oids: Sequence[bytes]) -> list[ber.VarBind]:
+        self.gets.append(len(oids))
+        return [ber.VarBind(oid, ber.INTEGER, b"\x07") for oid in oids]
+
+    async def bulk(self, oids: Sequence[bytes], max_repetitions: int) -> list[ber.VarBind]:
+        return []
+
+
+async def test_many_scalars_are_asked_in_several_gets() -> None:
+    """An ecosystem profile may name dozens of scalars; no GET asks for more than 24."""
+    profile = Profile(
+        name="many",
+        metrics=[ExtraMetric(name=f"m{n}", oid=f"1.3.6.1.4.1.5.{n}.0") for n in range(50)],
+    )
+    agent = CountingAgent()
+    walked = await read(agent, profile, 25)
+    assert agent.gets == [24, 24, 2]
+    assert all(walked.column(f"1.3.6.1.4.1.5.{n}.0") for n in range(50))
