@@ -25,9 +25,10 @@ ENT_CONTAINED_IN = ENTITY + "1.1.1.4"  # entPhysicalContainedIn
 ENT_NAME = ENTITY + "1.1.1.7"  # entPhysicalName
 ENT_CLASS = ENTITY + "1.1.1.5"  # entPhysicalClass: powerSupply(6), fan(7), sensor(8)...
 ENT_ALIAS = ENTITY + "3.2.1.2"  # entAliasMappingIdentifier (index: entPhysicalIndex.logical)
-# scalars per GET: an ecosystem profile may name dozens, more than some agents answer at once
-# (tooBig, or a cap on varbinds per response)
+# scalars per GET and columns per GETBULK walk: an ecosystem profile may name a hundred, more
+# than some agents take in one request (tooBig, or no answer at all)
 GET_AT_ONCE = 24
+WALK_AT_ONCE = 24
 ENTITY_COLUMNS = (ENT_DESCR, ENT_CONTAINED_IN, ENT_CLASS, ENT_NAME, ENT_ALIAS)
 
 
@@ -77,8 +78,9 @@ async def read(
             if varbind.tag not in ber.EXCEPTIONS:
                 walked.tables[oid] = {(): varbind}
     encoded = {ber.encode_oid(o): o for o in columns if o not in walked.tables}
-    if encoded:
-        rows = await walk_columns(transport, list(encoded), max_repetitions)
+    asked = list(encoded)
+    for start in range(0, len(asked), WALK_AT_ONCE):
+        rows = await walk_columns(transport, asked[start : start + WALK_AT_ONCE], max_repetitions)
         for column, table in rows.items():
             walked.tables[encoded[column]] = table
     return walked

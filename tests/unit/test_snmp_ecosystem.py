@@ -163,10 +163,12 @@ def test_check_config_lists_the_problem_and_a_lenient_library_only_logs_it(
 
 
 class CountingAgent:
-    """Answers every GET with the value 7 per OID, recording how many OIDs each one asked."""
+    """Answers every GET with 7 per OID, and every GETBULK with one row (index 1) of each
+    column and then the end of the MIB; records how many OIDs each request asked."""
 
     def __init__(self) -> None:
         self.gets: list[int] = []
+        self.bulks: list[int] = []
         self.stats = RequestStats()
 
     async def get(self, oids: Sequence[bytes]) -> list[ber.VarBind]:
@@ -174,16 +176,22 @@ class CountingAgent:
         return [ber.VarBind(oid, ber.INTEGER, b"\x07") for oid in oids]
 
     async def bulk(self, oids: Sequence[bytes], max_repetitions: int) -> list[ber.VarBind]:
-        return []
+        self.bulks.append(len(oids))
+        first = [ber.VarBind(oid + b"\x01", ber.INTEGER, b"\x07") for oid in oids]
+        return first + [ber.VarBind(oid, ber.END_OF_MIB_VIEW, b"") for oid in oids]
 
 
-async def test_many_scalars_are_asked_in_several_gets() -> None:
-    """An ecosystem profile may name dozens of scalars; no GET asks for more than 24."""
+async def test_many_scalars_and_columns_are_asked_in_several_requests() -> None:
+    """An ecosystem profile may name a hundred OIDs; no GET or GETBULK asks for more than 24."""
+    scalars = [f"1.3.6.1.4.1.5.{n}.0" for n in range(50)]
+    columns = [f"1.3.6.1.4.1.6.1.{n}" for n in range(1, 31)]
     profile = Profile(
         name="many",
-        metrics=[ExtraMetric(name=f"m{n}", oid=f"1.3.6.1.4.1.5.{n}.0") for n in range(50)],
+        metrics=[ExtraMetric(name=f"m{n}", oid=oid) for n, oid in enumerate(scalars + columns)],
     )
     agent = CountingAgent()
     walked = await read(agent, profile, 25)
     assert agent.gets == [24, 24, 2]
-    assert all(walked.column(f"1.3.6.1.4.1.5.{n}.0") for n in range(50))
+    assert agent.bulks[:1] == [24] and max(agent.bulks) == 24 and 6 in agent.bulks
+    assert all(walked.column(oid) for oid in scalars)
+    assert all(list(walked.column(oid)) == [(1,)] for oid in columns)
