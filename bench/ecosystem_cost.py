@@ -83,7 +83,9 @@ def show(title: str, result: dict[str, tuple[float, int]]) -> None:
     (base, (base_ms, _)), (other, (other_ms, _)) = result.items()
     print(title)
     for side, (ms, count) in result.items():
-        print(f"  {side:<28} {ms:7.2f} ms CPU per poll, {count} samples")
+        print(
+            f"  {side:<20} {ms:7.2f} ms CPU per poll, {count:4d} samples, {ms / count * 1000:5.0f} us each"
+        )
     print(f"  ratio {other} / {base}: x{other_ms / base_ms:.2f}")
 
 
