@@ -195,14 +195,14 @@ class SwitchAgent(asyncio.DatagramProtocol):
         ]
         cursors = [(self.switch.next_position(vb.oid), vb.oid) for vb in requested[non_repeaters:]]
         size = sum(len(vb.oid) + len(vb.raw) + 6 for vb in out)
-        for _ in range(max(0, max_repetitions)):
+        for repetition in range(max(0, max_repetitions)):
             if not cursors or all(c[0] >= len(self.switch.view.oids) for c in cursors):
                 break
             for i, (position, asked) in enumerate(cursors):
                 found, varbind = self._next(position, asked, now)
-                # walk_backwards: the next repetition is the OID before this one
-                step = -1 if self.switch.faults.walk_backwards else 1
-                cursors[i] = (max(0, found + step), varbind.oid)
+                # walk_backwards: every other repetition goes back to the one before it
+                back = self.switch.faults.walk_backwards and repetition % 2
+                cursors[i] = (found - 1 if back else found + 1, varbind.oid)
                 size += len(varbind.oid) + len(varbind.raw) + 6
                 if len(out) >= limit or size > MAX_RESPONSE_BYTES:
                     return out

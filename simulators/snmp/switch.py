@@ -92,7 +92,7 @@ class Faults:
 
     delay_s: float = 0.0  # answer late
     rename_every_s: float = 0.0  # access ports get new names this often (a firmware bug)
-    walk_backwards: bool = False  # GETBULK answers step back instead of forward
+    walk_backwards: bool = False  # GETBULK answers go back and forth between two rows
     silent: bool = False  # never answer
     truncate_bulk: int = 0  # answer GETBULK with at most this many varbinds
     no_such: set[tuple[int, ...]] = field(default_factory=set)  # OID prefixes that do not exist
