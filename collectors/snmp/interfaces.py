@@ -119,6 +119,13 @@ class CounterState:
         self.last_change.clear()
         self.oper.clear()
 
+    def keep_only(self, if_indexes: set[int]) -> None:
+        """Forget rows the device no longer lists (one renumbering its ifIndexes at every
+        poll would otherwise grow this without bound)."""
+        for table in (self.values, self.last_change, self.oper):
+            for gone in table.keys() - if_indexes:
+                del table[gone]
+
 
 def unique_names(rows: Rows) -> dict[int, str]:
     """ifName, else ifDescr, else `ifIndex N`; a name two rows share gets its ifIndex added."""

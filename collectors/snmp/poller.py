@@ -295,6 +295,7 @@ class SnmpPoller:
             }
             samples.append(Sample("interface", tags, port.fields, now_ns))
             directory[port.if_index] = (port.ifname, port.role)
+        state.counters.keep_only({index[0] for index in rows["oper"]})
         for reason, count in (state.counters.discarded - before).items():
             self.discarded[reason] = self.discarded.get(reason, 0) + count
             for _ in range(count):

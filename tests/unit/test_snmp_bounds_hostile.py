@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from collectors.snmp import ber, trap_engines
+from collectors.snmp.interfaces import CounterState
 from collectors.snmp.trap_queue import TrapQueue
 from collectors.snmp.trap_time import NotInTimeWindow, TrapTimeliness
 from collectors.snmp.traps import TrapReceiver
@@ -103,3 +104,12 @@ def test_an_unreadable_engines_file_is_a_fresh_start(tmp_path: Path) -> None:
     path = tmp_path / "trap_engines.json"
     path.write_text("{not json")
     assert trap_engines.load(TrapTimeliness(), path) == 0
+
+
+def test_counter_state_forgets_rows_the_device_no_longer_lists() -> None:
+    state = CounterState()
+    for poll in range(100):  # a device renumbering its ifIndexes at every poll
+        index = 1000 + poll
+        state.values[index], state.last_change[index], state.oper[index] = {"in": 1}, 0, True
+        state.keep_only({index})
+    assert list(state.values) == list(state.last_change) == list(state.oper) == [1099]
