@@ -52,6 +52,8 @@ class InflightJournal:
         self._suspects_path = directory / f"{name}.suspects"
         self.suspects: dict[str, int] = self._load_suspects()
         unfinished = self._read_current()
+        self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.pwrite(self._fd, _IDLE, 0)
         if unfinished:
             self.suspects[unfinished] = self.suspects.get(unfinished, 0) + 1
             log.warning(
@@ -63,8 +65,6 @@ class InflightJournal:
                 poison_after,
             )
             self._save_suspects()
-        self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.pwrite(self._fd, _IDLE, 0)
 
     @classmethod
     def in_state_dir(cls, state_dir: Path, name: str) -> InflightJournal:
