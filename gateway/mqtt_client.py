@@ -17,73 +17,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.mqtt_options import (
+    ClientOptions,
+    ConnAck,
+    Message,
+    MqttError,
+    Will,
+    connect_properties,
+    paho_client,
+)
+
+__all__ = ["ClientOptions", "ConnAck", "Message", "MqttClient", "MqttError", "Will"]
 
 RECEIVED_LIMIT = 10_000  # messages kept for `messages` (without on_message); more are dropped
 CONNECT_TIMEOUT_S = 10.0  # TCP, TLS and CONNACK; a frozen broker accepts TCP and says nothing
 REQUEST_TIMEOUT_S = 10.0  # SUBACK, UNSUBACK, PUBACK
 
-Message = paho.MQTTMessage
 OnMessage = Callable[[Message], None]
-
-
-class MqttError(Exception):
-    """The broker cannot be reached, refused us, or the connection was lost; says why."""
-
-
-@dataclass(frozen=True)
-class ConnAck:
-    session_present: bool
-    maximum_qos: int  # MQTT 5 CONNACK property; 2 when the broker names none (and on 3.1.1)
-
-
-@dataclass(frozen=True)
-class Will:
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
-
-
-@dataclass
-class ClientOptions:
-    client_id: str = ""
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    clean: bool = True  # 3.1.1: clean session; 5: clean start and no session expiry
-    session_expiry_s: int = 0  # 5 only, with clean=False
-    username: str | None = None
-    password: str | None = None
-    tls: ssl.SSLContext | None = None
-    keepalive_s: int = 15
-    manual_ack: bool = False
-    receive_maximum: int | None = None  # 5 only
-    max_packet_size: int | None = None  # 5 only: announced; every version: enforced
-    will: Will | None = None
-
-
-class _SizeLimitedPaho(paho.Client):
-    """paho with a limit on what it reads: paho buffers whatever remaining length a packet
-    announces (up to 256 MB); this refuses the packet before its body is read."""
-
-    max_packet_size = 0  # 0: no limit
-    oversized = 0  # the remaining length of the packet refused
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        packet = self._in_packet
-        limit = self.max_packet_size
-        if limit and packet["have_remaining"] and packet["remaining_length"] > limit:
-            self.oversized = packet["remaining_length"]
-            raise ConnectionAbortedError(f"a packet of {self.oversized:,} bytes")
-        return super()._sock_recv(bufsize)
 
 
 class MqttClient:
@@ -101,27 +57,7 @@ class MqttClient:
         options = options or ClientOptions()
         self.host, self.port, self.options = host, port, options
         self._loop = asyncio.get_running_loop()
-        v5 = options.protocol == "5"
-        self._paho = _SizeLimitedPaho(
-            CallbackAPIVersion.VERSION2,
-            client_id=options.client_id,
-            clean_session=None if v5 else options.clean,
-            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-            manual_ack=options.manual_ack,
-            reconnect_on_failure=False,
-        )
-        client = self._paho
-        client.max_packet_size = options.max_packet_size or 0
-        client.suppress_exceptions = False  # a failing callback is our bug: let it surface
-        client.max_inflight_messages_set(1000)  # our own QoS 1 publishes in flight
-        client.max_queued_messages_set(0)
-        if options.username is not None:
-            client.username_pw_set(options.username, options.password)
-        if options.tls is not None:
-            client.tls_set_context(options.tls)
-        if options.will is not None:
-            w = options.will
-            client.will_set(w.topic, w.payload, qos=w.qos, retain=w.retain)
+        self._paho = client = paho_client(options)
         client.on_socket_open = self._socket_opened
         client.on_socket_close = self._socket_closed
         client.on_socket_register_write = self._want_write
@@ -146,16 +82,8 @@ class MqttClient:
     # ------------------------------------------------------------------ requests
     async def connect(self) -> ConnAck:
         """The broker's CONNACK, once it accepted the connection (MqttError otherwise)."""
-        options, v5 = self.options, self.options.protocol == "5"
-        properties = Properties(PacketTypes.CONNECT) if v5 else None  # type: ignore[no-untyped-call]
-        if properties is not None:
-            if not options.clean:
-                properties.SessionExpiryInterval = options.session_expiry_s
-            if options.receive_maximum:
-                properties.ReceiveMaximum = min(65535, options.receive_maximum)
-            if options.max_packet_size:
-                properties.MaximumPacketSize = options.max_packet_size
-        clean_start = options.clean if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY
+        options = self.options
+        properties, clean_start = connect_properties(options)
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
                 await asyncio.to_thread(

@@ -4,6 +4,7 @@ broker restart without loss, reconnect and resubscribe."""
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import pytest
 from gateway.deadletter import DeadLetterFile
 from gateway.devstack.servers import Mosquitto
 from gateway.mqtt_client import ClientOptions, MqttClient
-from gateway.mqtt_consumer import MqttConsumer, MqttSettings
+from gateway.mqtt_consumer import Handler, MqttConsumer, MqttSettings
 from gateway.sample import Sample
 
 pytestmark = pytest.mark.integration
@@ -62,13 +63,17 @@ PROTOCOL = "3.1.1"
 
 
 async def start(
-    broker: Mosquitto, collected: Collected, client_id: str, topic: str = "school/+/data"
+    broker: Mosquitto,
+    collected: Collected,
+    client_id: str,
+    topic: str = "school/+/data",
+    handle: Handler = handler,
 ) -> Running:
     settings = MqttSettings(
         "127.0.0.1", broker.port, client_id=client_id, reconnect_max_s=1, protocol=PROTOCOL
     )
     dead_letters = DeadLetterFile(Path(tempfile.mkdtemp()) / "mqtt.jsonl")
-    consumer = MqttConsumer("test", settings, [topic], handler, dead_letters)
+    consumer = MqttConsumer("test", settings, [topic], handle, dead_letters)
     task = asyncio.create_task(consumer.run(collected))
     async with asyncio.timeout(10):
         await consumer.connected.wait()
@@ -145,3 +150,29 @@ async def test_shared_subscription_splits_the_stream(broker: Mosquitto) -> None:
     numbers = [int(t.split("#")[1]) for t in first.topics + second.topics]
     assert sorted(numbers) == list(range(200))  # each message to exactly one instance
     assert first.topics and second.topics
+
+
+async def test_a_handler_that_raises_dead_letters_the_message_and_acks_it(
+    broker: Mosquitto,
+) -> None:
+    def buggy(topic: str, payload: bytes, retained: bool) -> list[Sample]:
+        if payload == b"1":
+            raise RuntimeError("a bug")
+        return handler(topic, payload, retained)
+
+    collected = Collected()
+    running = await start(broker, collected, f"edumon-bug-{PROTOCOL}", handle=buggy)
+    await publish(broker, 0, 3)
+    await collected.wait_for(2)
+    await asyncio.sleep(0.3)  # the batch's acks are sent
+    await running.stop()
+    [letter] = [json.loads(line) for line in running.consumer.dead_letters.path.open()]
+    assert letter["reason"] == "handler_error: RuntimeError: a bug"
+    assert letter["raw"] == "school/1/data\n1"
+    assert running.consumer.totals()["dead_lettered", "handler_error"] == 1
+
+    running = await start(broker, collected, f"edumon-bug-{PROTOCOL}")  # acked: not again
+    await publish(broker, 3, 1)
+    await collected.wait_for(3)
+    await running.stop()
+    assert sorted(collected.topics) == [f"school/{n % 5}/data#{n}" for n in (0, 2, 3)]

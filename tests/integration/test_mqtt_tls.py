@@ -80,15 +80,28 @@ def write_pki(directory: Path) -> tuple[Path, Path, Path]:
     return directory / "ca.pem", directory / "server.pem", directory / "server.key"
 
 
-@pytest.fixture(scope="module")
-def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
-    directory = tmp_path_factory.mktemp("mqtt-tls")
+def tls_broker(directory: Path, *, client_certificates: bool) -> Iterator[tuple[Mosquitto, Path]]:
+    """A TLS-only Mosquitto with a password file (and requiring client certificates of the
+    test CA): (the broker, the CA file)."""
     ca, cert, key = write_pki(directory)
     passwords = directory / "passwords"
     passwords.touch(mode=0o600)
     subprocess.run(["mosquitto_passwd", "-b", str(passwords), USER, PASSWORD], check=True)
-    with Mosquitto(directory / "broker", tls=(cert, key), password_file=passwords) as broker:
+    client_ca = ca if client_certificates else None
+    with Mosquitto(
+        directory / "broker", tls=(cert, key), password_file=passwords, client_ca=client_ca
+    ) as broker:
         yield broker, ca
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
+    yield from tls_broker(tmp_path_factory.mktemp("mqtt-tls"), client_certificates=False)
+
+
+@pytest.fixture(scope="module")
+def mtls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
+    yield from tls_broker(tmp_path_factory.mktemp("mqtt-mtls"), client_certificates=True)
 
 
 def config(
@@ -176,19 +189,6 @@ async def test_a_broker_certificate_for_another_host_name_is_refused(
     broker, ca = secure_broker  # its certificate names 127.0.0.1 only
     consumer = await consume(tmp_path, broker, PASSWORD, str(ca), host="localhost")
     assert "Hostname mismatch" in await never_connects(consumer)
-
-
-@pytest.fixture(scope="module")
-def mtls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mosquitto, Path]]:
-    directory = tmp_path_factory.mktemp("mqtt-mtls")
-    ca, cert, key = write_pki(directory)
-    passwords = directory / "passwords"
-    passwords.touch(mode=0o600)
-    subprocess.run(["mosquitto_passwd", "-b", str(passwords), USER, PASSWORD], check=True)
-    with Mosquitto(
-        directory / "broker", tls=(cert, key), password_file=passwords, client_ca=ca
-    ) as broker:
-        yield broker, ca
 
 
 async def test_mtls_with_a_client_certificate_delivers_and_without_one_never_connects(
