@@ -146,6 +146,8 @@ class MqttClient:
     def resume_reading(self) -> None:
         if not self._reading and self._fd is not None:
             self._loop.add_reader(self._fd, self._read)
+            if self._paho.buffered:  # packets read before the pause: the socket may stay quiet
+                self._loop.call_soon(self._read)
         self._reading = True
 
     async def disconnect(self) -> None:
@@ -243,7 +245,10 @@ class MqttClient:
         return bool(self._paho.oversized)
 
     def _read(self) -> None:
+        """What the socket has, and every packet already buffered (a chunk holds many)."""
         self._step(self._paho.loop_read)
+        while self._paho.buffered and self._reading and not self.closed.is_set():
+            self._step(self._paho.loop_read)
 
     def _step(self, action: Callable[[], int]) -> None:
         """One of paho's loop calls; an error (or a malformed packet) closes the connection."""
