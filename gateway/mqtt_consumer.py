@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.collector import CollectorEmit, Totals
@@ -53,7 +53,9 @@ __all__ = ["MqttConsumer", "MqttSettings"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, bytes, bool], list[Sample]]  # (topic, payload, retained) -> samples
+# (topic, payload, retained) -> samples; awaited when it returns an awaitable (LoRaWAN: a
+# vendor codec decodes in its worker process)
+Handler = Callable[[str, bytes, bool], list[Sample] | Awaitable[list[Sample]]]
 BATCH_WINDOW_S = 0.1
 PAUSE_S = 0.025
 MAX_BATCH_BYTES = 16 * 2**20
@@ -255,7 +257,7 @@ class MqttConsumer:
             messages = await batch.take()
             samples: list[Sample] = []
             for message in messages:
-                samples += self._samples(message)
+                samples += await self._samples(message)
             if samples:
                 await emit(samples, collector=self.name, durable=True)
             await self.dead_letters.durable()  # bad messages too: with a full disk, unacked
@@ -264,10 +266,11 @@ class MqttConsumer:
                     client.ack(message.mid, message.qos)
             self.stats.acked += len(messages)
 
-    def _samples(self, message: Message) -> list[Sample]:
+    async def _samples(self, message: Message) -> list[Sample]:
         topic = message.topic
         try:
-            return self.handler(topic, bytes(message.payload), message.retain)
+            samples = self.handler(topic, bytes(message.payload), message.retain)
+            return samples if isinstance(samples, list) else await samples
         except Exception as error:  # the handler dead-letters bad input; this is a bug
             self.stats.failures += 1
             if self.stats.failures == 1 or self.stats.failures % 100 == 0:

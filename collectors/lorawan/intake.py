@@ -14,7 +14,7 @@ more is dead-lettered (`too_many_gateways`) instead of creating it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from collectors.lorawan.codecs import Fields, PayloadError
 from collectors.lorawan.samples import SensorInfo, UnknownDevice, samples_for, sensor_info
@@ -39,7 +39,7 @@ class LorawanIntake:
         tracker: UplinkTracker | None = None,
         *,
         max_gateways: int = MAX_GATEWAYS,
-        vendor: Mapping[str, Callable[[Uplink], Fields]] | None = None,
+        vendor: Mapping[str, Callable[[Uplink], Awaitable[Fields]]] | None = None,
         window: TimestampWindow | None = None,
     ) -> None:
         self.inventory = {eui.lower(): info for eui, info in inventory.items()}
@@ -50,10 +50,11 @@ class LorawanIntake:
         self.accepted = 0
         self.max_gateways = max_gateways
         self.gateways: set[str] = set()  # the gateway tag values written so far
-        self.vendor = vendor or {}  # decoders of the vendor-codec profiles
+        self.vendor = vendor or {}  # decoders of the vendor-codec profiles, awaited
 
-    def handle(self, topic: str, body: bytes) -> list[Sample]:
-        """Samples of one message; [] for a duplicate or bad input (counted, dead-lettered)."""
+    async def handle(self, topic: str, body: bytes) -> list[Sample]:
+        """Samples of one message; [] for a duplicate or bad input (counted, dead-lettered).
+        A vendor codec's decode is awaited (it runs in its worker process)."""
         try:
             uplink = self._parse(topic, body)
             self.refusals.window.check_ns(uplink.received_ns)
@@ -63,7 +64,9 @@ class LorawanIntake:
             if track is None:
                 self.refusals.count(DUPLICATE)
                 return []
-            samples = samples_for(uplink, track, {uplink.dev_eui: info}, self.vendor)
+            decode = self.vendor.get(info.profile)
+            fields = await decode(uplink) if decode else None
+            samples = samples_for(uplink, track, {uplink.dev_eui: info}, fields)
         except BadInput as error:
             return self.refusals.refuse(topic, body, str(error), error.kind)
         except (UplinkError, PayloadError, UnknownDevice) as error:

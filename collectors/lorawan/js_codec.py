@@ -1,14 +1,16 @@
-"""Vendor `decodeUplink(input)` codecs (The Things Network's device repository, ChirpStack v4)
-run in QuickJS (the `quickjs-ng` package) with a CPU-time and a memory limit per codec.
+"""The sandbox a vendor `decodeUplink(input)` codec (The Things Network's device repository,
+ChirpStack v4) runs in: QuickJS (the `quickjs-ng` package) with a CPU-time and a memory limit,
+inside a codec worker process (collectors/lorawan/codec_worker.py), never in the service.
 
-QuickJS was picked over V8 (mini-racer) by bench/lorawan_codecs.py: a decode costs about
-30 us of CPU in QuickJS and about 380 us in mini-racer (1 ms of wall time: its calls cross to
-V8's own thread), and a V8 isolate that hit its memory limit cannot be used again.
-QuickJS runs the call on the caller's thread; the limits are its own (an interrupt checks the
-CPU time, the allocator refuses past the heap limit), so a codec that loops or hoards is
-stopped within its limits, its uplink is refused with the reason, and the codec is loaded
-afresh (a hog's globals are gone) for the next uplink. A decode blocks the event loop for at
-most the time limit (50 ms by default).
+Each decode gets a fresh context (about 0.1 ms): nothing a codec keeps in its globals reaches
+the next uplink, whichever device sent it. In that context edumon's runner is made first: it
+keeps its own references to what it uses (JSON, Date, eval), freezes the error classes and pins
+the conversions of Object.prototype, then loads the codec's source and calls decodeUplink, all
+in ONE call under the limits. The runner turns whatever comes back or is thrown into text
+inside that call and returns only a string primitive: a codec's toString, getters or Proxy
+traps run under the limits or not at all. What can still leave the call is the engine's own
+error (interrupted, out of memory), whose class and conversions the codec can no longer touch.
+The worker process is the backstop for anything else (collectors/lorawan/codec_runtime.py).
 
 The codec sees `input = {bytes: [...], fPort, recvTime: Date}` and returns
 `{data: {...}, warnings: [...], errors: [...]}`; errors mean the uplink is refused.
@@ -16,25 +18,85 @@ The codec sees `input = {bytes: [...], fPort, recvTime: Date}` and returns
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import quickjs  # type: ignore[import-untyped]
 import yaml
 
-from collectors.lorawan.codecs import PayloadError
+MAX_OUTPUT = 64 * 1024  # characters of the codec's JSON output
+FAILED = "!"  # the runner's answer starts with it when the codec failed: "!kind reason"
 
-MAX_OUTPUT = 64 * 1024  # bytes of the codec's JSON output
-_ENTRY = "__edumon_decode"
-_WRAPPER = f"""
-function {_ENTRY}(text) {{
-  var input = JSON.parse(text);
-  input.recvTime = new Date(input.recvTime);
-  var output = decodeUplink(input);
-  return JSON.stringify(output === undefined ? null : output);
-}}
+# Evaluated first in each fresh context; its value is the runner, reachable from Python only.
+_RUNNER = r"""
+(function () {
+  "use strict";
+  var global = globalThis, stringify = JSON.stringify, parse = JSON.parse, DateOf = Date;
+  var evaluate = eval, define = Object.defineProperty, freeze = Object.freeze;
+  var describeOwn = Object.getOwnPropertyDescriptor;
+  var classes = [EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError,
+                 InternalError, AggregateError, Error];
+  var names = classes.map(function (kind) { return kind.name; });
+  classes.forEach(function (kind) {
+    ["prepareStackTrace", "stackTraceLimit"].forEach(function (name) {
+      if (describeOwn(kind, name)) {
+        define(kind, name, { value: undefined, writable: false, configurable: false });
+      }
+    });
+    freeze(kind.prototype);
+    freeze(kind);
+  });
+  ["toString", "valueOf", Symbol.toPrimitive].forEach(function (name) {
+    define(Object.prototype, name, { writable: false, configurable: false });
+  });
+
+  function className(value) {
+    for (var i = 0; i < classes.length; i++) {
+      if (value instanceof classes[i]) { return names[i]; }
+    }
+    return "an object";
+  }
+  function failed(kind, error) {
+    var text = "threw a " + typeof error;
+    if (typeof error === "string") {
+      text = "threw " + error;
+    } else if (error !== null && typeof error === "object") {
+      var slot = describeOwn(error, "message");
+      var name = className(error);
+      var message = slot && typeof slot.value === "string" ? slot.value : "";
+      if (name === "InternalError" && message === "out of memory") { kind = "codec_memory"; }
+      if (name !== "Error" && message.indexOf("stack") >= 0) { kind = "codec_stack"; }
+      text = "threw " + name + ": " + message;
+    }
+    return "!" + kind + " " + text.substring(0, 200);
+  }
+
+  return function run(source, text) {
+    try {
+      evaluate(source);
+    } catch (error) {
+      return failed("codec_load", error);
+    }
+    var decode = global.decodeUplink;
+    if (typeof decode !== "function") {
+      return "!codec_load does not define decodeUplink(input)";
+    }
+    if (text === "") { return ""; }
+    try {
+      var input = parse(text);
+      input.recvTime = new DateOf(input.recvTime);
+      var output = decode(input);
+      var json = stringify(output === undefined ? null : output);
+      return typeof json === "string" ? json : "!codec_output returned " + typeof output;
+    } catch (error) {
+      return failed("codec_error", error);
+    }
+  };
+})()
 """
+_ENGINE_ERRORS = {
+    "InternalError: interrupted": "codec_timeout",
+    "InternalError: out of memory": "codec_memory",
+}
 
 
 class CodecLoadError(ValueError):
@@ -56,72 +118,24 @@ def codec_source(path: Path) -> str:
         raise CodecLoadError(f"cannot read {path}: {error}") from error
 
 
-class JsCodec:
-    def __init__(self, name: str, source: str, *, time_limit_s: float, memory_bytes: int) -> None:
-        self.name = name
-        self.source = source
-        self.time_limit_s = time_limit_s
-        self.memory_bytes = memory_bytes
-        self.reloads = 0  # fresh contexts after a limit was hit
-        self._decode = self._load()
-
-    def _load(self) -> Any:
-        context = quickjs.Context()
-        context.set_memory_limit(self.memory_bytes)
-        context.set_time_limit(self.time_limit_s)
-        try:
-            context.eval(self.source)
-            context.eval(_WRAPPER)
-            defined = context.eval("typeof decodeUplink") == "function"
-        except quickjs.JSException as error:
-            raise CodecLoadError(f"codec {self.name}: {_first_line(error)}") from error
-        if not defined:
-            raise CodecLoadError(f"codec {self.name} does not define decodeUplink(input)")
-        return context.get(_ENTRY)
-
-    def decode(self, payload: bytes, f_port: int, received_ns: int) -> dict[str, Any]:
-        """The codec's `data`; PayloadError with the reason otherwise."""
-        text = json.dumps(
-            {"bytes": list(payload), "fPort": f_port, "recvTime": received_ns // 1_000_000}
-        )
-        try:
-            result = self._decode(text)
-        except quickjs.StackOverflow as error:
-            raise self._stopped("codec_stack", f"stack overflow: {_first_line(error)}") from error
-        except quickjs.JSException as error:
-            message = _first_line(error)
-            if message == "InternalError: interrupted":
-                raise self._stopped(
-                    "codec_timeout", f"stopped after {self.time_limit_s:g} s of CPU time"
-                ) from error
-            if message == "InternalError: out of memory":
-                raise self._stopped(
-                    "codec_memory", f"stopped at its {self.memory_bytes} byte heap limit"
-                ) from error
-            raise PayloadError(f"codec {self.name} threw {message:.200}", "codec_error") from error
-        return _data(self.name, result)
-
-    def _stopped(self, kind: str, reason: str) -> PayloadError:
-        self._decode = self._load()
-        self.reloads += 1
-        return PayloadError(f"codec {self.name} {reason}", kind)
-
-
-def _data(name: str, result: object) -> dict[str, Any]:
-    if not isinstance(result, str) or len(result) > MAX_OUTPUT:
-        raise PayloadError(f"codec {name} returned more than {MAX_OUTPUT} bytes", "codec_output")
-    output = json.loads(result)
-    if not isinstance(output, dict):
-        raise PayloadError(f"codec {name} returned {output!r:.60}, not an object", "codec_output")
-    errors = output.get("errors")
-    if errors:
-        raise PayloadError(f"codec {name} reports errors: {errors!r:.200}", "codec_error")
-    data = output.get("data")
-    if not isinstance(data, dict):
-        raise PayloadError(f"codec {name} returned no data object", "codec_output")
-    return data
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error)
-    return text.splitlines()[0] if text else type(error).__name__
+def run_codec(source: str, text: str, *, time_limit_s: float, memory_bytes: int) -> str:
+    """The codec's output as JSON text, or FAILED + "kind reason". `text` is the input as JSON;
+    "" only loads the codec (an empty answer: it defines decodeUplink). Runs JavaScript: call it
+    in a codec worker process only."""
+    context = quickjs.Context()
+    context.set_memory_limit(memory_bytes)
+    context.set_time_limit(time_limit_s)
+    try:
+        answer = context.eval(_RUNNER)(source, text)
+    except quickjs.StackOverflow:
+        return f"{FAILED}codec_stack stack overflow"
+    except quickjs.JSException as error:  # the engine's own error: its text is safe to read
+        message = str(error).split("\n", 1)[0]
+        return f"{FAILED}{_ENGINE_ERRORS.get(message, 'codec_error')} {message[:200]}"
+    except UnicodeDecodeError:  # a JavaScript string that is not UTF-8 (a lone surrogate)
+        return f"{FAILED}codec_output returned text that is not UTF-8"
+    if not isinstance(answer, str):  # the runner returns strings only
+        return f"{FAILED}codec_error the sandbox answered {type(answer).__name__}"
+    if len(answer) > MAX_OUTPUT:
+        return f"{FAILED}codec_output returned more than {MAX_OUTPUT} characters"
+    return answer

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from collectors.lorawan.config import LorawanSensor, LorawanSettings
 from collectors.lorawan.intake import DUPLICATE, LorawanIntake
 from collectors.lorawan.samples import SensorInfo
-from collectors.lorawan.vendor import vendor_decoders
+from collectors.lorawan.vendor import VendorDecoder, quarantine_totals, vendor_decoders
 from collectors.lorawan.vendor_config import model_problems
 from gateway.collector import (
     Collector,
@@ -39,12 +39,29 @@ def lorawan_intake(config: EdumonConfig) -> LorawanIntake:
         settings.models,
         time_limit_s=settings.codec_time_limit_s,
         memory_bytes=settings.codec_memory,
+        budget_s=settings.codec_budget_s,
+        quarantine_s=settings.codec_quarantine_s,
     )
     return LorawanIntake(sensors, dead_letters, vendor=vendor, window=config.service.timestamps)
 
 
+def vendor_of(intake: LorawanIntake) -> dict[str, VendorDecoder]:
+    return {name: d for name, d in intake.vendor.items() if isinstance(d, VendorDecoder)}
+
+
+def close_codec_workers(intake: LorawanIntake) -> None:
+    for decoder in vendor_of(intake).values():
+        decoder.codec.close()
+
+
+async def stop_codec_workers(intake: LorawanIntake) -> None:
+    for decoder in vendor_of(intake).values():
+        await decoder.codec.stop()
+
+
 def intake_totals(intake: LorawanIntake) -> Totals:
     totals: dict[tuple[str, str], int] = {("accepted", ""): intake.accepted}
+    totals.update(quarantine_totals(vendor_of(intake)))
     for kind, n in intake.counts.items():
         totals[
             "duplicate" if kind == DUPLICATE else "rejected", "" if kind == DUPLICATE else kind
@@ -55,7 +72,7 @@ def intake_totals(intake: LorawanIntake) -> Totals:
 def open_lorawan(context: CollectorContext) -> Collector:
     config = context.config
     intake = lorawan_intake(config)
-    return mqtt_collector(
+    collector = mqtt_collector(
         config,
         NAME,
         topics=TOPICS,
@@ -65,6 +82,8 @@ def open_lorawan(context: CollectorContext) -> Collector:
         silence_s=config.settings_of(NAME, LorawanSettings).silence_s,
         measurements=("environment", "lorawan"),
     )
+    collector.close = lambda: close_codec_workers(intake)
+    return collector
 
 
 def dev_eui_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from collectors.lorawan.codecs import (
@@ -63,16 +63,16 @@ def samples_for(
     uplink: Uplink,
     track: TrackResult,
     inventory: Mapping[str, SensorInfo],
-    vendor: Mapping[str, Callable[[Uplink], Fields]] | None = None,
+    vendor_fields: Fields | None = None,
 ) -> list[Sample]:
-    """`vendor`: decoders of the profiles that vendor codecs decode (collectors/lorawan/vendor.py),
-    which are environment sensors."""
+    """`vendor_fields`: what a vendor codec decoded (collectors/lorawan/vendor.py) for a
+    profile it decodes; such sensors are environment sensors. Other profiles are decoded here."""
     info = sensor_info(uplink, inventory)
-    decode = (vendor or {}).get(info.profile)
-    fields = decode(uplink) if decode else payload_fields(uplink, info.profile)
+    vendor = vendor_fields is not None
+    fields = vendor_fields if vendor_fields is not None else payload_fields(uplink, info.profile)
     at = uplink.received_ns
     samples: list[Sample] = []
-    if info.profile == ENV_SENSOR or decode:
+    if info.profile == ENV_SENSOR or vendor:
         tags = {"site": info.site, "room": info.room, "device": info.device}
         samples.append(Sample("environment", tags, dict(fields), at))
     elif info.profile == EXHIBIT_NODE:

@@ -1,19 +1,20 @@
 """Decoders of the vendor-codec device models: the network server's decoded object when it
-maps to environment fields, else the model's codec run on the uplink's bytes."""
+maps to environment fields, else the model's codec run on the uplink's bytes (in its worker
+process, awaited: collectors/lorawan/codec_runtime.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from collectors.lorawan.codec_runtime import CpuBudget, JsCodec
 from collectors.lorawan.codecs import Fields, PayloadError
-from collectors.lorawan.js_codec import JsCodec
 from collectors.lorawan.uplink import Uplink
 from collectors.lorawan.vendor_config import VendorModel, codec_path, load_codec
 from collectors.lorawan.vendor_fields import Source, map_fields
 
-ProfileDecoder = Callable[[Uplink], Fields]
+ProfileDecoder = Callable[[Uplink], Awaitable[Fields]]
 
 
 @dataclass
@@ -22,13 +23,13 @@ class VendorDecoder:
     codec: JsCodec
     sources: Mapping[str, Source]
 
-    def __call__(self, uplink: Uplink) -> Fields:
+    async def __call__(self, uplink: Uplink) -> Fields:
         if uplink.decoded is not None:
             try:
                 return map_fields(self.model, uplink.decoded, self.sources)
             except PayloadError:
                 pass  # a foreign or broken server-side codec: the bytes are the truth
-        data = self.codec.decode(uplink.payload, uplink.f_port, uplink.received_ns)
+        data = await self.codec.decode(uplink.payload, uplink.f_port, uplink.received_ns)
         return map_fields(self.model, data, self.sources)
 
 
@@ -38,13 +39,29 @@ def vendor_decoders(
     *,
     time_limit_s: float,
     memory_bytes: int,
-) -> dict[str, ProfileDecoder]:
-    """One decoder per model, its codec loaded once (config checks proved it loads)."""
+    budget_s: float,
+    quarantine_s: float,
+) -> dict[str, VendorDecoder]:
+    """One decoder per model, its codec checked once (config checks proved it loads)."""
     return {
         name: VendorDecoder(
             name,
-            load_codec(name, codec_path(codec_dir, model.codec), time_limit_s, memory_bytes),
+            load_codec(
+                name,
+                codec_path(codec_dir, model.codec),
+                time_limit_s,
+                memory_bytes,
+                CpuBudget(budget_s, quarantine_s),
+            ),
             model.fields,
         )
         for name, model in models.items()
+    }
+
+
+def quarantine_totals(decoders: Mapping[str, VendorDecoder]) -> dict[tuple[str, str], int]:
+    """How often each model was quarantined (/metrics, /healthz, the CodecQuarantined rule)."""
+    return {
+        ("codec_quarantines", name): decoder.codec.budget.quarantines
+        for name, decoder in decoders.items()
     }

@@ -16,14 +16,18 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from collectors.lorawan.codec_runtime import WORKER_SLACK_S, CpuBudget, JsCodec
+from collectors.lorawan.codec_worker import load_answer
 from collectors.lorawan.codecs import CODECS
-from collectors.lorawan.js_codec import CodecLoadError, JsCodec, codec_source
+from collectors.lorawan.js_codec import CodecLoadError, codec_source
 from collectors.lorawan.vendor_fields import SourceSpec, environment_fields
 from gateway.inventory import Section, Slug, raw_devices
 from gateway.yaml_lines import Path as KeyPath
 
 DEFAULT_TIME_LIMIT_S = 0.05  # of CPU per uplink; vendor codecs take about 0.1 ms
 DEFAULT_MEMORY = 8 * 2**20
+DEFAULT_BUDGET_S = 0.25  # of CPU per second and model, for all its decodes
+DEFAULT_QUARANTINE_S = 60.0
 
 
 class VendorModel(Section):
@@ -35,6 +39,7 @@ class VendorModel(Section):
 CodecDir = Path | None
 Models = dict[Slug, VendorModel]
 TimeLimit = Annotated[float, Field(gt=0, le=5)]
+Budget = Annotated[float, Field(gt=0, le=4)]
 
 
 def codec_path(codec_dir: str | Path | None, codec: str) -> Path:
@@ -46,8 +51,21 @@ def load_codec(
     path: Path,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     memory_bytes: int = DEFAULT_MEMORY,
+    budget: CpuBudget | None = None,
 ) -> JsCodec:
-    return JsCodec(name, codec_source(path), time_limit_s=time_limit_s, memory_bytes=memory_bytes)
+    """The model's codec, loaded once in a worker of its own to check that it defines
+    decodeUplink (CodecLoadError otherwise); its decodes start their own worker."""
+    source = codec_source(path)
+    answer = load_answer(source, time_limit_s, memory_bytes, WORKER_SLACK_S + 10 * time_limit_s)
+    if answer:
+        raise CodecLoadError(f"codec {name} {answer.partition(' ')[2]}")
+    return JsCodec(
+        name,
+        source,
+        time_limit_s=time_limit_s,
+        memory_bytes=memory_bytes,
+        budget=budget or CpuBudget(DEFAULT_BUDGET_S, DEFAULT_QUARANTINE_S),
+    )
 
 
 def model_problems(data: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:

@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from collectors.lorawan.config import LorawanSensor
-from collectors.lorawan.plugin import lorawan_intake
+from collectors.lorawan.plugin import lorawan_intake, stop_codec_workers
 from collectors.mqtt.plugin import telemetry_intake
 from collectors.probes.config import ProbeTarget
 from collectors.probes.stats import burst_fields
@@ -128,6 +128,7 @@ class History:
         finally:
             self.fleet.close()
             sockets.close()
+            await stop_codec_workers(self.lorawan)
         return self.written
 
     def _transitions(self, t: int) -> None:
@@ -166,7 +167,7 @@ class History:
                 except CollectorError as error:
                     out += error.samples
         if (t - s.first) % s.sensor_interval_s == 0:
-            out += self._sensor_uplinks(t)
+            out += await self._sensor_uplinks(t)
         return out
 
     def _down_sites(self, t: int) -> set[str | None]:
@@ -222,8 +223,8 @@ class History:
         samples = self.telemetry.handle(device.status_topic, text.encode(), retained=True)
         return [replace(sample, time_ns=t * 10**9) for sample in samples]
 
-    def _sensor_uplinks(self, t: int) -> list[Sample]:
-        out = []
+    async def _sensor_uplinks(self, t: int) -> list[Sample]:
+        out: list[Sample] = []
         silent = {(e.site, e.device) for e in self.scenario.active("sensor_silent", t)}
         stamp = datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
         for sensor in self.sensors:
@@ -236,7 +237,7 @@ class History:
                 event = chirpstack_event(sensor, f_cnt, data, f_port, 1) | {"time": stamp}
             else:
                 event = tts_event(sensor, f_cnt, data, f_port, 1) | {"received_at": stamp}
-            out += self.lorawan.handle(topic_of(sensor), json.dumps(event).encode())
+            out += await self.lorawan.handle(topic_of(sensor), json.dumps(event).encode())
         return out
 
     async def _emit(self, samples: list[Sample]) -> None:

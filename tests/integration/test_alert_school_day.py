@@ -107,7 +107,7 @@ class Day:
             for _, s in config.devices("lorawan_sensor")
         ]
 
-    def step(self, step: int) -> None:
+    async def step(self, step: int) -> None:
         """Everything but the switches' polls, in the order the day is simulated."""
         now = self.clock.now
         for device in self.devices:
@@ -120,7 +120,7 @@ class Day:
                 f_port, data = payload(sensor, f_cnt, now)
                 event = chirpstack_event(sensor, f_cnt, data, f_port, gateways=2)
                 self.engine.observe(
-                    self.lorawan.handle(topic_of(sensor), json.dumps(event).encode())
+                    await self.lorawan.handle(topic_of(sensor), json.dumps(event).encode())
                 )
         self.engine.tick()
 
@@ -160,7 +160,7 @@ async def simulate_days(tmp_path: Path, overheats: Sequence[str | None]) -> list
                 for job in targets:
                     await scheduler.poll_once(poller, job.target, job.schedule)
             for day in days:
-                day.step(step)
+                await day.step(step)
     finally:
         fleet.close()
     for day in days:

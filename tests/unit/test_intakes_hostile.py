@@ -4,6 +4,7 @@ dead letter with its reason; never neither, never an exception."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 from collections.abc import Iterator
@@ -94,14 +95,14 @@ def test_band_must_be_one_of_the_contract(telemetry: TelemetryIntake) -> None:
     assert {s.tags["band"] for s in samples} == BANDS
 
 
-def test_lorawan_gateway_ids_beyond_the_cap_are_dead_lettered(tmp_path: Path) -> None:
+async def test_lorawan_gateway_ids_beyond_the_cap_are_dead_lettered(tmp_path: Path) -> None:
     intake = LorawanIntake(INVENTORY, DeadLetterFile(tmp_path / "l.jsonl"), max_gateways=3)
     for n in range(10):
         event = json.loads(json.dumps(CHIRPSTACK_UP))
         event["deduplicationId"] = f"dedup-{n}"
         event["fCnt"] = 100 + n
         event["rxInfo"] = [{"gatewayId": f"gw{n}", "rssi": -60, "snr": 5}]
-        intake.handle(CS_TOPIC, json.dumps(event).encode())
+        await intake.handle(CS_TOPIC, json.dumps(event).encode())
     assert intake.gateways == {"gw0", "gw1", "gw2"}
     assert intake.counts == {"too_many_gateways": 7}
     assert intake.accepted == 3
@@ -197,7 +198,7 @@ def test_lorawan_stores_or_dead_letters_every_message(
 ) -> None:
     topic, payload = message
     intake = LorawanIntake(INVENTORY, DeadLetterFile(scratch / "lorawan.jsonl"))
-    samples = intake.handle(topic, payload)
+    samples = asyncio.run(intake.handle(topic, payload))
     assert (bool(samples), intake.dead_letters.count) in ((True, 0), (False, 1))
     assert "internal_error" not in intake.counts  # every reject has a typed reason
     assert encodable(samples)

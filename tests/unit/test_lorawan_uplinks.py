@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
@@ -313,8 +314,8 @@ def intake(tmp_path: Path) -> LorawanIntake:
     return LorawanIntake(INVENTORY, DeadLetterFile(tmp_path / "lorawan.jsonl"))
 
 
-def test_intake_chirpstack_environment_and_radio(intake: LorawanIntake) -> None:
-    samples = intake.handle(CS_TOPIC, body(CHIRPSTACK_UP))
+async def test_intake_chirpstack_environment_and_radio(intake: LorawanIntake) -> None:
+    samples = await intake.handle(CS_TOPIC, body(CHIRPSTACK_UP))
     env, radio = samples
     assert env.measurement == "environment"
     assert env.tags == {"site": "school-01", "room": "room-101", "device": "env-101"}
@@ -336,8 +337,8 @@ def test_intake_chirpstack_environment_and_radio(intake: LorawanIntake) -> None:
     assert intake.counts == {}
 
 
-def test_intake_tts_exhibit(intake: LorawanIntake) -> None:
-    exhibit, radio = intake.handle(TTS_TOPIC, body(TTS_UP))
+async def test_intake_tts_exhibit(intake: LorawanIntake) -> None:
+    exhibit, radio = await intake.handle(TTS_TOPIC, body(TTS_UP))
     assert exhibit.measurement == "exhibit"
     assert exhibit.tags == {
         "site": "science-centre",
@@ -350,21 +351,21 @@ def test_intake_tts_exhibit(intake: LorawanIntake) -> None:
     assert radio.fields["rssi"] == -95
 
 
-def test_intake_prefers_valid_decoded_object_and_falls_back_to_bytes(
+async def test_intake_prefers_valid_decoded_object_and_falls_back_to_bytes(
     intake: LorawanIntake,
 ) -> None:
     decoded = changed(CHIRPSTACK_UP, "object", {"co2_ppm": 999, "temp_c": 20.0})
-    env, _ = intake.handle(CS_TOPIC, body(decoded))
+    env, _ = await intake.handle(CS_TOPIC, body(decoded))
     assert env.fields == {"co2_ppm": 999, "temp_c": 20.0}
     foreign = changed(CHIRPSTACK_UP, "object", {"co2": "high"})
     foreign["deduplicationId"] = "another-fake-dedup-id"
-    env, _ = intake.handle(CS_TOPIC, body(foreign))
+    env, _ = await intake.handle(CS_TOPIC, body(foreign))
     assert env.fields["co2_ppm"] == 415
 
 
-def test_intake_duplicate_is_counted_not_dead_lettered(intake: LorawanIntake) -> None:
-    assert intake.handle(CS_TOPIC, body(CHIRPSTACK_UP))
-    assert intake.handle(CS_TOPIC, body(CHIRPSTACK_UP)) == []
+async def test_intake_duplicate_is_counted_not_dead_lettered(intake: LorawanIntake) -> None:
+    assert await intake.handle(CS_TOPIC, body(CHIRPSTACK_UP))
+    assert await intake.handle(CS_TOPIC, body(CHIRPSTACK_UP)) == []
     assert intake.counts == {"duplicate": 1}
     assert intake.dead_letters.count == 0
 
@@ -390,10 +391,10 @@ def test_intake_duplicate_is_counted_not_dead_lettered(intake: LorawanIntake) ->
         ("edumon/school-01/ap/ap-1/state", body(CHIRPSTACK_UP), "unknown_topic"),
     ],
 )
-def test_intake_bad_input_is_counted_and_dead_lettered(
+async def test_intake_bad_input_is_counted_and_dead_lettered(
     intake: LorawanIntake, topic: str, raw: bytes, kind: str
 ) -> None:
-    assert intake.handle(topic, raw) == []
+    assert await intake.handle(topic, raw) == []
     assert intake.counts == {kind: 1}
     (letter,) = intake.dead_letters.read()
     assert letter["source"] == "lorawan"
@@ -446,7 +447,7 @@ def test_intake_never_raises_and_never_drops_silently(
     intake.dead_letters.path.unlink(missing_ok=True)
     before = intake.dead_letters.count
     for _ in range(2):  # the second delivery is a duplicate or a second dead letter
-        samples = intake.handle(topic, raw)
+        samples = asyncio.run(intake.handle(topic, raw))
         assert all(s.measurement in ("environment", "exhibit", "lorawan") for s in samples)
     rejected = sum(n for kind, n in intake.counts.items() if kind != "duplicate")
     assert "internal_error" not in intake.counts
