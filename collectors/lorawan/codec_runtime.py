@@ -127,6 +127,7 @@ class JsCodec:
         self.memory_bytes = memory_bytes
         self.budget = budget
         self.worker = CodecWorker(source, time_limit_s, memory_bytes)
+        self.cpu_s = 0.0  # all its decodes took, in its worker
 
     async def decode(self, payload: bytes, f_port: int, received_ns: int) -> dict[str, Any]:
         """The codec's `data`; PayloadError with the reason otherwise."""
@@ -147,6 +148,7 @@ class JsCodec:
         return self._data(answer)
 
     def _charge(self, cpu_s: float) -> None:
+        self.cpu_s += cpu_s
         if self.budget.charge(cpu_s):
             log.warning(
                 "codec %s: over its CPU budget of %g s per second; quarantined for %g s",

@@ -4,21 +4,30 @@ MQTT integrations (ChirpStack v4, The Things Stack v3) on edumon's broker."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from collectors.lorawan.config import LorawanSensor, LorawanSettings
 from collectors.lorawan.intake import DUPLICATE, LorawanIntake
 from collectors.lorawan.samples import SensorInfo
-from collectors.lorawan.vendor import VendorDecoder, quarantine_totals, vendor_decoders
+from collectors.lorawan.vendor import (
+    VendorDecoder,
+    in_quarantine,
+    quarantine_totals,
+    quarantine_warning,
+    vendor_decoders,
+)
 from collectors.lorawan.vendor_config import model_problems
 from gateway.collector import (
     Collector,
     CollectorContext,
+    CollectorEmit,
     CollectorPlugin,
     RawData,
     Totals,
 )
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
+from gateway.intake_health import CollectorHealth
 from gateway.inventory import raw_devices, repeated_values
 from gateway.mqtt_stream import mqtt_collector
 from gateway.yaml_lines import Path as KeyPath
@@ -82,6 +91,15 @@ def open_lorawan(context: CollectorContext) -> Collector:
         silence_s=config.settings_of(NAME, LorawanSettings).silence_s,
         measurements=("environment", "lorawan"),
     )
+    [stream] = collector.streams
+
+    async def run(emit: CollectorEmit, health: CollectorHealth) -> None:
+        decoders = vendor_of(intake)
+        health.add_field("codecs_quarantined", lambda: len(in_quarantine(decoders)))
+        health.add_warning("codecs", lambda: quarantine_warning(decoders))
+        await stream.run(emit, health)
+
+    collector.streams = [replace(stream, run=run)]
     collector.close = lambda: close_codec_workers(intake)
     return collector
 

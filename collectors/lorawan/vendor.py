@@ -59,8 +59,19 @@ def vendor_decoders(
     }
 
 
+def in_quarantine(decoders: Mapping[str, VendorDecoder]) -> list[str]:
+    """The models in quarantine now (the CodecQuarantined rule counts them)."""
+    return [name for name, decoder in decoders.items() if decoder.codec.budget.left_s()]
+
+
+def quarantine_warning(decoders: Mapping[str, VendorDecoder]) -> str | None:
+    """What makes the LoRaWAN component `degraded` in /healthz while a model is quarantined."""
+    names = in_quarantine(decoders)
+    return f"codec quarantined (over its CPU budget): {', '.join(names)}" if names else None
+
+
 def quarantine_totals(decoders: Mapping[str, VendorDecoder]) -> dict[tuple[str, str], int]:
-    """How often each model was quarantined (/metrics, /healthz, the CodecQuarantined rule)."""
+    """How often each model was quarantined (/metrics, /healthz)."""
     return {
         ("codec_quarantines", name): decoder.codec.budget.quarantines
         for name, decoder in decoders.items()
