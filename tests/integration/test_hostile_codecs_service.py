@@ -32,7 +32,7 @@ from tests.integration.test_hostile_service import edumon  # noqa: F401 - the fi
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CODECS = Path(__file__).resolve().parents[1] / "fixtures" / "codecs" / "vendor"
 TIME_LIMIT_S = 0.1  # CPU per decode
-BUDGET_S = 0.5  # CPU per second and model
+BUDGET_S = 0.2  # CPU per second and model
 HOSTILE = {  # device -> its bad frame's dead letter
     SimSensor("70b3d57ed0090001", "tostring-1", "throws-looping-tostring", "chirpstack"): (
         "codec_error"
@@ -183,11 +183,12 @@ async def test_hostile_codecs_cannot_hang_or_starve_the_service(
             await publish(client, b, f_cnt, b"\x01\x02\xbc")  # 700 ppm
             await room_uplink()
             await asyncio.sleep(0.5)
-        for f_cnt in range(1, SLOW_UPLINKS + 1):  # ~80 ms of CPU each, 30 a second
+        # ~80 ms of CPU each, all at once: decoded back to back, its worker takes far more
+        # than 0.2 s of CPU a second, even on a busy machine
+        for f_cnt in range(1, SLOW_UPLINKS + 1):
             await publish(client, SLOW, f_cnt, b"\x01\x01\xf4\x02")
             if f_cnt % 6 == 0:
                 await room_uplink()
-            await asyncio.sleep(1 / 30)
 
         def all_handled() -> bool:
             kinds = dead_letter_kinds(tmp_path / "state")
@@ -221,7 +222,7 @@ async def test_hostile_codecs_cannot_hang_or_starve_the_service(
         assert values[sensor.name] == [ROUNDS, 500, 500]  # every good frame after a bad one
     a, b = REMEMBERS
     assert values[a.name] == [ROUNDS, 500, 500] and values[b.name] == [ROUNDS, 700, 700]
-    assert set(kinds[SLOW.name]) == {"codec_quarantined"} and len(kinds[SLOW.name]) >= 10
+    assert set(kinds[SLOW.name]) == {"codec_quarantined"}  # once past its budget, every one
     assert values[ROOM.name][0] == room_sent and ROOM.name not in kinds  # the other model flowed
     assert 'outcome="codec_quarantines",reason="slow"} 1.0' in metrics
     assert lorawan["status"] == "degraded" and "quarantined" in lorawan["detail"]
