@@ -6,6 +6,11 @@ makes `emit` wait (counted), it never drops. The sink (the writer's spool append
 the local disk, so a collector never waits on the database. `emit(..., durable=True)` returns
 only once the samples are fsynced, for sources that must ack after persisting (MQTT QoS 1);
 such a source can also be held back, so it first waits for `room` in the spool (its cap).
+
+A sink that fails with a storage error (an OSError or SpoolError: a full disk, an I/O error, no
+file handles) keeps the batch and retries it until it goes through, while the queue pushes back
+on the collectors. Any other exception is a bug: it is logged with its traceback, the batch is
+dead-lettered (source `pipeline`, one record per sample) and counted, and the queue moves on.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.deadletter import DeadLetterFile
 from gateway.log_limit import LogLimit
 from gateway.metrics import Metrics
 from gateway.sample import Sample
+from gateway.storage.spool import SpoolError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,7 @@ class Pipeline:
         self,
         sink: Sink,
         metrics: Metrics,
+        dead_letters: DeadLetterFile,
         *,
         max_queued_samples: int = 200_000,
         batch_size: int = 5000,
@@ -67,6 +75,7 @@ class Pipeline:
         # first, so the sources that can hold back (MQTT) pause while the others fill the rest
         self._room = room
         self._metrics = metrics
+        self._dead_letters = dead_letters
         self.max_queued_samples = max_queued_samples
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
@@ -171,7 +180,7 @@ class Pipeline:
             try:
                 await self._sink(batch, held=held, sources=sources)
                 break
-            except Exception as error:
+            except (OSError, SpoolError) as error:
                 # e.g. disk full: keep the batch, let the queue fill and push back on collectors
                 self.sink_error = str(error)
                 if (skipped := self._sink_log.take()) is not None:
@@ -184,6 +193,9 @@ class Pipeline:
                         skipped,
                     )
                 await asyncio.sleep(self.sink_retry_s)
+            except Exception as error:
+                await self._dead_letter(batch, error)
+                break
         if self.sink_error is not None:
             log.warning("persisting samples again")
             self.sink_error = None
@@ -193,6 +205,16 @@ class Pipeline:
         for item in taken:
             if item.done is not None and not item.done.done():
                 item.done.set_result(None)
+
+    async def _dead_letter(self, batch: list[Sample], error: Exception) -> None:
+        """A bug in the sink: retrying the batch would fail the same way for ever. Its durable
+        emitters return once the dead letters are on disk (what they acknowledge)."""
+        log.exception("storing %d samples failed with a bug; they are dead-lettered", len(batch))
+        reason = f"sink_error: {type(error).__name__}: {error}"
+        for sample in batch:
+            self._dead_letters.add(source="pipeline", reason=reason, raw=repr(sample))
+        self._metrics.dead_letters.labels(reason="sink_error").inc(len(batch))
+        await self._dead_letters.durable(self.sink_retry_s)
 
     def close(self) -> None:
         """Refuse new samples; `run` flushes what is queued, then returns."""

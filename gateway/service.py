@@ -74,6 +74,7 @@ class Service:
         self.pipeline = Pipeline(
             self.writer.accept,
             self.metrics,
+            self.dead_letters,
             batch_size=config.influxdb.batch_size,
             flush_interval_s=config.influxdb.flush_interval_s,
             room=self.spool.wait_for_room,
@@ -83,7 +84,11 @@ class Service:
         self.health.register("writer", self._writer_health)
         self.health.register("pipeline", self._pipeline_health)
         tags = device_tags(plugins)
-        self.alerting = Alerting(config, self.metrics, tags)
+        self.cluster: ClusterNode | None = None
+        if config.cluster is not None:
+            self.cluster = ClusterNode(membership_of(config.cluster))
+        fence = self.cluster.may_alert if self.cluster is not None else None
+        self.alerting = Alerting(config, self.metrics, tags, fence)
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
         self.status = StatusBoard(config, self.alerting.engine, self._components, tags)
@@ -93,9 +98,8 @@ class Service:
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda: self.alerting.run(self.emit))
         self.started = asyncio.Event()
-        self.cluster: ClusterNode | None = None
-        if config.cluster is not None:
-            cluster = self.cluster = ClusterNode(membership_of(config.cluster))
+        if self.cluster is not None:
+            cluster = self.cluster
             self.health.register("cluster", cluster.membership.health)
             self.add_task("cluster", lambda: cluster.run(self.emit, holds))
         context = CollectorContext(config, self.metrics)
