@@ -35,8 +35,8 @@ class DeviceClock:
 
 class ExhibitSensors:
     """Interactions from a button/beam pin interrupt, errors counted by the exhibit code
-    (`note_error`), MCU temperature where the port exposes it, and cpu_pct as the busy share
-    of the main loop (MicroPython has no CPU accounting)."""
+    (`note_error`), MCU temperature where the port exposes it (None otherwise), and cpu_pct
+    as the busy share of the main loop (MicroPython has no CPU accounting)."""
 
     def __init__(self, interaction_pin=None):
         self.interactions = 0
@@ -67,16 +67,22 @@ class ExhibitSensors:
 
 
 def _mcu_temperature():
+    """The MCU's own temperature in degC, or None for no reading (no sensor on this port, or
+    the read failed): a failed sensor must not look like 0.0 degC."""
     try:
         import esp32
 
-        return float(esp32.mcu_temperature())
-    except (ImportError, AttributeError):
+        if hasattr(esp32, "mcu_temperature"):
+            return float(esp32.mcu_temperature())
+    except ImportError:
         pass
+    except Exception as error:
+        print(f"temperature: {error!r}")
+        return None
     try:  # RP2040: ADC channel 4 is the internal sensor
         import machine
 
         volts = machine.ADC(4).read_u16() * 3.3 / 65535
         return 27 - (volts - 0.706) / 0.001721
-    except Exception:
-        return 0.0
+    except Exception:  # not an RP2040 (no ADC 4), or the read failed
+        return None

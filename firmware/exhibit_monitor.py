@@ -12,7 +12,8 @@ with shims and under MicroPython-WebAssembly:
     mqtt_factory  () -> umqtt.simple.MQTTClient-like, not yet connected
     wdt           machine.WDT-like: feed()
     clock         monotonic() seconds for timers, unix() seconds for `ts`
-    sensors       read() -> {"interactions", "errors", "temp_c", "cpu_pct"}
+    sensors       read() -> {"interactions", "errors", "temp_c", "cpu_pct"}; temp_c None
+                  for no reading (it is left out of the health message then)
 Only `main()` imports the MicroPython modules.
 """
 
@@ -40,10 +41,11 @@ def health_payload(ts, reading, fw):
     body = {
         "interactions": int(reading["interactions"]),
         "errors": int(reading["errors"]),
-        "temp_c": round(float(reading["temp_c"]), 2),
         "cpu_pct": round(float(reading["cpu_pct"]), 1),
         "fw": fw,
     }
+    if reading.get("temp_c") is not None:  # None: no reading (no sensor, or it failed)
+        body["temp_c"] = round(float(reading["temp_c"]), 2)
     if ts >= MIN_VALID_UNIX:
         body["ts"] = int(ts)
     return json.dumps(body).encode()
