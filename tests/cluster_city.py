@@ -44,6 +44,7 @@ class Instance:
     port: int
     process: subprocess.Popen[str] | None = None
     log: list[str] = field(default_factory=list)
+    paused: bool = False
 
     def start(self) -> None:
         self.process = start_edumon(self.config, self.port)
@@ -57,7 +58,20 @@ class Instance:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets and its state but does nothing."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
     def stop(self) -> None:
+        if self.paused:
+            self.resume()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -155,13 +169,13 @@ sites:
         return next(i for i in self.instances if i.member == member)
 
     async def all_see(self, members: set[str], timeout_s: float = 30) -> None:
-        """Until every running instance lists exactly `members`."""
+        """Until every running instance (not paused) lists exactly `members`."""
         deadline = time.monotonic() + timeout_s
         while True:
             seen = [
                 (await asyncio.to_thread(i.health)).get("components", {}).get("cluster", {})
                 for i in self.instances
-                if i.process is not None and i.process.poll() is None
+                if i.process is not None and i.process.poll() is None and not i.paused
             ]
             if seen and all(set(s.get("members", ())) == members for s in seen):
                 return

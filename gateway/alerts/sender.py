@@ -62,11 +62,20 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
+AlertFence = Callable[[Mapping[str, str], float], bool]  # (labels, last seen) -> may it be sent
+
+
 def payload(
-    engine: AlertEngine, site_names: Mapping[str, str], resend_interval_s: float, now: float
+    engine: AlertEngine,
+    site_names: Mapping[str, str],
+    resend_interval_s: float,
+    now: float,
+    fence: AlertFence | None = None,
 ) -> list[dict[str, Any]]:
     alerts = []
     for instance in engine.to_send():
+        if fence is not None and not fence(instance.labels, instance.last_seen):
+            continue
         rule = engine.rules[instance.rule]
         annotations = {"summary": render(rule.summary, rule, instance, site_names)}
         site = instance.labels.get("site")
@@ -107,7 +116,10 @@ class AlertSender:
         timeout_s: float = 5.0,
         max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.time,
+        fence: AlertFence | None = None,
     ) -> None:
+        """`fence`: whether this instance may send an alert now (in a cluster: only the owner
+        of its target, on evidence from its current lease; gateway/cluster/node.py)."""
         self.endpoint = url.rstrip("/") + "/api/v2/alerts"
         self.engine = engine
         self.site_names = site_names
@@ -115,6 +127,7 @@ class AlertSender:
         self.timeout_s = timeout_s
         self.max_backoff_s = max_backoff_s
         self.clock = clock
+        self.fence = fence
         self._changed = asyncio.Event()
         self.sent = 0
         self.failures = 0
@@ -129,7 +142,9 @@ class AlertSender:
             backoff = 0.5
             while True:
                 self._changed.clear()
-                alerts = payload(self.engine, self.site_names, self.resend_interval_s, self.clock())
+                alerts = payload(
+                    self.engine, self.site_names, self.resend_interval_s, self.clock(), self.fence
+                )
                 wait = self.resend_interval_s
                 if alerts:
                     if await self._post(session, alerts):

@@ -15,7 +15,7 @@ from typing import Any
 from gateway.alerts import state
 from gateway.alerts.engine import AlertEngine, Transition
 from gateway.alerts.rules import DEFAULT_RULES, Rule, load_rules
-from gateway.alerts.sender import AlertSender, render
+from gateway.alerts.sender import AlertFence, AlertSender, render
 from gateway.collector import CollectorEmit, device_labels
 from gateway.config import EdumonConfig
 from gateway.log_limit import LogLimit
@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 class Alerting:
     def __init__(
-        self, config: EdumonConfig, metrics: Metrics, device_tags: Mapping[str, str]
+        self,
+        config: EdumonConfig,
+        metrics: Metrics,
+        device_tags: Mapping[str, str],
+        fence: AlertFence | None = None,
     ) -> None:
-        """`device_tags`: measurement -> the tag naming its device (the plugins declare them)."""
+        """`device_tags`: measurement -> the tag naming its device (the plugins declare them);
+        `fence`: which alerts this instance may send now (a cluster's)."""
         rules = load_rules(config.alerts.rules_file or DEFAULT_RULES)
         self.interval_s = config.alerts.evaluation_interval_s
         self.metrics = metrics
@@ -51,6 +56,7 @@ class Alerting:
                     self.site_names,
                     resend_interval_s=am.resend_interval_s,
                     timeout_s=am.timeout_s,
+                    fence=fence,
                 )
                 for url in am.all_urls
             ]

@@ -10,6 +10,14 @@ etcd unreachable: the last list read is kept (so each instance goes on polling w
 and nobody takes over what nobody gave up), health is `degraded` and the `collector` sample of
 target `etcd` says `etcd_up=false` (rule ClusterDegraded). Until etcd first answers, the
 instance owns everything: better polled twice than not at all.
+
+Fencing: the member list is acted on (`acting()`) only while this instance's lease is known to
+be alive: until the TTL etcd last granted, counted from when the refresh was sent. A process
+paused past its lease (SIGSTOP, a stalled VM) finds its lease expired when it resumes and acts
+on nothing, polls, writes or alerts, until it holds a new lease and has read the list again
+under it; `lease_since_ns` is then the start of its new tenure, and nothing stamped earlier is
+polled, written or sent (gateway/cluster/node.py). Only an etcd that stopped answering while
+the lease was alive lets it go on with the last list (degraded).
 """
 
 from __future__ import annotations
@@ -52,11 +60,31 @@ class Membership:
         self.since = clock()
         self.changed = asyncio.Event()  # set on every change of members or connectivity
         self._lease: int | None = None
+        self._lease_until = 0.0  # monotonic time until which etcd keeps the lease for sure
+        self._listed = False  # the member list was read under the current lease
+        self._degraded = False  # etcd stopped answering while the lease was alive
+        # wall-clock ns since which this instance has held its current lease with the list read
+        # under it (None: no lease yet, or lost)
+        self.lease_since_ns: int | None = None
+        self.monotonic: Callable[[], float] = time.monotonic
 
     def owns(self, target: str) -> bool:
         if not self.members:
             return True
         return rendezvous.owner(target, self.members) == self.member
+
+    def acting(self) -> bool:
+        """Whether this instance may act on the member list now: before etcd first answered
+        (it owns everything), while its lease is alive and the list read under it, or while
+        etcd is unreachable and the lease was alive when it stopped answering."""
+        if self.members is None or self._degraded:
+            return True
+        return self._listed and self.monotonic() < self._lease_until
+
+    def held_since(self, at_ns: int) -> bool:
+        """Whether this instance acts now and has held its lease continuously since `at_ns`
+        (a poll slot, a sample's time): nothing from before a lost lease is acted on."""
+        return self.acting() and (self.lease_since_ns is None or at_ns >= self.lease_since_ns)
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:
@@ -64,6 +92,8 @@ class Membership:
         while True:
             try:
                 await self._session()
+            except* LeaseGone as errors:
+                self._lease_lost(str(errors.exceptions[0]))
             except* EtcdError as errors:
                 self._disconnected(str(errors.exceptions[0]))
             await asyncio.sleep(RETRY_S)
@@ -86,12 +116,13 @@ class Membership:
     async def _join(self) -> None:
         if self._lease is not None:
             try:
-                await self.client.keepalive(self._lease)
-            except LeaseGone:
-                log.warning("cluster: lease of %s expired; joining again", self.member)
-                self._lease = None
+                await self._refresh(self._lease)
+            except LeaseGone as gone:
+                self._lease_lost(str(gone))
         if self._lease is None:
+            sent = self.monotonic()
             self._lease = await self.client.grant(self.lease_ttl_s)
+            self._lease_until = sent + self.lease_ttl_s
         value = json.dumps({"member": self.member, "joined": self.clock()}).encode()
         await self.client.put(self.prefix + self.member, value, self._lease)
 
@@ -101,8 +132,24 @@ class Membership:
         assert self._lease is not None
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            await self.client.keepalive(self._lease)
+            await self._refresh(self._lease)
             await self._read()
+
+    async def _refresh(self, lease: int) -> None:
+        sent = self.monotonic()
+        ttl = await self.client.keepalive(lease)
+        self._lease_until = sent + ttl
+        self._degraded = False
+
+    def _lease_lost(self, reason: str) -> None:
+        """etcd answered that the lease is gone (it expired while this process was paused or
+        cut off): act on nothing until a new lease is held and the list read under it."""
+        log.warning(
+            "cluster: %s; %s acts on nothing until it has joined again", reason, self.member
+        )
+        self._lease, self._lease_until, self._listed = None, 0.0, False
+        self._degraded, self.lease_since_ns = False, None
+        self.changed.set()
 
     async def _follow(self) -> None:
         start = await self._read()
@@ -112,8 +159,10 @@ class Membership:
     async def _read(self) -> int:
         kvs, revision = await self.client.range_prefix(self.prefix)
         members = frozenset(kv.key.removeprefix(self.prefix) for kv in kvs)
-        if self.member not in members:  # our key vanished (lease lost): the next session puts it
-            raise EtcdError(f"{self.member} is no longer listed")
+        if self.member not in members:  # our key vanished: the lease expired
+            raise LeaseGone(f"{self.member} is no longer listed")
+        if not self._listed:
+            self._listed, self.lease_since_ns = True, time.time_ns()
         self._update(members)
         return revision
 
@@ -128,6 +177,10 @@ class Membership:
             self.changed.set()
 
     def _disconnected(self, reason: str) -> None:
+        # only an etcd that stopped answering while the lease was alive keeps the last list in
+        # force; not one that failed after a pause had already outlived the lease
+        if self._lease is not None and self.monotonic() < self._lease_until + self.client.timeout_s:
+            self._degraded = True
         if self.connected or self.error is None:
             log.error(
                 "cluster %s: etcd unreachable (%s); keeping the last assignment",
@@ -149,6 +202,8 @@ class Membership:
             ),
             "since": self.since,
             "member": self.member,
+            "acting": self.acting(),
+            "lease_since": None if self.lease_since_ns is None else self.lease_since_ns / 1e9,
             "members": sorted(self.members or ()),
         }
 

@@ -4,7 +4,14 @@ Polls are on a wall-clock grid: target T with interval I is due at k*I + phase(T
 a hash of T's name, the same in every instance. Each due time is the timestamp of every sample
 of that poll, so whoever polls T at slot k writes the same points (same series, same time): a
 takeover that polls a slot twice stores it once. Ownership is asked at every slot and at every
-change of members; a target taken over is polled at once for the slot that just passed.
+change of members; a target taken over is polled at once for the slot that just passed (beside
+its grid, so a slow or unanswering target is still polled at its next slot too).
+
+Fenced (gateway/cluster/membership.py): a slot is polled, a sample about a cluster target
+written and an alert about one sent only while this instance acts on a live lease, owns the
+target, and has held that lease since the slot, the sample's time or the alert's last evidence.
+A member that was paused past its lease polls, writes and sends nothing for what it lost, and
+never stamps a poll with a slot that passed while it was paused.
 
 When ownership moves away (also at start-up, for alerts restored from the state file of
 targets now owned by others), this instance forgets the alert instances of the targets it gave
@@ -19,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.cluster import rendezvous
@@ -84,18 +91,28 @@ class ClusterNode:
         phase = phase_ns(name, interval)
         tags = {"member": self.membership.member}
         owned = False
-        while True:
-            now = self.clock()
-            due = next_slot_ns(now, interval, phase)
-            moved = self._moved
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout((due - now) / 1e9):
-                    await moved.wait()
-            owns = self.membership.owns(name)
-            at = due if self.clock() >= due else due - interval if not owned else None
-            owned = owns
-            if owns and at is not None:
-                await scheduler.poll_once(collector, target, schedule, at_ns=at, tags=tags)
+        async with asyncio.TaskGroup() as takeovers:
+            while True:
+                now = self.clock()
+                due = next_slot_ns(now, interval, phase)
+                moved = self._moved
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout((due - now) / 1e9):
+                        await moved.wait()
+                owns = self.membership.owns(name)
+                late = self.clock() - due
+                taken_over = owns and not owned and late < 0
+                owned = owns
+                if not owns or late >= interval:  # not ours, or a slot that passed unseen
+                    continue
+                at = due - interval if taken_over else due if late >= 0 else None
+                if at is None or not self.membership.held_since(at):
+                    continue
+                poll = scheduler.poll_once(collector, target, schedule, at_ns=at, tags=tags)
+                if taken_over:  # beside the grid: the next slot is polled on time as well
+                    takeovers.create_task(poll)
+                else:
+                    await poll
 
     async def run(self, emit: CollectorEmit, alerts: AlertHolds) -> None:
         """The membership, and what follows from its changes."""
@@ -137,11 +154,27 @@ class ClusterNode:
         return [sample for sample in samples if self._owned(sample)]
 
     def _owned(self, sample: Sample) -> bool:
+        name = self._target_of(sample.tags)
+        if name is None:
+            return True
+        return self.membership.owns(name) and self.membership.held_since(sample.time_ns)
+
+    def _target_of(self, labels: Mapping[str, str]) -> str | None:
+        """The polled target these tags or labels are about, if any."""
         for label in _TARGET_LABELS:
-            name = sample.tags.get(label)
+            name = labels.get(label)
             if name is not None and name in self.targets:
-                return self.membership.owns(name)
-        return True
+                return name
+        return None
+
+    def may_alert(self, labels: Mapping[str, str], last_seen_s: float) -> bool:
+        """Whether this instance may tell Alertmanager about an alert with these labels, last
+        confirmed by a sample at `last_seen_s`: only its owner does, on evidence gathered
+        while holding its current lease."""
+        name = self._target_of(labels)
+        if name is None:
+            return True
+        return self.membership.owns(name) and self.membership.held_since(int(last_seen_s * 1e9))
 
     def _forget(self, alerts: AlertHolds, targets: Iterable[str]) -> None:
         gone = set(targets)

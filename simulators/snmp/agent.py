@@ -52,7 +52,6 @@ TRAP_OIDS = {
 class AgentStats:
     requests: int = 0
     wrong_community: int = 0
-    malformed_requests: int = 0
     auth_failures: int = 0
     reports: int = 0
 
@@ -69,13 +68,14 @@ class SwitchAgent(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         stats = self.fleet.stats
         stats.requests += 1
+        if self.fleet.heard is not None:
+            self.fleet.heard.append((time.time(), self.switch.name, int(addr[1])))
         faults = self.switch.faults
         if faults.silent:
             return
         try:
             response = self._v3(data) if is_v3(data) else self._v2c(data)
         except ber.BerError:
-            stats.malformed_requests += 1
             return
         except UsmError:
             stats.auth_failures += 1
@@ -229,6 +229,8 @@ class SnmpFleet:
         self.users = {user.name: user for user in users}  # SNMPv3 users every switch accepts
         self.trap_user: UsmUser | None = None  # send SNMPv3 traps as this user, else v2c
         self.stats = AgentStats()
+        # (time, switch, the asker's port) of every request, while a test records them
+        self.heard: list[tuple[float, str, int]] | None = None
         self.agents: dict[str, SwitchAgent] = {}
         self.addresses: dict[
             str, tuple[str, int]

@@ -1,10 +1,12 @@
 """The cluster node with the member list set by hand (no etcd): a target taken over between two
 slots is polled at once for the slot that passed, samples about other members' targets are
-dropped, and the alerts of targets given away are forgotten."""
+dropped, the alerts of targets given away are forgotten, and a member whose lease lapsed (a
+paused process) polls, writes and alerts nothing until it holds a new lease."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from gateway.alerts.engine import AlertEngine
@@ -18,7 +20,8 @@ from gateway.collector import PollSchedule
 from gateway.intake_health import CollectorHealth
 from gateway.sample import Sample
 
-HOUR_NS = 3600 * 10**9
+SECOND_NS = 10**9
+HOUR_NS = 3600 * SECOND_NS
 NOW_NS = 1_790_000_000 * 10**9
 
 
@@ -27,16 +30,32 @@ class RecordingScheduler:
         self.health = CollectorHealth("snmp")
         self.polls: list[int | None] = []
         self.polled = asyncio.Event()
+        self.block_first: asyncio.Event | None = None
 
     async def poll_once(self, collector: Any, target: Any, schedule: Any, **kw: Any) -> list[Any]:
         self.polls.append(kw.get("at_ns"))
         self.polled.set()
+        if self.block_first is not None:  # the first poll hangs (an unanswering target)
+            block, self.block_first = self.block_first, None
+            await block.wait()
         return []
 
 
-def node(member: str = "a") -> ClusterNode:
+def node(member: str = "a", clock: Callable[[], int] = lambda: NOW_NS) -> ClusterNode:
     membership = Membership(EtcdClient(["http://127.0.0.1:9"]), "test", member)
-    return ClusterNode(membership, clock=lambda: NOW_NS)
+    hold_lease(membership, since_ns=0)
+    return ClusterNode(membership, clock=clock)
+
+
+def hold_lease(membership: Membership, since_ns: int) -> None:
+    """What a granted, refreshed lease and a list read under it leave behind."""
+    membership._listed, membership._lease_until = True, float("inf")
+    membership.lease_since_ns = since_ns
+
+
+def pause_past_lease(membership: Membership) -> None:
+    """The process was stopped longer than its lease: the last refresh is too old."""
+    membership._lease_until = membership.monotonic() - 40
 
 
 def target_of(wanted_owner: str, members: tuple[str, ...]) -> str:
@@ -168,3 +187,145 @@ def test_etcd_unreachable_for_30_s_raises_cluster_degraded() -> None:
     now[0] = 1031.0
     engine.tick()
     assert [i.rule for i in engine.firing()] == ["ClusterDegraded"]
+
+
+class SteppedClock:
+    """Wall-clock ns set by the test; counts how often the node asked."""
+
+    def __init__(self, now_ns: int) -> None:
+        self.now_ns, self.calls = now_ns, 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.now_ns
+
+
+async def slot_passes(cluster: ClusterNode, clock: SteppedClock, at_ns: int) -> None:
+    """Set the time to `at_ns` and wake the node's loop as its slot timer would; return once
+    it has looked and waits again."""
+    clock.now_ns = at_ns
+    calls = clock.calls
+    cluster._moved.set()  # the same members: only the time changed
+    cluster._moved = asyncio.Event()
+    async with asyncio.timeout(5):
+        while clock.calls < calls + 2:  # noqa: ASYNC110 - it woke, looked and waits again
+            await asyncio.sleep(0.001)
+
+
+async def poll_task(
+    cluster: ClusterNode, clock: SteppedClock, scheduler: RecordingScheduler, name: str
+) -> asyncio.Task[None]:
+    """The node's loop for `name` (interval one hour), once it waits for its first slot."""
+    schedule = PollSchedule(name, interval_s=3600, timeout_s=1)
+    calls = clock.calls
+    task = asyncio.create_task(cluster.run_target(scheduler, None, None, schedule))  # type: ignore[arg-type]
+    async with asyncio.timeout(5):
+        while clock.calls == calls:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+    return task
+
+
+async def test_a_non_owner_never_polls() -> None:
+    clock = SteppedClock(NOW_NS)
+    cluster = node("a", clock)
+    cluster.membership.members = frozenset({"a", "b"})
+    mine, theirs = target_of("a", ("a", "b")), target_of("b", ("a", "b"))
+    scheduler = RecordingScheduler()
+    for name in (mine, theirs):
+        due = next_slot_ns(NOW_NS, HOUR_NS, phase_ns(name, HOUR_NS))
+        task = await poll_task(cluster, clock, scheduler, name)
+        for k in range(3):
+            await slot_passes(cluster, clock, due + k * HOUR_NS + 1)
+        task.cancel()
+        polled = [due + k * HOUR_NS for k in range(3)] if name == mine else []
+        assert scheduler.polls == polled
+        scheduler.polls.clear()
+
+
+async def test_a_member_paused_past_its_lease_polls_nothing_until_it_holds_a_new_one() -> None:
+    clock = SteppedClock(NOW_NS)
+    cluster = node("a", clock)
+    cluster.membership.members = frozenset({"a"})
+    name = target_of("a", ("a",))
+    due = next_slot_ns(NOW_NS, HOUR_NS, phase_ns(name, HOUR_NS))
+    scheduler = RecordingScheduler()
+    task = await poll_task(cluster, clock, scheduler, name)
+    pause_past_lease(cluster.membership)
+    await slot_passes(cluster, clock, due + 1)
+    assert scheduler.polls == []  # its lease is gone: the target may be someone else's now
+
+    # a new lease, the list read under it after the next slot's time: that slot passed while
+    # it was away and is never stamped by it; the one after is polled
+    hold_lease(cluster.membership, since_ns=due + HOUR_NS + 1)
+    await slot_passes(cluster, clock, due + HOUR_NS + 1)
+    await slot_passes(cluster, clock, due + 2 * HOUR_NS + 1)
+    task.cancel()
+    assert scheduler.polls == [due + 2 * HOUR_NS]
+
+
+async def test_a_slot_that_passed_unseen_is_not_polled_late() -> None:
+    clock = SteppedClock(NOW_NS)
+    cluster = node("a", clock)
+    name = target_of("a", ("a",))
+    due = next_slot_ns(NOW_NS, HOUR_NS, phase_ns(name, HOUR_NS))
+    scheduler = RecordingScheduler()
+    task = await poll_task(cluster, clock, scheduler, name)
+    # woken more than an interval after its slot (the process was stopped meanwhile)
+    await slot_passes(cluster, clock, due + HOUR_NS + 5)
+    task.cancel()
+    assert scheduler.polls == []
+
+
+async def test_a_takeover_poll_does_not_delay_the_next_slot() -> None:
+    """An unanswering target taken over mid-interval: its catch-up poll takes the whole
+    timeout, and the next slot is still polled on time (the poll runs beside the grid)."""
+    clock = SteppedClock(NOW_NS)
+    cluster = node("a", clock)
+    cluster.membership.members = frozenset({"a", "b"})
+    name = target_of("b", ("a", "b"))
+    due = next_slot_ns(NOW_NS, HOUR_NS, phase_ns(name, HOUR_NS))
+    scheduler = RecordingScheduler()
+    stuck = asyncio.Event()
+    scheduler.block_first = stuck
+    task = await poll_task(cluster, clock, scheduler, name)
+    change(cluster, {"a"})  # b's lease expired: the catch-up poll hangs on the dead switch
+    async with asyncio.timeout(5):
+        while not scheduler.polls:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+    await slot_passes(cluster, clock, due + 1)
+    stuck.set()
+    task.cancel()
+    assert scheduler.polls == [due - HOUR_NS, due]
+
+
+def test_a_lapsed_lease_writes_nothing_and_a_new_one_nothing_from_before_it() -> None:
+    cluster = node("a")
+    cluster.membership.members = frozenset({"a"})
+    name = target_of("a", ("a",))
+    cluster.targets = {name}
+    stale = Sample("device", {"device": name}, {"up": True}, NOW_NS - SECOND_NS)
+    fresh = Sample("device", {"device": name}, {"up": True}, NOW_NS + SECOND_NS)
+    other = Sample("wifi_ap", {"ap": "ap-1"}, {"clients": 3}, NOW_NS - SECOND_NS)
+    pause_past_lease(cluster.membership)
+    assert cluster.mine([stale, fresh, other]) == [other]
+    assert not cluster.may_alert({"device": name}, (NOW_NS + SECOND_NS) / 1e9)
+    hold_lease(cluster.membership, since_ns=NOW_NS)
+    assert cluster.mine([stale, fresh, other]) == [fresh, other]
+    assert not cluster.may_alert({"device": name}, (NOW_NS - SECOND_NS) / 1e9)
+    assert cluster.may_alert({"device": name}, (NOW_NS + SECOND_NS) / 1e9)
+    assert cluster.may_alert({"member": "a"}, 0)  # about no polled target: always sent
+
+
+def test_etcd_failing_after_the_lease_lapsed_does_not_keep_the_old_list() -> None:
+    """etcd stopping while the lease is alive keeps the last list (degraded, still polling);
+    a failure seen only after the lease had lapsed (a resumed process) does not."""
+    within, after = node("a").membership, node("a").membership
+    for membership in (within, after):
+        membership.members = frozenset({"a", "b"})
+        membership._lease = 1
+    within._lease_until = within.monotonic() + 1
+    within._disconnected("connection refused")
+    within._lease_until = within.monotonic() - 100  # and stays down past the lease
+    pause_past_lease(after)
+    after._disconnected("timeout")
+    assert within.acting() and not after.acting()
