@@ -6,7 +6,8 @@ A reply is taken only from the address and port the request went to, with the re
 `UdpSockets.refused` by reason and the request keeps waiting for the real answer.
 
 `SnmpTransport` is the boundary the poller sees (as in snmp_exporter's scraper): tests may
-substitute it, and the SNMPv3 transport (pysnmp's engine) implements the same methods.
+substitute it, and the SNMPv3 transport (v3_transport.py, on the same codec and sockets with
+USM) implements the same methods.
 """
 
 from __future__ import annotations

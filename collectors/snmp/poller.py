@@ -114,7 +114,7 @@ class SnmpPoller:
         return self._directory.get(device, {}).get(if_index)
 
     def profile_of(self, device: str) -> Matched | None:
-        """The profile a device matched at its last poll, and why (for `/status`)."""
+        """The profile a device matched at its last poll, and why."""
         state = self._state.get(device)
         return state.matched if state else None
 

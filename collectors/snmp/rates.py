@@ -35,7 +35,6 @@ FRAME_CHECK_PACKETS = 1_000  # under this many packets, octet counts read a mome
 class Verdict(enum.Enum):
     OK = "ok"
     FIRST = "first"  # no previous reading
-    REBOOT = "reboot"
     RESET = "reset"
     AMBIGUOUS_WRAP = "ambiguous_wrap"
     ABOVE_SPEED = "above_speed"

@@ -43,7 +43,6 @@ AUTH = {
     "sha512": ("sha512", 48),
 }
 PRIV = {"des": 16, "aes": 16, "aes192": 24, "aes256": 32}  # key material needed, in bytes
-KEY_EXTENSIONS = ("blumenthal", "reeder")
 
 
 class UsmError(ValueError):

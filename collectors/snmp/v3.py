@@ -16,7 +16,6 @@ MAX_SIZE = 65507
 USM_STATS = "1.3.6.1.6.3.15.1.1."
 UNKNOWN_ENGINE_ID = ber.encode_oid(USM_STATS + "4.0")
 NOT_IN_TIME_WINDOW = ber.encode_oid(USM_STATS + "2.0")
-WRONG_DIGESTS = ber.encode_oid(USM_STATS + "5.0")
 UNKNOWN_USER = ber.encode_oid(USM_STATS + "3.0")
 TIME_WINDOW_S = 150
 MAX_ENGINE_ID = 32  # octets (RFC 3411 SnmpEngineID); longer is malformed

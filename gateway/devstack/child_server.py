@@ -148,7 +148,6 @@ class ChildServer(StartStop):
         self.host = host
         self.port = port or free_port(host)
         self.log_path = self.data_dir / f"{self.name}.log"
-        self.started_in_s: float | None = None
         self._port_movable = port is None or port_fallback
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -255,7 +254,6 @@ class ChildServer(StartStop):
                 )
             try:
                 if self.is_ready():
-                    self.started_in_s = time.monotonic() - started
                     return
             except OSError:
                 pass

@@ -380,7 +380,3 @@ class Alertmanager(ChildServer):
         """POST /api/v2/alerts (what the alert engine does)."""
         body = json.dumps(alerts).encode()
         http_request(f"{self.url}/api/v2/alerts", body, {"Content-Type": "application/json"})
-
-    def reload(self) -> None:
-        """Re-read the config file (POST /-/reload); raises when it is invalid."""
-        http_request(f"{self.url}/-/reload", b"")
