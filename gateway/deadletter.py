@@ -66,7 +66,8 @@ class DeadLetterFile:
         self._tail = AppendFile(path, max_bytes=max_bytes, keep=keep)
         self._firsts = FirstsByDay(path, max_bytes=max_bytes)
         self._wall_clock = wall_clock
-        self._pending: list[tuple[bytes, str | None]] = []  # (line, its firsts day or None)
+        # [line, the day of the firsts file it also goes to (None: written there or not for it)]
+        self._pending: list[list[Any]] = []
         self._pending_bytes = 0
         self._retry: asyncio.TimerHandle | None = None
         self._seen: dict[tuple[str, str], int] = {}
@@ -98,7 +99,7 @@ class DeadLetterFile:
             self.lost += 1
             self._log_failure()
             return
-        self._pending.append((line, self._firsts.day_if_first(source, kind, now)))
+        self._pending.append([line, self._firsts.day_if_first(source, kind, now)])
         self._pending_bytes += len(line)
         self._log_record(source, kind, reason)
         try:
@@ -129,10 +130,12 @@ class DeadLetterFile:
 
     def _write_pending(self) -> None:
         while self._pending:
-            line, first_day = self._pending[0]
-            self._tail.append(line)
-            if first_day is not None:
+            entry = self._pending[0]
+            line, first_day = entry
+            if first_day is not None:  # first, so a failure of the tail does not write it twice
                 self._firsts.append(first_day, line)
+                entry[1] = None
+            self._tail.append(line)
             self._pending.pop(0)
             self._pending_bytes -= len(line)
             self.count += 1

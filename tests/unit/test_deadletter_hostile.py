@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import os
+import resource
 import stat
 from pathlib import Path
 
@@ -151,3 +152,20 @@ def test_dead_letter_files_are_private(tmp_path: Path) -> None:
     assert len(files) == 3
     assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+
+
+def test_out_of_file_handles_records_wait_until_a_handle_is_free(tmp_path: Path) -> None:
+    """A real EMFILE: the process may open no more files while the first record comes."""
+    letters = DeadLetterFile(tmp_path / "d.jsonl")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (in_use - 1, hard))
+    try:
+        letters.add(source="mqtt", reason="bad: x", raw=b"x")
+        with pytest.raises(NotDurable, match="Too many open files"):
+            letters.sync()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert letters.waiting == 1
+    letters.sync()
+    assert [r["raw"] for r in letters.read()] == ["x"] and letters.error is None
