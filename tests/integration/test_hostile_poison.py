@@ -2,13 +2,15 @@
 codec loops for the whole time limit (5 s), edumon is killed with SIGKILL while the uplink is
 in flight, twice, and restarted each time; the broker delivers it again after each restart,
 and the third edumon dead-letters it as `poison` instead of decoding it, while the other
-sensor's uplinks, queued behind it, are all stored."""
+sensor's uplinks, queued behind it, are all stored. Every file in the state directory is
+edumon's user's only."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +115,8 @@ async def test_an_uplink_that_kills_edumon_twice_is_dead_lettered_as_poison(
     assert poison["reason"].startswith("poison: edumon stopped 2 times while handling")
     assert poison["raw"].startswith(topic_of(POISON) + "\n") and POISON.dev_eui in poison["raw"]
     assert log.read_text().count("edumon stopped while handling message") == 2
+    modes = {p.relative_to(state): stat.S_IMODE(p.stat().st_mode) for p in state.rglob("*")}
+    assert {"deadletter/lorawan.jsonl", "inflight/lorawan.current", "spool/cursor"} <= {
+        str(p) for p in modes
+    }
+    assert all(mode == (0o700 if (state / p).is_dir() else 0o600) for p, mode in modes.items())
