@@ -172,7 +172,9 @@ def compare(
             wrong.append(
                 f"{optic.direction}_dbm {optic.descr!r}={got_optic} (LibreNMS {optic.value})"
             )
-    return matched, total, wrong
+        else:
+            missing.append(f"{optic.direction}_dbm {optic.descr!r} (LibreNMS {optic.value})")
+    return matched, total, wrong, missing
 
 
 def _optics(samples: list[Sample]) -> dict[str, dict[int | None, dict[str, float]]]:

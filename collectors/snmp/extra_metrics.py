@@ -1,13 +1,15 @@
-"""Measurement `snmp_metric`: what a profile reads beyond the schema (an ecosystem profile's
-other metrics), one series per metric and table row, tagged with the profile's index tags;
-at most `limit` series per device and poll, the rest counted as left out."""
+"""What a profile reads beyond the schema's numbers: measurement `snmp_metric` (an ecosystem
+profile's other metrics), one series per metric and table row, tagged with the profile's index
+tags, at most `limit` series per device and poll, the rest counted as left out; and the
+device's identity texts (vendor, model, serial, os_version) for its `device` series."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from collectors.snmp import ber
-from collectors.snmp.profile_model import ExtraMetric, MetricTag, Profile
+from collectors.snmp.profile_model import ExtraMetric, IdentitySource, MetricTag, Profile
 from collectors.snmp.profile_reader import Index, Walked
 from collectors.snmp.varbind_values import number, text
 from gateway.sample import Sample
@@ -33,6 +35,26 @@ def metric_samples(
             series = {**tags, "metric": metric.name, **_row_tags(metric, index, walked)}
             samples.append(Sample("snmp_metric", series, {"value": value}, now_ns))
     return samples, left_out
+
+
+def identity_fields(profile: Profile, walked: Walked) -> dict[str, str]:
+    """vendor, model, serial, os_version: for each, the first source that yields a text."""
+    out: dict[str, str] = {}
+    for name, sources in profile.identity.items():
+        found = next((t for source in sources if (t := _identity(source, walked))), "")
+        if found:
+            out[name] = found[:MAX_TAG_TEXT]
+    return out
+
+
+def _identity(source: IdentitySource, walked: Walked) -> str:
+    if source.value is not None:
+        return source.value
+    value = text(walked.column(source.oid).get(()))
+    if source.pattern is None or not value:
+        return value
+    found = re.search(source.pattern, value)
+    return (found.group(1) if found.groups() else found.group(0)).strip() if found else ""
 
 
 def _value(metric: ExtraMetric, varbind: ber.VarBind) -> float | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpError, SnmpTransport, walk_columns
-from collectors.snmp.extra_metrics import metric_samples
+from collectors.snmp.extra_metrics import identity_fields, metric_samples
 from collectors.snmp.interface_cap import InterfaceCap
 from collectors.snmp.interfaces import (
     C32_COLUMNS,
@@ -174,6 +174,7 @@ class SnmpPoller:
         refused: list[tuple[str, Refused]] = []
         device_refused: list[Refused] = []
         device.update(device_fields(matched.profile, walked, sensors.chassis, device_refused))
+        device.update(identity_fields(matched.profile, walked))
         refused += [("", r) for r in device_refused]
         refused_before = self.interface_cap.refused[target.device]
         samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)

@@ -2,9 +2,9 @@
 answers and how edumon reads it. Every OID is numeric (Debian ships no MIB files).
 
 A profile matches by sysObjectID prefix and/or a sysDescr pattern (both must hold when both
-are given), and may extend another one: the child's `device` sources replace the parent's
-for the same field, its `optics`, `units` and `metrics` add to the parent's, and `sensors`,
-`entity` and `interfaces` replace the parent's when given.
+are given), and may extend another one: the child's `device` and `identity` sources replace
+the parent's for the same field, its `optics`, `units` and `metrics` add to the parent's, and
+`sensors`, `entity` and `interfaces` replace the parent's when given.
 """
 
 from __future__ import annotations
@@ -236,6 +236,26 @@ class ExtraMetric(Strict):
     _pattern = field_validator("value_pattern")(_regex)
 
 
+IdentityField = Literal["vendor", "model", "serial", "os_version"]
+
+
+class IdentitySource(Strict):
+    """A text about the device for its `device` series: a fixed `value`, or a scalar `oid`'s
+    text (the first group of `pattern` when given)."""
+
+    value: str | None = None
+    oid: Oid | None = Field(default=None, pattern=NUMERIC_OID)
+    pattern: str | None = None
+
+    _pattern = field_validator("pattern")(_regex)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> IdentitySource:
+        if (self.value is None) == (self.oid is None):
+            raise ValueError("give exactly one of value, oid")
+        return self
+
+
 class Profile(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     extends: str | None = None
@@ -247,6 +267,7 @@ class Profile(Strict):
     entity: Entity | None = None
     interfaces: Interfaces | None = None
     metrics: list[ExtraMetric] = Field(default_factory=list)  # stored as snmp_metric
+    identity: dict[IdentityField, list[IdentitySource]] = Field(default_factory=dict)
     # where the profile came from (set by the loader, never by a file): "shipped", "user"
     # (an edumon profile in snmp.profile_dirs) or "ecosystem" (Datadog/Kentik format), its file
     _origin: str = PrivateAttr(default="shipped")

@@ -54,6 +54,7 @@ def oids_of(profile: Profile) -> tuple[list[str], list[str]]:
     wanted += [column.oid for table in profile.optics for column in table.fields.values()]
     for metric in profile.metrics:
         wanted += [metric.oid, *(tag.column for tag in metric.tags if tag.column)]
+    wanted += [s.oid for sources in profile.identity.values() for s in sources if s.oid]
     wanted += [table.present.oid for table in profile.optics if table.present]
     if profile.sensors or any(table.index == "entity" for table in profile.optics):
         wanted += ENTITY_COLUMNS

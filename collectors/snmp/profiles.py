@@ -142,6 +142,7 @@ def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()
             "entity": profile.entity or parent.entity,
             "interfaces": profile.interfaces or parent.interfaces,
             "metrics": [*parent.metrics, *profile.metrics],
+            "identity": {**parent.identity, **profile.identity},
         }
     )
 
@@ -184,7 +185,7 @@ def _best(candidates: Iterable[Profile], sys_object_id: str, sys_descr: str) -> 
 
 def _overlay(base: Profile, ecosystem: Profile) -> Profile:
     """The ecosystem profile's device sources first (the base's stay as fallbacks), its
-    metrics added, everything else the base's."""
+    metrics added, its identity sources instead of the base's, everything else the base's."""
     fields = {*base.device, *ecosystem.device}
     device = {f: [*ecosystem.device.get(f, []), *base.device.get(f, [])] for f in fields}
     merged = base.model_copy(
@@ -192,6 +193,7 @@ def _overlay(base: Profile, ecosystem: Profile) -> Profile:
             "name": ecosystem.name,
             "device": device,
             "metrics": [*base.metrics, *ecosystem.metrics],
+            "identity": {**base.identity, **ecosystem.identity},
         }
     )
     merged._origin, merged._file = ecosystem._origin, ecosystem._file

@@ -41,6 +41,7 @@ async def test_an_ecosystem_profile_feeds_device_fields_and_snmp_metric(agents: 
     assert device["mem_pct"] == 30.0  # memory.used / (memory.used + memory.free)
     assert device["temp_c"] == 45.5  # the hottest of 412 and 455 tenths (scale_factor 0.1)
     assert device["fans_failed"] == 1  # ok, failed, notPresent (by the enum's names)
+    assert (device["vendor"], device["os_version"]) == ("acme", "3.2.1")  # metadata
     metrics = {
         tuple(sorted((k, v) for k, v in s.tags.items() if k not in ("site", "device"))): s.fields[
             "value"

@@ -20,8 +20,9 @@ pytest_plugins = ["tests.snmpsim_lab"]  # its fixtures: snmpsim, agents
 
 # fixture -> (profile, the device fields expected; None: not answered by that family)
 CASES = {
-    # boards 0 and 1 only: the "Slot" container and chassis rows answer 0 and 65535
-    "fake-hpe-comware": ("hpe-comware", {"cpu_pct": 10.0, "mem_pct": 35.0, "temp_c": 41.0}),
+    # CPU and memory of boards 0 and 1 only (the "Slot" container answers 0); the hottest of
+    # the boards and the sensor, not the 0 and 65535 of entities without one
+    "fake-hpe-comware": ("hpe-comware", {"cpu_pct": 10.0, "mem_pct": 35.0, "temp_c": 45.0}),
     # the 1-minute CPU, not the 5-second one (40)
     "fake-dlink": ("dlink", {"cpu_pct": 17.0, "mem_pct": 61.0, "temp_c": 44.0}),
     "fake-tplink-jetstream": ("tplink-jetstream", {"cpu_pct": 12.0, "mem_pct": 57.0}),

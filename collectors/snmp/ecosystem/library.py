@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from collectors.snmp.ecosystem.document import Document, Metric
-from collectors.snmp.ecosystem.translate import Translated, matches, translate
+from collectors.snmp.ecosystem.translate import identity, matches, translate
 from collectors.snmp.profile_model import Profile
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
@@ -79,12 +79,12 @@ class Library:
             return beside
         return next((p for p in self.files if p.name == name), None)
 
-    def metrics(self, path: Path, seen: tuple[Path, ...] = ()) -> list[Metric] | None:
-        """The file's metrics after those of what it extends; None when that cannot be read."""
+    def chain(self, path: Path, seen: tuple[Path, ...] = ()) -> list[Document] | None:
+        """The file's document after those it extends; None when one cannot be read."""
         document = self.document(path)
         if document is None:
             return None
-        merged: list[Metric] = []
+        merged: list[Document] = []
         for number, name in enumerate(document.extends):
             parent = self.extended(path, name)
             where = f"{path}:{line_of(self.lines[path], ('extends', number)) or 1}: extends"
@@ -94,11 +94,15 @@ class Library:
             if parent in (*seen, path):
                 self.problems.append(f"{where}: a cycle through {parent.name}")
                 return None
-            inherited = self.metrics(parent, (*seen, path))
+            inherited = self.chain(parent, (*seen, path))
             if inherited is None:
                 return None
             merged += inherited
-        return merged + document.metrics
+        return [*merged, document]
+
+    def metrics(self, path: Path) -> list[Metric] | None:
+        chain = self.chain(path)
+        return None if chain is None else [m for document in chain for m in document.metrics]
 
 
 def load_library(directory: Path, taken: set[str] | None = None) -> tuple[list[Profile], list[str]]:
@@ -110,15 +114,12 @@ def load_library(directory: Path, taken: set[str] | None = None) -> tuple[list[P
     for path in library.files:
         if path.name.startswith("_") or not PROFILE_KEYS.search(_text(path)):
             continue
-        metrics = library.metrics(path)
-        document = library.document(path)
-        if metrics is None or document is None:
+        chain = library.chain(path)
+        if chain is None:
             continue
-        translated = translate(metrics)
-        if translated.skipped:
-            library.skipped[str(path)] = translated.skipped
+        document = chain[-1]
         name = _unique(_name_of(path), path, names)
-        profiles.append(_placed(name, document.sysobjectid, None, translated, path))
+        profiles.append(_placed(library, name, document.sysobjectid, None, chain, path))
         for number, (pattern, target) in enumerate(document.matches.items()):
             redirected = _redirect(library, path, document, pattern, target, names, number)
             if redirected is not None:
@@ -147,21 +148,31 @@ def _redirect(
     if target_path is None:
         library.problems.append(f"{where}: no file {target!r} in {library.root}")
         return None
-    metrics = library.metrics(target_path)
-    if metrics is None:
+    chain = library.chain(target_path)
+    if chain is None:
         return None
     name = _unique(f"{_name_of(target_path)}-for-{_name_of(path)}-{number + 1}", path, names)
-    return _placed(name, document.sysobjectid, f"(?i){pattern}", translate(metrics), target_path)
+    sysdescr = f"(?i){pattern}"
+    return _placed(library, name, document.sysobjectid, sysdescr, chain, target_path)
 
 
 def _placed(
-    name: str, sysobjectid: list[str], sysdescr: str | None, translated: Translated, path: Path
+    library: Library,
+    name: str,
+    sysobjectid: list[str],
+    sysdescr: str | None,
+    chain: list[Document],
+    path: Path,
 ) -> Profile:
+    translated = translate([metric for document in chain for metric in document.metrics])
+    if translated.skipped:
+        library.skipped[str(path)] = translated.skipped
     profile = Profile(
         name=name,
         match=matches(sysobjectid, sysdescr),
         device=translated.device,
         metrics=translated.metrics,
+        identity=identity([document.metadata for document in chain]),
     )
     profile._origin = ORIGIN
     profile._file = str(path)

@@ -14,7 +14,15 @@ from typing import Any, cast
 import yaml
 
 from collectors.snmp.ecosystem.document import Metric, MetricTag, Symbol
-from collectors.snmp.profile_model import Aggregate, DeviceField, ExtraMetric, Match, Source
+from collectors.snmp.profile_model import (
+    Aggregate,
+    DeviceField,
+    ExtraMetric,
+    IdentityField,
+    IdentitySource,
+    Match,
+    Source,
+)
 from collectors.snmp.profile_model import MetricTag as RowTag
 
 SEMANTICS = Path(__file__).with_name("semantics.yaml")
@@ -22,6 +30,16 @@ MEMORY_PARTS = ("mem_used", "mem_free", "mem_total")
 VALUE_CONVERSIONS = ("regexp:",)  # to_one marks presence; the others are for tags
 NAMED = re.compile(r"[A-Za-z]")  # Kentik's named sysObjectIDs, reached through `matches` only
 NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+# Datadog's metadata.device.fields names -> edumon's identity fields
+IDENTITY: dict[str, IdentityField] = {
+    "vendor": "vendor",
+    "model": "model",
+    "serial_number": "serial",
+    "version": "os_version",
+    "os_version": "os_version",
+}
 
 
 @dataclass
@@ -80,6 +98,47 @@ def translate(metrics: list[Metric]) -> Translated:
     if not out.device["mem_pct"]:
         del out.device["mem_pct"]
     return out
+
+
+def identity(metadata: list[dict[str, object]]) -> dict[IdentityField, list[IdentitySource]]:
+    """vendor, model, serial and OS version from Datadog's `metadata.device.fields` (of the
+    profile and what it extends, the profile's own last): a fixed `value`, or `symbol`/`symbols`
+    read with GET (the first group of their `match_pattern`)."""
+    fields: dict[Any, Any] = {}
+    for each in metadata:
+        device = each.get("device")
+        found = device.get("fields") if isinstance(device, dict) else None
+        fields |= found if isinstance(found, dict) else {}
+    out: dict[IdentityField, list[IdentitySource]] = {}
+    for key, spec in fields.items():
+        name = IDENTITY.get(str(key))
+        if name is None or not isinstance(spec, dict):
+            continue
+        sources = [_identity_source(s) for s in _symbols_of(spec)]
+        if isinstance(spec.get("value"), str | int | float):
+            sources.insert(0, IdentitySource(value=str(spec["value"])))
+        if found := [s for s in sources if s is not None]:
+            out[name] = found
+    return out
+
+
+def _symbols_of(spec: dict[Any, Any]) -> list[Any]:
+    symbols = spec.get("symbols")
+    return [spec["symbol"]] if "symbol" in spec else symbols if isinstance(symbols, list) else []
+
+
+def _identity_source(symbol: object) -> IdentitySource | None:
+    """A scalar (OID ending in .0) only: a metadata OID of one table row cannot be walked."""
+    if not isinstance(symbol, dict):
+        return None
+    oid = str(symbol.get("OID", "")).removeprefix(".")
+    pattern = symbol.get("match_pattern")
+    if not re.fullmatch(r"[0-2](\.\d+)+\.0", oid) or not isinstance(pattern, str | None):
+        return None
+    try:
+        return IdentitySource(oid=oid, pattern=pattern)
+    except ValueError:  # a pattern that is not a regular expression
+        return None
 
 
 def matches(sysobjectids: list[str], sysdescr: str | None = None) -> Match:
