@@ -165,7 +165,10 @@ class JsCodec:
             elif kind == "codec_memory":
                 reason = f"stopped at its {self.memory_bytes} byte heap limit"
             raise PayloadError(f"codec {self.name} {reason}", kind)
-        output = json.loads(answer)
+        try:
+            output = json.loads(answer)
+        except (ValueError, RecursionError) as error:  # nested past Python's recursion limit
+            raise PayloadError(f"codec {self.name} returned {error}", "codec_output") from error
         if not isinstance(output, dict):
             raise PayloadError(
                 f"codec {self.name} returned {output!r:.60}, not an object", "codec_output"

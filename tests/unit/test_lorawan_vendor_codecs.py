@@ -226,6 +226,31 @@ def test_the_budget_quarantines_past_its_rate_and_frees_after_the_quarantine() -
     assert budget.left_s() == 0.0
 
 
+@pytest.mark.parametrize(
+    ("returns", "kind", "reason"),
+    [
+        (  # nested deeper than Python's json parses
+            "(function () { var a = {}; for (var i = 0; i < 1500; i++) { a = {a: a}; } "
+            "return a; })()",
+            "codec_output",
+            "recursion",
+        ),
+        ("Symbol('x')", "codec_output", "returned symbol"),
+        ("{ data: { co2: 10n } }", "codec_error", "threw TypeError"),  # JSON has no BigInt
+        ("'x'.repeat(100000)", "codec_output", "more than 65536 characters"),
+    ],
+)
+async def test_odd_outputs_are_refused(
+    tmp_path: Path, returns: str, kind: str, reason: str
+) -> None:
+    (tmp_path / "odd.js").write_text(f"function decodeUplink(input) {{ return {returns}; }}\n")
+    js = load_codec("odd", tmp_path / "odd.js", 1.0)
+    with pytest.raises(PayloadError, match=reason) as error:
+        await js.decode(b"\x01", 1, 0)
+    assert error.value.kind == kind
+    await js.stop()
+
+
 async def test_a_stuck_worker_is_killed_at_its_deadline_and_restarted() -> None:
     """The backstop for anything the CPU limit cannot stop: a worker that does not answer by
     its deadline is killed, the uplink dead-lettered, and the next decode gets a new worker."""
