@@ -251,6 +251,51 @@ async def test_odd_outputs_are_refused(
     await js.stop()
 
 
+LOOP = "for (;;) {}"
+HOG = "var hoard = []; for (;;) { hoard.push(new Array(4096).fill(1)); }"
+
+
+@pytest.mark.parametrize(
+    ("attack", "then", "kind"),
+    [  # what the engine turns into text outside the limits, were the codec to reach it
+        ("Error.prototype.toString = function () { for (;;) {} };", LOOP, "codec_timeout"),
+        ("InternalError.prototype.toString = function () { for (;;) {} };", LOOP, "codec_timeout"),
+        (
+            "Object.defineProperty(InternalError.prototype, 'message', "
+            "{ get: function () { for (;;) {} } });",
+            LOOP,
+            "codec_timeout",
+        ),
+        (
+            "Object.prototype[Symbol.toPrimitive] = function () { for (;;) {} };",
+            LOOP,
+            "codec_timeout",
+        ),
+        ("Object.prototype.toString = function () { for (;;) {} };", LOOP, "codec_timeout"),
+        (
+            "Object.defineProperty(Error.prototype, 'stack', { get: function () { for (;;) {} } });",
+            LOOP,
+            "codec_timeout",
+        ),
+        ("Error.prepareStackTrace = function () { for (;;) {} };", LOOP, "codec_timeout"),
+        ("Error.prototype.toString = function () { for (;;) {} };", HOG, "codec_memory"),
+    ],
+)
+async def test_the_engines_own_errors_are_out_of_the_codecs_reach(
+    tmp_path: Path, attack: str, then: str, kind: str
+) -> None:
+    """Each attack is tried (and may fail) before the codec loops or hoards: the decode still
+    ends within its limits in the sandbox, without the worker being killed."""
+    source = f"try {{ {attack} }} catch (e) {{}}\nfunction decodeUplink(input) {{ {then} }}\n"
+    (tmp_path / "attack.js").write_text(source)
+    js = load_codec("attack", tmp_path / "attack.js", TIME_LIMIT_S, MEMORY)
+    with pytest.raises(PayloadError) as error:
+        await js.decode(b"\x09", 1, 0)
+    assert error.value.kind == kind, error.value
+    assert js.worker.starts == 1 and js.cpu_s < 2 * TIME_LIMIT_S  # no kill was needed
+    await js.stop()
+
+
 async def test_a_stuck_worker_is_killed_at_its_deadline_and_restarted() -> None:
     """The backstop for anything the CPU limit cannot stop: a worker that does not answer by
     its deadline is killed, the uplink dead-lettered, and the next decode gets a new worker."""
