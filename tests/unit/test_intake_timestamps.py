@@ -76,10 +76,10 @@ def test_mqtt_json_refuses_a_time_out_of_the_window(tmp_path: Path, unit: str, s
     assert intake.counts == {"implausible_time": 1, "ok": 1}
 
 
-def test_lorawan_refuses_an_uplink_time_out_of_the_window(tmp_path: Path) -> None:
+async def test_lorawan_refuses_an_uplink_time_out_of_the_window(tmp_path: Path) -> None:
     dead = DeadLetterFile(tmp_path / "d.jsonl")
     intake = LorawanIntake(INVENTORY, dead, window=WINDOW)
     body = json.dumps({**CHIRPSTACK_UP, "time": "2099-01-01T00:00:00Z"}).encode()
-    assert intake.handle(CS_TOPIC, body) == []
+    assert await intake.handle(CS_TOPIC, body) == []
     assert only_letter(dead)["raw"] == f"{CS_TOPIC}\n{body.decode()}"
     assert intake.counts == {"implausible_time": 1}
