@@ -304,6 +304,15 @@ class AlertEngine:
             self.bounds.forget(key[0], self._device_of(key))
         return len(gone)
 
+    def trim(self, bounds: InstanceBounds | None = None) -> int:
+        """Apply `bounds` (default the engine's own) to the instances as they are, e.g. restored
+        from a state file written with a larger bound; keeps the live set true and returns how
+        many were evicted."""
+        evicted = (bounds or self.bounds).trim(self.instances)
+        for key in [key for key in self._live if key not in self.instances]:
+            self._unmark_live(key)
+        return evicted
+
     def restart_grace(self, now: float) -> None:
         """After a restart, every series gets a full absence window again (edumon being down
         is not the sensors being silent); alerts that were firing stay firing."""

@@ -57,7 +57,7 @@ def load(engine: AlertEngine, path: Path, now: float, bounds: InstanceBounds | N
         rule = engine.rules.get(instance.rule)
         if rule is not None:
             engine.restore(Watch.of(rule).key(instance.labels), instance)
-    if bounds is not None and (evicted := bounds.trim(engine.instances)):
+    if bounds is not None and (evicted := engine.trim(bounds)):
         log.warning("alert state %s: %d instances beyond the bound evicted", path, evicted)
     engine.restart_grace(now)
     return sum(1 for i in engine.instances.values() if i.state == "firing")

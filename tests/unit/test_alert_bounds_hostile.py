@@ -65,3 +65,16 @@ def test_an_oversized_state_file_is_trimmed_when_loaded(tmp_path: Path) -> None:
     assert len(again.engine.instances) == 50
     state.save(again.engine, path)
     assert path.stat().st_size < 50 * 400
+
+
+def test_trimming_restored_instances_keeps_the_engines_live_set_true() -> None:
+    """Only the engine removes its instances: trimmed resolved alerts are no longer sent."""
+    h = Harness(rule(equals=False, name="Down", by=["site", "band"]))
+    for n in range(30):
+        instance = Instance("Down", {"site": "s", "band": f"b{n}"}, state="resolved")
+        instance.last_seen, instance.resolved_at = float(n), h.clock.now
+        h.engine.restore(("Down", ("s", f"b{n}")), instance)
+    assert len(h.engine.to_send()) == 30
+    assert h.engine.trim(InstanceBounds(max_per_rule=10)) == 20
+    assert len(h.engine.instances) == len(h.engine.to_send()) == 10
+    assert h.engine._live_per_rule["Down"] == len(h.engine._live) == 10  # counted as live
