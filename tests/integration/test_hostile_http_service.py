@@ -17,29 +17,11 @@ from simulators.hostile.http_idle import IdleStats, hold_half_sent
 from simulators.hostile.traps import link_down_v2c, send_paced
 from tests.netsnmp import free_udp_port
 from tests.processes import start_edumon
+from tests.trap_service import COMMUNITY, ENVIRON, trap_service_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-COMMUNITY = "test-only-community"
 TRAPS = 200
 ATTACK_S = 25.0
-
-
-def config(tmp_path: Path, influxdb: InfluxDB1, trap_port: int) -> Path:
-    path = tmp_path / "edumon.yaml"
-    path.write_text(
-        f"""
-service: {{state_dir: {tmp_path / "state"}, http: {{header_timeout_s: 3}}}}
-influxdb: {{url: {influxdb.url}, database: idle_http, flush_interval_s: 0.2}}
-snmp: {{trap_listen: "127.0.0.1:{trap_port}", interval_s: 3600}}
-credentials: {{snmp: {{v2: {{version: 2c, community_env: TRAP_COMMUNITY}}}}}}
-sites:
-  - id: vsk-1
-    name: School
-    devices:
-      - {{kind: switch, id: vsk-1-core, role: core, address: 127.0.0.1, port: 1, credentials: v2}}
-"""
-    )
-    return path
 
 
 def healthz_seconds(port: int) -> float:
@@ -55,7 +37,7 @@ def read_metrics(port: int) -> str:
 
 
 def traps_stored(influxdb: InfluxDB1) -> int:
-    result = influxdb.query('SELECT count("trap_oid") FROM "snmp_trap"', db="idle_http")
+    result = influxdb.query('SELECT count("trap_oid") FROM "snmp_trap"', db="edumon")
     series = result["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
@@ -63,16 +45,17 @@ def traps_stored(influxdb: InfluxDB1) -> int:
 async def test_idle_half_sent_connections_starve_nothing(
     influxdb: InfluxDB1, tmp_path: Path
 ) -> None:
-    influxdb.create_database("idle_http")
     port, trap_port = free_port(), free_udp_port()
     log_path = tmp_path / "edumon.log"
     with log_path.open("w") as log:
         edumon = start_edumon(
-            config(tmp_path, influxdb, trap_port),
+            trap_service_config(
+                tmp_path, tmp_path / "state", trap_port, influxdb.url, "http: {header_timeout_s: 3}"
+            ),
             port,
             log=log,
             max_open_files=1024,
-            environ={"TRAP_COMMUNITY": COMMUNITY},
+            environ=ENVIRON,
         )
     latencies: list[float] = []
     stats = IdleStats()

@@ -10,7 +10,7 @@ import random
 import signal
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,32 +20,14 @@ from simulators.hostile.traps import forged_v3_trap, link_down_v2c, send_paced
 from tests.netsnmp import free_udp_port
 from tests.processes import start_edumon
 from tests.small_disk import fill, small_disk
+from tests.trap_service import COMMUNITY, ENVIRON, trap_service_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-COMMUNITY = "test-only-community"
-ENVIRON = {"TRAP_COMMUNITY": COMMUNITY, "TRAP_AUTH": "test-only-auth", "TRAP_PRIV": "priv-only"}
 
 
-def config(tmp_path: Path, state_dir: Path, trap_port: int, influx_port: int) -> Path:
-    path = tmp_path / "edumon.yaml"
-    path.write_text(
-        f"""
-service: {{state_dir: {state_dir}}}
-influxdb: {{url: "http://127.0.0.1:{influx_port}", flush_interval_s: 0.2, max_retry_delay_s: 1}}
-snmp: {{trap_listen: "127.0.0.1:{trap_port}", interval_s: 3600}}
-credentials:
-  snmp:
-    v2: {{version: 2c, community_env: TRAP_COMMUNITY}}
-    v3: {{version: 3, user: edumon, security_level: authPriv, auth_protocol: sha256,
-          auth_password_env: TRAP_AUTH, priv_protocol: aes, priv_password_env: TRAP_PRIV}}
-sites:
-  - id: vsk-1
-    name: School
-    devices:
-      - {{kind: switch, id: vsk-1-core, role: core, address: 127.0.0.1, port: 1, credentials: v2}}
-"""
-    )
-    return path
+def nowhere() -> str:
+    """A database URL nobody listens on."""
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def rss_mb(pid: int) -> float:
@@ -76,11 +58,16 @@ async def started(port: int) -> None:
                 await asyncio.sleep(0.3)
 
 
-async def received(port: int, count: int) -> None:
-    """Until edumon has counted `count` datagrams (a few lost on loopback are allowed for)."""
-    async with asyncio.timeout(120):
-        while await asyncio.to_thread(trap_count, port, "received") < count * 0.99:  # noqa: ASYNC110
-            await asyncio.sleep(0.5)
+async def deliver(
+    port: int, trap_port: int, make: Callable[[], bytes], count: int, per_second: int = 1000
+) -> None:
+    """Send until edumon has received `count` more datagrams (on a loaded machine the kernel
+    drops some when edumon's socket buffer, a few 60 KB datagrams, is full)."""
+    target = await asyncio.to_thread(trap_count, port, "received") + count
+    async with asyncio.timeout(180):
+        while (missing := target - await asyncio.to_thread(trap_count, port, "received")) > 0:
+            chunk = (make() for _ in range(min(int(missing), per_second // 2)))
+            await send_paced("127.0.0.1", trap_port, chunk, per_second)
 
 
 def stop(edumon: subprocess.Popen[str]) -> None:
@@ -88,22 +75,28 @@ def stop(edumon: subprocess.Popen[str]) -> None:
     edumon.communicate(timeout=30)
 
 
-def forged(count: int, sizes: tuple[int, int]) -> Iterator[bytes]:
-    return (forged_v3_trap(random.randint(*sizes)) for _ in range(count))
+def link_down() -> bytes:
+    return link_down_v2c(COMMUNITY.encode())
+
+
+def huge_engine_id() -> bytes:
+    return forged_v3_trap(random.randint(30_000, 60_000))
+
+
+def longest_engine_id() -> bytes:
+    return forged_v3_trap(32)
 
 
 async def test_forged_v3_traps_with_huge_engine_ids_cost_no_memory(tmp_path: Path) -> None:
     port, trap_port = free_port(), free_udp_port()
-    path = config(tmp_path, tmp_path / "state", trap_port, free_port())
+    path = trap_service_config(tmp_path, tmp_path / "state", trap_port, nowhere())
     edumon = start_edumon(path, port, environ=ENVIRON)
     try:
         await started(port)
-        await send_paced("127.0.0.1", trap_port, forged(200, (30_000, 60_000)), 1000)
-        await received(port, 200)
+        await deliver(port, trap_port, huge_engine_id, 200)
         before = rss_mb(edumon.pid)
-        await send_paced("127.0.0.1", trap_port, forged(10_000, (30_000, 60_000)), 1000)
-        await send_paced("127.0.0.1", trap_port, forged(10_000, (32, 32)), 2000)
-        await received(port, 20_200)
+        await deliver(port, trap_port, huge_engine_id, 10_000)
+        await deliver(port, trap_port, longest_engine_id, 10_000)
         after = rss_mb(edumon.pid)
         malformed = await asyncio.to_thread(trap_count, port, "rejected", "malformed")
         failed = await asyncio.to_thread(trap_count, port, "rejected", "auth_failed")
@@ -111,7 +104,7 @@ async def test_forged_v3_traps_with_huge_engine_ids_cost_no_memory(tmp_path: Pat
         stop(edumon)
     print(f"RSS {before:.1f} -> {after:.1f} MB; {malformed:.0f} malformed, {failed:.0f} failed")
     assert after - before < 20
-    assert malformed >= 9_900 and failed >= 9_900
+    assert malformed >= 10_200 and failed >= 10_000
 
 
 async def test_a_blocked_pipeline_drops_the_oldest_traps_and_memory_stays_bounded(
@@ -119,22 +112,20 @@ async def test_a_blocked_pipeline_drops_the_oldest_traps_and_memory_stays_bounde
 ) -> None:
     port, trap_port = free_port(), free_udp_port()
     with small_disk(tmp_path / "state", 8) as state:
-        edumon = start_edumon(
-            config(tmp_path, state, trap_port, free_port()), port, environ=ENVIRON
-        )
+        path = trap_service_config(tmp_path, state, trap_port, nowhere())
+        edumon = start_edumon(path, port, environ=ENVIRON)
         try:
             await started(port)
             fill(state)  # the database is down and the spool cannot grow: the pipeline blocks
             rss = []
             for _ in range(4):
-                datagrams = (link_down_v2c(COMMUNITY.encode(), n) for n in range(100_000))
-                await send_paced("127.0.0.1", trap_port, datagrams, 10_000)
+                await deliver(port, trap_port, link_down, 100_000, 20_000)
                 rss.append(rss_mb(edumon.pid))
             got = await asyncio.to_thread(trap_count, port, "received")
             dropped = await asyncio.to_thread(trap_count, port, "dropped", "queue_full")
         finally:
             stop(edumon)
     print(f"RSS after each 100,000 traps: {rss} MB; {got:.0f} received, {dropped:.0f} dropped")
-    assert got >= 300_000
+    assert got >= 400_000
     assert dropped >= got - 200_000  # at most the pipeline's and the trap queue's worth held
     assert rss[-1] - rss[1] < 20  # bounded: the last 200,000 cost no memory

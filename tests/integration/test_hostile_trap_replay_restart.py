@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from gateway.devstack.servers import free_port
-from tests.integration.test_hostile_trap_memory import ENVIRON, config, started, stop, trap_count
+from tests.integration.test_hostile_trap_memory import nowhere, started, stop, trap_count
 from tests.netsnmp import free_udp_port
 from tests.processes import start_edumon
+from tests.trap_service import ENVIRON, trap_service_config
 
 pytestmark = pytest.mark.integration
 ENGINE = "0x80001f8804656475746573742d7377"
@@ -49,7 +50,7 @@ async def send_and_count(edumon_port: int, trap_port: int, datagram: bytes, seen
 async def test_a_replayed_v3_trap_is_refused_after_a_restart_too(tmp_path: Path) -> None:
     port, trap_port = free_port(), free_udp_port()
     state = tmp_path / "state"
-    path = config(tmp_path, state, trap_port, free_port())
+    path = trap_service_config(tmp_path, state, trap_port, nowhere())
     captured = snmptrap(tmp_path, boots=5, engine_time=1000)
     edumon = start_edumon(path, port, environ=ENVIRON)
     try:
