@@ -41,6 +41,17 @@ class Metrics:
         self.spool_points = Gauge(
             "edumon_spool_points", "Points in the spool not yet acknowledged", registry=r
         )
+        self.spool_oldest_age = Gauge(
+            "edumon_spool_oldest_unsent_age_seconds",
+            "Age of the oldest spooled point not yet acknowledged by the database",
+            registry=r,
+        )
+        self.tag_limit_refused = Counter(
+            "edumon_tag_limit_refused_points",
+            "Points the database refused for its max-values-per-tag (dead-lettered by series)",
+            ["measurement", "tag"],
+            registry=r,
+        )
         self.spool_evicted = Counter(
             "edumon_spool_evicted_points",
             "Points of a source that cannot be held back (polls, traps) dropped because the "

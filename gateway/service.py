@@ -70,6 +70,7 @@ class Service:
             max_in_flight=config.influxdb.max_in_flight,
             max_post_points=config.influxdb.batch_size,
             retry=RetryPolicy(max_delay_s=config.influxdb.max_retry_delay_s),
+            behind_after_s=2 * config.influxdb.flush_interval_s,
         )
         self.pipeline = Pipeline(
             self.writer.accept,
@@ -133,6 +134,7 @@ class Service:
             "detail": h.detail,
             "since": h.since,
             "last_success": h.last_success,
+            "backlog_age_s": round(self.writer.backlog_age_s(), 1),
             "spool_points": self.spool.pending_points,
             "spool_bytes": self.spool.size_bytes,
             "spool_evicted_points": self.spool.stats.evicted_points,

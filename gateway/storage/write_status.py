@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 
@@ -71,48 +72,95 @@ def lines_named_in_error(body: str, lines: list[bytes]) -> list[bytes]:
 _GO_QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _TAG_LIMIT = re.compile(
     rf"max-values-per-tag limit exceeded \(\d+/\d+\): measurement={_GO_QUOTED} "
-    rf"tag={_GO_QUOTED} value={_GO_QUOTED}"
+    rf"tag={_GO_QUOTED} value={_GO_QUOTED}(?: dropped=(\d+))?"
 )
 _SERIES_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
 
 
-def over_tag_limit(body: str, lines: list[bytes]) -> list[bytes]:
-    """The lines carrying the tag value that a partial write refused for max-values-per-tag
-    names; [] for any other answer."""
-    try:
-        message = str(json.loads(body).get("error", body))
-    except (ValueError, AttributeError):
-        message = body
-    found = _TAG_LIMIT.search(message)
-    if found is None:
-        return []
-    measurement, tag, value = (_unquote(found.group(n)) for n in (1, 2, 3))
-    prefix = measurement.translate(_MEASUREMENT_ESCAPES) + ","
-    needle = f",{tag.translate(_SERIES_ESCAPES)}={value.translate(_SERIES_ESCAPES)},"
-    return [
-        line
-        for line in lines
-        if (key := _series_key(line.decode(errors="replace"))).startswith(prefix)
-        and needle in key + ","
-    ]
+@dataclass(frozen=True)
+class TagLimit:
+    """A partial write refused for max-values-per-tag: the first new value the database refused
+    (it names only that one) and how many points it dropped in all."""
+
+    measurement: str  # escaped as in line protocol, like `tag` and `value`
+    tag: str
+    value: str
+    dropped: int | None
+
+    @classmethod
+    def of(cls, body: str) -> TagLimit | None:
+        try:
+            message = str(json.loads(body).get("error", body))
+        except (ValueError, AttributeError):
+            message = body
+        found = _TAG_LIMIT.search(message)
+        if found is None:
+            return None
+        measurement, tag, value = (_unquote(found.group(n)) for n in (1, 2, 3))
+        dropped = found.group(4)
+        return cls(
+            measurement.translate(_MEASUREMENT_ESCAPES),
+            tag.translate(_SERIES_ESCAPES),
+            value.translate(_SERIES_ESCAPES),
+            None if dropped is None else int(dropped),
+        )
+
+    def named(self, lines: list[bytes]) -> list[bytes]:
+        """The lines carrying the refused value."""
+        return [line for line in lines if self._tags(line).get(self.tag) == self.value]
+
+    def same_senders(self, lines: list[bytes], named: list[bytes]) -> list[bytes]:
+        """The lines of the measurement carrying the tag whose other tags are those of a named
+        line: the sender that invented the value (e.g. one switch renaming its interfaces),
+        whose other new values the database dropped without naming them."""
+        senders = {self._sender(line) for line in named}
+        return [
+            line for line in lines if self.tag in self._tags(line) and self._sender(line) in senders
+        ]
+
+    def _tags(self, line: bytes) -> dict[str, str]:
+        measurement, tags = series_key(line)
+        return tags if measurement == self.measurement else {}
+
+    def _sender(self, line: bytes) -> frozenset[tuple[str, str]]:
+        return frozenset((k, v) for k, v in self._tags(line).items() if k != self.tag)
 
 
-def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
+SeriesKey = tuple[str, dict[str, str]]  # measurement and tags, escaped as in line protocol
 
 
-def _series_key(line: str) -> str:
-    """The line up to its first unescaped space: measurement and tags."""
-    escaped = False
-    for i, char in enumerate(line):
+def series_key(line: bytes) -> SeriesKey:
+    """A line's measurement and tags (up to its first unescaped space)."""
+    text = line.decode(errors="replace")
+    measurement, *pairs = _split_unescaped(_split_unescaped(text, " ", 1)[0], ",")
+    tags = (_split_unescaped(pair, "=", 1) for pair in pairs)
+    return measurement, {tag[0]: tag[-1] for tag in tags}
+
+
+def series_of(line: bytes) -> str:
+    """The series a line belongs to, as line protocol writes it (measurement,tag=value,...)."""
+    return _split_unescaped(line.decode(errors="replace"), " ", 1)[0]
+
+
+def _split_unescaped(text: str, separator: str, limit: int = -1) -> list[str]:
+    """Split at `separator` where it is not escaped with a backslash."""
+    parts: list[str] = []
+    start, escaped = 0, False
+    for i, char in enumerate(text):
         if escaped:
             escaped = False
         elif char == "\\":
             escaped = True
-        elif char == " ":
-            return line[:i]
-    return line
+        elif char == separator and len(parts) != limit:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def split_lines(payload: bytes) -> list[bytes]:

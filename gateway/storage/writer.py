@@ -18,7 +18,7 @@ import gzip
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,14 +32,20 @@ from gateway.storage.lineprotocol import LineEncoder
 from gateway.storage.spool import Record, Spool
 from gateway.storage.write_status import (
     Outcome,
+    TagLimit,
     classify,
     lines_named_in_error,
-    over_tag_limit,
+    series_of,
     split_lines,
 )
 
 log = logging.getLogger(__name__)
-_Chunk = tuple[bytes, bool, int]  # (line protocol, gzipped, points)
+# (line protocol, gzipped, points, None or, for one sender's lines held back after a refusal
+# for max-values-per-tag, how many more of its refused values may be named one at a time)
+_Chunk = tuple[bytes, bool, int, int | None]
+# a sender whose batch mixes new tag values with known ones: its values refused one POST each
+# at most this many times, then its remaining lines are dead-lettered together
+SENDER_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,10 @@ class InfluxWriter:
         max_post_points: int = 5000,
         post_interval_s: float = 0.2,
         retry: RetryPolicy | None = None,
+        behind_after_s: float = 2.0,
     ) -> None:
+        """`behind_after_s`: health says "behind" once the oldest unsent point is older (the
+        service passes two of the pipeline's batch intervals)."""
         self.http = http
         self.spool = spool
         self.dead_letters = dead_letters
@@ -93,6 +102,11 @@ class InfluxWriter:
         self._acked = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._evicted_reported: Counter[str] = Counter()
+        self.behind_after_s = behind_after_s
+        # when each unacknowledged spooled batch was appended, oldest first (those found in the
+        # spool at start count from then); acks and evictions take the oldest first
+        self._appended_at = deque([time.monotonic()] * spool.pending_batches)
+        metrics.spool_oldest_age.set_function(self.backlog_age_s)
         self._update_spool_gauges()
 
     @property
@@ -100,9 +114,24 @@ class InfluxWriter:
         """How delivery to the database goes, unless the state disk fails (spool or dead
         letters, e.g. full): then `error` with the reason, since nothing new is durable."""
         disk = self.spool.disk_error or self.dead_letters.error
-        if disk is None:
+        if disk is not None:
+            return dataclasses.replace(self._delivery, status="error", detail=disk)
+        age = self.backlog_age_s()
+        if age <= self.behind_after_s:
             return self._delivery
-        return dataclasses.replace(self._delivery, status="error", detail=disk)
+        behind = (
+            f"behind: the oldest unsent point is {age:.0f} s old, "
+            f"{self.spool.pending_points} points pending"
+        )
+        if self._delivery.status == "ok":
+            return dataclasses.replace(self._delivery, status="degraded", detail=behind)
+        return dataclasses.replace(self._delivery, detail=f"{behind}; {self._delivery.detail}")
+
+    def backlog_age_s(self) -> float:
+        """Seconds since the oldest batch not yet acknowledged by the database was spooled."""
+        while len(self._appended_at) > self.spool.pending_batches:
+            self._appended_at.popleft()
+        return time.monotonic() - self._appended_at[0] if self._appended_at else 0.0
 
     # ------------------------------------------------------------------ accept
     async def accept(
@@ -120,9 +149,12 @@ class InfluxWriter:
             self.dead_letters.add(source="encoder", reason=str(error), raw=repr(sample))
             self.metrics.dead_letters.labels(reason="encode").inc()
         if count:
+            dropped = self.spool.stats.evicted_batches
             await self.spool.append(
                 gzip.compress(payload, compresslevel=1), count, held=held, sources=sources
             )
+            if self.spool.stats.evicted_batches == dropped:  # spooled, not dropped at the cap
+                self._appended_at.append(time.monotonic())
             self.metrics.samples_spooled.inc(count)
             self._update_spool_gauges()
             self._appended.set()
@@ -190,13 +222,14 @@ class InfluxWriter:
             self._slots.release()
 
     async def _deliver(self, spooled: bytes, points: int) -> None:
-        """Until every line is stored or dead-lettered: split on 413, bisect on 400.
+        """Until every line is stored or dead-lettered: split on 413, bisect on 400, split by
+        sender on a refusal for max-values-per-tag.
 
         The spooled batch is sent as it is (gzip); it is only decompressed when it must be split.
         """
-        pending: list[_Chunk] = [(spooled, True, points)]
+        pending: list[_Chunk] = [(spooled, True, points, None)]
         while pending:
-            chunk, gzipped, chunk_points = pending.pop()
+            chunk, gzipped, chunk_points, rounds = pending.pop()
             response = await self._post_until_decided(chunk, gzipped)
             outcome = classify(response.status)
             if outcome is Outcome.STORED:
@@ -207,9 +240,9 @@ class InfluxWriter:
             if len(chunk_lines) == 1:
                 self._dead_letter(chunk_lines[0], reason, outcome)
                 continue
-            limited = over_tag_limit(response.body, chunk_lines)
-            if outcome is Outcome.REJECTED and limited:
-                self._over_limit(chunk_lines, limited, reason, pending)
+            limit = TagLimit.of(response.body) if outcome is Outcome.REJECTED else None
+            if limit is not None and (named := limit.named(chunk_lines)):
+                pending.extend(self._over_limit(chunk_lines, named, limit, reason, rounds))
                 continue
             named = []
             if outcome is Outcome.REJECTED:
@@ -226,19 +259,57 @@ class InfluxWriter:
             pending.append(_chunk(rest[:half]))
 
     def _over_limit(
-        self, lines: list[bytes], named: list[bytes], reason: str, pending: list[_Chunk]
-    ) -> None:
-        """A partial write refused for a limit: the lines it names go to the dead letters at
-        once (bisecting re-sent the batch ~log2(n) times per bad value and held up all data
-        behind it), and the rest is sent once more: the database names only the first value
-        it refused, and influxd 1.6 also loses a point it does not count as dropped (a point
-        written twice is stored once)."""
-        for line in named:
-            self._dead_letter(line, reason, Outcome.REJECTED)
+        self,
+        lines: list[bytes],
+        named: list[bytes],
+        limit: TagLimit,
+        reason: str,
+        rounds: int | None,
+    ) -> list[_Chunk]:
+        """A partial write refused for max-values-per-tag: dead-letter what it refused and
+        return what to send next (last first), without one POST per refused value for all
+        the data (that held up every batch behind one device inventing values).
+
+        The database stored the other points, names only the first value it refused and says
+        how many points it dropped. When it dropped only the named ones, the rest is sent once
+        more (influxd 1.6 also loses a point it does not count as dropped; a point written
+        twice is stored once). Otherwise the batch is split once by series: the lines of the
+        sender that invented the value (same measurement and other tags) are held back and
+        every other sender's lines are sent at once. The sender's lines are then sent alone:
+        all of them refused, all are dead-lettered; a mix of new and known values is resolved
+        one named value at a time, at most SENDER_ROUNDS times, then dead-lettered together.
+        """
+        dropped = limit.dropped if limit.dropped is not None else len(named)
+        if rounds is not None and (dropped >= len(lines) or rounds == 0):
+            self._dead_letter_series(lines, limit, reason)  # the sender's lines, all refused
+            return []
+        self._dead_letter_series(named, limit, reason)
         refused = set(named)
         rest = [line for line in lines if line not in refused]
-        if rest:
-            pending.append(_chunk(rest))
+        if not rest:
+            return []
+        if dropped <= len(named):
+            return [_chunk(rest)]
+        if rounds is not None:
+            return [_chunk(rest, rounds - 1)]
+        sender = set(limit.same_senders(rest, named))
+        others = [line for line in rest if line not in sender]
+        held = _chunk([line for line in rest if line in sender], SENDER_ROUNDS)
+        return [held, _chunk(others)] if others else [held]
+
+    def _dead_letter_series(self, lines: list[bytes], limit: TagLimit, reason: str) -> None:
+        """One dead letter per series, with its lines and their count."""
+        by_series: defaultdict[str, list[bytes]] = defaultdict(list)
+        for line in lines:
+            by_series[series_of(line)].append(line)
+        for series_lines in by_series.values():
+            self.dead_letters.add(
+                source="influxdb",
+                reason=f"{reason} ({len(series_lines)} points of this series)",
+                raw=b"\n".join(series_lines),
+            )
+        self.metrics.dead_letters.labels(reason=Outcome.REJECTED.value).inc(len(lines))
+        self.metrics.tag_limit_refused.labels(limit.measurement, limit.tag).inc(len(lines))
 
     def _dead_letter(self, line: bytes, reason: str, outcome: Outcome) -> None:
         self.dead_letters.add(source="influxdb", reason=reason, raw=line)
@@ -315,5 +386,5 @@ class InfluxWriter:
         await self.http.close()
 
 
-def _chunk(lines: list[bytes]) -> _Chunk:
-    return b"\n".join(lines) + b"\n", False, len(lines)
+def _chunk(lines: list[bytes], rounds: int | None = None) -> _Chunk:
+    return b"\n".join(lines) + b"\n", False, len(lines), rounds

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gateway.storage.write_status import (
     Outcome,
+    TagLimit,
     classify,
     lines_named_in_error,
     retry_after_seconds,
+    series_key,
+    series_of,
     split_lines,
 )
 
@@ -75,3 +80,49 @@ def test_lines_named_in_influx_error() -> None:
     assert lines_named_in_error(body, lines) == [b"m f=bad 11"]
     conflict = '{"error":"partial write: field type conflict: input field \\"f\\" dropped=1"}'
     assert lines_named_in_error(conflict, lines) == []
+
+
+def limit_error(measurement: str, tag: str, value: str, dropped: int) -> str:
+    """influxd 1.x's answer, its Go %q quoting inside a JSON string."""
+    quoted = [m.replace("\\", "\\\\").replace('"', '\\"') for m in (measurement, tag, value)]
+    message = (
+        "partial write: max-values-per-tag limit exceeded (20/20): "
+        f'measurement="{quoted[0]}" tag="{quoted[1]}" value="{quoted[2]}" dropped={dropped}'
+    )
+    return json.dumps({"error": message})
+
+
+def test_a_tag_limit_answer_is_read_with_its_escapes_and_dropped_count() -> None:
+    limit = TagLimit.of(limit_error("wifi ap", "band,x", 'new "a"=1', 7))
+    assert limit == TagLimit("wifi\\ ap", "band\\,x", 'new\\ "a"\\=1', 7)
+    assert TagLimit.of('{"error":"partial write: field type conflict dropped=1"}') is None
+    assert TagLimit.of("not json at all") is None
+    old = "partial write: max-values-per-tag limit exceeded (5/5): "
+    assert TagLimit.of(old + 'measurement="m" tag="t" value="v"') == TagLimit("m", "t", "v", None)
+
+
+LINES = [
+    b"interface,device=sw-1,ifname=new-1 in=1 1",
+    b"interface,device=sw-1,ifname=new-2 in=1 2",
+    b"interface,device=sw-1,ifname=eth0 in=1 3",
+    b"interface,device=sw-2,ifname=new-1 in=1 4",
+    b"interface,device=sw-2,ifname=eth0 in=1 5",
+    b"device,device=sw-1 up=1 6",
+    b"interface,device=sw-1 in=1 7",  # no ifname tag: never refused for it
+    b"wifi_ap,device=sw-1,ifname=new-1 in=1 8",  # another measurement
+]
+
+
+def test_the_named_value_and_the_sender_that_invented_it() -> None:
+    limit = TagLimit("interface", "ifname", "new-1", 5)
+    named = limit.named(LINES)
+    assert named == [LINES[0], LINES[3]]
+    assert limit.same_senders(LINES, [LINES[0]]) == LINES[:3]
+    assert limit.same_senders(LINES, named) == LINES[:5]
+
+
+def test_series_keys_keep_escapes_and_split_only_where_unescaped() -> None:
+    line = b'm\\ x,a=1\\,2,b\\=c=d\\ e f="s p,a=c" 1'
+    assert series_key(line) == ("m\\ x", {"a": "1\\,2", "b\\=c": "d\\ e"})
+    assert series_of(line) == "m\\ x,a=1\\,2,b\\=c=d\\ e"
+    assert series_key(b"m v=1 1") == ("m", {})
