@@ -22,13 +22,13 @@ BATCH = 500
 async def main(config_path: str, count: int) -> None:
     service = Service(load_config(config_path, PLUGINS), PLUGINS)
 
-    async def load(svc: Service) -> None:
+    async def load() -> None:
         for start in range(0, count, BATCH):
             batch = [
                 Sample("load", {"run": "kill9"}, {"id": i}, BASE_TIME_NS + i)
                 for i in range(start, min(count, start + BATCH))
             ]
-            await svc.pipeline.emit(batch, collector="load", durable=True)
+            await service.pipeline.emit(batch, collector="load", durable=True)
             print(f"acked {start + len(batch)}", flush=True)
         await asyncio.Event().wait()
 
