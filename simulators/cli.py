@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ def cmd_sim_mqtt(args: argparse.Namespace) -> int:
     print(
         f"{len(fleet.devices)} access points and exhibits publishing to {fleet.host}:{fleet.port}"
     )
-    asyncio.run(fleet.run())
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the devices
+        asyncio.run(fleet.run())
     return 0
 
 
@@ -56,7 +58,8 @@ def cmd_sim_lorawan(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "info")
     network = network_from_config(args.load_config(args.config))
     print(f"{len(network.sensors)} LoRaWAN sensors publishing to {network.host}:{network.port}")
-    asyncio.run(network.run(rounds=args.rounds, period_s=args.period))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the network server
+        asyncio.run(network.run(rounds=args.rounds, period_s=args.period))
     return 0
 
 

@@ -218,3 +218,23 @@ async def test_sessions_failing_one_after_another_keep_the_backoff_growing(
     await consuming.until(lambda: consuming.consumer.stats.disconnects == 4)
     delays = [float(d) for d in re.findall(r"next attempt in ([\d.]+) s", caplog.text)]
     assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
+
+
+async def test_a_batch_that_cannot_be_made_durable_stops_the_reading(
+    own_broker: Mosquitto, tmp_path: Path, running: list[Running]
+) -> None:
+    """The pipeline hangs (a spool at its cap): QoS 0 messages, which no in-flight window
+    bounds, are not read past two batches of `max_batch`; the rest waits in TCP and at the
+    broker."""
+    consuming = consumer(own_broker, tmp_path, ["school/+/data"], max_batch=100)
+    stuck = Running(consuming, Collected(hang=True))
+    running.append(stuck)
+    await stuck.until(lambda: consuming.stats.connects == 1)
+    async with MqttClient("127.0.0.1", own_broker.port, ClientOptions("flood")) as flood:
+        for n in range(3_000):
+            await flood.publish(f"school/{n % 5}/data", b"x" * 200, qos=0)
+        await flood.publish("school/0/data", b"last", qos=1)  # all the QoS 0 ones are out
+    await stuck.until(lambda: consuming.stats.messages >= 100)
+    await asyncio.sleep(1)  # time to read more, if it did
+    assert 100 <= consuming.stats.messages <= 2 * 100
+    assert consuming.stats.acked == 0
