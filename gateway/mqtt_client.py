@@ -153,6 +153,7 @@ class MqttClient:
     async def disconnect(self) -> None:
         """DISCONNECT (a persistent session stays with the broker) and close."""
         if not self.closed.is_set():
+            self._step(self._paho.loop_write)  # the PUBACKs waiting for the writer first
             self._paho.disconnect()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1):
