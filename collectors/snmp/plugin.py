@@ -18,6 +18,7 @@ from collectors.snmp.traps import TrapReceiver, TrapSource
 from collectors.snmp.usm import LOCALIZED_KEYS, PASSWORD_KEYS, UsmUser
 from collectors.snmp.v3_transport import V3Transport
 from collectors.snmp.wifi import WifiController
+from collectors.snmp.wifi_model import load_wifi_profiles
 from gateway.collector import (
     Collector,
     CollectorContext,
@@ -156,6 +157,7 @@ def open_snmp(context: CollectorContext) -> Collector:
             device, field, reason
         ).inc(),
         interface_cap=cap,
+        wifi_profiles=load_wifi_profiles(settings.profile_dirs),
     )
     metrics.bounds.watch(
         "snmp_interfaces_per_device",

@@ -37,6 +37,7 @@ from collectors.snmp.profiles import Matched, load_profiles, match_profile
 from collectors.snmp.rates import Reading, interval
 from collectors.snmp.varbind_values import number, text
 from collectors.snmp.wifi import WifiController, WifiReader
+from collectors.snmp.wifi_model import WifiProfile, load_wifi_profiles
 from gateway.collector import CollectorError
 from gateway.plausible import Refused, described, keep_plausible
 from gateway.sample import FieldValue, Sample
@@ -97,6 +98,7 @@ class SnmpPoller:
         profiles: Mapping[str, Profile] | None = None,
         on_refused: Callable[[str, str, str], None] = lambda device, field, reason: None,
         interface_cap: InterfaceCap | None = None,
+        wifi_profiles: tuple[WifiProfile, ...] | None = None,
     ) -> None:
         self._clock = clock
         self.interface_cap = interface_cap or InterfaceCap()
@@ -107,7 +109,7 @@ class SnmpPoller:
         self.discarded: dict[str, int] = {}  # verdict -> count, over all devices
         # device -> ifIndex -> (ifname, role), as last polled (replaced at every poll)
         self._directory: dict[str, dict[int, tuple[str, str]]] = {}
-        self.wifi = WifiReader()
+        self.wifi = WifiReader(wifi_profiles if wifi_profiles is not None else load_wifi_profiles())
 
     def interface(self, device: str, if_index: int) -> tuple[str, str] | None:
         """(ifname, role) of an interface as last polled, for traps that only carry ifIndex."""

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from collectors.snmp.config import ProfileDir
 from collectors.snmp.ecosystem.library import ORIGIN as ECOSYSTEM
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SHIPPED = Path(__file__).parent / "profiles"
 ROOT = "generic"
 SHIPPED_ORIGIN, USER = "shipped", "user"
+Checked = TypeVar("Checked", bound=BaseModel)
 PRECEDENCE = {USER: 2, ECOSYSTEM: 1, SHIPPED_ORIGIN: 0}  # which wins among matching profiles
 
 
@@ -91,16 +92,24 @@ def _load_directory(directory: Path) -> tuple[list[tuple[Profile, str]], list[st
     """(profile, file) of each profile file, and the problems of the others."""
     if not directory.is_dir():
         return [], [f"{directory}: not a directory of profiles"]
-    found: list[tuple[Profile, str]] = []
     problems: list[str] = []
+    return load_directory(directory, Profile, problems), problems
+
+
+def load_directory(
+    directory: Path, model: type[Checked], problems: list[str]
+) -> list[tuple[Checked, str]]:
+    """(item, file) of each *.yaml file of the directory that `model` accepts; the problems
+    of the others (file:line: field: message) added to `problems`. Wi-Fi profiles use it too."""
+    found: list[tuple[Checked, str]] = []
     for path in sorted(directory.glob("*.yaml")):
-        profile = _load_file(path, problems)
-        if profile is not None:
-            found.append((profile, str(path)))
-    return found, problems
+        item = _load_file(path, problems, model)
+        if item is not None:
+            found.append((item, str(path)))
+    return found
 
 
-def _load_file(path: Path, problems: list[str]) -> Profile | None:
+def _load_file(path: Path, problems: list[str], model: type[Checked]) -> Checked | None:
     try:
         data, lines = load_with_lines(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
@@ -110,7 +119,7 @@ def _load_file(path: Path, problems: list[str]) -> Profile | None:
         problems.append(f"{path}:{error.line or 1}: {error.message}")
         return None
     try:
-        return Profile.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         for e in error.errors():
             loc = _without_union_parts(tuple(e["loc"]))

@@ -1,34 +1,34 @@
 """`wifi_ap` samples from a Wi-Fi controller (or an AP that is its own agent), by the Wi-Fi
-profile its sysObjectID/sysDescr matches (collectors/snmp/wifi_model.py).
+profile it matches (wifi_match.py) or its `wifi.profile`.
 
 Per placed AP: one sample per band with up, clients and what the profile reads; an AP that the
 controller lists as down has one `band=all` sample with up=false. Tags: site and room from the
-placement (wifi_config.py), ap = the AP's name as the controller reports it, band from the
-profile's map. Rows whose band the map does not know are left out.
+placement (wifi_place.py), ap = the AP's name as the controller reports it, band from the
+profile. Rows whose band the profile does not know are left out. An AP placed nowhere is not
+written: logged once with why, and once an hour per controller a line with how many there are.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpTransport, walk_columns
-from collectors.snmp.wifi_config import ROOM, WifiPlacement
-from collectors.snmp.wifi_model import Band, WifiField, WifiProfile, wifi_profiles
+from collectors.snmp.wifi_config import WifiPlacement
+from collectors.snmp.wifi_match import Chosen, Identity, choose
+from collectors.snmp.wifi_model import Band, WifiField, WifiProfile, band_of, load_wifi_profiles
+from collectors.snmp.wifi_place import Place, Unplaced, place
 from gateway.sample import FieldValue, Sample
 
 log = logging.getLogger(__name__)
 Rows = dict[tuple[int, ...], ber.VarBind]
+Key = tuple[int, ...]
+Radios = dict[Band, dict[WifiField, list[int]]]  # of one AP key: band -> field -> row values
 _AP_NAME = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,63}$")  # printable ASCII, 1-64 characters
-
-
-@dataclass(frozen=True)
-class Place:
-    site: str
-    room: str
+SUMMARY_EVERY_NS = 3600 * 10**9  # the unplaced APs' summary line, per controller
 
 
 @dataclass(frozen=True)
@@ -45,136 +45,171 @@ class WifiController:
 
 @dataclass
 class WifiReader:
-    """Reads the APs of the controllers it is given; remembers the APs it could not place."""
+    """Reads the APs of the controllers it is given; knows the APs it could not place."""
 
-    profiles: Sequence[WifiProfile] = field(default_factory=wifi_profiles)
-    unplaced: dict[str, set[str]] = field(default_factory=dict)  # controller -> AP names
+    profiles: tuple[WifiProfile, ...] = field(default_factory=load_wifi_profiles)
+    unplaced: dict[str, set[str]] = field(default_factory=dict)  # controller -> APs, last poll
     unmatched: set[str] = field(default_factory=set)  # controllers no Wi-Fi profile matches
-
-    def profile_for(self, sys_object_id: str, sys_descr: str) -> WifiProfile | None:
-        for profile in self.profiles:
-            match = profile.match
-            if match.sysobjectid and not any(
-                sys_object_id == p or sys_object_id.startswith(p + ".") for p in match.sysobjectid
-            ):
-                continue
-            if match.sysdescr is not None and not re.search(match.sysdescr, sys_descr):
-                continue
-            return profile
-        return None
+    _chosen: dict[str, tuple[Identity, Chosen | None]] = field(default_factory=dict)
+    _logged: dict[str, set[str]] = field(default_factory=dict)  # unplaced APs already logged
+    _summary_at: dict[str, int] = field(default_factory=dict)  # controller -> ns
 
     async def read(
         self,
         transport: SnmpTransport,
         controller: tuple[str, str],  # (site, device)
         wifi: WifiController,
-        identity: tuple[str, str],  # (sysObjectID, sysDescr)
+        identity: Identity,
         sys_name: str,
         now_ns: int,
         max_repetitions: int = 25,
     ) -> list[Sample]:
         """The controller's wifi_ap samples; [] (logged once) when no Wi-Fi profile matches."""
-        profile = self.profile_for(*identity)
+        profile = await self._profile(transport, controller[1], wifi, identity)
         if profile is None:
-            if controller[1] not in self.unmatched:
-                self.unmatched.add(controller[1])
-                log.warning("%s has wifi: but matches no Wi-Fi profile", controller[1])
             return []
         placement = wifi.placement
         columns = [c.oid for c in profile.bands.values()] + [c.oid for c in profile.fields.values()]
         if profile.aps is not None:
-            columns += [profile.aps.name] + ([profile.aps.up.oid] if profile.aps.up else [])
-        encoded = {oid: ber.encode_oid(oid) for oid in columns}
+            aps = profile.aps
+            columns += [aps.name, *(c for c in (aps.only_rows_of,) if c)]
+            columns += [aps.up.oid] if aps.up else []
+        encoded = {oid: ber.encode_oid(oid) for oid in dict.fromkeys(columns)}
         walked = await walk_columns(transport, list(encoded.values()), max_repetitions)
         table = {oid: walked.get(raw, {}) for oid, raw in encoded.items()}
-        aps = _aps(profile, table, sys_name)
+        aps_found = _aps(profile, table, sys_name)
+        radios = _radios(profile, table)
         samples: list[Sample] = []
-        for key, (name, up) in list(aps.items())[: placement.max_aps]:
-            place = self._place(controller, wifi, name)
-            if place is None:
+        unplaced: dict[str, str] = {}
+        for name, (keys, up) in list(aps_found.items())[: placement.max_aps]:
+            where = place(placement, controller[0], wifi.sites, name)
+            if isinstance(where, Unplaced):
+                unplaced[name] = where.why
                 continue
-            tags = {"site": place.site, "ap": name, "room": place.room}
-            if not up:
-                samples.append(Sample("wifi_ap", {**tags, "band": "all"}, {"up": False}, now_ns))
-                continue
-            for band, fields in sorted(_radios(profile, table, key).items()):
-                samples.append(Sample("wifi_ap", {**tags, "band": band}, fields, now_ns))
-        if len(aps) > placement.max_aps:
+            ap_radios = [radios.get(key, {}) for key in keys]
+            samples += _samples(profile, where, name, up, ap_radios, now_ns)
+        self._unplaced(controller[1], placement, unplaced, len(aps_found), now_ns)
+        if len(aps_found) > placement.max_aps:
             log.warning(
                 "%s: %d APs, only the first %d are written (wifi.max_aps)",
                 controller[1],
-                len(aps),
+                len(aps_found),
                 placement.max_aps,
             )
         return samples
 
-    def _place(self, controller: tuple[str, str], wifi: WifiController, name: str) -> Place | None:
-        site, device = controller
-        placement = wifi.placement
-        known = placement.aps.get(name)
-        place: Place | None = None
-        if known is not None:
-            place = Place(known.site or site, known.room)
-        elif placement.name_pattern is not None:
-            match = re.fullmatch(placement.name_pattern, name)
-            room = match.group("room") if match else None
-            if match and room and re.fullmatch(ROOM, room):
-                place = Place(match.groupdict().get("site") or site, room)
-        if place is not None and place.site in wifi.sites:
-            return place
-        seen = self.unplaced.setdefault(device, set())
-        if name not in seen and len(seen) < placement.max_aps:
-            seen.add(name)
+    async def _profile(
+        self, transport: SnmpTransport, device: str, wifi: WifiController, identity: Identity
+    ) -> WifiProfile | None:
+        known = self._chosen.get(device)
+        if known is None or known[0] != identity:
+            chosen = await choose(self.profiles, transport, identity, wifi.placement.profile)
+            self._chosen[device] = known = (identity, chosen)
+            if chosen is not None:
+                self.unmatched.discard(device)
+                log.info("%s: Wi-Fi profile %s", device, chosen.why)
+            elif device not in self.unmatched:
+                self.unmatched.add(device)
+                log.warning(
+                    "%s has wifi: but matches no Wi-Fi profile (sysObjectID %s, sysDescr %r): "
+                    "name one in wifi.profile, or add one to an snmp.profile_dirs wifi/ folder",
+                    device,
+                    identity[0] or "-",
+                    identity[1][:80],
+                )
+        return known[1].profile if known[1] is not None else None
+
+    def _unplaced(
+        self,
+        device: str,
+        placement: WifiPlacement,
+        unplaced: dict[str, str],
+        total: int,
+        now_ns: int,
+    ) -> None:
+        """Each unplaced AP logged once with why; one line an hour per controller with the count."""
+        self.unplaced[device] = set(unplaced)
+        logged = self._logged.setdefault(device, set())
+        for name, why in unplaced.items():
+            if name not in logged and len(logged) < placement.max_aps:
+                logged.add(name)
+                log.warning("%s: AP %r is not written: %s", device, name, why)
+        last = self._summary_at.get(device)
+        if unplaced and (last is None or now_ns - last >= SUMMARY_EVERY_NS):
+            self._summary_at[device] = now_ns
             log.warning(
-                "%s: AP %r is in neither wifi.aps nor wifi.name_pattern with a known site; "
-                "it is not written",
+                "%s: %d of %d APs are placed nowhere and not written (wifi.aps, "
+                "wifi.name_pattern); each was logged once with why",
                 device,
-                name[:64],
+                len(unplaced),
+                total,
             )
-        return None
+
+
+def _samples(
+    profile: WifiProfile, where: Place, name: str, up: bool, radios: list[Radios], now_ns: int
+) -> list[Sample]:
+    """The AP's samples: its rows of a band (over its keys: radios, SSIDs) summed or averaged."""
+    tags = {"site": where.site, "ap": name, "room": where.room}
+    if not up:
+        return [Sample("wifi_ap", {**tags, "band": "all"}, {"up": False}, now_ns)]
+    merged: Radios = {}
+    for radio in radios:
+        for band, by_field in radio.items():
+            for field_name, numbers in by_field.items():
+                merged.setdefault(band, {}).setdefault(field_name, []).extend(numbers)
+    samples = []
+    for band, by_field in sorted(merged.items()):
+        fields: dict[str, FieldValue] = {"up": True}
+        for field_name, numbers in by_field.items():
+            mean = profile.fields[field_name].aggregate == "mean"
+            fields[field_name] = sum(numbers) / len(numbers) if mean else sum(numbers)
+        samples.append(Sample("wifi_ap", {**tags, "band": band}, fields, now_ns))
+    return samples
 
 
 def _aps(
     profile: WifiProfile, table: Mapping[str, Rows], sys_name: str
-) -> dict[tuple[int, ...], tuple[str, bool]]:
-    """AP key -> (name, up). Without an AP table the agent is the AP: key (), its sysName."""
+) -> dict[str, tuple[list[Key], bool]]:
+    """AP name -> (its keys, up). Without an AP table the agent is the AP: key (), its sysName."""
     if profile.aps is None:
-        return {(): (sys_name, True)} if _AP_NAME.match(sys_name) else {}
-    ups = table[profile.aps.up.oid] if profile.aps.up else {}
-    aps = {}
-    for key, varbind in table[profile.aps.name].items():
-        name = _text(varbind)
-        if not _AP_NAME.match(name):
+        return {sys_name: ([()], True)} if _AP_NAME.match(sys_name) else {}
+    aps = profile.aps
+    ups = table[aps.up.oid] if aps.up else {}
+    up_values = {str(v) for v in aps.up.values} if aps.up else set()
+    only = table[aps.only_rows_of] if aps.only_rows_of else None
+    found: dict[str, tuple[list[Key], bool]] = {}
+    for key, varbind in table[aps.name].items():
+        if only is not None and key not in only:
             continue
-        up_column = profile.aps.up
-        up = up_column is None or (key in ups and ber.value_of(ups[key]) in up_column.values)
-        aps[key] = (name, up)
-    return aps
+        name = _text(varbind)
+        if _AP_NAME.match(name):
+            up = aps.up is None or (key in ups and _label(ups[key]) in up_values)
+            found[name] = ([key], up)
+    for name in list(found) if aps.numbered_radios else ():
+        numbered = re.fullmatch(r"(.+)-\d{1,2}", name)
+        if numbered and numbered.group(1) in found:
+            keys, up = found.pop(name)
+            first_keys, first_up = found[numbered.group(1)]
+            found[numbered.group(1)] = ([*first_keys, *keys], first_up or up)
+    return found
 
 
-def _radios(
-    profile: WifiProfile, table: Mapping[str, Rows], ap_key: tuple[int, ...]
-) -> dict[str, dict[str, FieldValue]]:
-    """band -> fields of one AP, each field summed or averaged over the AP's rows of a band."""
-    values: dict[Band, dict[WifiField, list[int]]] = {}
+def _radios(profile: WifiProfile, table: Mapping[str, Rows]) -> dict[Key, Radios]:
+    """AP key -> its rows' values by band and field (the key: the first key_length sub-ids of
+    a row's index; () when the agent is the AP)."""
+    length = profile.aps.key_length if profile.aps is not None else 0
+    radios: dict[Key, Radios] = {}
     for name, column in profile.fields.items():
         bands = profile.bands[column.band]
         band_rows = table[bands.oid]
         for index, varbind in table[column.oid].items():
-            if index[: len(ap_key)] != ap_key or index not in band_rows:
-                continue
-            band = bands.map.get(_label(band_rows[index]))
             value = ber.value_of(varbind)
+            band = band_of(bands, _label(band_rows[index])) if index in band_rows else None
             if band is None or not isinstance(value, int):
                 continue
-            values.setdefault(band, {}).setdefault(name, []).append(value)
-    radios: dict[str, dict[str, FieldValue]] = {}
-    for band_name, by_field in values.items():
-        radio: dict[str, FieldValue] = {"up": True}
-        for field_name, numbers in by_field.items():
-            mean = profile.fields[field_name].aggregate == "mean"
-            radio[field_name] = sum(numbers) / len(numbers) if mean else sum(numbers)
-        radios[band_name] = radio
+            by_band = radios.setdefault(index[:length], {})
+            by_band.setdefault(band, {}).setdefault(name, []).append(value)
     return radios
 
 

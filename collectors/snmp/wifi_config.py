@@ -6,9 +6,10 @@ controller (or an AP that is its own agent).
               aps: {AP-HALL-EAST: {site: vsk-1, room: hall}}}}
 
 An AP's name is looked up in `aps` first, then matched by `name_pattern`, whose `site` group
-(default: the controller's own site) must be a site of the inventory. An AP placed by neither
-is logged once and counted, never written. At most `max_aps` APs of one controller become
-series.
+(default: the controller's own site) must be a site of the inventory (wifi_place.py). An AP
+placed by neither is logged once with why and counted, never written. At most `max_aps` APs
+of one controller become series. `profile` names the Wi-Fi profile to read the controller
+with, instead of matching one (collectors/snmp/wifi_match.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class WifiPlacement(Section):
     name_pattern: str | None = None  # named groups `room` and optionally `site`
     aps: dict[str, ApPlace] = Field(default_factory=dict)  # AP name -> place
     max_aps: int = Field(default=2000, ge=1, le=100_000)
+    profile: str | None = None  # a Wi-Fi profile's name (shipped or in snmp.profile_dirs)
 
     @field_validator("name_pattern")
     @classmethod
