@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from collectors.snmp.config import ProfileDir
 from collectors.snmp.ecosystem.library import ORIGIN as ECOSYSTEM
 from collectors.snmp.ecosystem.library import is_library, load_library
-from collectors.snmp.profile_model import Profile
+from collectors.snmp.profile_model import Match, Profile
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,20 @@ def _matches(
     match = profile.match
     if not match.sysobjectid and match.sysdescr is None:
         return None
+    found = identity_match(match, sys_object_id, sys_descr)
+    if found is None:
+        return None
+    length, reasons = found
+    where = f" ({profile._file})" if profile._origin != SHIPPED_ORIGIN else ""
+    return (length, match.sysdescr is not None), f"{profile.name}{where}: " + "; ".join(reasons)
+
+
+def identity_match(
+    match: Match, sys_object_id: str, sys_descr: str
+) -> tuple[int, list[str]] | None:
+    """Whether the device's identity holds what `match` gives: (the length of the longest
+    sysObjectID prefix it is under, 0 without one; the reasons), else None. Wi-Fi profiles
+    match with it too."""
     reasons, length = [], 0
     if match.sysobjectid:
         prefixes = [
@@ -229,5 +243,4 @@ def _matches(
         if not re.search(match.sysdescr, sys_descr):
             return None
         reasons.append(f"sysDescr matches /{match.sysdescr}/")
-    where = f" ({profile._file})" if profile._origin != SHIPPED_ORIGIN else ""
-    return (length, match.sysdescr is not None), f"{profile.name}{where}: " + "; ".join(reasons)
+    return length, reasons

@@ -6,12 +6,12 @@ when the rest of its alternative holds."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpTransport
+from collectors.snmp.profiles import identity_match
 from collectors.snmp.wifi_model import WifiMatch, WifiProfile
 
 Identity = tuple[str, str]  # sysObjectID, sysDescr
@@ -48,21 +48,10 @@ async def choose(
 async def _holds(
     match: WifiMatch, transport: SnmpTransport, identity: Identity
 ) -> tuple[tuple[int, int, int], str] | None:
-    sys_object_id, sys_descr = identity
-    reasons, length = [], 0
-    if match.sysobjectid:
-        prefixes = [
-            p for p in match.sysobjectid if sys_object_id == p or sys_object_id.startswith(p + ".")
-        ]
-        if not prefixes:
-            return None
-        prefix = max(prefixes, key=len)
-        length = prefix.count(".") + 1
-        reasons.append(f"sysObjectID {sys_object_id} is under {prefix}")
-    if match.sysdescr is not None:
-        if not re.search(match.sysdescr, sys_descr):
-            return None
-        reasons.append(f"sysDescr matches /{match.sysdescr}/")
+    found = identity_match(match, *identity)
+    if found is None:
+        return None
+    length, reasons = found
     if match.present is not None:
         if not await present(transport, match.present):
             return None
