@@ -10,8 +10,8 @@ reports through `Bounds.watch`, so `/metrics` shows for every bound
 
 Bounds kept elsewhere with their own metrics: the alert engine's instances
 (gateway/alerts/bounds.py), the pipeline queue (`pipeline.max_queued_samples`), the spool
-(`spool.max_bytes`), dead-letter files (gateway/deadletter.py), the MQTT packet size and
-in-flight window (gateway/mqtt_connection.py).
+(`spool.max_bytes`), dead-letter files (gateway/deadletter.py), the MQTT in-flight window
+(the broker's `max_inflight_messages`; MQTT 5: edumon's Receive Maximum).
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ LIMITS: dict[str, int] = {
     "snmp_trap_unmapped_if_indexes": 256,
     # interface names per device (default of `snmp.max_interfaces_per_device`)
     "snmp_interfaces_per_device": 1_000,
+    # MQTT messages received and not yet durable, per consumer (default of `mqtt.max_batch`);
+    # past it the socket is not read (the broker holds the rest back)
+    "mqtt_batch": 5_000,
+    # the largest MQTT packet taken (default of `mqtt.max_packet_size`); a larger one is refused
+    "mqtt_packet_bytes": 2**20,
     # HTTP connections open at once (default of `service.http.max_connections`)
     "http_connections": 256,
     # successful HTTP basic-auth checks remembered (bcrypt is slow on purpose)

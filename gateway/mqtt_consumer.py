@@ -103,6 +103,8 @@ class MqttConsumer:
         self._failed_sessions = 0  # in a row, each shorter than HEALTHY_S
         self._last_failure = ""
         self._loop = asyncio.get_running_loop()
+        self._batch: _Batch | None = None
+        self.largest_payload = 0  # bytes, since start (the packet-size bound's `used`)
 
     def totals(self) -> Totals:
         s = self.stats
@@ -116,6 +118,10 @@ class MqttConsumer:
             ("refused", "oversize"): s.oversize,
             ("unsubscribed", "stale"): s.stale_unsubscribed,
         }
+
+    def unacked(self) -> int:
+        """Messages received and not yet durable (the batch bound's `used`)."""
+        return len(self._batch.waiting) if self._batch is not None else 0
 
     def session_lost(self) -> bool:
         """The broker lost edumon's session within SESSION_LOST_SHOWN_S (the MqttSessionLost
@@ -191,13 +197,14 @@ class MqttConsumer:
         )
 
     async def _session(self, emit: CollectorEmit) -> None:
-        batch = _Batch(self.settings.max_batch)
+        batch = self._batch = _Batch(self.settings.max_batch)
         health = self.health
 
         def received(message: Message) -> None:
             self.stats.messages += 1
             health.message()
             batch.add(message)
+            self.largest_payload = max(self.largest_payload, len(message.payload))
 
         client = MqttClient(self.settings.host, self.settings.port, self._options(), received)
         batch.client = client

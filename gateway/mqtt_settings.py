@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config import EdumonConfig
+from gateway.limits import LIMITS
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 
@@ -27,9 +28,9 @@ class MqttSettings:
     keepalive_s: int = 15
     max_unacked: int = 5000  # MQTT 5 Receive Maximum: messages received and not yet acked
     # the largest packet edumon takes (announced to MQTT 5 brokers, enforced on every version)
-    max_packet_size: int = 2**20
+    max_packet_size: int = LIMITS["mqtt_packet_bytes"]
     # a batch stops reading the socket at this many messages until it is durable and acked
-    max_batch: int = 5000
+    max_batch: int = LIMITS["mqtt_batch"]
     # 3.1.1 by default: Mosquitto offers $share to both versions
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     # the longest wait between attempts: a broker back after an outage is found within

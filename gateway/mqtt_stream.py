@@ -12,6 +12,7 @@ from gateway.collector import Collector, Stream, Totals
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.inflight_journal import InflightJournal
+from gateway.limits import Bounds
 from gateway.mqtt_consumer import Handler, MqttConsumer
 from gateway.mqtt_settings import broker_address, settings_from_config, shared
 
@@ -27,8 +28,10 @@ def mqtt_collector(
     silence_s: float | None,
     measurements: tuple[str, ...],
     client_suffix: str | None = None,
+    bounds: Bounds | None = None,
 ) -> Collector:
-    """`client_suffix` (default: `name`) makes the consumer's client id and session its own."""
+    """`client_suffix` (default: `name`) makes the consumer's client id and session its own;
+    `bounds` shows its batch and packet-size bounds in /metrics."""
     journal = InflightJournal.in_state_dir(config.service.state_dir, name)
     consumer = MqttConsumer(
         name,
@@ -37,6 +40,16 @@ def mqtt_collector(
         journal.guard(handler, dead_letters),
         dead_letters,
     )
+
+    if bounds is not None:
+        settings = consumer.settings
+        bounds.watch(f"mqtt_batch:{name}", consumer.unacked, limit=settings.max_batch)
+        bounds.watch(
+            f"mqtt_packet_bytes:{name}",
+            lambda: consumer.largest_payload,
+            lambda: consumer.stats.oversize,
+            limit=settings.max_packet_size,
+        )
 
     def totals() -> Totals:
         return {**intake_totals(), ("dead_lettered", "poison"): journal.poisoned}

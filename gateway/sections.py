@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from gateway.http_access import HttpSection
 from gateway.intake_refusals import TimestampWindow
 from gateway.inventory import ByteSize, EnvName, Interval, Listen, Section
+from gateway.limits import LIMITS
 
 
 class ServiceSection(Section):
@@ -105,9 +106,9 @@ class MqttSection(Login):
     keepalive_s: int = Field(default=15, ge=5, le=600)
     # the largest MQTT packet edumon takes: announced to MQTT 5 brokers, a larger one from a
     # 3.1.1 broker drops the connection (set Mosquitto's message_size_limit to match)
-    max_packet_size: ByteSize = Field(default=2**20, le=2**28)
+    max_packet_size: ByteSize = Field(default=LIMITS["mqtt_packet_bytes"], le=2**28)
     # messages received and not yet durable: past this edumon stops reading the socket
-    max_batch: int = Field(default=5000, ge=1, le=65535)
+    max_batch: int = Field(default=LIMITS["mqtt_batch"], ge=1, le=65535)
 
     @field_validator("password_env")
     @classmethod

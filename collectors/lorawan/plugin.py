@@ -89,6 +89,7 @@ def open_lorawan(context: CollectorContext) -> Collector:
         dead_letters=intake.dead_letters,
         intake_totals=lambda: intake_totals(intake),
         silence_s=config.settings_of(NAME, LorawanSettings).silence_s,
+        bounds=context.metrics.bounds,
         measurements=("environment", "lorawan"),
     )
     [stream] = collector.streams

@@ -38,6 +38,7 @@ def open_telemetry(context: CollectorContext) -> Collector:
         dead_letters=intake.dead_letters,
         intake_totals=lambda: kind_totals(intake.counts),
         silence_s=config.settings_of("telemetry", TelemetrySettings).silence_s,
+        bounds=context.metrics.bounds,
         measurements=("wifi_ap", "exhibit"),
     )
 

@@ -55,6 +55,7 @@ def open_mqtt_json(context: CollectorContext) -> Collector:
         dead_letters=intake.dead_letters,
         intake_totals=lambda: kind_totals(intake.counts),
         silence_s=section.silence_s,
+        bounds=context.metrics.bounds,
         measurements=tuple(sorted({m.measurement for m in section.mappings})),
     )
 

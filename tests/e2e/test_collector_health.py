@@ -156,6 +156,12 @@ async def test_metrics_count_good_and_bad_input_of_every_collector(
     assert outcome(values, **snmp, outcome="polled") >= 2
     assert outcome(values, **snmp, outcome="request", reason="requests") >= 2
     assert values[("edumon_collector_up", (("collector", "mqtt"), ("component", "mqtt")))] == 1
+    for consumer in ("mqtt", "lorawan"):  # the MQTT bounds, one set per consumer
+        assert values[("edumon_bound_limit", (("bound", f"mqtt_batch:{consumer}"),))] == 5000
+        packet = (("bound", f"mqtt_packet_bytes:{consumer}"),)
+        assert values[("edumon_bound_limit", packet)] == 2**20
+        assert 0 < values[("edumon_bound_used", packet)] < 2**20  # the largest payload seen
+        assert values[("edumon_bound_refused_total", packet)] == 0
     assert {"mqtt", "lorawan", "snmp", "snmp-traps"} <= set(health["components"])
     assert health["components"]["mqtt"]["counts"]["accepted"] == 3
 
