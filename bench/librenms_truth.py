@@ -1,7 +1,8 @@
 """What LibreNMS discovered from one of its recordings (its tests/data/<name>.json), in the
-shape edumon's fields take: CPU as the mean of the processors, memory as the mean of the
-system memory pools, temperature as the hottest sensor that is not a transceiver's, and each
-transceiver power sensor with its port, direction and lane.
+shape edumon's fields take: CPU as the mean of the processors (or the busiest), memory as the
+mean of the system memory pools (or the largest pool's), temperature as the hottest sensor
+that is not a transceiver's (or not a power supply's either), and each transceiver power
+sensor with its port, direction and lane.
 
 Used by bench/librenms_compare.py; LibreNMS's files are read where they are, never copied.
 """
@@ -19,6 +20,7 @@ RX = re.compile(r"(?i)\brx\b|rx[ _-]?pow|receiv|\binput\b|rxpower|\bin\b")
 TX = re.compile(r"(?i)\btx\b|tx[ _-]?pow|transmi|\boutput\b|txpower|\bout\b")
 LANE = re.compile(r"(?i)(?:lane|\bchannel|\bch)\s*(\d+)")
 NO_LIGHT_DBM = -39.9  # LibreNMS keeps the agents' -40 dBm floors; no reading for edumon
+POWER_SUPPLY = re.compile(r"(?i)power|psu|supply")
 NON_SYSTEM_POOLS = re.compile(r"(?i)swap|virtual|buffer|cache|shared|disk|flash")
 
 
@@ -37,6 +39,9 @@ class Truth:
     cpu: float | None = None
     mem: float | None = None
     temp: float | None = None
+    # what else a device-wide value may fairly be, from the same items (edumon keeps one
+    # number per device: a profile may take the hottest, the busiest or the main pool)
+    also: dict[str, list[float]] = field(default_factory=dict)
     optics: list[Optic] = field(default_factory=list)
     unplaced_optics: int = 0  # power sensors whose port or direction cannot be told
 
@@ -56,23 +61,34 @@ def truth_of(path: Path) -> Truth:
     cpus = [float(p["processor_usage"]) for p in _discovered(data, "processors", "processors")]
     cpus = [c for c in cpus if 0 <= c <= 100]
     truth.cpu = sum(cpus) / len(cpus) if cpus else None
+    truth.also["cpu"] = [max(cpus)] if cpus else []
     pools = _discovered(data, "mempools", "mempools")
     system = [p for p in pools if p.get("mempool_class") == "system"] or [
         p for p in pools if not NON_SYSTEM_POOLS.search(str(p.get("mempool_descr", "")))
     ]
     percents = [float(p["mempool_perc"]) for p in system if p.get("mempool_perc") is not None]
     truth.mem = sum(percents) / len(percents) if percents else None
+    sized = [p for p in system if p.get("mempool_perc") is not None and p.get("mempool_total")]
+    largest = max(sized, key=lambda p: float(p["mempool_total"]), default=None)
+    truth.also["mem"] = [float(largest["mempool_perc"])] if largest else []
     ports = _ports(data)
     sensors = _discovered(data, "sensors", "sensors")
-    temps = [
-        float(s["sensor_current"])
+    chassis = [
+        s
         for s in sensors
         if s.get("sensor_class") == "temperature"
         and s.get("sensor_current") is not None
         and not _transceiver(s, ports)
         and -40 < float(s["sensor_current"]) < 150
     ]
+    temps = [float(s["sensor_current"]) for s in chassis]
     truth.temp = max(temps) if temps else None
+    no_psu = [
+        float(s["sensor_current"])
+        for s in chassis
+        if not POWER_SUPPLY.search(str(s.get("sensor_descr") or ""))
+    ]
+    truth.also["temp"] = [max(no_psu)] if no_psu else []
     for sensor in sensors:
         if sensor.get("sensor_class") != "dbm" or sensor.get("sensor_current") is None:
             continue

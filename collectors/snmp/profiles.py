@@ -174,7 +174,8 @@ def match_profile(
         return chosen
     edumon = [p for p in profiles.values() if p._origin != ECOSYSTEM]
     base = _best(edumon, sys_object_id, sys_descr) or _root(profiles, sys_object_id)
-    return Matched(_overlay(base.profile, chosen.profile), f"{chosen.why}; beneath it {base.why}")
+    merged = _overlay(base.profile, chosen.profile, profiles[ROOT], forced is not None)
+    return Matched(merged, f"{chosen.why}; beneath it {base.why}")
 
 
 def _root(profiles: dict[str, Profile], sys_object_id: str) -> Matched:
@@ -192,11 +193,17 @@ def _best(candidates: Iterable[Profile], sys_object_id: str, sys_descr: str) -> 
     return None if best is None else Matched(best[1], best[2])
 
 
-def _overlay(base: Profile, ecosystem: Profile) -> Profile:
-    """The ecosystem profile's device sources first (the base's stay as fallbacks), its
-    metrics added, its identity sources instead of the base's, everything else the base's."""
-    fields = {*base.device, *ecosystem.device}
-    device = {f: [*ecosystem.device.get(f, []), *base.device.get(f, [])] for f in fields}
+def _overlay(base: Profile, ecosystem: Profile, generic: Profile, forced: bool) -> Profile:
+    """The ecosystem profile laid over the edumon profile the device matches: for each device
+    field its sources come first, except where that profile has its own vendor sources for
+    the field (tested against the family's answers) and the ecosystem profile was not named
+    in the config: those come first and the ecosystem's are the fallback. Its metrics are
+    added, its identity sources replace the base's, everything else is the base's."""
+    device = {}
+    for name in {*base.device, *ecosystem.device}:
+        own, theirs = base.device.get(name, []), ecosystem.device.get(name, [])
+        vendor = own != generic.device.get(name, [])
+        device[name] = [*own, *theirs] if vendor and not forced else [*theirs, *own]
     merged = base.model_copy(
         update={
             "name": ecosystem.name,

@@ -68,10 +68,16 @@ def test_precedence_override_user_ecosystem_shipped(tmp_path: Path) -> None:
     library = write(tmp_path / "lib", {"cisco/cisco-thing.yml": KENTIK_STYLE})
     profiles = load_profiles([library])
     matched = match_profile(profiles, CISCO_3850, "Cisco IOS Software")
-    # the ecosystem profile wins over the shipped cisco-ios, which stays beneath it
+    # the ecosystem profile wins over the shipped cisco-ios, which stays beneath it: its optics,
+    # and its own CPU and memory sources first (the library's next)
     assert matched.profile.name == "cisco-thing" and "beneath it cisco-ios" in matched.why
     assert matched.profile.optics == profiles["cisco-ios"].optics
-    assert matched.profile.device["cpu_pct"][0].oid == "1.3.6.1.4.1.5.1.1.0"
+    cpu = [source.oid for source in matched.profile.device["cpu_pct"]]
+    assert cpu[0] == profiles["cisco-ios"].device["cpu_pct"][0].oid
+    assert "1.3.6.1.4.1.5.1.1.0" in cpu
+    assert matched.profile.device["mem_pct"][-1].used == "1.3.6.1.4.1.5.1.3.0"
+    named = match_profile(profiles, CISCO_3850, "", forced="cisco-thing")
+    assert named.profile.device["cpu_pct"][0].oid == "1.3.6.1.4.1.5.1.1.0"  # the library's first
     mine = write(
         tmp_path / "mine",
         {"c.yaml": "name: my-cisco\nextends: generic\nmatch:\n  sysobjectid: [1.3.6.1.4.1.9]\n"},

@@ -15,7 +15,6 @@ import yaml
 
 from collectors.snmp.ecosystem.document import Metric, MetricTag, Symbol
 from collectors.snmp.profile_model import (
-    Aggregate,
     DeviceField,
     ExtraMetric,
     IdentityField,
@@ -183,8 +182,9 @@ def _source(name: str, symbol: Symbol, table: str) -> Source | None:
         ok = [v for k, v in states.items() if k in _semantics()["ok_states"]]
         absent = [v for k, v in states.items() if k in _semantics()["absent_states"]]
         return Source(oid=oid, ok=ok, ignore=absent) if ok else None
-    how: Aggregate = "max" if name == "temp_c" else "mean"
-    return Source(oid=oid, scale=scale, value_pattern=pattern, aggregate=how)
+    if name == "temp_c":  # the libraries' temperature columns answer 0 where no sensor is
+        return Source(oid=oid, scale=scale, value_pattern=pattern, aggregate="max", invalid=[0])
+    return Source(oid=oid, scale=scale, value_pattern=pattern)
 
 
 def _memory(parts: dict[str, list[tuple[str, str]]]) -> list[Source]:
