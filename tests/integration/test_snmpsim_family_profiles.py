@@ -1,5 +1,6 @@
 """The shipped profiles for families that fell to `generic` (HPE Comware, D-Link,
-TP-Link JetStream, Cisco Small Business, Eltex MES, Allied Telesis AlliedWare Plus), each
+TP-Link JetStream, Cisco Small Business, Eltex MES, Allied Telesis AlliedWare Plus; and
+Alcatel-Lucent OmniSwitch AOS 7, learnt from LibreNMS's recordings), each
 against snmpsim serving a fixture with the rows that family answers (written from the
 vendor's MIB): the profile matches, and CPU, memory and temperature come from the right
 rows and columns."""
@@ -31,6 +32,8 @@ CASES = {
     # the older RADLAN MIB: column 9 is the temperature, 10 its status
     "fake-eltex-mes21xx": ("eltex-mes21xx", {"cpu_pct": 14.0, "temp_c": 33.0}),
     "fake-allied-awplus": ("allied-awplus", {"cpu_pct": 6.0, "temp_c": 45.0}),
+    # the mean of the slots' 1-minute averages; the hotter chassis
+    "fake-alcatel-aos7": ("alcatel-aos7", {"cpu_pct": 26.0, "mem_pct": 56.0, "temp_c": 42.0}),
 }
 
 
@@ -42,3 +45,28 @@ async def test_family_profile_reads_cpu_memory_temperature(agents: Agents, commu
     device = next(s.fields for s in samples if s.measurement == "device")
     assert device["profile"] == profile, poller.profile_of(community)
     assert {k: device.get(k) for k in expected} == pytest.approx(expected), device
+
+
+async def test_omniswitch_optics_per_port_and_channel(agents: Agents) -> None:
+    """ddmPortInfoTable: an SFP (one channel) is one series; a QSFP gives one per lane."""
+    target = SnmpTarget("lab", "aos7", "access", agents.transport("fake-alcatel-aos7"))
+    samples = await SnmpPoller().poll(target)
+    optics = {
+        (s.tags["ifname"], s.tags.get("lane")): dict(s.fields)
+        for s in samples
+        if s.measurement == "optics"
+    }
+    assert optics[("1/1/25", None)] == pytest.approx(
+        {
+            "temp_c": 40.125,
+            "voltage_v": 3.283,
+            "bias_ma": 4.466,
+            "tx_dbm": -4.986,
+            "rx_dbm": -5.212,
+            "rx_dbm_low_alarm": -18.0,
+            "rx_dbm_high_alarm": 0.0,
+        }
+    )
+    lanes = {lane: fields for (name, lane), fields in optics.items() if name == "1/1/26"}
+    assert [lanes[str(n)]["rx_dbm"] for n in (1, 2, 3, 4)] == [-2.1, -2.2, -2.3, -2.4]
+    assert [lanes[str(n)]["tx_dbm"] for n in (1, 2, 3, 4)] == [-1.0, -1.1, -1.2, -1.3]
