@@ -143,6 +143,13 @@ class Service:
 
     def _pipeline_health(self) -> dict[str, Any]:
         error = self.pipeline.sink_error
+        if error is None and self.spool.filling:  # the spool's cap: see Pipeline's `room`
+            return {
+                "status": "degraded",
+                "detail": "the spool is at its cap (spool.max_bytes): MQTT intake paused, the "
+                "broker keeps the messages; polls and traps that do not fit are dropped",
+                "queued_samples": self.pipeline.queued_samples,
+            }
         return {
             "status": "error" if error else "ok",
             "detail": error or "accepting samples",

@@ -60,6 +60,8 @@ async def test_at_the_spool_cap_mqtt_waits_at_the_broker_and_nothing_acknowledge
     assert paused_at == acked() < MESSAGES  # the rest waits at the broker
     await asyncio.sleep(5)
     assert paused_at == acked()  # still: edumon's own samples take the rest up to the cap
+    pipeline = health(port)["components"]["pipeline"]
+    assert pipeline["status"] == "degraded" and "MQTT intake paused" in pipeline["detail"]
     evicted = metric(port, "edumon_spool_evicted_points_total")  # (tests/unit/test_spool.py)
     spool_bytes = metric(port, "edumon_spool_bytes")
     assert spool_bytes <= CAP + 16 * 1024  # held batches in flight at the pause, at most
