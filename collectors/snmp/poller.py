@@ -203,7 +203,9 @@ class SnmpPoller:
             for _, r in refused:
                 self._on_refused(target.device, r.field, r.reason)
         if target.wifi is not None:
-            controller, name = (target.site, target.device), text(system["sysName"])
+            # an AP that is its own agent is named by its sysName, else by its id in the config
+            controller = (target.site, target.device)
+            name = text(system["sysName"]) or target.device
             identity = system_identity(system)
             samples += await self.wifi.read(
                 transport, controller, target.wifi, identity, name, now_ns, target.max_repetitions

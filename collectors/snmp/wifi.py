@@ -50,6 +50,7 @@ class WifiReader:
     profiles: tuple[WifiProfile, ...] = field(default_factory=load_wifi_profiles)
     unplaced: dict[str, set[str]] = field(default_factory=dict)  # controller -> APs, last poll
     unmatched: set[str] = field(default_factory=set)  # controllers no Wi-Fi profile matches
+    empty: set[str] = field(default_factory=set)  # controllers whose profile finds no AP
     _chosen: dict[str, tuple[Identity, Chosen | None]] = field(default_factory=dict)
     _logged: dict[str, set[str]] = field(default_factory=dict)  # unplaced APs already logged
     _summary_at: dict[str, int] = field(default_factory=dict)  # controller -> ns
@@ -78,6 +79,12 @@ class WifiReader:
         walked = await walk_columns(transport, list(encoded.values()), max_repetitions)
         table = {oid: walked.get(raw, {}) for oid, raw in encoded.items()}
         aps_found = _aps(profile, table, sys_name)
+        if not aps_found and controller[1] not in self.empty:
+            self.empty.add(controller[1])
+            column = f"column {profile.aps.name}" if profile.aps else "sysName"
+            log.warning(
+                "%s: Wi-Fi profile %s finds no AP (%s)", controller[1], profile.name, column
+            )
         radios = _radios(profile, table)
         samples: list[Sample] = []
         unplaced: dict[str, str] = {}

@@ -5,7 +5,7 @@ replace a shipped one of the same name. Numeric OIDs only.
 
     name: cisco-aireos
     match: {sysdescr: "^Cisco Controller"}       # or a list of alternatives (any may hold)
-    aps:                                         # absent: the agent is one AP, named sysName
+    aps:                                 # absent: the agent is one AP, named sysName (else its id)
       name: 1.3.6.1.4.1.14179.2.2.1.1.3          # column; its row index is the AP's key
       up: {oid: 1.3.6.1.4.1.14179.2.2.1.1.6, values: [1]}
     bands:                                       # columns naming a radio row's band

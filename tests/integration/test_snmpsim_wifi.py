@@ -164,13 +164,25 @@ async def test_a_users_wifi_profile_in_profile_dirs_is_used(
     assert f"Wi-Fi profile school-unifi ({tmp_path}/wifi/school-unifi.yaml)" in caplog.text
 
 
-async def test_wifi_profile_in_the_config_wins_over_matching(agents: Agents) -> None:
-    """A controller whose identity no profile matches is read with its `wifi.profile`."""
+async def test_wifi_profile_in_the_config_wins_over_matching(
+    agents: Agents, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device no profile matches gives nothing (said once); its `wifi.profile` is used,
+    also a wrong one (which says it finds no AP)."""
     poller = SnmpPoller()
-    assert await wifi_samples(poller, agents, "fake-dell-os9", BY_NAME) == []
-    assert poller.wifi.unmatched == {"fake-dell-os9"}
-    forced = {**BY_NAME, "profile": "unifi-ap"}
-    samples = await wifi_samples(SnmpPoller(), agents, "fake-unifi-netsnmp", forced)
+    with caplog.at_level(logging.WARNING, "collectors.snmp.wifi"):
+        for _ in range(2):
+            assert await wifi_samples(poller, agents, "fake-dell-os9", BY_NAME) == []
+        assert poller.wifi.unmatched == {"fake-dell-os9"}
+        wrong = {**BY_NAME, "profile": "ruckus-smartzone"}
+        assert await wifi_samples(SnmpPoller(), agents, "fake-unifi-netsnmp", wrong) == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.startswith("fake-dell-os9 has wifi: but matches no") for line in lines].count(
+        True
+    ) == 1
+    assert "fake-unifi-netsnmp: Wi-Fi profile ruckus-smartzone finds no AP" in caplog.text
+    forced_right = {**BY_NAME, "profile": "unifi-ap"}
+    samples = await wifi_samples(SnmpPoller(), agents, "fake-unifi-netsnmp", forced_right)
     assert len(by_row(samples)) == 2
 
 
