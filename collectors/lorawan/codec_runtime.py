@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collectors.lorawan.codec_worker import CPU, LENGTH, command, frame, setup_frame
+from collectors.lorawan.codec_worker import (
+    CPU,
+    LENGTH,
+    command,
+    environment,
+    frame,
+    setup_frame,
+)
 from collectors.lorawan.codecs import PayloadError
 from collectors.lorawan.js_codec import FAILED
 
@@ -54,7 +61,10 @@ class CodecWorker:
 
     async def _start(self) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
-            *command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            *command(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=environment(),
         )
         assert process.stdin is not None
         process.stdin.write(self.setup)

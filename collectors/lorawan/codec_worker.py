@@ -50,12 +50,20 @@ def command() -> list[str]:
     return [sys.executable, "-m", MODULE, str(os.getpid())]
 
 
+def environment() -> dict[str, str]:
+    """The worker's environment: what Python needs to find edumon, none of the service's
+    secrets (credentials may come from environment variables)."""
+    return {name: os.environ[name] for name in ("PATH", "PYTHONPATH") if name in os.environ}
+
+
 def load_answer(source: str, time_limit_s: float, memory_bytes: int, timeout_s: float) -> str:
     """Load the codec once in a worker of its own: "" when it defines decodeUplink, else the
     runner's "!kind reason" (config checks: a codec that hangs on load cannot hang them)."""
     request = setup_frame(source, time_limit_s, memory_bytes) + frame(b"")
     try:
-        done = subprocess.run(command(), input=request, capture_output=True, timeout=timeout_s)
+        done = subprocess.run(
+            command(), input=request, capture_output=True, timeout=timeout_s, env=environment()
+        )
     except subprocess.TimeoutExpired:
         return f"!codec_timeout did not load within {timeout_s:g} s"
     answer = done.stdout[LENGTH.size + CPU.size :]

@@ -312,6 +312,19 @@ async def test_a_stuck_worker_is_killed_at_its_deadline_and_restarted() -> None:
     await js.stop()
 
 
+async def test_a_codec_worker_gets_none_of_the_services_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EDUMON_MQTT_PASSWORD", "not-for-codecs")
+    js = load_codec("room", CODECS / "acme-fake" / "room-sensor-codec.yaml")
+    await js.decode(b"\x03\x02\x94", 1, 0)
+    assert js.worker._process is not None
+    pid = js.worker._process.pid
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert {variable.split(b"=")[0] for variable in environ if variable} <= {b"PATH", b"PYTHONPATH"}
+    await js.stop()
+
+
 async def test_the_network_servers_decoded_object_is_preferred(tmp_path: Path) -> None:
     lora, [sensor] = intake(tmp_path, "throws")
     body = uplink(sensor, 1, b"\x09", object={"co2": 777, "temperature": 19.5})
