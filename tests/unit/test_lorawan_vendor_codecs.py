@@ -167,8 +167,10 @@ async def test_the_event_loop_runs_while_codecs_decode(tmp_path: Path) -> None:
             await lora.handle(topic_of(sensor), uplink(sensor, f_cnt, b"\x09"))
     ticker.cancel()
     assert lora.counts == {"codec_timeout": 6, "codec_error": 3}
-    assert len(lags) > 9 * TIME_LIMIT_S / 0.02  # ticked throughout ~9 limits' worth of decodes
-    assert max(lags) < TIME_LIMIT_S  # no decode held the loop for its CPU limit
+    # a decode on the loop would allow about one tick per decode: it ticked throughout ~9 CPU
+    # limits' worth of decodes instead, mostly on time (a loaded machine may delay a few)
+    assert len(lags) > 9 * TIME_LIMIT_S / 0.02
+    assert sorted(lags)[len(lags) // 2] < TIME_LIMIT_S / 4
     await stop_codec_workers(lora)
 
 
