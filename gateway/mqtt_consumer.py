@@ -13,12 +13,10 @@ servers), on paho-mqtt (gateway/mqtt_client.py) with `manual_ack`.
   (`emit(..., durable=True)`); general clients ack on receipt (aiomqtt: empicano/aiomqtt#345),
   paho's `manual_ack` only when told. A crash before the ack means the broker delivers the
   message again: at least once, and points carry their own timestamps.
-- Messages are persisted in batches, one emit and one fsync each: a batch is closed once its
-  oldest message has waited BATCH_WINDOW_S, or earlier once nothing arrived for PAUSE_S (a
-  broker that sends no more until we ack, its 3.1.1 in-flight limit reached, is not kept
-  waiting a whole window). While one batch is being made durable the next one accumulates,
-  so acks never serialise on the fsync; at `max_batch` messages (or MAX_BATCH_BYTES) waiting
-  the socket is not read until the batch is taken (TCP holds the broker back, QoS 0 too).
+- Messages are persisted in batches (gateway/mqtt_batch.py: closed after 0.1 s, 25 ms of
+  quiet, or when full), one emit and one fsync each. While one batch is being made durable
+  the next one accumulates, so acks never serialise on the fsync; at `max_batch` messages
+  waiting the socket is not read until the batch is taken (TCP holds the broker back).
 - Reconnects forever with exponential backoff and resubscribes each time; the backoff is
   reset only by a session that stayed up for HEALTHY_S (a broker that accepts and then fails
   every session is not retried twice a second), and health is not "ok" meanwhile.
@@ -44,6 +42,7 @@ from dataclasses import dataclass
 from gateway.collector import CollectorEmit, Totals
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import CollectorHealth
+from gateway.mqtt_batch import Batch
 from gateway.mqtt_client import ClientOptions, Message, MqttClient, MqttError
 from gateway.mqtt_settings import SESSION_EXPIRY_S, MqttSettings
 from gateway.mqtt_subscriptions import SESSION_LOST, SubscriptionState, check_connack, subscribe
@@ -56,9 +55,6 @@ log = logging.getLogger(__name__)
 # (topic, payload, retained) -> samples; awaited when it returns an awaitable (LoRaWAN: a
 # vendor codec decodes in its worker process)
 Handler = Callable[[str, bytes, bool], list[Sample] | Awaitable[list[Sample]]]
-BATCH_WINDOW_S = 0.1
-PAUSE_S = 0.025
-MAX_BATCH_BYTES = 16 * 2**20
 HEALTHY_S = 60.0  # a session up this long resets the reconnect backoff
 SESSION_LOST_SHOWN_S = 300.0  # how long /healthz shows a lost session
 
@@ -103,7 +99,7 @@ class MqttConsumer:
         self._failed_sessions = 0  # in a row, each shorter than HEALTHY_S
         self._last_failure = ""
         self._loop = asyncio.get_running_loop()
-        self._batch: _Batch | None = None
+        self._batch: Batch | None = None
         self.largest_payload = 0  # bytes, since start (the packet-size bound's `used`)
 
     def totals(self) -> Totals:
@@ -197,7 +193,7 @@ class MqttConsumer:
         )
 
     async def _session(self, emit: CollectorEmit) -> None:
-        batch = self._batch = _Batch(self.settings.max_batch)
+        batch = self._batch = Batch(self.settings.max_batch)
         health = self.health
 
         def received(message: Message) -> None:
@@ -258,7 +254,7 @@ class MqttConsumer:
             if quiet is not None:
                 return  # already reconnected once for this silence
 
-    async def _persist(self, client: MqttClient, batch: _Batch, emit: CollectorEmit) -> None:
+    async def _persist(self, client: MqttClient, batch: Batch, emit: CollectorEmit) -> None:
         """Take whatever arrived, make it durable with one emit, then ack all of it."""
         while True:
             messages = await batch.take()
@@ -286,45 +282,3 @@ class MqttConsumer:
             raw = topic.encode("utf-8", "backslashreplace") + b"\n" + message.payload
             self.dead_letters.add(source=self.name, reason=reason, raw=raw)  # never raises
             return []
-
-
-class _Batch:
-    """Messages received but not yet acked: at `limit` messages (or MAX_BATCH_BYTES) the
-    socket is not read until they are taken."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.client: MqttClient | None = None
-        self.waiting: list[Message] = []
-        self.size = 0
-        self.arrived = asyncio.Event()
-        self._loop = asyncio.get_running_loop()
-        self._first_at = self._last_at = 0.0
-
-    def add(self, message: Message) -> None:
-        now = self._loop.time()
-        if not self.waiting:
-            self._first_at = now
-            self.arrived.set()
-        self._last_at = now
-        self.waiting.append(message)
-        self.size += len(message.payload)
-        if self.client is not None and (
-            len(self.waiting) >= self.limit or self.size >= MAX_BATCH_BYTES
-        ):
-            self.client.pause_reading()
-
-    async def take(self) -> list[Message]:
-        """The next batch: see the module's docstring for when one is closed."""
-        while not self.waiting:
-            self.arrived.clear()
-            await self.arrived.wait()
-        while len(self.waiting) < self.limit:
-            closes_at = min(self._first_at + BATCH_WINDOW_S, self._last_at + PAUSE_S)
-            if (wait := closes_at - self._loop.time()) <= 0:
-                break
-            await asyncio.sleep(wait)  # arrivals only move the close later: no wake-up for them
-        taken, self.waiting, self.size = self.waiting, [], 0
-        if self.client is not None:
-            self.client.resume_reading()
-        return taken
