@@ -41,8 +41,8 @@ MODULES = {
     "spool": Module(("gateway/storage/spool.py",), ("tests/unit/test_spool*.py",)),
     "writer": Module(("gateway/storage/writer.py",), ("tests/unit/test_writer*.py",)),
     "mqtt_consumer": Module(
-        ("gateway/mqtt_consumer.py", "gateway/mqtt_paho.py"),
-        ("tests/unit/test_mqtt_consumer*.py", "tests/unit/test_mqtt_paho*.py"),
+        ("gateway/mqtt_consumer.py", "gateway/mqtt_subscriptions.py", "gateway/mqtt_batch.py"),
+        ("tests/unit/test_mqtt_consumer*.py", "tests/unit/test_mqtt_malformed_broker.py"),
     ),
     "engine": Module(("gateway/alerts/engine.py",), ("tests/unit/test_alert_engine*.py",)),
     "cluster": Module(
