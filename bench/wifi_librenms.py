@@ -89,8 +89,8 @@ async def poll(server: SnmpSim, name: str) -> tuple[str, Counts]:
             return f"not polled: {error}", {}
     finally:
         sockets.close()
-    chosen = poller.wifi._chosen.get(name)
-    profile = chosen[1].profile.name if chosen and chosen[1] else "no Wi-Fi profile"
+    chosen = poller.wifi.profile_of(name)
+    profile = chosen.profile.name if chosen else "no Wi-Fi profile"
     counts: Counter[str] = Counter()
     aps = set()
     for sample in samples:

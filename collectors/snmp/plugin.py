@@ -174,6 +174,9 @@ def open_snmp(context: CollectorContext) -> Collector:
             totals["request", name] = sum(getattr(t.stats, name) for t in transports)
         # APs that Wi-Fi controllers report and the config places nowhere (collectors/snmp/wifi.py)
         totals["wifi", "unplaced_aps"] = sum(map(len, poller.wifi.unplaced.values()))
+        # controllers with `wifi:` that no Wi-Fi profile matches, or whose profile finds no AP
+        totals["wifi", "unmatched_controllers"] = len(poller.wifi.unmatched)
+        totals["wifi", "controllers_without_aps"] = len(poller.wifi.empty)
         return totals
 
     collector = Collector(

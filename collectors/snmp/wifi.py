@@ -79,7 +79,9 @@ class WifiReader:
         walked = await walk_columns(transport, list(encoded.values()), max_repetitions)
         table = {oid: walked.get(raw, {}) for oid, raw in encoded.items()}
         aps_found = _aps(profile, table, sys_name)
-        if not aps_found and controller[1] not in self.empty:
+        if aps_found:
+            self.empty.discard(controller[1])
+        elif controller[1] not in self.empty:
             self.empty.add(controller[1])
             column = f"column {profile.aps.name}" if profile.aps else "sysName"
             log.warning(
@@ -104,6 +106,11 @@ class WifiReader:
                 placement.max_aps,
             )
         return samples
+
+    def profile_of(self, device: str) -> Chosen | None:
+        """The Wi-Fi profile a controller was last read with, and why."""
+        known = self._chosen.get(device)
+        return known[1] if known else None
 
     async def _profile(
         self, transport: SnmpTransport, device: str, wifi: WifiController, identity: Identity

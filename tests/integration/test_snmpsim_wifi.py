@@ -175,7 +175,9 @@ async def test_wifi_profile_in_the_config_wins_over_matching(
             assert await wifi_samples(poller, agents, "fake-dell-os9", BY_NAME) == []
         assert poller.wifi.unmatched == {"fake-dell-os9"}
         wrong = {**BY_NAME, "profile": "ruckus-smartzone"}
-        assert await wifi_samples(SnmpPoller(), agents, "fake-unifi-netsnmp", wrong) == []
+        wrong_poller = SnmpPoller()
+        assert await wifi_samples(wrong_poller, agents, "fake-unifi-netsnmp", wrong) == []
+        assert wrong_poller.wifi.empty == {"fake-unifi-netsnmp"}  # counted in /healthz
     lines = [r.getMessage() for r in caplog.records]
     assert [line.startswith("fake-dell-os9 has wifi: but matches no") for line in lines].count(
         True
