@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from collectors.snmp.config import ProfileDir
+from collectors.snmp.ecosystem.library import is_library
 from collectors.snmp.profile_model import NUMERIC_OID, Match, Strict
 from collectors.snmp.profiles import ProfileError, load_directory
 
@@ -119,7 +120,8 @@ def load_wifi_profiles(dirs: Iterable[Path | ProfileDir] = ()) -> tuple[WifiProf
     for entry in dirs:
         entry = entry if isinstance(entry, ProfileDir) else ProfileDir(path=entry)
         folder = entry.path / USER_FOLDER
-        if entry.format != "datadog" and folder.is_dir():
+        library = entry.format == "datadog" or (entry.format == "auto" and is_library(entry.path))
+        if not library and folder.is_dir():
             user.update(_named(load_directory(folder, WifiProfile, problems), user=True))
     shipped = _named(load_directory(WIFI_PROFILES, WifiProfile, problems), user=False)
     if problems:
