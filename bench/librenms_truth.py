@@ -92,8 +92,8 @@ def truth_of(path: Path) -> Truth:
     for sensor in sensors:
         if sensor.get("sensor_class") != "dbm" or sensor.get("sensor_current") is None:
             continue
-        if float(sensor["sensor_current"]) <= NO_LIGHT_DBM:
-            continue
+        if float(sensor["sensor_current"]) <= NO_LIGHT_DBM or sensor["sensor_current"] == 0:
+            continue  # an agent's "no reading" (-40 floor, 0 in an empty cage), kept by LibreNMS
         optic = _optic(sensor, ports)
         if optic is None:
             truth.unplaced_optics += 1

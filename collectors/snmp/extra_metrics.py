@@ -24,7 +24,11 @@ def metric_samples(
     """(the samples, how many series were left out by `limit`)."""
     samples: list[Sample] = []
     left_out = 0
+    # the columns of one table share their tag definitions: each row's tags are read once
+    row_tags: dict[tuple[int, Index], dict[str, str]] = {}
+    kinds: dict[str, int] = {}
     for metric in profile.metrics:
+        kind = kinds.setdefault(repr(metric.tags), len(kinds))
         for index, varbind in walked.column(metric.oid).items():
             value = _value(metric, varbind)
             if value is None:
@@ -32,7 +36,10 @@ def metric_samples(
             if len(samples) >= limit:
                 left_out += 1
                 continue
-            series = {**tags, "metric": metric.name, **_row_tags(metric, index, walked)}
+            found = row_tags.get((kind, index))
+            if found is None:
+                found = row_tags[kind, index] = {**tags, **_row_tags(metric, index, walked)}
+            series = {**found, "metric": metric.name}
             samples.append(Sample("snmp_metric", series, {"value": value}, now_ns))
     return samples, left_out
 
