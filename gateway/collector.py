@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gateway.inventory import DeviceBase, Section
 from gateway.sample import Sample
+from gateway.topology.observations import Discovery
 from gateway.yaml_lines import Path as KeyPath
 
 if TYPE_CHECKING:
@@ -118,13 +119,25 @@ class Collector:
     poll_warning: Callable[[], str | None] | None = None
 
 
+# what a collector saw of the network's shape (one switch's discovery round); the gateway's
+# topology model consumes it
+Observation = Discovery
+ObservationSink = Callable[[Observation], None]
+
+
+def _no_observer(_observation: Observation) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class CollectorContext:
     """What the gateway gives a plugin when it opens: the whole config (the plugin reads its
-    own section and devices), the metrics registry and the service's state directory."""
+    own section and devices), the metrics registry, the service's state directory, and
+    `observe`, where it hands observations (not samples) to the gateway's topology model."""
 
     config: EdumonConfig
     metrics: Metrics
+    observe: ObservationSink = _no_observer
 
     @property
     def state_dir(self) -> Path:
