@@ -160,7 +160,10 @@ class SnmpPoller:
         names = unique_names(rows)
         if rebooted or now_ns / 1e9 - state.entity_read_at > ENTITY_REFRESH_S:
             state.entity = None
-        walked = await read(transport, matched.profile, target.max_repetitions, state.entity)
+        # ENTITY-MIB as last walked, and the interface columns just read (a profile's tags may
+        # name ifName or ifAlias): not asked again
+        known = {**(state.entity or {}), **{STATE_COLUMNS[k]: rows[k] for k in STATE_COLUMNS}}
+        walked = await read(transport, matched.profile, target.max_repetitions, known)
         if state.entity is None:
             state.entity = {oid: walked.column(oid) for oid in ENTITY_COLUMNS}
             state.entity_read_at = now_ns / 1e9

@@ -148,6 +148,8 @@ def matches(sysobjectids: list[str], sysdescr: str | None = None) -> Match:
 
 
 def _unreadable(symbol: Symbol) -> str | None:
+    if any(symbol.oid.startswith(f"{table}.") for table in _semantics()["own_rules"]):
+        return "IF-MIB: in edumon's interface series"
     conversion = symbol.conversion
     if conversion and not conversion.startswith(VALUE_CONVERSIONS):
         return f"conversion {conversion} is for tags"
