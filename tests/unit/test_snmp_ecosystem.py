@@ -47,6 +47,13 @@ metrics:
       - OID: 1.3.6.1.4.1.5.1.4
         name: vendorLoad
         conversion: "regexp:60 Secs.*?(\\\\d+)"
+  - MIB: IF-MIB
+    table:
+      OID: 1.3.6.1.2.1.31.1.1
+      name: ifXTable
+    symbols:
+      - OID: 1.3.6.1.2.1.31.1.1.1.6
+        name: ifHCInOctets
 """
 
 
@@ -56,7 +63,7 @@ def test_kentik_names_become_device_sources_and_the_rest_snmp_metric(tmp_path: P
     assert [s.oid for s in profile.device["cpu_pct"]] == ["1.3.6.1.4.1.5.1.1.0"]
     (memory,) = profile.device["mem_pct"]
     assert (memory.used, memory.total) == ("1.3.6.1.4.1.5.1.3.0", "1.3.6.1.4.1.5.1.2.0")
-    (load,) = profile.metrics
+    (load,) = profile.metrics  # not ifHCInOctets: IF-MIB is edumon's interface series
     assert (load.name, load.oid, load.value_pattern) == (
         "vendorLoad",
         "1.3.6.1.4.1.5.1.4.0",  # a scalar written without its .0
