@@ -21,7 +21,8 @@ from gateway.plausible import Refused
 
 PRECEDENCE = (
     "the switch's profile: in the config, then your own edumon profiles, then ecosystem"
-    " profiles (Datadog/Kentik format) by the most specific sysObjectID, then the shipped ones"
+    " (Datadog/Kentik format) and shipped profiles by the most specific sysObjectID, an"
+    " ecosystem profile first on a tie"
 )
 
 

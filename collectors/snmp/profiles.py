@@ -24,7 +24,11 @@ SHIPPED = Path(__file__).parent / "profiles"
 ROOT = "generic"
 SHIPPED_ORIGIN, USER = "shipped", "user"
 Checked = TypeVar("Checked", bound=BaseModel)
-PRECEDENCE = {USER: 2, ECOSYSTEM: 1, SHIPPED_ORIGIN: 0}  # which wins among matching profiles
+# among matching profiles: the user's own edumon profiles first; then ecosystem and shipped
+# ones by the most specific match, an ecosystem profile winning a tie (so a library's
+# catch-all such as Kentik's 1.3.6.1.4.* does not displace a shipped vendor profile)
+FIRST = {USER: 1, ECOSYSTEM: 0, SHIPPED_ORIGIN: 0}
+TIE = {USER: 0, ECOSYSTEM: 1, SHIPPED_ORIGIN: 0}
 
 
 class ProfileError(ValueError):
@@ -160,10 +164,10 @@ def match_profile(
     profiles: dict[str, Profile], sys_object_id: str, sys_descr: str, forced: str | None = None
 ) -> Matched:
     """The device's `profile:` when set; else the user's own edumon profiles, then ecosystem
-    profiles, then the shipped ones, each by the longest matching sysObjectID prefix, then one
-    that also checks sysDescr; `generic` when nothing else matches. An ecosystem profile is
-    laid over the edumon profile the device matches (what it does not read, e.g. optics,
-    still comes from there)."""
+    and shipped ones: the longest matching sysObjectID prefix, then one that also checks
+    sysDescr, then an ecosystem profile before a shipped one; `generic` when nothing matches.
+    An ecosystem profile is laid over the edumon profile the device matches (what it does not
+    read, e.g. optics, still comes from there)."""
     if forced is not None:
         chosen = Matched(profiles[forced], f"set in the config (profile: {forced})")
     else:
@@ -183,11 +187,11 @@ def _root(profiles: dict[str, Profile], sys_object_id: str) -> Matched:
 
 
 def _best(candidates: Iterable[Profile], sys_object_id: str, sys_descr: str) -> Matched | None:
-    best: tuple[tuple[int, int, int], Profile, str] | None = None
+    best: tuple[tuple[int, int, int, int], Profile, str] | None = None
     for profile in candidates:
         found = _matches(profile, sys_object_id, sys_descr)
         if found is not None:
-            rank = (PRECEDENCE[profile._origin], *found[0])
+            rank = (FIRST[profile._origin], *found[0], TIE[profile._origin])
             if best is None or rank > best[0]:
                 best = (rank, profile, found[1])
     return None if best is None else Matched(best[1], best[2])

@@ -31,6 +31,7 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 
 KENTIK_STYLE = """\
 sysobjectid:
+  - 1.3.6.1.4.1.9.1.1745  # a model: more specific than the shipped cisco-ios
   - 1.3.6.1.4.1.9.1.*
 metrics:
   - MIB: VENDOR-MIB
@@ -93,6 +94,16 @@ def test_precedence_override_user_ecosystem_shipped(tmp_path: Path) -> None:
     assert match_profile(users, CISCO_3850, "").profile.name == "my-cisco"  # the user's own
     forced = match_profile(users, CISCO_3850, "", forced="cisco-ios")
     assert forced.profile.name == "cisco-ios" and forced.why.startswith("set in the config")
+
+
+def test_a_librarys_catch_all_serves_only_devices_no_more_specific_profile_knows(
+    tmp_path: Path,
+) -> None:
+    catch_all = "sysobjectid: 1.3.6.1.4.*\nmetrics:\n  - symbol: {OID: 1.3.6.1.4.1.7.1.0, name: cpu.usage}\n"
+    profiles = load_profiles([write(tmp_path, {"generic/base.yml": catch_all})])
+    assert match_profile(profiles, CISCO_3850, "Cisco IOS Software").profile.name == "cisco-ios"
+    unknown = match_profile(profiles, "1.3.6.1.4.1.99999.1", "")
+    assert unknown.profile.name == "base" and "beneath it no profile matches" in unknown.why
 
 
 def test_an_exact_sysobjectid_beats_a_wildcard_and_mixins_are_not_profiles() -> None:
