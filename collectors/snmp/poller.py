@@ -55,6 +55,7 @@ SYSTEM = {
 }
 UPTIME_SOURCES = ("sysUpTime", "hrSystemUptime", "snmpEngineTime")
 METRIC_LIMIT = "snmp_metric_limit"  # the discard reason of series past a device's limit
+ROWS_AT_ONCE = 1000  # interface rows turned into samples between two turns of the event loop
 ENTITY_REFRESH_S = 3600.0  # ENTITY-MIB changes with the hardware: walked again hourly, on reboot
 
 
@@ -182,7 +183,9 @@ class SnmpPoller:
         device.update(identity_fields(matched.profile, walked))
         refused += [("", r) for r in device_refused]
         refused_before = self.interface_cap.refused[target.device]
-        samples = self._interfaces(target, matched.profile, state, rows, names, seconds, now_ns)
+        samples = await self._interfaces(
+            target, matched.profile, state, rows, names, seconds, now_ns
+        )
         device["interfaces_refused"] = self.interface_cap.refused[target.device] - refused_before
         if matched.profile.metrics:
             samples += self._extra_metrics(target, matched.profile, walked, now_ns)
@@ -270,7 +273,7 @@ class SnmpPoller:
             hc.update(await _walk(target, C32_COLUMNS))
         return {**rows, **hc}
 
-    def _interfaces(
+    async def _interfaces(
         self,
         target: SnmpTarget,
         profile: Profile,
@@ -292,17 +295,23 @@ class SnmpPoller:
         samples = []
         uptime = state.reading.uptime_ticks if state.uptime_source and state.reading else None
         directory = self._directory[target.device] = {}
-        for port in ports(selection, rows, names, state.counters, seconds, bits, uptime):
-            if not self.interface_cap.admit(target.device, port.ifname):
-                continue
-            tags = {
-                "site": target.site,
-                "device": target.device,
-                "ifname": port.ifname,
-                "role": port.role,
-            }
-            samples.append(Sample("interface", tags, port.fields, now_ns))
-            directory[port.if_index] = (port.ifname, port.role)
+        oper = rows["oper"]
+        indexes = list(oper)
+        for start in range(0, len(indexes), ROWS_AT_ONCE):
+            if start:  # a switch of 20,000 ports must not hold the event loop for a second
+                await asyncio.sleep(0)
+            part = {**rows, "oper": {i: oper[i] for i in indexes[start : start + ROWS_AT_ONCE]}}
+            for port in ports(selection, part, names, state.counters, seconds, bits, uptime):
+                if not self.interface_cap.admit(target.device, port.ifname):
+                    continue
+                tags = {
+                    "site": target.site,
+                    "device": target.device,
+                    "ifname": port.ifname,
+                    "role": port.role,
+                }
+                samples.append(Sample("interface", tags, port.fields, now_ns))
+                directory[port.if_index] = (port.ifname, port.role)
         state.counters.keep_only({index[0] for index in rows["oper"]})
         for reason, count in (state.counters.discarded - before).items():
             self.discarded[reason] = self.discarded.get(reason, 0) + count
