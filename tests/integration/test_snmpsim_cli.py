@@ -100,7 +100,7 @@ def test_edumon_snmp_profile_says_which_and_why(
     assert acme.returncode == 0, acme.stderr
     assert f"file         {LIBRARY / 'acme' / 'acme-switch-48.yaml'}" in acme.stdout
     assert "sysObjectID 1.3.6.1.4.1.99991.1.48 is under 1.3.6.1.4.1.99991.1.48" in acme.stdout
-    assert "then ecosystem profiles" in acme.stdout
+    assert "then ecosystem (Datadog/Kentik format) and shipped profiles" in acme.stdout
     assert "  cpu_pct                  23" in acme.stdout
     assert "  acmePoePortPower         2 row(s)" in acme.stdout
     unknown = edumon("snmp", "profile", "-c", str(config), "--device", "nope", env=env)
