@@ -78,7 +78,9 @@ async def test_vendor_codecs_stored_and_hostile_ones_dead_lettered(
     stop = asyncio.Event()
     runner = asyncio.create_task(service.run(stop))
     await service.started.wait()
-    await asyncio.sleep(1.0)
+    async with asyncio.timeout(30):  # subscribed (the codecs' checks may make a busy start slow)
+        while service.collectors.healths["lorawan"].connected is not True:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     network = NetworkServerSimulator(
         "127.0.0.1", mosquitto.port, SIMULATED, duplicate_every=10**6, malformed_every=10**6
     )
@@ -89,7 +91,16 @@ async def test_vendor_codecs_stored_and_hostile_ones_dead_lettered(
                     event = chirpstack_event(sensor, 2 * f_cnt + n, frame, 1, 1)
                     await client.publish(topic_of(sensor), json.dumps(event).encode(), qos=1)
     await network.run(rounds=20, period_s=0.01)
-    await asyncio.sleep(2.0)
+    lorawan = service.collectors.healths["lorawan"]
+    published = sum(network.stats.uplinks.values()) + 2 * ROUNDS * len(HOSTILE)
+
+    def handled() -> int:
+        totals = lorawan.totals().items()
+        return sum(n for (outcome, _), n in totals if outcome in ("accepted", "rejected"))
+
+    async with asyncio.timeout(30):  # every uplink accepted or refused
+        while handled() < published:  # noqa: ASYNC110 - counters, no event to wait on
+            await asyncio.sleep(0.1)
     assert await service.writer.drain(10)
     stop.set()
     await runner
