@@ -23,9 +23,9 @@ import yaml
 
 from gateway.alerts.rules import load_rules
 from gateway.devstack.servers import DEFAULT_ALERTMANAGER_CONFIG, Alertmanager
-from tests.conftest import _require
 from tests.dashboards.simulated_city import EXAMPLE_CITY
 from tests.smtp import SmtpServer
+from tests.unavailable import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHIPPED: dict[str, Any] = yaml.safe_load(DEFAULT_ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
@@ -147,7 +147,7 @@ def mails_after(smtp: SmtpServer, expected: int, settle_s: float) -> list[Messag
 def test_one_mail_per_notification_with_site_name_and_runbook(
     vizium: str, smtp: SmtpServer, tmp_path: Path
 ) -> None:
-    _require(Alertmanager)
+    require(Alertmanager)
     location = zone_where(is_open if vizium == "open" else is_closed)
     smtp.clear()
     with Alertmanager(tmp_path / "am", config_file=config_for(tmp_path, smtp, location)) as am:
