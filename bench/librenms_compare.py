@@ -211,6 +211,9 @@ def _find(optic: Optic, optics: dict[str, dict[int | None, dict[str, float]]]) -
     return None if fields is None else fields.get(f"{optic.direction}_dbm")
 
 
+KEYS = ("cpu", "mem", "temp", "optics")
+
+
 def report(
     title: str,
     names: list[str],
@@ -218,26 +221,42 @@ def report(
     polled: dict[str, list[Sample] | str],
     verbose: bool = False,
 ) -> list[str]:
-    matched: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    lines, wrong_lines, missing_lines, silent = [], [], [], []
+    """The run's totals, its table per family (matched/total per field), the wrong values;
+    with `verbose`, the missing ones."""
+    per_family: dict[str, tuple[Counter[str], Counter[str]]] = {}
+    devices: Counter[str] = Counter()
+    wrong_lines, missing_lines, silent = [], [], []
     for name in names:
         result = polled[name]
         if isinstance(result, str):
             silent.append(f"  {name}: {result}")
             result = []
         m, t, wrong, missing = compare(truths[name], result)
+        family = name.split("_")[0]
+        devices[family] += 1
+        matched, total = per_family.setdefault(family, (Counter(), Counter()))
         matched.update(m)
         total.update(t)
         wrong_lines += [f"  {name}: {w}" for w in wrong]
         missing_lines += [f"  {name}: {w}" for w in missing]
-    families = {name.split("_")[0] for name in names}
-    lines.append(f"{title}: {len(families)} families, {len(names)} devices")
-    for key in ("cpu", "mem", "temp", "optics"):
-        lines.append(f"  {key:<7} {matched[key]:4d} / {total[key]:<4d} matched")
-    lines.append(f"  wrong values: {len(wrong_lines)}")
-    lines += wrong_lines + (["  not polled:", *silent] if silent else [])
+    rows = [(f, devices[f], *per_family[f]) for f in sorted(per_family)]
+    all_matched = sum((m for _, _, m, _ in rows), Counter())
+    all_total = sum((t for _, _, _, t in rows), Counter())
+    lines = [
+        f"{title}: {len(rows)} families, {len(names)} devices",
+        f"  {'family':<22} {'devices':>7} " + " ".join(f"{k:>9}" for k in KEYS),
+        *(_row(f, n, m, t) for f, n, m, t in rows),
+        _row("all", len(names), all_matched, all_total),
+        f"  wrong values: {len(wrong_lines)}",
+        *wrong_lines,
+    ]
+    lines += ["  not polled:", *silent] if silent else []
     return lines + (["  missing:", *missing_lines] if verbose else [])
+
+
+def _row(family: str, devices: int, matched: Counter[str], total: Counter[str]) -> str:
+    cells = " ".join(f"{f'{matched[k]}/{total[k]}' if total[k] else '-':>9}" for k in KEYS)
+    return f"  {family:<22} {devices:>7} {cells}"
 
 
 def _link(source: Path, served: Path) -> None:
