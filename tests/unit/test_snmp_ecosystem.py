@@ -16,6 +16,8 @@ from collectors.snmp.profile_config import profile_problems
 from collectors.snmp.profile_model import ExtraMetric, Profile
 from collectors.snmp.profile_reader import read
 from collectors.snmp.profiles import ProfileError, load_profiles, match_profile
+from gateway.config import check_config
+from gateway.plugins import PLUGINS
 
 LIBRARY = Path(__file__).parents[1] / "fixtures" / "ecosystem"
 CISCO_3850 = "1.3.6.1.4.1.9.1.1745"
@@ -219,3 +221,22 @@ async def test_many_scalars_and_columns_are_asked_in_several_requests() -> None:
     assert agent.bulks[:1] == [24] and max(agent.bulks) == 24 and 6 in agent.bulks
     assert all(walked.column(oid) for oid in scalars)
     assert all(list(walked.column(oid)) == [(1,)] for oid in columns)
+
+
+def test_edumon_check_config_reports_a_librarys_bad_file_at_its_line(tmp_path: Path) -> None:
+    """The config names a Datadog-format directory (relative to the config file); one of its
+    files has a symbol without OID: check-config says which file and line."""
+    write(tmp_path / "lib", {"bad.yaml": PROBLEMS["a symbol without OID"][0]})
+    path = tmp_path / "edumon.yaml"
+    path.write_text(
+        "snmp: {profile_dirs: [{path: lib, format: datadog}]}\n"
+        "sites: [{id: vsk-1, name: School, devices: []}]\n"
+    )
+    problems = check_config(path, PLUGINS, {})
+    assert [p.message for p in problems if "bad.yaml" in p.message] == [
+        f"{tmp_path / 'lib' / 'bad.yaml'}:2: metrics[0].symbol.OID: Field required"
+    ], problems
+    write(
+        tmp_path / "lib", {"bad.yaml": "metrics:\n  - symbol: {OID: 1.3.6.1.4.1.5.1.0, name: x}\n"}
+    )
+    assert check_config(path, PLUGINS, {}) == []
