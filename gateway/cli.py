@@ -24,6 +24,7 @@ from gateway.one_poll import poll_once
 from gateway.plugins import PLUGINS
 from gateway.reports import cli as kpi_cli
 from gateway.service import Service
+from gateway.shipped import edumon_version
 from gateway.storage.spool import SpoolError
 
 log = logging.getLogger("edumon")
@@ -134,7 +135,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edumon", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"edumon {_version()}")
+    parser.add_argument("--version", action="version", version=f"edumon {edumon_version()}")
     parser.add_argument(
         "--log-level", help="debug, info, warning, error (default: the config's, else info)"
     )
@@ -220,15 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     add_dashboard_commands(sub, EXAMPLE_CONFIG)
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("edumon")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from gateway.collector import Plugins
 from gateway.config import ConfigError, EdumonConfig, load_config
+from gateway.shipped import shipped
 
 LogFormat = Literal["text", "json"]
 _log_format: LogFormat = "text"
@@ -63,10 +64,7 @@ def load_or_exit(path: str, plugins: Plugins) -> EdumonConfig:
 def example_config() -> Path:
     """The example city: the repository's examples/city.yaml, else the copy a wheel installs
     in <prefix>/share/edumon/examples/."""
-    in_repository = Path(__file__).resolve().parent.parent / "examples" / "city.yaml"
-    if in_repository.is_file():
-        return in_repository
-    return Path(sys.prefix) / "share" / "edumon" / "examples" / "city.yaml"
+    return shipped("examples/city.yaml", "examples/city.yaml")
 
 
 def port_in_use(error: OSError, components: dict[str, str]) -> str | None:

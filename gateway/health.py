@@ -36,6 +36,8 @@ class HealthServer:
         self.http = http or HttpSection()
         self._checks: dict[str, ComponentCheck] = {}
         self._documents: dict[str, ComponentCheck] = {}
+        self._routes: dict[str, Handler] = {}
+        self._post_routes: dict[str, Handler] = {}
         self._server: HttpServer | None = None
         metrics.registry.register(_HttpTotals(self))
 
@@ -45,6 +47,10 @@ class HealthServer:
     def serve_json(self, path: str, document: ComponentCheck) -> None:
         """Another read-only JSON document, e.g. `/status` for `edumon status`."""
         self._documents[path] = document
+
+    def route(self, path: str, handler: Handler, *, post: bool = False) -> None:
+        """Another page (`/`, `/runbooks/`, `/probe`) or, with `post`, an action (`/-/reload`)."""
+        (self._post_routes if post else self._routes)[path] = handler
 
     def report(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {}
@@ -67,6 +73,7 @@ class HealthServer:
 
     async def start(self) -> None:
         routes: dict[str, Handler] = {"/healthz": self._healthz, "/metrics": self._metrics}
+        routes |= self._routes
         for path, document in self._documents.items():
 
             async def serve(_request: Request, document: ComponentCheck = document) -> Response:
@@ -81,6 +88,7 @@ class HealthServer:
             limits=self.http.limits,
             ssl_context=self.http.ssl_context(),
             authorize=access if access.required else None,
+            post_routes=self._post_routes,
         )
         await server.start()
         self._server, self.port = server, server.port

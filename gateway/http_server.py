@@ -11,7 +11,8 @@ client can starve it or fill its log.
 - edumon accepts connections itself: when the process has no file handle left, it waits
   and logs that at most once a minute (asyncio's own server logs every failed accept).
 - A malformed request gets a 4xx and is counted; one log line a minute says how many (no
-  traceback). Only GET and HEAD; bodies are read and discarded.
+  traceback). GET and HEAD, and POST on the paths of `post_routes` (`/-/reload`); bodies are
+  read and discarded. A route ending in "/" serves every path below it (`/runbooks/`).
 - With `Access` configured (gateway/http_access.py), every path but the public ones
   (`/healthz`) needs a valid basic-auth user or bearer token; TLS by an ssl context.
 """
@@ -54,6 +55,7 @@ class Request(NamedTuple):
     method: str
     path: str
     headers: dict[str, str]  # names in lower case
+    query: str = ""  # what follows "?" in the target, undecoded
 
 
 class Response(NamedTuple):
@@ -83,9 +85,11 @@ class HttpServer:
         limits: HttpLimits | None = None,
         ssl_context: ssl.SSLContext | None = None,
         authorize: Authorize | None = None,
+        post_routes: dict[str, Handler] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.routes = routes
+        self.post_routes = post_routes or {}
         self.limits = limits or HttpLimits()
         self.ssl_context = ssl_context
         self.authorize = authorize
@@ -234,9 +238,9 @@ class HttpServer:
                 await reader.readexactly(length)
 
     async def _respond(self, request: Request) -> Response:
-        if request.method not in ("GET", "HEAD"):
-            return Response(405, b"only GET and HEAD\n", headers=(("Allow", "GET, HEAD"),))
-        handler = self.routes.get(request.path)
+        handler = _route(self.post_routes if request.method == "POST" else self.routes, request)
+        if request.method not in ("GET", "HEAD") and (request.method != "POST" or not handler):
+            return Response(405, b"GET or HEAD here\n", headers=(("Allow", "GET, HEAD"),))
         if handler is None:
             return Response(404, b"not found\n")
         if self.authorize is not None and (refusal := await self.authorize(request)):
@@ -295,4 +299,14 @@ def _parse_head(head: bytes) -> tuple[Request, bool]:
         headers[name.lower()] = value.strip()
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-    return Request(method, target.split("?", 1)[0], headers), keep_alive
+    path, _, query = target.partition("?")
+    return Request(method, path, headers, query), keep_alive
+
+
+def _route(routes: dict[str, Handler], request: Request) -> Handler | None:
+    """The handler of the path, else of the longest route ending in "/" that it is below."""
+    if request.path in routes:
+        return routes[request.path]
+    below = [prefix for prefix in routes if prefix.endswith("/") and prefix != "/"]
+    matching = [prefix for prefix in below if request.path.startswith(prefix)]
+    return routes[max(matching, key=len)] if matching else None

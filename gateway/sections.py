@@ -173,6 +173,8 @@ class AlertsSection(Section):
     relative to the config file."""
 
     rules_file: Path | None = None
+    # where the rules' runbook pages are: by default edumon's own /runbooks/ (its http_listen)
+    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     evaluation_interval_s: Interval = 1.0
     # after an intake (e.g. the MQTT broker) recovers, the rules of the devices behind it wait
     # this long before they may fire: the devices reconnect, and their Last Wills of the

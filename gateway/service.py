@@ -25,6 +25,7 @@ from gateway.collector_runner import CollectorRunner, TaskFactory
 from gateway.config import EdumonConfig
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
+from gateway.http_pages import own_runbooks_url, page_routes
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
 from gateway.sample import Sample
@@ -89,12 +90,15 @@ class Service:
         if config.cluster is not None:
             self.cluster = ClusterNode(membership_of(config.cluster))
         fence = self.cluster.may_alert if self.cluster is not None else None
-        self.alerting = Alerting(config, self.metrics, tags, fence)
+        runbooks = own_runbooks_url(host, port, config.service.http.tls_server_config is not None)
+        self.alerting = Alerting(config, self.metrics, tags, fence, runbooks)
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
         self.status = StatusBoard(config, self.alerting.engine, self._components, tags)
         self.pipeline.subscribe(self.status.observe)
         self.health.serve_json("/status", self.status.snapshot)
+        for path, page in page_routes(config.service.name).items():
+            self.health.route(path, page)
         holds = EngineHolds(self.alerting.engine, self.alerting.device_labels)
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda: self.alerting.run(self.emit))

@@ -32,8 +32,10 @@ from gateway.inventory import Section
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yaml"
-# where the city publishes docs/runbooks/ (a rules file's runbook_base_url overrides it)
-DEFAULT_RUNBOOK_BASE_URL = "https://edumon.ventspils.lv/runbooks"
+# edumon's own runbook pages at its default address (gateway/http_pages.py); the service
+# passes `alerts.runbook_base_url`, or its own address (a rules file's own key overrides both)
+DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:9108/runbooks"
+BaseUrl = Annotated[str, Field(pattern=r"^https?://\S+$")]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -109,7 +111,7 @@ class Rule(Section):
     labels: dict[LabelName, str] = Field(default_factory=dict)
     summary: str = Field(min_length=1)
     description: str = ""
-    # a URL, or a page name below the rule file's runbook_base_url (docs/runbooks/<name>.md)
+    # a URL, or a page name below the runbook base URL (docs/runbooks/<name>.md)
     runbook: str | None = Field(default=None, pattern=r"^(https?://\S+|[a-z0-9][a-z0-9-]*)$")
 
     @model_validator(mode="after")
@@ -128,15 +130,16 @@ class Rule(Section):
 
 
 class RuleFile(Section):
-    # where docs/runbooks/ is published; a rule's runbook name becomes <base>/<name>.md
-    runbook_base_url: str = Field(default=DEFAULT_RUNBOOK_BASE_URL, pattern=r"^https?://\S+$")
+    # where this pack's runbooks are, if not with edumon's (`alerts.runbook_base_url`)
+    runbook_base_url: BaseUrl | None = None
     rules: list[Rule] = Field(default_factory=list)
 
-    def resolved_rules(self) -> list[Rule]:
-        """The rules with every runbook name turned into its URL below runbook_base_url."""
-        base = self.runbook_base_url.rstrip("/")
+    def resolved_rules(self, base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> list[Rule]:
+        """The rules with every runbook name turned into its page below the file's
+        runbook_base_url, else `base_url`: <base>/<name>."""
+        base = (self.runbook_base_url or base_url).rstrip("/")
         return [
-            rule.model_copy(update={"runbook": f"{base}/{rule.runbook}.md"})
+            rule.model_copy(update={"runbook": f"{base}/{rule.runbook}"})
             if rule.runbook and not rule.runbook.startswith(("http://", "https://"))
             else rule
             for rule in self.rules
@@ -171,14 +174,18 @@ def rule_problems(path: Path) -> list[RuleProblem]:
     return _parse(path)[1]
 
 
-def load_rules(path: Path = DEFAULT_RULES) -> list[Rule]:
-    rules, problems = _parse(path)
+def load_rules(
+    path: Path = DEFAULT_RULES, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+) -> list[Rule]:
+    rules, problems = _parse(path, runbook_base_url)
     if problems:
         raise RulesError(problems)
     return rules
 
 
-def _parse(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
+def _parse(
+    path: Path, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+) -> tuple[list[Rule], list[RuleProblem]]:
     where = str(path)
     try:
         data, lines = load_with_lines(path.read_text(encoding="utf-8"))
@@ -189,7 +196,7 @@ def _parse(path: Path) -> tuple[list[Rule], list[RuleProblem]]:
     except YamlProblem as error:
         return [], [RuleProblem(where, error.line, "", error.message)]
     try:
-        return RuleFile.model_validate(data or {}).resolved_rules(), []
+        return RuleFile.model_validate(data or {}).resolved_rules(runbook_base_url), []
     except ValidationError as error:
         problems = []
         for e in error.errors():

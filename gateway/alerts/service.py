@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.alerts import state
 from gateway.alerts.engine import AlertEngine, Transition
-from gateway.alerts.rules import DEFAULT_RULES, Rule, load_rules
+from gateway.alerts.rules import DEFAULT_RULES, DEFAULT_RUNBOOK_BASE_URL, Rule, load_rules
 from gateway.alerts.sender import AlertFence, AlertSender, render
 from gateway.collector import CollectorEmit, device_labels
 from gateway.config import EdumonConfig
@@ -33,10 +33,13 @@ class Alerting:
         metrics: Metrics,
         device_tags: Mapping[str, str],
         fence: AlertFence | None = None,
+        runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     ) -> None:
         """`device_tags`: measurement -> the tag naming its device (the plugins declare them);
-        `fence`: which alerts this instance may send now (a cluster's)."""
-        rules = load_rules(config.alerts.rules_file or DEFAULT_RULES)
+        `fence`: which alerts this instance may send now (a cluster's); `runbook_base_url`:
+        where the runbook pages are unless `alerts.runbook_base_url` says."""
+        base_url = config.alerts.runbook_base_url or runbook_base_url
+        rules = load_rules(config.alerts.rules_file or DEFAULT_RULES, base_url)
         self.interval_s = config.alerts.evaluation_interval_s
         self.metrics = metrics
         self.site_names = {site.id: site.name for site in config.sites}

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
+import urllib.request
 import venv
 import zipfile
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from gateway.devstack.demo import DEMO_SECRET_VARIABLES
+from gateway.devstack.servers import free_port
 from tests.processes import REPO
 
 pytestmark = [pytest.mark.slow]
@@ -74,6 +78,7 @@ def test_the_distributions_carry_the_example_city_and_the_rules(built: tuple[Pat
         data,
         "gateway/alerts/default_rules.yaml",
         "gateway/deploy/alertmanager.yml",
+        "edumon-0.1.0.data/data/share/edumon/runbooks/uplink-down.md",
     } <= in_wheel
     assert any(name.endswith("/licenses/LICENSE") for name in in_wheel)
     assert not any(name.startswith("tests/") for name in in_wheel)
@@ -98,3 +103,44 @@ def test_no_test_or_optional_dependency_is_installed(fresh_venv: Path) -> None:
         fresh_venv / "bin" / "edumon", "kpi", "--from", "2026-11-01", "--to", "2026-12-01", env=env
     )
     assert kpi.returncode == 2 and "pip install 'edumon[reports]'" in kpi.stderr
+
+
+def test_the_installed_wheel_serves_its_index_and_runbooks(
+    fresh_venv: Path, tmp_path: Path
+) -> None:
+    """`edumon run` from the wheel, outside the repository: `/` and `/runbooks/uplink-down`
+    come from what the wheel installed (<prefix>/share/edumon/runbooks)."""
+    config = tmp_path / "edumon.yaml"
+    config.write_text(
+        f"service: {{state_dir: {tmp_path / 'state'}}}\n"
+        f"influxdb: {{url: 'http://127.0.0.1:{free_port()}'}}\nsites: []\n"
+    )
+    port = free_port()
+    edumon = subprocess.Popen(
+        [fresh_venv / "bin" / "edumon", "run", "-c", config, "--listen", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"]},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        index = get_when_up(port, "/")
+        runbook = get_when_up(port, "/runbooks/uplink-down")
+    finally:
+        edumon.send_signal(signal.SIGTERM)
+        _, log = edumon.communicate(timeout=20)
+    assert "edumon 0.1.0" in index and 'href="/runbooks/"' in index, log
+    assert "<h1>UplinkDown: a school's uplink port is down</h1>" in runbook
+    assert str(REPO) not in log  # nothing came from the checkout
+
+
+def get_when_up(port: int, path: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                return str(answer.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
