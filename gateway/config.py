@@ -31,6 +31,7 @@ from gateway.sections import (
     MqttSection,
     ServiceSection,
     SpoolSection,
+    TopologySection,
 )
 from gateway.yaml_lines import Path as KeyPath
 from gateway.yaml_lines import YamlProblem, dotted_path, line_of, load_with_lines
@@ -57,6 +58,7 @@ class EdumonConfig(Section):
     sites: list[Site] = Field(default_factory=list)
     reports: ReportsSection = ReportsSection()
     cluster: ClusterSection | None = None
+    topology: TopologySection = TopologySection()
 
     def devices(self, kind: str | None = None) -> Iterator[tuple[Site, Any]]:
         """Every (site, device) pair, in file order; of one `kind` only if given."""

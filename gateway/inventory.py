@@ -112,11 +112,31 @@ class Location(Section):
     lon: float = Field(ge=-180, le=180)
 
 
+MacAddress = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower().replace("-", ":") if isinstance(v, str) else v),
+    Field(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"),
+]
+
+
+class ManualLink(Section):
+    """A link of the city's topology that no LLDP/CDP shows (a device that speaks neither):
+    this device's port `ifname` (optional) to `peer` (an inventory device id) port
+    `peer_ifname`."""
+
+    peer: Slug
+    ifname: str | None = None
+    peer_ifname: str | None = None
+
+
 class DeviceBase(Section):
-    """What every device of every collector has; subclasses set `kind` to a Literal."""
+    """What every device of every collector has; subclasses set `kind` to a Literal.
+    `mac` and `links` place it in the city's topology (gateway/topology/)."""
 
     kind: str
     id: Slug
+    mac: MacAddress | None = None
+    links: list[ManualLink] = Field(default_factory=list, max_length=64)
 
 
 class Site(Section):
@@ -163,6 +183,25 @@ def reference_problems(data: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
     yield from repeated_values("site id", site_ids)
     device_ids = (((*at, "id"), device.get("id")) for at, device in raw_devices(data))
     yield from repeated_values("device id", device_ids)
+    yield from _topology_references(data)
+
+
+def _topology_references(data: Mapping[str, Any]) -> Iterator[tuple[Path, str]]:
+    """`links:` peers and `topology.roots` that name no device of the inventory."""
+    known = {device.get("id") for _, device in raw_devices(data)}
+    for at, device in raw_devices(data):
+        links = device.get("links")
+        for li, link in enumerate(links if isinstance(links, list) else []):
+            peer = link.get("peer") if isinstance(link, dict) else None
+            if isinstance(peer, str) and peer not in known:
+                yield (*at, "links", li, "peer"), f"no device {peer!r} in the inventory"
+            if peer == device.get("id"):
+                yield (*at, "links", li, "peer"), "a device cannot link to itself"
+    topology = data.get("topology")
+    roots = topology.get("roots") if isinstance(topology, dict) else None
+    for ri, root in enumerate(roots if isinstance(roots, list) else []):
+        if isinstance(root, str) and root not in known:
+            yield ("topology", "roots", ri), f"no device {root!r} in the inventory"
 
 
 def env_problems(

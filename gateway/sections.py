@@ -180,3 +180,16 @@ class AlertsSection(Section):
     # this long before they may fire: the devices reconnect, and their Last Wills of the
     # outage arrive, in that time
     intake_recovery_grace_s: Interval = 60.0
+
+
+class TopologySection(Section):
+    """The city's topology (gateway/topology/): `roots` are the switches every path upstream
+    ends at (the city core); a node that stops answering while one of its neighbours towards
+    a root has not answered since is held for at most `settle_s` before it may page; after a
+    failed element recovers, the alerts that were shadowed behind it wait `recovery_grace_s`."""
+
+    roots: list[str] = Field(default_factory=list)
+    settle_s: Interval = 60.0
+    recovery_grace_s: Interval = 60.0
+    max_unknown_nodes: int = Field(default=2000, ge=0, le=100_000)
+    link_interval_s: Interval = 60.0

@@ -35,6 +35,7 @@ from gateway.storage.spool import Spool
 from gateway.storage.writer import InfluxWriter, RetryPolicy
 from gateway.stream_holds import StreamHolds
 from gateway.stream_samples import watch_streams
+from gateway.topology.service import Topology
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,16 @@ class Service:
         fence = self.cluster.may_alert if self.cluster is not None else None
         runbooks = own_runbooks_url(host, port, config.service.http.tls_server_config is not None)
         self.alerting = Alerting(config, self.metrics, tags, fence, runbooks)
+        # ahead of the engine: a device's alert is held before the sample that raises it
+        self.topology = Topology(config, self.alerting.engine, tags)
+        self.pipeline.subscribe(self.topology.observe)
+        self.alerting.annotate = self.topology.annotations
+        self.health.serve_json("/topology", self.topology.snapshot)
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
-        self.status = StatusBoard(config, self.alerting.engine, self._components, tags)
+        self.status = StatusBoard(
+            config, self.alerting.engine, self._components, tags, self.topology.failed
+        )
         self.pipeline.subscribe(self.status.observe)
         self.health.serve_json("/status", self.status.snapshot)
         for path, page in page_routes(config.service.name).items():
@@ -102,12 +110,13 @@ class Service:
         holds = EngineHolds(self.alerting.engine, self.alerting.device_labels)
         self._task_factories: list[tuple[str, TaskFactory]] = []
         self.add_task("alerts", lambda: self.alerting.run(self.emit))
+        self.add_task("topology", lambda: self.topology.run(self.emit))
         self.started = asyncio.Event()
         if self.cluster is not None:
             cluster = self.cluster
             self.health.register("cluster", cluster.membership.health)
             self.add_task("cluster", lambda: cluster.run(self.emit, holds))
-        context = CollectorContext(config, self.metrics)
+        context = CollectorContext(config, self.metrics, self.topology.observe_discovery)
         self.collectors = CollectorRunner(plugins, context, self.health.register)
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))
         stream_holds = StreamHolds(holds, config.alerts.intake_recovery_grace_s)

@@ -23,11 +23,14 @@ class StatusBoard:
         engine: AlertEngine,
         components: Callable[[], dict[str, Any]],
         device_tags: Mapping[str, str],
+        failed: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
-        """`device_tags`: measurement -> the tag naming its device (the plugins declare them)."""
+        """`device_tags`: measurement -> the tag naming its device (the plugins declare them);
+        `failed`: the topology's failed elements, each with what is shadowed behind it."""
         self.config = config
         self.engine = engine
         self.components = components
+        self.failed = failed
         self.device_tags = device_tags
         self.device_labels = device_labels(device_tags)
         self.site_names = {site.id: site.name for site in config.sites}
@@ -66,7 +69,7 @@ class StatusBoard:
             rule = self.engine.rules[instance.rule]
             alerts.append(
                 {
-                    "alertname": rule.name,
+                    "alertname": rule.alert,
                     "severity": rule.severity,
                     "team": rule.team,
                     "tier": rule.tier,
@@ -100,6 +103,7 @@ class StatusBoard:
             ],
             "components": self.components(),
             "collectors": self._collectors(),
+            "failed_elements": self.failed(),
         }
 
     def _collectors(self) -> list[dict[str, Any]]:

@@ -160,7 +160,12 @@ def render_status(status: dict[str, Any], height: int = HEIGHT) -> Group:
         title.append(f"{severities[severity]} {severity}  ", style=_SEVERITY_STYLE[severity])
     title.append(f"({held} held back)", style="dim")
 
-    tail = _exhibits(status, now) + _unhealthy_sites(status) + _components(status, now)
+    tail = (
+        _failed_elements(status)
+        + _exhibits(status, now)
+        + _unhealthy_sites(status)
+        + _components(status, now)
+    )
     budget = height - 2 - len(tail)  # the title, the blank line before the tail
     body: list[Text] = []
     for n, group in enumerate(sites):
@@ -180,6 +185,24 @@ def render_status(status: dict[str, Any], height: int = HEIGHT) -> Group:
     for line in lines:  # one screen line each: a long summary is cut, never wrapped
         line.no_wrap, line.overflow = True, "ellipsis"
     return Group(*lines)
+
+
+def _failed_elements(status: dict[str, Any]) -> list[Text]:
+    """The topology's failed elements, each with what is held (shadowed) behind it."""
+    lines = []
+    for element in status.get("failed_elements", []):
+        line = Text(f"Failed {element['element']}", style="bold red")
+        if "port" in element:
+            line.append(
+                f" (switch {element['switch']} port {element['port']} "
+                f"{element.get('port_oper', 'unknown')}, PoE {element.get('poe_status', '?')})"
+            )
+        line.append(
+            f": {element['devices_behind']} devices behind it"
+            f" ({element['schools_behind']} schools) held: " + ", ".join(element["shadowed"][:8])
+        )
+        lines.append(line)
+    return lines
 
 
 def _exhibits(status: dict[str, Any], now: float) -> list[Text]:

@@ -100,6 +100,8 @@ class AlertEngine:
         # source -> (measurements, held until; None while the source is down)
         self._holds: dict[str, tuple[frozenset[str], float | None]] = {}
         self._held: frozenset[str] = frozenset()
+        # device -> held until (None while its upstream is down): the topology's shadow
+        self._device_holds: dict[Hashable, float | None] = {}
 
     # ------------------------------------------------------------------ holds
     def hold(self, source: str, measurements: Iterable[str]) -> None:
@@ -122,6 +124,30 @@ class AlertEngine:
 
     def held(self, measurement: str) -> bool:
         return measurement in self._held
+
+    def hold_device(self, device: str) -> None:
+        """The device's alerts neither fire nor count absence (it is shadowed behind a
+        failed element of the topology, or not yet known not to be)."""
+        self._device_holds[device] = None
+
+    def release_device(self, device: str, until: float) -> None:
+        """The device's alerts resume at `until` (now: at once), with a full window."""
+        if device in self._device_holds:
+            self._device_holds[device] = until
+            self._prune_device_holds(self.clock())
+
+    def held_devices(self) -> dict[Hashable, float | None]:
+        return dict(self._device_holds)
+
+    def _prune_device_holds(self, now: float) -> None:
+        for device, until in list(self._device_holds.items()):
+            if until is not None and now >= until:
+                del self._device_holds[device]
+
+    def _is_held(self, rule: Rule, key: InstanceKey) -> bool:
+        if rule.select.measurement in self._held:
+            return True
+        return bool(self._device_holds) and self._device_of(key) in self._device_holds
 
     # ----------------------------------------------------------------- samples
     def observe(self, samples: Iterable[Sample]) -> None:
@@ -152,9 +178,9 @@ class AlertEngine:
                 # absence is decided by the timer; a `where` that fails (a port shut down on
                 # purpose) clears the condition
                 if rule.absent is not None or watch.excludes(fields):
-                    self._step(rule, instance, False, now)
+                    self._step(rule, instance, False, now, key)
                 else:
-                    self._evaluate(rule, instance, value, sample.time_ns / 1e9, now)
+                    self._evaluate(rule, instance, value, sample.time_ns / 1e9, now, key)
                 if instance.state != "inactive":
                     self._mark_live(key)
 
@@ -169,7 +195,13 @@ class AlertEngine:
         return instance
 
     def _evaluate(
-        self, rule: Rule, instance: Instance, value: Scalar, at_s: float, now: float
+        self,
+        rule: Rule,
+        instance: Instance,
+        value: Scalar,
+        at_s: float,
+        now: float,
+        key: InstanceKey,
     ) -> None:
         number = conditions.numeric(value)
         holds = conditions.holds(rule, value, number, instance.state == "firing")
@@ -186,15 +218,16 @@ class AlertEngine:
             holds = holds and conditions.rate_holds(rule.rate, per_s)
             if holds:
                 instance.value = per_s
-        self._step(rule, instance, holds, now)
+        self._step(rule, instance, holds, now, key)
         if rule.event and holds:
-            self._step(rule, instance, False, now)  # a happening, not a state: clear at once
+            self._step(rule, instance, False, now, key)  # a happening, not a state: clear at once
 
     # ------------------------------------------------------------------- timer
     def tick(self) -> None:
         """Absence, `for` and `keep_firing_for` are decided here, without any new sample."""
         now = self.clock()
         self._update_held(now)
+        self._prune_device_holds(now)
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_every_s
             keys = list(self.instances)
@@ -207,12 +240,12 @@ class AlertEngine:
                 self.instances.pop(key, None)
                 self._unmark_live(key)
                 continue
-            if self.held(rule.select.measurement):
+            if self._is_held(rule, key):
                 instance.last_seen = max(instance.last_seen, now)  # a full window afterwards
             if rule.absent is not None:
-                self._step(rule, instance, now - instance.last_seen >= rule.absent, now)
+                self._step(rule, instance, now - instance.last_seen >= rule.absent, now, key)
             elif instance.state != "inactive":  # an inactive one waits for its next sample
-                self._step(rule, instance, instance.active, now)
+                self._step(rule, instance, instance.active, now, key)
             resolved_at = instance.resolved_at
             if instance.state == "resolved" and resolved_at and now - resolved_at > RESOLVED_KEPT_S:
                 instance.state, instance.resolved_at = "inactive", None
@@ -234,13 +267,15 @@ class AlertEngine:
             self._live.discard(key)
             self._live_per_rule[key[0]] -= 1
 
-    def _step(self, rule: Rule, instance: Instance, holds: bool, now: float) -> None:
+    def _step(
+        self, rule: Rule, instance: Instance, holds: bool, now: float, key: InstanceKey
+    ) -> None:
         instance.active = holds
         if holds:
             instance.cleared_at = None
             if instance.state in ("inactive", "resolved"):
                 instance.state, instance.active_since = "pending", now
-            if instance.state == "pending" and self.held(rule.select.measurement):
+            if instance.state == "pending" and self._is_held(rule, key):
                 instance.active_since = now  # `for` counts from the end of the hold
                 return
             if instance.state == "pending" and now - (instance.active_since or now) >= rule.for_:

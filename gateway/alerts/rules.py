@@ -96,6 +96,8 @@ _CONDITIONS = ("threshold", "equals", "rate", "absent")
 
 class Rule(Section):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    # the alert's name when two rules raise one alert with different severities (default: name)
+    alertname: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     select: Selector
     threshold: Threshold | None = None
     equals: Scalar | None = None
@@ -113,6 +115,10 @@ class Rule(Section):
     description: str = ""
     # a URL, or a page name below the runbook base URL (docs/runbooks/<name>.md)
     runbook: str | None = Field(default=None, pattern=r"^(https?://\S+|[a-z0-9][a-z0-9-]*)$")
+
+    @property
+    def alert(self) -> str:
+        return self.alertname or self.name
 
     @model_validator(mode="after")
     def _one_condition(self) -> Rule:

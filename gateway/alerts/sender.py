@@ -54,7 +54,7 @@ def render(template: str, rule: Rule, instance: Instance, site_names: Mapping[st
 
 def alert_labels(rule: Rule, instance: Instance) -> dict[str, str]:
     labels = {**instance.labels, **rule.labels}
-    labels.update(alertname=rule.name, severity=rule.severity, team=rule.team, tier=rule.tier)
+    labels.update(alertname=rule.alert, severity=rule.severity, team=rule.team, tier=rule.tier)
     return labels
 
 
@@ -63,6 +63,7 @@ def _iso(seconds: float) -> str:
 
 
 AlertFence = Callable[[Mapping[str, str], float], bool]  # (labels, last seen) -> may it be sent
+Annotate = Callable[[Mapping[str, str]], Mapping[str, str]]  # labels -> extra annotations
 
 
 def payload(
@@ -71,6 +72,7 @@ def payload(
     resend_interval_s: float,
     now: float,
     fence: AlertFence | None = None,
+    annotate: Annotate | None = None,
 ) -> list[dict[str, Any]]:
     alerts = []
     for instance in engine.to_send():
@@ -87,6 +89,8 @@ def payload(
             annotations["runbook_url"] = rule.runbook
         if instance.value is not None:
             annotations["value"] = f"{instance.value:g}"
+        if annotate is not None:
+            annotations.update(annotate(instance.labels))
         if instance.state == "firing":
             ends = now + 4 * resend_interval_s
         else:
@@ -117,8 +121,10 @@ class AlertSender:
         max_backoff_s: float = 30.0,
         clock: Callable[[], float] = time.time,
         fence: AlertFence | None = None,
+        annotate: Annotate | None = None,
     ) -> None:
-        """`fence`: whether this instance may send an alert now (in a cluster: only the owner
+        """`annotate`: extra annotations per alert (the topology's port and PoE).
+        `fence`: whether this instance may send an alert now (in a cluster: only the owner
         of its target, on evidence from its current lease; gateway/cluster/node.py)."""
         self.endpoint = url.rstrip("/") + "/api/v2/alerts"
         self.engine = engine
@@ -128,6 +134,7 @@ class AlertSender:
         self.max_backoff_s = max_backoff_s
         self.clock = clock
         self.fence = fence
+        self.annotate = annotate
         self._changed = asyncio.Event()
         self.sent = 0
         self.failures = 0
@@ -143,7 +150,12 @@ class AlertSender:
             while True:
                 self._changed.clear()
                 alerts = payload(
-                    self.engine, self.site_names, self.resend_interval_s, self.clock(), self.fence
+                    self.engine,
+                    self.site_names,
+                    self.resend_interval_s,
+                    self.clock(),
+                    self.fence,
+                    self.annotate,
                 )
                 wait = self.resend_interval_s
                 if alerts:

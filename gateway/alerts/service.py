@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Alerting:
                     resend_interval_s=am.resend_interval_s,
                     timeout_s=am.timeout_s,
                     fence=fence,
+                    annotate=self.annotations_of,
                 )
                 for url in am.all_urls
             ]
@@ -67,9 +68,16 @@ class Alerting:
             else []
         )
         self._unwritten: list[Sample] = []
+        # device -> annotations its alerts carry (the topology: port, PoE, what is behind it)
+        self.annotate: Callable[[str | None], Mapping[str, str]] = _no_annotations
         self._dirty = False
         self.save_error: str | None = None
         self._save_log = LogLimit()
+
+    def annotations_of(self, labels: Mapping[str, str]) -> Mapping[str, str]:
+        """The extra annotations of an alert: about the device it names (`feeds`: the device
+        a switch port powers)."""
+        return self.annotate(labels.get("feeds") or device_of(labels, self.device_labels))
 
     def _on_transition(self, transition: Transition) -> None:
         self._unwritten.append(
@@ -152,7 +160,7 @@ def alert_point(
     """The `alert` measurement's point for one transition (firing or resolved)."""
     instance = transition.instance
     rule = rules[instance.rule]
-    tags = {"alertname": rule.name, "severity": rule.severity, "team": rule.team}
+    tags = {"alertname": rule.alert, "severity": rule.severity, "team": rule.team}
     tags["tier"] = rule.tier
     if "site" in instance.labels:
         tags["site"] = instance.labels["site"]
@@ -165,3 +173,7 @@ def alert_point(
     if transition.state == "firing":
         fields["summary"] = render(rule.summary, rule, instance, site_names)
     return Sample("alert", tags, fields, int(transition.at * 1e9))
+
+
+def _no_annotations(_device: str | None) -> Mapping[str, str]:
+    return {}

@@ -204,7 +204,7 @@ def test_a_damaged_state_file_is_a_fresh_start(tmp_path: Path) -> None:
 
 def test_the_default_pack_loads_and_every_rule_names_a_schema_measurement() -> None:
     known = {"device", "interface", "optics", "probe", "wifi_ap", "exhibit", "environment",
-             "lorawan", "collector"}  # fmt: skip
+             "lorawan", "collector", "poe", "port_feed"}  # fmt: skip
     rules = load_rules()
     assert {r.select.measurement for r in rules} <= known
     assert all(r.summary for r in rules)

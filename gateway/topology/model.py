@@ -1,0 +1,268 @@
+"""The city's topology as edumon knows it: nodes (inventory devices, and neighbours no inventory
+entry matches, bounded) and links between ports, learned from LLDP/CDP (`Discovery` rounds),
+MAC locations and the config (`links:` on a device).
+
+Consistency rules for what switches report:
+- a neighbour that is the reporting switch itself is refused (counted);
+- a link is kept while at least one of its ends' latest discovery round reports it, so a
+  neighbour that vanishes is gone after the next round of both ends; it returns when reported;
+- a MAC seen behind several ports is placed behind an edge port (a port with no neighbour)
+  rather than a trunk, the newest report winning among equals;
+- unknown neighbours are at most `max_unknown` nodes (the least recently seen evicted, counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from gateway.topology.observations import Discovery, Neighbour, PoeBudget, PoePort
+
+Learned = Literal["lldp", "cdp", "manual", "fdb", "arp"]
+_PORT_NAMES = {"interfaceName", "interfaceAlias", "local"}
+
+
+@dataclass
+class InventoryNode:
+    """What the config says of a device: matched against what neighbours report."""
+
+    id: str
+    site: str
+    kind: str
+    role: str | None = None
+    mac: str | None = None
+    address: str | None = None
+
+
+@dataclass
+class Link:
+    a: str
+    a_ifname: str | None
+    b: str
+    b_ifname: str | None
+    learned: Learned
+    first_seen: float
+    last_seen: float
+    reporters: set[str] = field(default_factory=set)
+
+    def ends(self) -> tuple[str, str]:
+        return self.a, self.b
+
+    def other(self, node: str) -> tuple[str, str | None]:
+        return (self.b, self.b_ifname) if node == self.a else (self.a, self.a_ifname)
+
+    def ifname_at(self, node: str) -> str | None:
+        return self.a_ifname if node == self.a else self.b_ifname
+
+
+@dataclass
+class Attachment:
+    """Where an inventory device (not a switch) is plugged in."""
+
+    switch: str
+    ifname: str | None
+    learned: Learned | Literal["site"]
+    last_seen: float
+
+
+@dataclass
+class Counts:
+    refused_self: int = 0
+    unknown_evicted: int = 0
+
+
+class TopologyModel:
+    def __init__(self, inventory: Iterable[InventoryNode], max_unknown: int = 2000) -> None:
+        self.inventory = {node.id: node for node in inventory}
+        self.max_unknown = max_unknown
+        self.unknown: dict[str, dict[str, Any]] = {}  # node id -> what was reported, last seen
+        self.links: list[Link] = []
+        self.attachments: dict[str, Attachment] = {}
+        self.poe: dict[str, dict[str, PoePort]] = {}  # switch -> ifname -> latest state
+        self.budgets: dict[str, PoeBudget] = {}
+        self.discovered_at: dict[str, float] = {}  # switch -> time of its latest round
+        self.counts = Counts()
+        self._by_mac = {n.mac: n.id for n in self.inventory.values() if n.mac}
+        self._by_address = {n.address: n.id for n in self.inventory.values() if n.address}
+
+    # ----------------------------------------------------------------- learning
+    def add_manual(
+        self, device: str, peer: str, ifname: str | None, peer_ifname: str | None
+    ) -> None:
+        link = self._find(device, ifname, peer, peer_ifname)
+        if link is None:
+            self.links.append(Link(device, ifname, peer, peer_ifname, "manual", 0.0, 0.0))
+        else:
+            link.learned = "manual"
+
+    def apply(self, discovery: Discovery) -> None:
+        """One discovery round of one switch replaces what that switch reported before."""
+        switch, now = discovery.device, discovery.time_ns / 1e9
+        self.discovered_at[switch] = now
+        reported: set[int] = set()
+        for neighbour in discovery.neighbours:
+            peer = self._node_of(neighbour, now)
+            if peer == switch:
+                self.counts.refused_self += 1
+                continue
+            peer_ifname = _port_name(neighbour)
+            link = self._find(switch, neighbour.local_ifname, peer, peer_ifname)
+            if link is None:
+                link = Link(
+                    switch, neighbour.local_ifname, peer, peer_ifname, neighbour.protocol, now, now
+                )
+                self.links.append(link)
+            link.last_seen = now
+            link.reporters.add(switch)
+            reported.add(id(link))
+        for link in self.links:
+            if switch in link.reporters and id(link) not in reported:
+                link.reporters.discard(switch)
+        self.links = [k for k in self.links if k.learned == "manual" or k.reporters]
+        self._drop_orphans()
+        self._place_macs(switch, discovery, now)
+        self.poe[switch] = {port.ifname: port for port in discovery.poe_ports}
+        if discovery.poe_budget is not None:
+            self.budgets[switch] = discovery.poe_budget
+
+    def _node_of(self, neighbour: Neighbour, now: float) -> str:
+        """The inventory device a neighbour is (by chassis MAC, management address or
+        sysName), else an unknown node named by its chassis ID."""
+        if neighbour.chassis_id.lower() in self._by_mac:
+            return self._by_mac[neighbour.chassis_id.lower()]
+        for address in neighbour.mgmt_addresses:
+            if address in self._by_address:
+                return self._by_address[address]
+        name = neighbour.sys_name.split(".")[0].lower()
+        if name in self.inventory:
+            return name
+        node = f"unknown:{neighbour.chassis_id}"
+        if node not in self.unknown and len(self.unknown) >= self.max_unknown:
+            if not self.unknown:
+                return node  # max_unknown 0: links to it still show, the node is not kept
+            oldest = min(self.unknown, key=lambda n: self.unknown[n]["last_seen"])
+            del self.unknown[oldest]
+            self.counts.unknown_evicted += 1
+        self.unknown[node] = {
+            "chassis_id": neighbour.chassis_id,
+            "chassis_id_subtype": neighbour.chassis_id_subtype,
+            "sys_name": neighbour.sys_name,
+            "mgmt_addresses": list(neighbour.mgmt_addresses),
+            "last_seen": now,
+        }
+        return node
+
+    def _drop_orphans(self) -> None:
+        """Unknown nodes no link reaches any more, and links to evicted unknown nodes."""
+        self.links = [
+            k for k in self.links if all(n in self.inventory or n in self.unknown for n in k.ends())
+        ]
+        linked = {n for k in self.links for n in k.ends()}
+        for node in [n for n in self.unknown if n not in linked]:
+            del self.unknown[node]
+
+    def _find(self, a: str, a_if: str | None, b: str, b_if: str | None) -> Link | None:
+        """The link between nodes a and b that is this one (an end's port agrees, or was not
+        known yet: then it is filled in)."""
+        for link in self.links:
+            if {link.a, link.b} != {a, b}:
+                continue
+            mine, theirs = link.ifname_at(a), link.ifname_at(b)
+            if mine == a_if or (theirs is not None and theirs == b_if) or mine is None:
+                _fill(link, a, a_if)
+                _fill(link, b, b_if)
+                return link
+        return None
+
+    def _place_macs(self, switch: str, discovery: Discovery, now: float) -> None:
+        trunks = self.trunk_ports(switch)
+        for location in discovery.macs:
+            device = self._by_mac.get(location.mac.lower())
+            node = self.inventory.get(device or "")
+            if node is None or node.kind == "switch" or device is None:
+                continue
+            current = self.attachments.get(device)
+            on_trunk = location.ifname in trunks
+            if (
+                current is not None
+                and current.learned in ("fdb", "arp", "manual")
+                and on_trunk
+                and current.ifname not in self.trunk_ports(current.switch)
+            ):
+                continue  # an edge port beats a trunk
+            if current is not None and current.learned == "manual":
+                continue
+            self.attachments[device] = Attachment(switch, location.ifname, location.source, now)
+
+    def attach(self, device: str, attachment: Attachment) -> None:
+        self.attachments[device] = attachment
+
+    # ------------------------------------------------------------------ reading
+    def trunk_ports(self, switch: str) -> set[str]:
+        return {
+            name
+            for link in self.links
+            if switch in link.ends() and (name := link.ifname_at(switch)) is not None
+        }
+
+    def neighbours(self, node: str) -> Iterator[str]:
+        for link in self.links:
+            if node in link.ends():
+                yield link.other(node)[0]
+
+    def adjacency(self) -> dict[str, set[str]]:
+        graph: dict[str, set[str]] = {n: set() for n in self.inventory}
+        for link in self.links:
+            graph.setdefault(link.a, set()).add(link.b)
+            graph.setdefault(link.b, set()).add(link.a)
+        return graph
+
+    def poe_of(self, device: str) -> PoePort | None:
+        attachment = self.attachments.get(device)
+        if attachment is None or attachment.ifname is None:
+            return None
+        return self.poe.get(attachment.switch, {}).get(attachment.ifname)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "nodes": [
+                {"id": n.id, "site": n.site, "kind": n.kind, "role": n.role}
+                for n in self.inventory.values()
+            ]
+            + [{"id": node, "kind": "unknown", **seen} for node, seen in self.unknown.items()],
+            "links": [{**asdict(link), "reporters": sorted(link.reporters)} for link in self.links],
+            "attachments": {d: asdict(a) for d, a in sorted(self.attachments.items())},
+            "counts": asdict(self.counts),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """What `snapshot` wrote (the state file): learned links, unknown nodes, attachments."""
+        for record in data.get("links", []):
+            if record["learned"] == "manual":
+                continue  # the config's, added at start
+            link = Link(**{**record, "reporters": set(record["reporters"])})
+            self.links.append(link)
+        for node in data.get("nodes", []):
+            if node.get("kind") == "unknown" and len(self.unknown) < self.max_unknown:
+                seen = {k: v for k, v in node.items() if k not in ("id", "kind")}
+                self.unknown[node["id"]] = seen
+        for device, record in data.get("attachments", {}).items():
+            if device in self.inventory and record["learned"] != "site":
+                self.attachments.setdefault(device, Attachment(**record))
+        self._drop_orphans()
+
+
+def _port_name(neighbour: Neighbour) -> str:
+    if neighbour.port_id_subtype in _PORT_NAMES or not neighbour.port_descr:
+        return neighbour.port_id
+    return neighbour.port_descr
+
+
+def _fill(link: Link, node: str, ifname: str | None) -> None:
+    if link.ifname_at(node) is not None:
+        return
+    if link.a == node:
+        link.a_ifname = ifname
+    else:
+        link.b_ifname = ifname
