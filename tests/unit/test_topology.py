@@ -47,6 +47,8 @@ def city_yaml(tmp_path: Path) -> Path:
             f"      - {switch % (school + '-core', ', links: ' + links)}\n"
             f"      - {{kind: access_point, id: {school}-ap, room: '1'}}\n"
         )
+        if n == 1:
+            sites[-1] += f"      - {{kind: exhibit, id: {school}-globe, zone: hall}}\n"
     sites.append(
         "  - id: vizium\n    name: VIZIUM\n    kind: science_centre\n    devices:\n"
         f"      - {switch % ('vizium-sw', ', links: [{peer: agg-2}]')}\n"
@@ -99,6 +101,18 @@ class City:
             self.engine.tick()
 
 
+def leaves(city: City, schools: set[str], *, up: bool) -> list[Sample]:
+    """The APs of these schools, and the exhibit of school-01, reporting `up`."""
+    time_ns = int(city.now * 1e9)
+    aps = [
+        Sample("wifi_ap", {"site": city.sites[s], "ap": s.replace("core", "ap"), "room": "1"},
+               {"up": up}, time_ns)
+        for s in schools
+    ]  # fmt: skip
+    tags = {"site": "school-01", "exhibit": "school-01-globe", "zone": "hall"}
+    return [*aps, Sample("exhibit", tags, {"up": up}, time_ns)]
+
+
 def switches(city: City) -> list[str]:
     return [d for d in city.topology.model.inventory if d.endswith(("core", "sw")) or "agg" in d]
 
@@ -117,38 +131,19 @@ def test_one_page_for_an_aggregation_switch_and_none_for_the_schools_behind_it(
     for _ in range(150):  # 5 minutes of 2 s polls
         city.poll(failed, order)
         city.advance(2)
-        aps = [
-            Sample(
-                "wifi_ap",
-                {"site": city.sites[s], "ap": s.replace("core", "ap"), "room": "1"},
-                {"up": False},
-                int(city.now * 1e9),
-            )
-            for s in behind
-        ]
-        city.feed(aps)
+        city.feed(leaves(city, behind, up=False))
     assert city.pages() == ["CoreSwitchUnreachable:['agg-1', 'city']"]
     notes = city.topology.annotations("agg-1")
     assert notes["schools_behind"] == str(len(behind)) == "10"
-    assert notes["devices_behind"] == str(2 * len(behind))
+    assert notes["devices_behind"] == str(2 * len(behind) + 1)
     assert DUAL + "-core" not in city.topology.held and DUAL + "-ap" not in city.topology.held
     failed_elements = {e["element"]: e for e in city.topology.failed()}
     assert failed_elements["agg-1"]["schools_behind"] == 10
-    assert "school-01-ap" in failed_elements["agg-1"]["shadowed"]
+    assert {"school-01-ap", "school-01-globe"} <= set(failed_elements["agg-1"]["shadowed"])
     # recovery: the aggregation switch and the schools answer again, the APs report up
     for _ in range(60):
         city.poll(set(), every)
-        city.feed(
-            [
-                Sample(
-                    "wifi_ap",
-                    {"site": city.sites[s], "ap": s.replace("core", "ap"), "room": "1"},
-                    {"up": True},
-                    int(city.now * 1e9),
-                )
-                for s in behind
-            ]
-        )
+        city.feed(leaves(city, behind, up=True))
         city.advance(2)
     assert city.pages() == ["CoreSwitchUnreachable:['agg-1', 'city']"]
     assert [t.instance.rule for t in city.fired if t.state == "firing"] == ["CoreSwitchUnreachable"]
