@@ -112,11 +112,16 @@ class Location(Section):
     lon: float = Field(ge=-180, le=180)
 
 
-MacAddress = Annotated[
-    str,
-    BeforeValidator(lambda v: v.strip().lower().replace("-", ":") if isinstance(v, str) else v),
-    Field(pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"),
-]
+def mac_address(value: str) -> str:
+    """A MAC in any common spelling (aa:bb.., aa-bb.., aabb.ccdd.eeff, aabbccddeeff) as
+    lower-case aa:bb:cc:dd:ee:ff."""
+    digits = re.sub(r"[:.\-]", "", value.strip()).lower()
+    if not re.fullmatch(r"[0-9a-f]{12}", digits):
+        raise ValueError(f"{value!r} is not a MAC address (12 hex digits)")
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+MacAddress = Annotated[str, AfterValidator(mac_address)]
 
 
 class ManualLink(Section):

@@ -27,6 +27,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "fans_failed": (0.0, 1000.0),
     "psus_failed": (0.0, 1000.0),
     "sensors_failed": (0.0, 10000.0),
+    "budget_w": (0.0, 100_000.0),  # a switch's PoE budget (a chassis of PSUs), W
+    "power_w": (0.0, 100_000.0),  # PoE drawn by a switch or one port, W
+    "used_pct": (0.0, 1000.0),  # of the PoE budget: above 100 is an overrun, not an error
 }
 
 

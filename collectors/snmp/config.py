@@ -53,6 +53,10 @@ class SnmpSettings(Section):
     )
     # an interface whose ifAlias matches is an uplink (besides a switch's `uplinks`)
     uplink_alias_pattern: Pattern | None = r"(?i)^uplink"
+    # LLDP/CDP, forwarding/ARP and PoE tables (collectors/snmp/discovery/): read this often,
+    # at most this many rows per switch and round (the walks cut there are counted)
+    discovery_interval_s: Interval = 300.0
+    discovery_max_rows: int = Field(default=5000, ge=10, le=1_000_000)
 
 
 class SnmpCredential(Section):
@@ -128,3 +132,4 @@ class Switch(DeviceBase):
     exclude: list[Pattern] = Field(default_factory=list)  # ifName/ifAlias never kept
     profile: str | None = None  # a profile name, instead of matching by sysObjectID
     wifi: WifiPlacement | None = None  # a Wi-Fi controller: where its APs are (wifi_config.py)
+    discovery: bool = True  # read its neighbours, forwarding and PoE tables

@@ -11,6 +11,7 @@ from pathlib import Path
 from collectors.snmp.cli import add_commands
 from collectors.snmp.client import SnmpTransport, UdpSockets, V2cTransport
 from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
+from collectors.snmp.discovery.jobs import discovery_jobs
 from collectors.snmp.interface_cap import InterfaceCap
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.profile_config import profile_problems, profiles_for
@@ -167,6 +168,7 @@ def open_snmp(context: CollectorContext) -> Collector:
     )
     jobs = snmp_targets(config, sockets, poller)
     transports = [job.target.transport for job in jobs]
+    discovery, discovery_polled = discovery_jobs(config, jobs, poller, context.observe, metrics)
 
     def request_totals() -> Totals:
         totals: dict[tuple[str, str], int] = {}
@@ -177,10 +179,10 @@ def open_snmp(context: CollectorContext) -> Collector:
         # controllers with `wifi:` that no Wi-Fi profile matches, or whose profile finds no AP
         totals["wifi", "unmatched_controllers"] = len(poller.wifi.unmatched)
         totals["wifi", "controllers_without_aps"] = len(poller.wifi.empty)
-        return totals
+        return totals | discovery.totals.as_totals()
 
     collector = Collector(
-        polled=jobs,
+        polled=[*jobs, *discovery_polled],
         close=sockets.close,
         max_concurrent=settings.max_concurrent,
         poll_totals=request_totals,
@@ -252,6 +254,7 @@ PLUGIN = CollectorPlugin(
         ("interface", "device"),
         ("optics", "device"),
         ("snmp_metric", "device"),
+        ("poe", "device"),
     ),
     wanted=_wanted,
     add_commands=add_commands,

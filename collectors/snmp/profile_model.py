@@ -14,6 +14,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from collectors.snmp.discovery.poe_profile import PoeProfile
+
 NUMERIC_OID = r"^[0-2](\.\d+)+$"
 DeviceField = Literal[
     "cpu_pct", "mem_pct", "temp_c", "fans_failed", "psus_failed", "sensors_failed"
@@ -268,6 +270,7 @@ class Profile(Strict):
     interfaces: Interfaces | None = None
     metrics: list[ExtraMetric] = Field(default_factory=list)  # stored as snmp_metric
     identity: dict[IdentityField, list[IdentitySource]] = Field(default_factory=dict)
+    poe: PoeProfile | None = None  # what the vendor adds to POWER-ETHERNET-MIB
     # where the profile came from (set by the loader, never by a file): "shipped", "user"
     # (an edumon profile in snmp.profile_dirs) or "ecosystem" (Datadog/Kentik format), its file
     _origin: str = PrivateAttr(default="shipped")

@@ -156,6 +156,7 @@ def _flatten(name: str, profiles: dict[str, Profile], seen: tuple[str, ...] = ()
             "interfaces": profile.interfaces or parent.interfaces,
             "metrics": [*parent.metrics, *profile.metrics],
             "identity": {**parent.identity, **profile.identity},
+            "poe": profile.poe or parent.poe,
         }
     )
 
