@@ -54,8 +54,9 @@ class SnmpSettings(Section):
     # an interface whose ifAlias matches is an uplink (besides a switch's `uplinks`)
     uplink_alias_pattern: Pattern | None = r"(?i)^uplink"
     # LLDP/CDP, forwarding/ARP and PoE tables (collectors/snmp/discovery/): read this often,
-    # at most this many rows per switch and round (the walks cut there are counted)
-    discovery_interval_s: Interval = 300.0
+    # at most this many rows per switch and round (the walks cut there are counted); under
+    # 10 minutes, CollectorStalled's window for each polled target
+    discovery_interval_s: Interval = Field(default=300.0, le=540.0)
     discovery_max_rows: int = Field(default=5000, ge=10, le=1_000_000)
 
 

@@ -75,7 +75,7 @@ async def test_edumon_test_shows_the_refusal_and_metrics_count_it(
     (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
     collector = snmp.open(CollectorContext(loaded, metrics))
     try:
-        (job,) = collector.polled
+        (job,) = [j for j in collector.polled if j.schedule.target_name == "sw"]
         await job.collector.poll(job.target)
     finally:
         collector.close()

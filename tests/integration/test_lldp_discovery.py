@@ -1,0 +1,110 @@
+"""Real LLDP: four network namespaces wired core - aggregation - two access switches by veth
+pairs, each running Debian's lldpd as an AgentX sub-agent of its own net-snmp snmpd
+(tests/lldp_lab.py). edumon's SNMP plugin, opened on a config naming the four switches,
+reads LLDP-MIB from them on its discovery cadence and hands each round to the gateway
+through `observe`; the links it finds are the wiring the test made, both ends named, and a
+veth removed disappears within two discovery intervals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.collector import CollectorContext
+from gateway.config import load_config
+from gateway.metrics import Metrics
+from gateway.plugins import PLUGINS
+from gateway.topology.observations import Discovery
+from tests.lldp_lab import COMMUNITY, LldpLab, missing_tools
+from tests.unavailable import unavailable
+
+pytestmark = pytest.mark.integration
+SWITCHES = ["core", "agg", "acc1", "acc2"]
+WIRING = [("core", "agg"), ("agg", "acc1"), ("agg", "acc2")]
+INTERVAL_S = 1.5  # snmp.discovery_interval_s of the test
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> object:
+    if (reason := missing_tools()) is not None:
+        unavailable(reason)
+    with LldpLab(tmp_path_factory.mktemp("lldp"), SWITCHES) as lab:
+        for a, b in WIRING:
+            lab.wire(a, b)
+        lab.start()
+        yield lab
+
+
+def _config(lab: LldpLab, path: Path) -> Path:
+    devices = "".join(
+        f"      - {{kind: switch, id: {name}, address: {lab.address[name]}, credentials: lab,"
+        f" timeout_s: 1, retries: 1}}\n"
+        for name in SWITCHES
+    )
+    path.write_text(
+        "service: {name: edumon-lldp-test}\n"
+        "influxdb: {url: 'http://127.0.0.1:9', api: v1, database: edumon}\n"
+        f"snmp: {{discovery_interval_s: {INTERVAL_S}}}\n"
+        "credentials:\n  snmp:\n    lab: {version: 2c, community_env: EDUMON_TEST_COMMUNITY}\n"
+        "sites:\n  - id: city\n    name: City\n    kind: school\n    devices:\n" + devices
+    )
+    return path
+
+
+Link = frozenset[tuple[str, str]]  # {(switch, its port), (peer, its port)}
+
+
+def links(seen: dict[str, Discovery]) -> set[Link]:
+    """Links both ends agree on: a's neighbour on port p is b on port q, and b sees a on q."""
+    halves = {
+        (name, n.local_ifname, n.sys_name, n.port_id)
+        for name, discovery in seen.items()
+        for n in discovery.neighbours
+    }
+    return {frozenset({(a, p), (b, q)}) for a, p, b, q in halves if (b, q, a, p) in halves}
+
+
+def wired(pairs: list[tuple[str, str]]) -> set[Link]:
+    return {frozenset({(a, f"to-{b}"), (b, f"to-{a}")}) for a, b in pairs}
+
+
+async def test_discovery_finds_the_wiring_and_loses_a_removed_link(
+    lab: LldpLab, tmp_path: Path
+) -> None:
+    config = load_config(
+        _config(lab, tmp_path / "edumon.yaml"), PLUGINS, {"EDUMON_TEST_COMMUNITY": COMMUNITY}
+    )
+    seen: dict[str, Discovery] = {}
+    (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
+    collector = snmp.open(
+        CollectorContext(config, Metrics(), observe=lambda d: seen.__setitem__(d.device, d))
+    )
+    jobs = [job for job in collector.polled if job.schedule.target_name.endswith("/discovery")]
+    assert sorted(job.schedule.interval_s for job in jobs) == [INTERVAL_S] * 4
+
+    async def discovery_round() -> None:
+        await asyncio.gather(*(job.collector.poll(job.target) for job in jobs))
+
+    try:
+        deadline = time.monotonic() + 20  # lldpd's first frames go out at start
+        while links(seen) != wired(WIRING) and time.monotonic() < deadline:
+            await discovery_round()
+            await asyncio.sleep(INTERVAL_S)
+        assert links(seen) == wired(WIRING), seen
+        agg = {n.local_ifname: n for n in seen["agg"].neighbours}
+        assert agg["to-core"].mgmt_addresses == (lab.address["core"],)
+        assert agg["to-core"].chassis_id_subtype == "macAddress"
+        assert agg["to-core"].port_id_subtype == "interfaceName"
+        assert all(d.counts.refused == 0 and d.counts.evicted == 0 for d in seen.values())
+
+        lab.unwire("agg", "acc2")
+        for _ in range(2):  # two discovery intervals
+            await asyncio.sleep(INTERVAL_S)
+            await discovery_round()
+        assert links(seen) == wired(WIRING[:2])
+        assert seen["acc2"].neighbours == ()
+    finally:
+        collector.close()
