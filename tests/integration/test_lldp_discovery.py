@@ -1,9 +1,10 @@
 """Real LLDP: four network namespaces wired core - aggregation - two access switches by veth
 pairs, each running Debian's lldpd as an AgentX sub-agent of its own net-snmp snmpd
 (tests/lldp_lab.py). edumon's SNMP plugin, opened on a config naming the four switches,
-reads LLDP-MIB from them on its discovery cadence and hands each round to the gateway
-through `observe`; the links it finds are the wiring the test made, both ends named, and a
-veth removed disappears within two discovery intervals."""
+reads LLDP-MIB from them on its discovery cadence and hands each round to the gateway's
+topology model through `observe`; the model's links (what /topology shows) are the wiring
+the test made, both ends' ports named, and a veth removed disappears within two discovery
+intervals."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from gateway.collector import CollectorContext
 from gateway.config import load_config
 from gateway.metrics import Metrics
 from gateway.plugins import PLUGINS
+from gateway.topology.model import TopologyModel
 from gateway.topology.observations import Discovery
+from gateway.topology.service import inventory_nodes
 from tests.lldp_lab import COMMUNITY, LldpLab, missing_tools
 from tests.unavailable import unavailable
 
@@ -57,14 +60,14 @@ def _config(lab: LldpLab, path: Path) -> Path:
 Link = frozenset[tuple[str, str]]  # {(switch, its port), (peer, its port)}
 
 
-def links(seen: dict[str, Discovery]) -> set[Link]:
-    """Links both ends agree on: a's neighbour on port p is b on port q, and b sees a on q."""
-    halves = {
-        (name, n.local_ifname, n.sys_name, n.port_id)
-        for name, discovery in seen.items()
-        for n in discovery.neighbours
+def links(model: TopologyModel) -> set[Link]:
+    """The model's links as /topology shows them, each with both ends' ports, that both
+    ends' latest discovery rounds report."""
+    return {
+        frozenset({(link["a"], link["a_ifname"]), (link["b"], link["b_ifname"])})
+        for link in model.snapshot()["links"]
+        if set(link["reporters"]) == {link["a"], link["b"]}
     }
-    return {frozenset({(a, p), (b, q)}) for a, p, b, q in halves if (b, q, a, p) in halves}
 
 
 def wired(pairs: list[tuple[str, str]]) -> set[Link]:
@@ -77,11 +80,15 @@ async def test_discovery_finds_the_wiring_and_loses_a_removed_link(
     config = load_config(
         _config(lab, tmp_path / "edumon.yaml"), PLUGINS, {"EDUMON_TEST_COMMUNITY": COMMUNITY}
     )
+    model = TopologyModel(inventory_nodes(config))
     seen: dict[str, Discovery] = {}
+
+    def observe(discovery: Discovery) -> None:
+        seen[discovery.device] = discovery
+        model.apply(discovery)
+
     (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
-    collector = snmp.open(
-        CollectorContext(config, Metrics(), observe=lambda d: seen.__setitem__(d.device, d))
-    )
+    collector = snmp.open(CollectorContext(config, Metrics(), observe=observe))
     jobs = [job for job in collector.polled if job.schedule.target_name.endswith("/discovery")]
     assert sorted(job.schedule.interval_s for job in jobs) == [INTERVAL_S] * 4
 
@@ -90,21 +97,24 @@ async def test_discovery_finds_the_wiring_and_loses_a_removed_link(
 
     try:
         deadline = time.monotonic() + 20  # lldpd's first frames go out at start
-        while links(seen) != wired(WIRING) and time.monotonic() < deadline:
+        while links(model) != wired(WIRING) and time.monotonic() < deadline:
             await discovery_round()
             await asyncio.sleep(INTERVAL_S)
-        assert links(seen) == wired(WIRING), seen
+        assert links(model) == wired(WIRING), model.snapshot()
         agg = {n.local_ifname: n for n in seen["agg"].neighbours}
         assert agg["to-core"].mgmt_addresses == (lab.address["core"],)
         assert agg["to-core"].chassis_id_subtype == "macAddress"
         assert agg["to-core"].port_id_subtype == "interfaceName"
         assert all(d.counts.refused == 0 and d.counts.evicted == 0 for d in seen.values())
+        assert all(link["learned"] == "lldp" for link in model.snapshot()["links"])
+        assert not [node for node in model.snapshot()["nodes"] if node["kind"] == "unknown"]
 
         lab.unwire("agg", "acc2")
         for _ in range(2):  # two discovery intervals
             await asyncio.sleep(INTERVAL_S)
             await discovery_round()
-        assert links(seen) == wired(WIRING[:2])
+        assert links(model) == wired(WIRING[:2])
+        assert len(model.snapshot()["links"]) == 2  # no end reports agg - acc2 any more
         assert seen["acc2"].neighbours == ()
     finally:
         collector.close()
