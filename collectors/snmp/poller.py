@@ -188,7 +188,10 @@ class SnmpPoller:
         )
         device["interfaces_refused"] = self.interface_cap.refused[target.device] - refused_before
         if matched.profile.metrics:
-            samples += self._extra_metrics(target, matched.profile, walked, now_ns)
+            extra, device["metrics_left_out"] = self._extra_metrics(
+                target, matched.profile, walked, now_ns
+            )
+            samples += extra
         for (if_index, lane), fields in sorted(sensors.optics.items(), key=_port_order):
             # a table row for a port the device does not list, or one past the interface cap
             if not self.interface_cap.admitted(target.device, names.get(if_index, "")):
@@ -230,14 +233,16 @@ class SnmpPoller:
 
     def _extra_metrics(
         self, target: SnmpTarget, profile: Profile, walked: Walked, now_ns: int
-    ) -> list[Sample]:
+    ) -> tuple[list[Sample], int]:
+        """The snmp_metric samples, and how many series the device's limit left out (also
+        counted as discarded, reason snmp_metric_limit)."""
         tags = {"site": target.site, "device": target.device}
         samples, left_out = metric_samples(profile, walked, tags, target.metric_limit, now_ns)
         if left_out:
             self.discarded[METRIC_LIMIT] = self.discarded.get(METRIC_LIMIT, 0) + left_out
             for _ in range(left_out):
                 self._on_discard(METRIC_LIMIT)
-        return samples
+        return samples, left_out
 
     def _uptime(
         self, target: SnmpTarget, state: _DeviceState, system: dict[str, ber.VarBind], now: float

@@ -62,3 +62,5 @@ async def test_snmp_metric_is_bounded_per_device_and_the_rest_counted(agents: Ag
     poller, samples = await poll(agents, limit=1)
     assert len([s for s in samples if s.measurement == "snmp_metric"]) == 1
     assert poller.discarded[METRIC_LIMIT] == 2
+    device = next(s.fields for s in samples if s.measurement == "device")
+    assert device["metrics_left_out"] == 2
