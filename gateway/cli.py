@@ -18,8 +18,10 @@ from gateway.cli_common import (
     setup_logging,
 )
 from gateway.config import EdumonConfig, check_config
+from gateway.config_warnings import config_warnings
 from gateway.deadletter import private_state_files
 from gateway.devstack.demo import run_demo
+from gateway.devstack.demo_fault_cli import DEFAULT_STATE_DIR, add_fault_command
 from gateway.one_poll import poll_once
 from gateway.plugins import PLUGINS
 from gateway.reports import cli as kpi_cli
@@ -73,6 +75,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems = check_config(args.config, PLUGINS_OF_THIS_RUN)
     for problem in problems:
         print(problem)
+    for warning in config_warnings(Path(args.config)):
+        print(warning)
     if problems:
         print(f"{len(problems)} problem(s) in {args.config}", file=sys.stderr)
         return 1
@@ -214,11 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--state-dir",
-        default="state/demo",
+        default=DEFAULT_STATE_DIR,
         help="the stack's and the service's data (default: %(default)s)",
     )
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.set_defaults(func=cmd_demo)
+    add_fault_command(demo.add_subparsers(dest="demo_command", required=False))
     add_dashboard_commands(sub, EXAMPLE_CONFIG)
     return parser
 

@@ -1,6 +1,12 @@
 """What on-call staff ask first: which schools are healthy, what is firing, which exhibits are
 up, is edumon itself well. `StatusBoard` keeps the latest `up` of every device as samples pass
-the pipeline; `snapshot()` is served as `/status` and drawn by `edumon status`."""
+the pipeline; `snapshot()` is served as `/status` and drawn by `edumon status`.
+
+An exhibit or access point speaking MQTT says `up` twice: in its status message (its Last Will
+says "offline") and in its data. It is up only when the last of each agree; a health message
+that still arrives after the Will does not make it up. A site is "down" when a core alert (its
+core switch or uplink) fires or its core switch does not answer, "degraded" for anything less.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +42,12 @@ class StatusBoard:
         self.site_names = {site.id: site.name for site in config.sites}
         # (measurement, site, id) -> (up, seen at, tags)
         self.latest: dict[tuple[str, str, str], tuple[bool, float, Mapping[str, str]]] = {}
+        # the devices whose status message and data must agree: (site, id) -> (status, data)
+        self.reported: dict[tuple[str, str], dict[str, bool]] = {
+            (site.id, device.id): {}
+            for kind in ("access_point", "exhibit")
+            for site, device in config.devices(kind)
+        }
         # (site, device) -> the device profile a switch matched (its `device` samples say)
         self.profiles: dict[tuple[str, str], str] = {}
         # (collector, target) -> (failing, seen at), from the collectors' own samples
@@ -60,7 +72,17 @@ class StatusBoard:
             up = sample.fields.get("up") if id_tag else None
             if isinstance(up, bool) and id_tag:
                 key = (sample.measurement, sample.tags.get("site", ""), sample.tags.get(id_tag, ""))
+                up = self._agreed(key[1:], up, only_up=len(sample.fields) == 1)
                 self.latest[key] = (up, now, sample.tags)  # samples' tags are never changed
+
+    def _agreed(self, device: tuple[str, str], up: bool, *, only_up: bool) -> bool:
+        """Up when the device's last status message and its last data both say so (a sample
+        with no field but `up` is a status message)."""
+        reported = self.reported.get(device)
+        if reported is None:
+            return up
+        reported["status" if only_up else "data"] = up
+        return all(reported.values())
 
     def snapshot(self) -> dict[str, Any]:
         firing = self.engine.firing()
@@ -82,6 +104,7 @@ class StatusBoard:
         return {
             "service": self.config.service.name,
             "time": time.time(),
+            "timezone": self.config.reports.timezone,
             "sites": [
                 self._site(site.id, site.name, site.kind, firing) for site in self.config.sites
             ],
@@ -121,14 +144,19 @@ class StatusBoard:
         ]
 
     def _site(self, site: str, name: str, kind: str, firing: list[Any]) -> dict[str, Any]:
-        states = [up for (_, s, _), (up, _, _) in self.latest.items() if s == site]
-        pages = sum(
-            1
-            for i in firing
-            if i.labels.get("site") == site and self.engine.rules[i.rule].severity == "page"
+        here = [(m, tags, up) for (m, s, _), (up, _, tags) in self.latest.items() if s == site]
+        states = [up for _, _, up in here]
+        alerts = [self.engine.rules[i.rule] for i in firing if i.labels.get("site") == site]
+        core_down = any(
+            m == "device" and tags.get("role") == "core" and not up for m, tags, up in here
         )
         down = states.count(False)
-        health = "unknown" if not states else "down" if pages else "degraded" if down else "ok"
+        if core_down or any(rule.tier == "core" for rule in alerts):
+            health = "down"
+        elif down or alerts:
+            health = "degraded"
+        else:
+            health = "ok" if states else "unknown"
         return {
             "id": site,
             "name": name,
@@ -136,5 +164,5 @@ class StatusBoard:
             "health": health,
             "up": states.count(True),
             "down": down,
-            "firing": sum(1 for i in firing if i.labels.get("site") == site),
+            "firing": len(alerts),
         }

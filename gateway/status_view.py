@@ -21,8 +21,9 @@ import time
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.console import Group
 from rich.text import Text
@@ -151,7 +152,7 @@ def group_by_site(status: dict[str, Any]) -> list[SiteAlerts]:
 
 def render_status(status: dict[str, Any], height: int = HEIGHT) -> Group:
     now = status["time"]
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = datetime.fromtimestamp(now, _zone(status)).strftime("%Y-%m-%d %H:%M:%S %Z")
     severities = Counter(a["severity"] for a in _actionable(status))
     sites = group_by_site(status)
     held = sum(g.suppressed for g in sites)
@@ -203,6 +204,14 @@ def _failed_elements(status: dict[str, Any]) -> list[Text]:
         )
         lines.append(line)
     return lines
+
+
+def _zone(status: dict[str, Any]) -> tzinfo:
+    """The service's configured time zone (`reports.timezone`); UTC for an older edumon."""
+    try:
+        return ZoneInfo(str(status.get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _exhibits(status: dict[str, Any], now: float) -> list[Text]:

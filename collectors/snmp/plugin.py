@@ -15,7 +15,8 @@ from collectors.snmp.discovery.jobs import discovery_jobs
 from collectors.snmp.interface_cap import InterfaceCap
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.profile_config import profile_problems, profiles_for
-from collectors.snmp.traps import TrapReceiver, TrapSource
+from collectors.snmp.trap_sources import TrapSource, TrapSources
+from collectors.snmp.traps import TrapReceiver
 from collectors.snmp.usm import LOCALIZED_KEYS, PASSWORD_KEYS, UsmUser
 from collectors.snmp.v3_transport import V3Transport
 from collectors.snmp.wifi import WifiController
@@ -131,10 +132,10 @@ def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | No
     credentials = config.credentials_of("snmp", SnmpCredential).values()
     communities = {c.get_secret_value().encode() for cred in credentials if (c := cred.community)}
     users = [usm_user(cred) for cred in credentials if cred.version == "3"]
-    sources = {
-        device.address: TrapSource(site.id, device.id, device.role)
+    sources = TrapSources(
+        (device.address, TrapSource(site.id, device.id, device.role))
         for site, device in config.devices_of(Switch)
-    }
+    )
     return TrapReceiver(
         host.strip("[]"),
         int(port),

@@ -8,7 +8,8 @@ SNMPv3 traps are taken from the configured `users` only, authenticated (and decr
 least at the user's own security level, and within the engine-time window of RFC 3414
 (collectors.snmp.trap_time). Every datagram that is refused is counted by reason
 (`stats.rejected`), and complaints are logged at most once a minute per sender and reason.
-Tag values never come from the datagram: site and device from the inventory, the trap name
+Tag values never come from the datagram: site and device from the inventory (the sender by
+address, collectors.snmp.trap_sources), the trap name
 from a fixed set, ifname from the poller (or the ifIndex, at most MAX_UNMAPPED per device).
 
 Samples wait for the pipeline in a bounded queue: while the pipeline is blocked (a full state
@@ -28,6 +29,7 @@ from typing import cast
 
 from collectors.snmp import ber, trap_engines
 from collectors.snmp.trap_queue import TrapQueue
+from collectors.snmp.trap_sources import TrapSource, TrapSources
 from collectors.snmp.trap_time import NotInTimeWindow, TrapTimeliness
 from collectors.snmp.usm import UsmError, UsmUser
 from collectors.snmp.v3 import FLAG_AUTH, FLAG_PRIV, decode_v3, flags_for, is_v3
@@ -48,13 +50,11 @@ TRAPS = {
 }
 MAX_UNMAPPED = LIMITS["snmp_trap_unmapped_if_indexes"]  # ifIndexes the poller has not named
 COMPLAIN_EVERY_S = 60.0
-
-
-@dataclass(frozen=True)
-class TrapSource:
-    site: str
-    device: str
-    role: str
+UNATTRIBUTED = {
+    "unknown_sender": "not in the inventory; recorded only",
+    "ambiguous_sender": "several devices have this address and the trap names none of them "
+    "(snmpTrapAddress.0, sysName.0); recorded only",
+}
 
 
 class Refused(Exception):
@@ -94,14 +94,14 @@ class TrapReceiver:
         host: str,
         port: int,
         communities: set[bytes],
-        sources: Mapping[str, TrapSource],
+        sources: Mapping[str, TrapSource] | TrapSources,
         interfaces: Callable[[str, int], tuple[str, str] | None] = lambda device, index: None,
         users: Sequence[UsmUser] = (),
         engines_path: Path | None = None,  # where engine clocks outlive a restart
     ) -> None:
         self.host, self.port = host, port
         self.communities = communities
-        self.sources = sources
+        self.sources = TrapSources.of(sources)
         self.interfaces = interfaces  # (device, ifIndex) -> (ifname, role), from the poller
         self.users = {user.name: user for user in users}
         self.stats = TrapStats()
@@ -142,10 +142,10 @@ class TrapReceiver:
         self.stats.received += 1
         try:
             pdu, request_id, varbinds, community = self._decode(data)
-            source = self.sources.get(sender)
+            source, why = self.sources.find(sender, varbinds)
             if source is None:
                 self.stats.unknown_sender += 1
-                self._complain(sender, "unknown_sender", "not in the inventory; recorded only")
+                self._complain(sender, why, UNATTRIBUTED[why])
             samples = self._samples(source, varbinds, sender)
         except Refused as refused:
             self.stats.rejected[refused.reason] += 1

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +20,9 @@ from typing import Protocol
 from gateway.collector import Plugins
 from gateway.config import EdumonConfig, load_config
 from gateway.devstack.child_server import port_is_free
+from gateway.devstack.demo_control import FaultControl
+from gateway.devstack.demo_fault_cli import DEFAULT_STATE_DIR
+from gateway.devstack.demo_faults import DemoWorld
 from gateway.devstack.stack import LocalStack
 from gateway.sections import AlertmanagerSection
 
@@ -29,7 +33,15 @@ class RunningService(Protocol):
 
 log = logging.getLogger(__name__)
 
-DEMO_GATEWAY_TCP_PORT = 18443
+DEMO_GATEWAY_TCP_PORT = 18443  # when the config's probe targets name no tcp_port
+
+
+def gateway_port(config: EdumonConfig) -> int:
+    """The port the schools' simulated gateways answer on: the probe targets' tcp_port."""
+    ports = (getattr(device, "tcp_port", None) for _, device in config.devices("probe_target"))
+    return next((port for port in ports if port), DEMO_GATEWAY_TCP_PORT)
+
+
 DEMO_SECRET_VARIABLES = ("EDUMON_SNMP_COMMUNITY", "EDUMON_SNMP_AUTH", "EDUMON_SNMP_PRIV")
 
 
@@ -61,7 +73,7 @@ def busy_ports(config: EdumonConfig, stack: LocalStack) -> list[str]:
     wanted = [(server.port, server.host, server.name) for server in stack.servers]
     host, _, port = config.service.http_listen.rpartition(":")
     wanted.append((int(port), host, "edumon's HTTP server (service.http_listen)"))
-    wanted.append((DEMO_GATEWAY_TCP_PORT, "127.0.0.1", "the schools' simulated gateways"))
+    wanted.append((gateway_port(config), "127.0.0.1", "the schools' simulated gateways"))
     busy = [(p, h, name) for p, h, name in wanted if not port_is_free(p, h)]
     return [
         f"edumon demo: port {p} ({h}) is already in use; {name} cannot listen there "
@@ -115,12 +127,29 @@ def run_demo(
         service = service_of(config)
         for line in how_to_reach(config, stack, env["EDUMON_SNMP_COMMUNITY"]):
             print(line, flush=True)
+        for line in what_to_try(state_dir):
+            print(line, flush=True)
         print("(Ctrl-C stops everything)", flush=True)
-        asyncio.run(_run(service, config, duration_s))
+        asyncio.run(_run(service, config, state_dir, duration_s))
     return 0
 
 
-async def _run(service: RunningService, config: EdumonConfig, duration_s: float | None) -> None:
+def what_to_try(state_dir: Path) -> list[str]:
+    """The banner's faults to try, and a word on the warnings the demo causes on purpose."""
+    at = f" --state-dir {state_dir}" if str(state_dir) != DEFAULT_STATE_DIR else ""
+    return [
+        f"try a fault   edumon demo fault port-down --target vsk-1-core{at}"
+        "   (UplinkDown; `edumon status` shows it)",
+        f"              edumon demo fault exhibit-crash{at}   (ExhibitOffline)",
+        f"              edumon demo fault list{at}  |  edumon demo fault clear{at}",
+        "note          the LoRaWAN simulator sends a broken frame now and then on purpose:"
+        " its dead-letter WARNINGs show edumon refusing them",
+    ]
+
+
+async def _run(
+    service: RunningService, config: EdumonConfig, state_dir: Path, duration_s: float | None
+) -> None:
     from simulators.lorawan.inventory import network_from_config
     from simulators.mqtt.inventory import fleet_from_config
     from simulators.snmp.run import city_fleet
@@ -128,18 +157,24 @@ async def _run(service: RunningService, config: EdumonConfig, duration_s: float 
     fleet = city_fleet(config, os.environ["EDUMON_SNMP_COMMUNITY"].encode(), seed=1)
     await fleet.start()
     # the schools' gateways answer HTTPS on this port in the example city (a TCP probe target)
-    gateways = await asyncio.start_server(_accept_and_close, "127.0.0.1", DEMO_GATEWAY_TCP_PORT)
-    devices = asyncio.create_task(fleet_from_config(config, period_s=10).run())
-    sensors = asyncio.create_task(network_from_config(config).run(rounds=10**9, period_s=60))
+    gateways = await asyncio.start_server(_accept_and_close, "127.0.0.1", gateway_port(config))
+    device_fleet = fleet_from_config(config, period_s=10)
+    network = network_from_config(config)
+    control = FaultControl(state_dir, DemoWorld(fleet, device_fleet, network, time.time))
+    tasks = [
+        asyncio.create_task(device_fleet.run()),
+        asyncio.create_task(network.run(rounds=10**9, period_s=60)),
+        asyncio.create_task(control.run()),
+    ]
     stop = asyncio.Event()
     if duration_s is not None:
         asyncio.get_running_loop().call_later(duration_s, stop.set)
     try:
         await service.run(stop)
     finally:
-        for task in (devices, sensors):
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(devices, sensors, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         fleet.close()
         gateways.close()
 

@@ -28,6 +28,7 @@ from simulators.lorawan.vendor_sensor import F_PORT, co2_lite
 from simulators.mqtt.devices import day_factor
 
 GATEWAYS = ("0016c001f1530001", "0016c001f1530002", "0016c001f1530003")
+CO2_RISE_PPM_PER_MIN = 300.0
 MALFORMED = ("invalid_json", "bad_base64", "short_payload", "chirpstack_v3")
 
 
@@ -66,11 +67,13 @@ def _unit(*parts: object) -> float:
     )
 
 
-def payload(sensor: SimSensor, f_cnt: int, now: float) -> tuple[int, bytes]:
+def payload(
+    sensor: SimSensor, f_cnt: int, now: float, co2_extra_ppm: float = 0.0
+) -> tuple[int, bytes]:
     """(f_port, bytes) in the formats of firmware/test_vectors/lorawan_payloads.json, or of
     the demo's vendor codec (simulators/lorawan/vendor_sensor.py) for any other profile."""
     factor = day_factor(now)
-    co2 = round(420 + 1000 * factor * _unit(sensor.dev_eui, f_cnt))
+    co2 = min(65535, round(420 + 1000 * factor * _unit(sensor.dev_eui, f_cnt) + co2_extra_ppm))
     if sensor.profile not in ("env-sensor", "exhibit-node"):
         return F_PORT, co2_lite(co2, 20.5 + 2 * factor, 40 + 10 * factor, 3100 - f_cnt % 300)
     if sensor.profile == "env-sensor":
@@ -176,6 +179,12 @@ class NetworkServerSimulator:
     _message: int = field(default=0, init=False)
     _f_cnts: dict[str, int] = field(default_factory=dict, init=False)
     _rounds_left: int = field(default=0, init=False)
+    co2_rising_since: dict[str, float] = field(default_factory=dict)  # sensor name -> since
+
+    def co2_extra_ppm(self, name: str, now: float) -> float:
+        """A closed, crowded room: CO2 climbs CO2_RISE_PPM_PER_MIN over the normal level."""
+        since = self.co2_rising_since.get(name)
+        return 0.0 if since is None else CO2_RISE_PPM_PER_MIN * (now - since) / 60
 
     async def run(self, rounds: int, period_s: float) -> None:
         """`rounds` uplinks of every sensor, `period_s` apart; like a real network server's
@@ -210,7 +219,8 @@ class NetworkServerSimulator:
     async def _uplink(
         self, client: MqttClient, sensor: SimSensor, f_cnt: int, message: int
     ) -> None:
-        f_port, data = payload(sensor, f_cnt, time.time())
+        now = time.time()
+        f_port, data = payload(sensor, f_cnt, now, self.co2_extra_ppm(sensor.name, now))
         build = chirpstack_event if sensor.server == "chirpstack" else tts_event
         event = build(sensor, f_cnt, data, f_port, 1 + message % 3)
         if message % self.malformed_every == 0:

@@ -3,7 +3,8 @@
 Each device has its own MQTT connection with a Last Will (`.../status` = "offline", retained),
 announces "online", and publishes its state every `period_s` following the school day:
 clients and channel utilisation rise in lessons. Exhibits count interactions and errors and
-can be made to crash (the connection drops without DISCONNECT, so the broker fires the Will),
+can be made to crash (the connection drops without DISCONNECT, so the broker fires the Will;
+the fleet can start it again),
 to report a stuck sensor, or to overheat. Every publish is counted, so tests can compare what
 was sent with what was stored.
 """
@@ -134,8 +135,17 @@ class DeviceFleet:
     devices: list[SimDevice]
     period_s: float = 10.0
 
+    _group: asyncio.TaskGroup | None = field(default=None, init=False, repr=False)
+
     def __getitem__(self, name: str) -> SimDevice:
         return next(d for d in self.devices if d.name == name)
+
+    def recover(self, name: str) -> None:
+        """A crashed device starts again (connects, says "online", publishes) while running."""
+        device = self[name]
+        if device.crashed and self._group is not None:
+            device.crashed = False
+            self._group.create_task(device.run(self.host, self.port, self.period_s))
 
     @property
     def published(self) -> int:
@@ -143,5 +153,6 @@ class DeviceFleet:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
+            self._group = group
             for device in self.devices:
                 group.create_task(device.run(self.host, self.port, self.period_s))

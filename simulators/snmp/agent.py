@@ -3,7 +3,8 @@
 Answers SNMPv2c and SNMPv3 (USM: engine discovery, time window, SHA/SHA-2 + AES) GET, GETNEXT
 and GETBULK like a real agent (wrong community or credentials: silence), applies
 each switch's faults (delay, silence, truncated bulk responses, noSuch*, malformed answers),
-and sends SNMPv2 traps (linkDown/linkUp/coldStart) to a configured receiver.
+and sends SNMPv2 traps (linkDown/linkUp/coldStart, with the switch's sysName.0) from each
+switch's own address to a configured receiver.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ MAX_RESPONSE_BYTES = 65000
 MAX_VARBINDS = 2000
 SYS_UPTIME_0 = ber.encode_oid("1.3.6.1.2.1.1.3.0")
 SNMP_TRAP_OID_0 = ber.encode_oid("1.3.6.1.6.3.1.1.4.1.0")
+SYS_NAME_0 = ber.encode_oid("1.3.6.1.2.1.1.5.0")
 TRAP_OIDS = {
     "coldStart": "1.3.6.1.6.3.1.1.5.1",
     "warmStart": "1.3.6.1.6.3.1.1.5.2",
@@ -296,6 +298,8 @@ class SnmpFleet:
             ),
             ber.VarBind(SNMP_TRAP_OID_0, ber.OBJECT_ID, ber.encode_oid(TRAP_OIDS[trap])),
         ]
+        # its sysName, as many switches add: tells apart switches that share an address
+        varbinds = [*varbinds, ber.VarBind(SYS_NAME_0, ber.OCTET_STRING, name.encode())]
         request_id = int(self.clock() * 1000) % 2**31
         if self.trap_user is None:
             message = ber.encode_message(

@@ -1,0 +1,122 @@
+"""The faults `edumon demo fault` injects into the running demo's simulators.
+
+Each fault starts on one target of the example city and stops when cleared. A new fault (a PoE
+budget exceeded, an aggregation link lost, ...) is one `DemoFault` added with `register`: its
+name, what it does, the kind and default of its target, and how it starts and stops on the
+demo's simulators (`DemoWorld`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from simulators.lorawan.network_server import NetworkServerSimulator
+from simulators.mqtt.devices import DeviceFleet
+from simulators.snmp.agent import SnmpFleet
+
+
+@dataclass
+class DemoWorld:
+    """The demo's running simulators."""
+
+    switches: SnmpFleet
+    devices: DeviceFleet
+    sensors: NetworkServerSimulator
+    clock: Callable[[], float]
+
+    def targets(self, kind: str) -> list[str]:
+        if kind == "switch":
+            return list(self.switches.agents)
+        if kind == "lorawan_sensor":
+            return [sensor.name for sensor in self.sensors.sensors]
+        return [device.name for device in self.devices.devices if device.kind == kind]
+
+
+@dataclass(frozen=True)
+class DemoFault:
+    name: str
+    what: str  # one line: what it does and what edumon shows
+    kind: str  # the target's kind: switch, exhibit, ap, lorawan_sensor
+    default_target: str  # a device of the example city
+    start: Callable[[DemoWorld, str], None]
+    stop: Callable[[DemoWorld, str], None]
+
+
+FAULTS: dict[str, DemoFault] = {}
+
+
+def register(fault: DemoFault) -> None:
+    FAULTS[fault.name] = fault
+
+
+def first_uplink(world: DemoWorld, switch: str) -> int:
+    """The ifIndex of a simulated switch's first uplink (the ports after its access ports)."""
+    return world.switches[switch].access_ports + 1
+
+
+def _port(up: bool) -> Callable[[DemoWorld, str], None]:
+    def flap(world: DemoWorld, switch: str) -> None:
+        world.switches.flap(switch, first_uplink(world, switch), up=up)
+
+    return flap
+
+
+def _silent(silent: bool) -> Callable[[DemoWorld, str], None]:
+    def set_silent(world: DemoWorld, switch: str) -> None:
+        world.switches[switch].faults.silent = silent
+
+    return set_silent
+
+
+def _crash(world: DemoWorld, device: str) -> None:
+    world.devices[device].crash()
+
+
+def _recover(world: DemoWorld, device: str) -> None:
+    world.devices.recover(device)
+
+
+def _co2_rising(world: DemoWorld, sensor: str) -> None:
+    world.sensors.co2_rising_since.setdefault(sensor, world.clock())
+
+
+def _co2_normal(world: DemoWorld, sensor: str) -> None:
+    world.sensors.co2_rising_since.pop(sensor, None)
+
+
+for _fault in (
+    DemoFault(
+        "port-down",
+        "the switch's first uplink goes down with a linkDown trap: UplinkDown pages at once",
+        "switch",
+        "vsk-1-core",
+        _port(up=False),
+        _port(up=True),
+    ),
+    DemoFault(
+        "switch-silent",
+        "the switch stops answering SNMP: (Core)SwitchUnreachable after its next polls",
+        "switch",
+        "vsk-2-access-1",
+        _silent(True),
+        _silent(False),
+    ),
+    DemoFault(
+        "exhibit-crash",
+        "the exhibit drops its connection: the broker sends its Last Will, ExhibitOffline pages",
+        "exhibit",
+        "vizium-lightning",
+        _crash,
+        _recover,
+    ),
+    DemoFault(
+        "co2-rising",
+        "the sensor's room fills up: CO2 climbs 300 ppm a minute, ClassroomCO2High after 10 min",
+        "lorawan_sensor",
+        "vsk-1-co2-301",
+        _co2_rising,
+        _co2_normal,
+    ),
+):
+    register(_fault)
