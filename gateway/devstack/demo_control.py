@@ -81,7 +81,7 @@ class FaultControl:
         for fault, target in [pair for pair in self.active if pair not in wanted]:
             FAULTS[fault].stop(self.world, target)
             self.active.remove((fault, target))
-            log.warning("demo fault %s on %s cleared", fault, target)
+            log.info("demo fault %s on %s cleared", fault, target)
         refused = []
         for fault, target in [pair for pair in wanted if pair not in self.active]:
             reason = self._refusal(fault, target)
@@ -90,7 +90,7 @@ class FaultControl:
                 continue
             FAULTS[fault].start(self.world, target)
             self.active.append((fault, target))
-            log.warning("demo fault %s on %s started", fault, target)
+            log.info("demo fault %s on %s started", fault, target)
         state = {"serial": self.serial, "active": _entries(self.active), "refused": refused}
         _write(self.state_dir / STATE, state)
 
