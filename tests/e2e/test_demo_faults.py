@@ -153,12 +153,7 @@ def test_faults_in_the_running_demo_page_and_resolve(
         print(f"demo up and vsk-1-core polled after {started:.1f} s")
     wait_for("all exhibits up", lambda: "all 10 up" in status_text(url, capsys), within=30)
 
-    fault(state, "port-down", "--target", "vsk-1-core")
-    fault(state, "exhibit-crash")  # the default target: vizium-lightning
-    assert active_faults(state) == [
-        ("port-down", "vsk-1-core"),
-        ("exhibit-crash", "vizium-lightning"),
-    ]
+    fault(state, "port-down", "--target", "vsk-1-core")  # returns once the demo applied it
     took = wait_for(
         "UplinkDown of vsk-1-core in Alertmanager",
         lambda: alert_in(alertmanager, "UplinkDown", "device", "vsk-1-core"),
@@ -166,6 +161,11 @@ def test_faults_in_the_running_demo_page_and_resolve(
     )
     with capsys.disabled():
         print(f"port-down -> UplinkDown in Alertmanager: {took:.1f} s")
+    fault(state, "exhibit-crash")  # the default target: vizium-lightning
+    assert active_faults(state) == [
+        ("port-down", "vsk-1-core"),
+        ("exhibit-crash", "vizium-lightning"),
+    ]
     wait_for(
         "ExhibitOffline of vizium-lightning in Alertmanager",
         lambda: alert_in(alertmanager, "ExhibitOffline", "exhibit", "vizium-lightning"),
