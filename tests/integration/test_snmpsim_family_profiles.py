@@ -32,6 +32,8 @@ CASES = {
     # the older RADLAN MIB: column 9 is the temperature, 10 its status
     "fake-eltex-mes21xx": ("eltex-mes21xx", {"cpu_pct": 14.0, "temp_c": 33.0}),
     "fake-allied-awplus": ("allied-awplus", {"cpu_pct": 6.0, "temp_c": 45.0}),
+    # snAgentTempValue counts half degrees: the hottest sensor, 110, is 55 degC
+    "fake-ruckus-icx": ("ruckus-icx", {"cpu_pct": 9.0, "mem_pct": 47.0, "temp_c": 55.0}),
     # Aricent ISS, not RADLAN: the 1-minute CPU (not the 5-second 40)
     "fake-eltex-mes24xx": ("eltex-mes24xx", {"cpu_pct": 6.0, "mem_pct": 43.0, "temp_c": 37.0}),
     # the mean of the slots' 1-minute averages; the hotter chassis
