@@ -39,8 +39,11 @@ def load(path: str) -> EdumonConfig:
     return load_or_exit(path, PLUGINS_OF_THIS_RUN)
 
 
-def service_of(config: EdumonConfig, http_listen: str | None = None) -> Service:
-    return Service(config, PLUGINS_OF_THIS_RUN, http_listen=http_listen)
+def service_of(
+    config: EdumonConfig, http_listen: str | None = None, config_path: Path | None = None
+) -> Service:
+    """The service; with `config_path`, SIGHUP and `POST /-/reload` read that file again."""
+    return Service(config, PLUGINS_OF_THIS_RUN, http_listen=http_listen, config_path=config_path)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or config.service.log_level)
     private_state_files()
     try:
-        service = service_of(config, args.listen)
+        service = service_of(config, args.listen, Path(args.config))
     except SpoolError as error:
         print(f"edumon: {error}", file=sys.stderr)
         return 2

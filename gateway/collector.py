@@ -117,6 +117,8 @@ class Collector:
     poll_totals: Callable[[], Totals] | None = None
     # a bound the polled part reached (e.g. interfaces per device): its health is `degraded`
     poll_warning: Callable[[], str | None] | None = None
+    # the polled jobs of another config (a reload), with what this one opened (its sockets)
+    jobs_for: Callable[[EdumonConfig], list[PolledJob]] | None = None
 
 
 # what a collector saw of the network's shape (one switch's discovery round); the gateway's

@@ -1,11 +1,13 @@
 """Runs the given collector plugins inside the service: opens each wanted plugin, registers the
 health component of its polled part and of each of its streams, and hands out one supervised
-task per polled collector (gateway/polling.py) and per stream (gateway/streaming.py).
+task per polled collector (gateway/polling.py) and per stream (gateway/streaming.py). On a
+config reload it hands each polled collector the jobs of the new config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import dataclasses
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from gateway.cluster.node import ClusterNode
@@ -17,9 +19,10 @@ from gateway.collector import (
     Plugins,
     Stream,
 )
+from gateway.config import EdumonConfig
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
-from gateway.polling import polling
+from gateway.polling import PolledTargets
 from gateway.streaming import streaming
 
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
@@ -40,6 +43,7 @@ class CollectorRunner:
         self.opened: list[tuple[CollectorPlugin, Collector]] = []
         self.healths: dict[str, CollectorHealth] = {}
         self.streams: list[tuple[Stream, CollectorHealth]] = []
+        self.polled: dict[str, PolledTargets] = {}  # by plugin name
 
     def open(self) -> None:
         """Open every wanted plugin (inside the running loop: sockets bind to it) and register
@@ -76,10 +80,27 @@ class CollectorRunner:
         for plugin, collector in self.opened:
             if collector.polled:
                 health = self.healths[plugin.name]
-                tasks.append((plugin.name, polling(collector, health, emit, metrics, cluster)))
+                targets = PolledTargets(collector, health, emit, metrics, cluster)
+                self.polled[plugin.name] = targets
+                tasks.append((plugin.name, targets.run))
         for stream, health in self.streams:
             tasks.append((stream.name, streaming(stream, health, emit)))
         return tasks
+
+    def retarget(self, config: EdumonConfig, changed: Collection[str]) -> list[str]:
+        """Poll the targets of `config` from now on (`changed`: ids of devices whose settings
+        differ, polled again from scratch); what could not follow, one line each."""
+        self.context = dataclasses.replace(self.context, config=config)
+        for plugin, collector in self.opened:
+            targets = self.polled.get(plugin.name)
+            if targets is not None and collector.jobs_for is not None:
+                targets.replace(collector.jobs_for(config), changed)
+        running = {plugin.name for plugin, _ in self.opened}
+        return [
+            f"{plugin.name}: its first device needs a restart (the collector is not running)"
+            for plugin in self.plugins
+            if plugin.name not in running and plugin.is_wanted(config)
+        ]
 
     def close(self) -> None:
         for _, collector in self.opened:

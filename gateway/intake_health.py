@@ -105,6 +105,11 @@ class CollectorHealth:
     def warnings(self) -> list[str]:
         return [p for check in self._warnings.values() if (p := check()) is not None]
 
+    def forget(self, target: str) -> None:
+        """A target no longer in the config (a reload removed it)."""
+        self.polled_targets.discard(target)
+        self.failing.pop(target, None)
+
     def polled(self, target: str, error: str | None) -> None:
         self.polled_targets.add(target)
         if error is None:

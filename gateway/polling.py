@@ -1,34 +1,87 @@
 """The task of one polled collector: each of its targets on the scheduler, or, in a cluster,
-only the targets this instance owns, on the cluster's shared grid (gateway/cluster/node.py)."""
+only the targets this instance owns, on the cluster's shared grid (gateway/cluster/node.py).
+A config reload (gateway/reload.py) replaces the targets while it runs: the removed and
+changed ones stop, the added and changed ones start."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Iterable
 
 from gateway.cluster.node import ClusterNode
-from gateway.collector import Collector, CollectorEmit
+from gateway.collector import Collector, CollectorEmit, PolledJob
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
 from gateway.scheduler import PollScheduler
 
 
-def polling(
-    collector: Collector,
-    health: CollectorHealth,
-    emit: CollectorEmit,
-    metrics: Metrics,
-    cluster: ClusterNode | None,
-) -> Callable[[], Coroutine[Any, Any, None]]:
-    async def run() -> None:
-        scheduler = PollScheduler(emit, metrics, health, max_concurrent=collector.max_concurrent)
-        async with asyncio.TaskGroup() as group:
-            for job in collector.polled:
-                if cluster is None:
-                    target = scheduler.run_target(job.collector, job.target, job.schedule)
-                else:
-                    target = cluster.run_target(scheduler, job.collector, job.target, job.schedule)
-                group.create_task(target)
+class PolledTargets:
+    def __init__(
+        self,
+        collector: Collector,
+        health: CollectorHealth,
+        emit: CollectorEmit,
+        metrics: Metrics,
+        cluster: ClusterNode | None,
+    ) -> None:
+        self.jobs = {job.schedule.target_name: job for job in collector.polled}
+        self.health = health
+        self._cluster = cluster
+        self._scheduler = PollScheduler(
+            emit, metrics, health, max_concurrent=collector.max_concurrent
+        )
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._crashed: asyncio.Future[None] | None = None
 
-    return run
+    async def run(self) -> None:
+        """Poll every target until cancelled; a target's task that crashes ends the run (the
+        service's supervisor starts it again)."""
+        self._crashed = asyncio.get_running_loop().create_future()
+        for name in self.jobs:
+            self._start(name)
+        try:
+            await self._crashed
+        finally:
+            self._stop(list(self._tasks))
+            self._crashed = None
+
+    def replace(self, jobs: Iterable[PolledJob], changed: Iterable[str] = ()) -> None:
+        """Poll `jobs` from now on: targets no longer there, and the `changed` ones, stop;
+        new and changed ones start (with their own first-poll jitter)."""
+        new = {job.schedule.target_name: job for job in jobs}
+        stopping = (set(self.jobs) - set(new)) | (set(changed) & set(self.jobs))
+        self._stop(stopping)
+        for name in set(self.jobs) - set(new):
+            self.health.forget(name)
+        # an unchanged target goes on with the job it runs
+        self.jobs = {
+            name: self.jobs.get(name, job) if name not in stopping else job
+            for name, job in new.items()
+        }
+        if self._crashed is not None:  # running: start what is not polled now
+            for name in set(new) - set(self._tasks):
+                self._start(name)
+
+    def _start(self, name: str) -> None:
+        job = self.jobs[name]
+        if self._cluster is None:
+            poll = self._scheduler.run_target(job.collector, job.target, job.schedule)
+        else:
+            poll = self._cluster.run_target(
+                self._scheduler, job.collector, job.target, job.schedule
+            )
+        task = asyncio.create_task(poll, name=f"poll-{name}")
+        self._tasks[name] = task
+        task.add_done_callback(self._ended)
+
+    def _stop(self, names: Iterable[str]) -> None:
+        for name in names:
+            task = self._tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._crashed is None or self._crashed.done():
+            return
+        error = task.exception()
+        self._crashed.set_exception(error or RuntimeError(f"{task.get_name()} ended"))

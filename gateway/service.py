@@ -22,12 +22,14 @@ from gateway.cluster.node import ClusterNode, membership_of
 from gateway.collector import CollectorContext, Plugins, device_tags
 from gateway.collector_metrics import CollectorTotals
 from gateway.collector_runner import CollectorRunner, TaskFactory
-from gateway.config import EdumonConfig
+from gateway.config import EdumonConfig, load_config
 from gateway.deadletter import DeadLetterFile
 from gateway.health import HealthServer
+from gateway.http_operations import operation_routes
 from gateway.http_pages import own_runbooks_url, page_routes
 from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline
+from gateway.reload import ConfigReloader
 from gateway.sample import Sample
 from gateway.status import StatusBoard
 from gateway.storage.influx_http import InfluxHttp, influx_target
@@ -53,8 +55,14 @@ class Service:
     beside them."""
 
     def __init__(
-        self, config: EdumonConfig, plugins: Plugins, *, http_listen: str | None = None
+        self,
+        config: EdumonConfig,
+        plugins: Plugins,
+        *,
+        http_listen: str | None = None,
+        config_path: Path | None = None,
     ) -> None:
+        """With `config_path`, SIGHUP and `POST /-/reload` reload the devices from it."""
         self.config = config
         self.metrics = Metrics()
         state = Path(config.service.state_dir)
@@ -119,6 +127,17 @@ class Service:
         context = CollectorContext(config, self.metrics, self.topology.observe_discovery)
         self.collectors = CollectorRunner(plugins, context, self.health.register)
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))
+        self.reloader: ConfigReloader | None = None
+        if config_path is not None:
+            self.reloader = ConfigReloader(
+                config_path, lambda path: load_config(path, plugins), config, self.collectors
+            )
+            self.health.register("config", self.reloader.health)
+            pages, actions = operation_routes(self.reloader, self.collectors)
+            for path, page in pages.items():
+                self.health.route(path, page)
+            for path, action in actions.items():
+                self.health.route(path, action, post=True)
         stream_holds = StreamHolds(holds, config.alerts.intake_recovery_grace_s)
         self.add_task(
             "collector-health",
@@ -184,6 +203,17 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
+        reloads: set[asyncio.Task[Any]] = set()
+        if self.reloader is not None:
+            reloader = self.reloader
+
+            def on_sighup() -> None:
+                task = asyncio.create_task(reloader.reload(), name="config-reload")
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGHUP, on_sighup)
         self.collectors.open()
         await self.health.start()
         pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")

@@ -34,8 +34,13 @@ def probe_jobs(config: EdumonConfig) -> list[tuple[ProbeJob, PollSchedule]]:
 
 def open_probes(context: CollectorContext) -> Collector:
     collector = ProbeCollector.open()
-    jobs = [PolledJob(collector, job, schedule) for job, schedule in probe_jobs(context.config)]
-    return Collector(polled=jobs, close=collector.transport.close)
+
+    def jobs_for(config: EdumonConfig) -> list[PolledJob]:
+        return [PolledJob(collector, job, schedule) for job, schedule in probe_jobs(config)]
+
+    return Collector(
+        polled=jobs_for(context.config), close=collector.transport.close, jobs_for=jobs_for
+    )
 
 
 PLUGIN = CollectorPlugin(

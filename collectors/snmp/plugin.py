@@ -168,8 +168,14 @@ def open_snmp(context: CollectorContext) -> Collector:
         limit=cap.max_per_device,
     )
     jobs = snmp_targets(config, sockets, poller)
+    # every transport opened, also by a reload, so that the request totals never go back
     transports = [job.target.transport for job in jobs]
     discovery, discovery_polled = discovery_jobs(config, jobs, poller, context.observe, metrics)
+
+    def jobs_for(new_config: EdumonConfig) -> list[PolledJob]:
+        new_jobs = snmp_targets(new_config, sockets, poller)
+        transports.extend(job.target.transport for job in new_jobs)
+        return new_jobs
 
     def request_totals() -> Totals:
         totals: dict[tuple[str, str], int] = {}
@@ -188,6 +194,7 @@ def open_snmp(context: CollectorContext) -> Collector:
         max_concurrent=settings.max_concurrent,
         poll_totals=request_totals,
         poll_warning=cap.problem,
+        jobs_for=jobs_for,
     )
     metrics.bounds.watch("snmp_usm_keys", LOCALIZED_KEYS.__len__, lambda: LOCALIZED_KEYS.evicted)
     metrics.bounds.watch(
