@@ -34,6 +34,8 @@ CASES = {
     "fake-allied-awplus": ("allied-awplus", {"cpu_pct": 6.0, "temp_c": 45.0}),
     # snAgentTempValue counts half degrees: the hottest sensor, 110, is 55 degC
     "fake-ruckus-icx": ("ruckus-icx", {"cpu_pct": 9.0, "mem_pct": 47.0, "temp_c": 55.0}),
+    # 110,000 of 200,000 kB allocated
+    "fake-hirschmann": ("hirschmann", {"cpu_pct": 42.0, "mem_pct": 55.0, "temp_c": 43.0}),
     # Aricent ISS, not RADLAN: the 1-minute CPU (not the 5-second 40)
     "fake-eltex-mes24xx": ("eltex-mes24xx", {"cpu_pct": 6.0, "mem_pct": 43.0, "temp_c": 37.0}),
     # the mean of the slots' 1-minute averages; the hotter chassis
