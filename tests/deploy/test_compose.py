@@ -3,9 +3,12 @@ then its resolved form is checked for what production needs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from typing import Any
 
 import pytest
+import yaml
 
 from dashboards import BUILD_DIR
 from dashboards.build import GRAFANA_DASHBOARDS_DIR
@@ -23,6 +26,7 @@ from tests.deploy.compose import (
 )
 
 SERVICES = {"influxdb", "grafana", "mosquitto", "alertmanager", "edumon"}
+CHECK = "secrets-check"  # the one-shot check every service waits for
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +50,10 @@ def test_every_secret_is_required_from_the_environment() -> None:
 
 
 def test_services_health_checks_and_volumes(services: dict[str, dict[str, object]]) -> None:
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | {CHECK}
     for name, service in services.items():
+        if name == CHECK:
+            continue
         healthcheck = service.get("healthcheck")
         assert isinstance(healthcheck, dict) and healthcheck["test"], name
         assert service.get("restart") == "unless-stopped", name
@@ -125,10 +131,54 @@ def test_edumon_is_built_here_and_its_config_is_valid(
     assert "USER edumon" in dockerfile  # never root
     depends = edumon["depends_on"]
     assert isinstance(depends, dict)
-    assert {name: d["condition"] for name, d in depends.items()} == dict.fromkeys(
-        ("influxdb", "mosquitto", "alertmanager"), "service_healthy"
-    )
+    assert {name: d["condition"] for name, d in depends.items()} == {
+        **dict.fromkeys(("influxdb", "mosquitto", "alertmanager"), "service_healthy"),
+        CHECK: "service_completed_successfully",
+    }
     config = bind_mounts(edumon)["/etc/edumon/edumon.yaml"]
     env = edumon["environment"]
     assert isinstance(env, dict)
     assert check_config(config, PLUGINS, {str(k): str(v) for k, v in env.items()}) == []
+
+
+def run_secrets_check(
+    service: dict[str, Any], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The check's script, as its container runs it (compose's `$$` is a `$`), by this sh."""
+    command = [part.replace("$$", "$") for part in service["command"]]
+    assert command[:2] == ["sh", "-c"]
+    return subprocess.run(
+        ["sh", "-c", command[2]],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("files", [(), ("-f", str(REPO / "docker-compose.cluster.yml"))])
+def test_nothing_starts_while_a_secret_is_change_me(files: tuple[str, ...]) -> None:
+    result = compose(*files, "config", env=example_environment())
+    assert result.returncode == 0, result.stderr
+    services: dict[str, Any] = yaml.safe_load(result.stdout)["services"]
+    for name, service in services.items():
+        if name != CHECK:
+            assert service["depends_on"][CHECK] == {
+                "condition": "service_completed_successfully"
+            }, name
+    check = services[CHECK]
+    example = example_environment()
+    placeholders = sorted(name for name, value in example.items() if "change-me" in value)
+    assert placeholders and set(placeholders) <= set(check["environment"])
+
+    refused = run_secrets_check(check, check["environment"])
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"edumon: not starting: replace the change-me value in .env of: {' '.join(placeholders)}"
+    )
+    one_left = {name: f"a-real-{name.lower()}" for name in check["environment"]}
+    one_left["EDUMON_HTTP_TOKEN"] = "change-me"
+    assert "EDUMON_HTTP_TOKEN" in run_secrets_check(check, one_left).stderr
+    del one_left["EDUMON_HTTP_TOKEN"]
+    assert run_secrets_check(check, one_left).returncode == 0
