@@ -71,7 +71,16 @@ def cmd_test(args: argparse.Namespace) -> int:
     config = load(args.config)
     setup_logging(args.log_level or "warning")
     devices = args.device or ()
-    return asyncio.run(poll_once(config, PLUGINS_OF_THIS_RUN, devices, output=args.format))
+    return asyncio.run(
+        poll_once(
+            config,
+            PLUGINS_OF_THIS_RUN,
+            devices,
+            output=args.format,
+            rounds=args.rounds,
+            gap_s=args.gap,
+        )
+    )
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -176,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument(
         "--format", choices=("line", "json"), default="line", help="line protocol or JSON lines"
+    )
+    test.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="poll each target this often; from the second round on, rates (default: 1)",
+    )
+    test.add_argument(
+        "--gap", type=float, default=5.0, help="seconds between rounds (default: %(default)s)"
     )
     test.set_defaults(func=cmd_test)
     for plugin in PLUGINS_OF_THIS_RUN:

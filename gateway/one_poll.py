@@ -1,7 +1,10 @@
 """`edumon test`: one poll of each selected polled target (switches, probe targets), printed
 to stdout; nothing is written anywhere and no alert is evaluated (Telegraf's `--test`).
+With `rounds` > 1, every target is polled that often, `gap_s` apart, and each round printed:
+rates (bits per second, errors per second) need a second poll.
 
-Exit 0 when every target answered, 1 otherwise, with the reason per target on stderr.
+Exit 0 when every target answered in the last round, 1 otherwise, with the reason per target on
+stderr.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ async def poll_once(
     output: Format = "line",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    rounds: int = 1,
+    gap_s: float = 5.0,
 ) -> int:
     metrics = Metrics()
     context = CollectorContext(config, metrics)
@@ -46,20 +51,25 @@ async def poll_once(
     unknown = sorted(set(devices) - {job.schedule.target_name for job in jobs})
     for name in unknown:
         print(f"edumon test: {name}: no polled target of that id in the config", file=err)
+    encoder = LineEncoder()
+    failed = False
     try:
-        results = await asyncio.gather(*(_measure(job, metrics) for job in jobs))
+        for round_ in range(rounds):
+            if round_:
+                await asyncio.sleep(gap_s)
+            results = await asyncio.gather(*(_measure(job, metrics) for job in jobs))
+            for sample in (sample for samples, _ in results for sample in samples):
+                print(encoder.encode(sample) if output == "line" else _json(sample), file=out)
+            failed = any(error is not None for _, error in results)
+            for job, (_, error) in zip(jobs, results, strict=True):
+                if error is not None:
+                    name = job.schedule.target_name  # "sw-1", "sw-1/discovery"
+                    said = error.removeprefix(f"{name.split('/')[0]}: ")  # the name once
+                    print(f"edumon test: {name}: {said}", file=err)
     finally:
         for collector in opened:
             collector.close()
-    encoder = LineEncoder()
-    failed = bool(unknown)
-    for job, (samples, error) in zip(jobs, results, strict=True):
-        for sample in samples:
-            print(encoder.encode(sample) if output == "line" else _json(sample), file=out)
-        if error is not None:
-            failed = True
-            print(f"edumon test: {job.schedule.target_name}: {error}", file=err)
-    return 1 if failed else 0
+    return 1 if failed or unknown else 0
 
 
 async def _measure(job: PolledJob, metrics: Metrics) -> tuple[list[Sample], str | None]:

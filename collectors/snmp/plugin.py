@@ -47,10 +47,12 @@ def snmp_targets(
     credentials = config.credentials_of("snmp", SnmpCredential)
     poller = poller or SnmpPoller(profiles=profiles_for(settings))
     sites = frozenset(site.id for site in config.sites)
-    return [
+    jobs = [
         job_for(site.id, device, credentials[device.credentials], settings, sockets, poller, sites)
         for site, device in config.devices_of(Switch)
     ]
+    poller.profile_choices.expected = len(jobs)
+    return jobs
 
 
 def job_for(

@@ -31,6 +31,7 @@ from collectors.snmp.interfaces import (
     unique_names,
 )
 from collectors.snmp.optics import read_sensors
+from collectors.snmp.profile_log import ProfileChoices
 from collectors.snmp.profile_model import Profile
 from collectors.snmp.profile_reader import ENTITY_COLUMNS, Table, Walked, device_fields, read
 from collectors.snmp.profiles import Matched, load_profiles, match_profile
@@ -111,6 +112,7 @@ class SnmpPoller:
         # device -> ifIndex -> (ifname, role), as last polled (replaced at every poll)
         self._directory: dict[str, dict[int, tuple[str, str]]] = {}
         self.wifi = WifiReader(wifi_profiles if wifi_profiles is not None else load_wifi_profiles())
+        self.profile_choices = ProfileChoices()  # logs them: one line for the first round
 
     def interface(self, device: str, if_index: int) -> tuple[str, str] | None:
         """(ifname, role) of an interface as last polled, for traps that only carry ifIndex."""
@@ -228,7 +230,9 @@ class SnmpPoller:
         if state.matched is None or identity != state.identity:
             state.matched = match_profile(self._profiles, *identity, forced=target.profile)
             state.identity = identity
-            log.info("%s: profile %s", target.device, state.matched.why)
+            self.profile_choices.matched(target.device, state.matched)
+        else:
+            self.profile_choices.polled_again(target.device)
         return state.matched
 
     def _extra_metrics(

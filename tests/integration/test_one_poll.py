@@ -94,3 +94,36 @@ sites:
     assert not (tmp_path / "state" / "spool").exists() or not any(
         (tmp_path / "state" / "spool").iterdir()
     )
+
+
+async def test_a_second_round_has_rates_and_a_silent_switch_is_named_once(tmp_path: Path) -> None:
+    switch = SimSwitch("sw-a", seed=1, boot=time.time() - 3600)
+    fleet = SnmpFleet([(switch, "127.0.0.1", 0)], COMMUNITY.encode())
+    await fleet.start()
+    port, dead = fleet.addresses["sw-a"][1], free_udp_port()
+    config = tmp_path / "edumon.yaml"
+    config.write_text(
+        f"""
+service: {{state_dir: {tmp_path / "state"}}}
+snmp: {{timeout_s: 2, retries: 0}}
+credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
+sites:
+  - id: s
+    name: School
+    devices:
+      - {{kind: switch, id: sw-a, address: 127.0.0.1, port: {port}, credentials: v2}}
+      - {{kind: switch, id: sw-dead, address: 127.0.0.1, port: {dead}, credentials: v2}}
+"""
+    )
+    try:
+        code, out, err = await edumon(
+            "test", "-c", str(config), "--device", "sw-a", "--rounds", "2", "--gap", "1"
+        )
+        _, _, dead_err = await edumon("test", "-c", str(config), "--device", "sw-dead")
+    finally:
+        fleet.close()
+    interfaces = [line for line in out.splitlines() if line.startswith("interface,")]
+    with_rate = [line for line in interfaces if "in_bps=" in line]
+    assert code == 0, err
+    assert with_rate and len(with_rate) <= len(interfaces) / 2  # the second round's only
+    assert "edumon test: sw-dead: no answer" in dead_err and "sw-dead: sw-dead" not in dead_err
