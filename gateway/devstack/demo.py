@@ -85,13 +85,16 @@ def busy_ports(config: EdumonConfig, stack: LocalStack) -> list[str]:
 def how_to_reach(config: EdumonConfig, stack: LocalStack, community: str) -> list[str]:
     """The lines `edumon demo` prints: each part's address and a command to try."""
     http = f"http://{config.service.http_listen}"
+    influx = stack.influxdb
     lines = [
+        f"edumon        {http}/  (its pages: status, health, metrics, runbooks)",
         f"status        edumon status --url {http}",
         f"health        {http}/healthz",
         f"metrics       {http}/metrics",
-        f"influxdb      {stack.influxdb.url}  (database {config.influxdb.database})",
+        f"influx        influx -host {influx.host} -port {influx.port} -database "
+        f"{config.influxdb.database} -execute 'SELECT last(up) FROM device GROUP BY device'",
         f"mosquitto     {stack.mosquitto.mqtt_url}",
-        f"alertmanager  {stack.alertmanager.url}",
+        f"alerts        amtool alert query --alertmanager.url={stack.alertmanager.url}",
     ]
     v2c = next(
         (d for _, d in config.devices("switch") if getattr(d, "credentials", "") == "school-v2c"),

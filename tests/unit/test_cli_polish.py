@@ -94,6 +94,7 @@ def test_the_demo_names_a_taken_port_instead_of_moving(tmp_path: Path, taken_por
 def test_the_demo_says_how_to_reach_each_part(tmp_path: Path) -> None:
     config = load_config(EXAMPLE_CITY, PLUGINS, dict.fromkeys(DEMO_SECRET_VARIABLES, "s3cret"))
     text = "\n".join(how_to_reach(config, LocalStack(tmp_path), "the-community"))
-    for part in ("edumon status --url http://", "/metrics", "alertmanager", "influxdb"):
+    for part in ("edumon status --url http://", "/metrics", "amtool alert query", "influx -host"):
         assert part in text
+    assert "SELECT last(up) FROM device GROUP BY device'" in text
     assert "snmpwalk -v2c -c the-community 127.0.0.101:16101 1.3.6.1.2.1.1" in text
