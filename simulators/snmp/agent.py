@@ -16,7 +16,7 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from collectors.snmp import ber
 from collectors.snmp.usm import UsmError, UsmUser
@@ -34,6 +34,9 @@ from collectors.snmp.v3 import (
     is_v3,
 )
 from simulators.snmp.switch import IF_TABLE, SimSwitch
+
+if TYPE_CHECKING:
+    from simulators.snmp.city import CityNetwork
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +201,11 @@ class SwitchAgent(asyncio.DatagramProtocol):
         cursors = [(self.switch.next_position(vb.oid), vb.oid) for vb in requested[non_repeaters:]]
         size = sum(len(vb.oid) + len(vb.raw) + 6 for vb in out)
         for repetition in range(max(0, max_repetitions)):
-            if not cursors or all(c[0] >= len(self.switch.view.oids) for c in cursors):
+            # past the view every repeater answers endOfMibView (RFC 3416 4.2.3), once: a
+            # request that starts there gets one each, not an empty answer
+            if not cursors or (
+                repetition and all(c[0] >= len(self.switch.view.oids) for c in cursors)
+            ):
                 break
             for i, (position, asked) in enumerate(cursors):
                 found, varbind = self._next(position, asked, now)
@@ -237,6 +244,7 @@ class SnmpFleet:
         self.addresses: dict[
             str, tuple[str, int]
         ] = {}  # where each agent listens (port 0 resolved)
+        self.city: CityNetwork | None = None  # the wiring and its faults, when it has one
 
     def __getitem__(self, name: str) -> SimSwitch:
         return self.agents[name].switch

@@ -10,9 +10,11 @@ import time
 from collectors.snmp.config import SnmpCredential, SnmpSettings, Switch
 from gateway.config import EdumonConfig
 from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.city import CityNetwork, unique_addresses
 from simulators.snmp.scenario import Scenario, apply_faults, run_events
 from simulators.snmp.switch import SimSwitch
 from simulators.snmp.wifi_controller import SimWifiController
+from simulators.snmp.wiring import Wiring, city_wiring
 
 log = logging.getLogger(__name__)
 DAY_S = 86400
@@ -39,8 +41,11 @@ def numbered_fleet(
     ]
 
 
-def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch, str, int]]:
-    """One simulated switch per switch of the inventory, at its address and port."""
+def inventory_fleet(
+    config: EdumonConfig, *, seed: int, wiring: Wiring | None = None
+) -> list[tuple[SimSwitch, str, int]]:
+    """One simulated switch per switch of the inventory, at its address and port, with the
+    10G ports its links in `wiring` need."""
     now = time.time()
     fleet = []
     for n, (_site, device) in enumerate(config.devices_of(Switch)):
@@ -49,7 +54,12 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
             SimWifiController(device.id, list(device.wifi.aps), seed=seed, boot=boot)
             if device.wifi is not None  # a Wi-Fi controller serving the APs its config names
             else SimSwitch(
-                device.id, seed=seed, uplinks=4 if device.role == "core" else 2, boot=boot
+                device.id,
+                seed=seed,
+                uplinks=max(
+                    4 if device.role == "core" else 2, wiring.tengig[device.id] if wiring else 0
+                ),
+                boot=boot,
             )
         )
         fleet.append((switch, device.address, device.port))
@@ -57,8 +67,9 @@ def inventory_fleet(config: EdumonConfig, *, seed: int) -> list[tuple[SimSwitch,
 
 
 def city_fleet(config: EdumonConfig, community: bytes, *, seed: int) -> SnmpFleet:
-    """Every switch of the inventory as one fleet, answering the config's SNMPv3 users too
-    and sending its traps to the config's trap listener (if it has one)."""
+    """Every switch of the inventory as one fleet, answering the config's SNMPv3 users too,
+    sending its traps to the config's trap listener (if it has one), and answering the
+    discovery tables of the wiring derived from the config (simulators/snmp/city.py)."""
     from collectors.snmp.plugin import usm_user
 
     trap_to = None
@@ -68,8 +79,11 @@ def city_fleet(config: EdumonConfig, community: bytes, *, seed: int) -> SnmpFlee
         trap_to = (host.strip("[]"), int(port))
     credentials = config.credentials_of("snmp", SnmpCredential).values()
     users = [usm_user(c) for c in credentials if c.version == "3"]
-    switches = inventory_fleet(config, seed=seed)
-    return SnmpFleet(switches, community, trap_receiver=trap_to, users=users)
+    wiring = city_wiring(config)
+    switches = inventory_fleet(config, seed=seed, wiring=wiring)
+    fleet = SnmpFleet(switches, community, trap_receiver=trap_to, users=users)
+    CityNetwork(fleet, wiring, unique_addresses(config))  # LLDP, forwarding and PoE tables
+    return fleet
 
 
 async def serve(

@@ -11,6 +11,11 @@
     events:                                   # at_s after start; every_s repeats
       - {at_s: 30, switch: sw-0001, action: reboot}
       - {at_s: 10, every_s: 30, switch: sw-0001, action: flap, port: 49}
+      # the city network's faults (a fleet built from a config: simulators/snmp/city.py)
+      - {at_s: 60, switch: city-agg-1, action: fail}          # an aggregation switch dies
+      - {at_s: 360, switch: city-agg-1, action: recover}
+      - {at_s: 30, switch: vzm-access-1, action: poe_fault, port: 2}    # poe_restore ends it
+      - {at_s: 30, switch: vsk-1-access-1, action: poe_overrun, watts: 330}  # 0 ends it
 
 A flap takes the link down and brings it up again `down_s` later (default 5 s), with traps.
 """
@@ -46,9 +51,20 @@ class Event(_Strict):
     at_s: float = Field(ge=0)
     every_s: float | None = Field(default=None, gt=0)
     switch: str
-    action: Literal["reboot", "flap", "link_down", "link_up"]
+    action: Literal[
+        "reboot",
+        "flap",
+        "link_down",
+        "link_up",
+        "fail",
+        "recover",
+        "poe_fault",
+        "poe_restore",
+        "poe_overrun",
+    ]
     port: int | None = None
     down_s: float = Field(default=5.0, gt=0)
+    watts: float = Field(default=0.0, ge=0)  # poe_overrun: drawn beyond the devices' power
 
 
 class Scenario(_Strict):
@@ -76,11 +92,30 @@ async def run_events(fleet: SnmpFleet, scenario: Scenario) -> None:
             group.create_task(_play(fleet, event))
 
 
+CITY_ACTIONS = ("fail", "recover", "poe_fault", "poe_restore", "poe_overrun")
+
+
+def _city_event(fleet: SnmpFleet, event: Event) -> None:
+    city = fleet.city
+    if city is None:
+        raise ValueError(f"{event.action}: the fleet was not built from a config's city")
+    if event.action in ("fail", "recover"):
+        (city.fail if event.action == "fail" else city.recover)(event.switch)
+    elif event.action == "poe_overrun":
+        city.poe_overrun(event.switch, event.watts)
+    else:
+        assert event.port is not None, "PoE port events need a port"
+        act = city.poe_fault if event.action == "poe_fault" else city.poe_restore
+        act(event.switch, event.port)
+
+
 async def _play(fleet: SnmpFleet, event: Event) -> None:
     await asyncio.sleep(event.at_s)
     while True:
         if event.action == "reboot":
             fleet.reboot(event.switch)
+        elif event.action in CITY_ACTIONS:
+            _city_event(fleet, event)
         else:
             assert event.port is not None, "link events need a port"
             fleet.flap(event.switch, event.port, up=event.action == "link_up")

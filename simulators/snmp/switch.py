@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -129,6 +130,25 @@ class SimSwitch:
         self.traffic: dict[tuple[int, str], PortTraffic] = {}
         for p in self.ports:
             self._fit(p, self.speed[p])
+        self._extra: list[Callable[[], tuple[int, bytes]]] = []  # cells of set_extra
+        self._base_view: View | None = None  # the view before extra cells
+
+    def set_extra(self, cells: dict[tuple[int, ...], Callable[[], tuple[int, bytes]]]) -> None:
+        """Serve these cells too (discovery tables: simulators/snmp/discovery_tables.py),
+        each value read when asked; replaces the previous extra cells."""
+        if self._base_view is None:
+            self._base_view = self.view
+        base = self._base_view
+        self._extra = list(cells.values())
+        merged = sorted(
+            [*zip(base.oids, base.cells, strict=True)]
+            + [(oid, ("extra", 0, k)) for k, oid in enumerate(cells)]
+        )
+        self.view = View(
+            [oid for oid, _ in merged],
+            [ber.encode_oid(oid) for oid, _ in merged],
+            [c for _, c in merged],
+        )
 
     def _fit(self, port: int, speed_bps: float) -> None:
         """Give a port its speed and a traffic model scaled to it."""
@@ -193,6 +213,8 @@ class SimSwitch:
             return ber.OCTET_STRING, f"{port}{SENSOR_KIND[row % 10]}".encode()
         if table == "alias":
             return ber.OBJECT_ID, ber.encode_oid((*IF_INDEX, (row - 1000) // 10))
+        if table == "extra":
+            return self._extra[row]()
         return self._sensor(column, row, now)
 
     def _system(self, column: int, now: float) -> tuple[int, bytes]:

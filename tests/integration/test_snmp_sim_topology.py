@@ -1,0 +1,189 @@
+"""The simulated fleet as a city network (simulators/snmp/city.py) read by edumon's discovery
+over real UDP: two city cores, two aggregation switches, four schools (one dual-homed), APs
+and exhibits with MACs; the topology model built from the discovery rounds is the wiring
+derived from the config, and the city's faults (an aggregation switch failing, a PoE port
+fault, a budget overrun) show in the next round. A GETBULK past the last object answers
+endOfMibView."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from collectors.snmp import ber
+from collectors.snmp.client import UdpSockets, V2cTransport
+from gateway.collector import Collector, CollectorContext, PolledJob
+from gateway.config import EdumonConfig, load_config
+from gateway.metrics import Metrics
+from gateway.plugins import PLUGINS
+from gateway.sample import Sample
+from gateway.topology.model import TopologyModel
+from gateway.topology.observations import Discovery
+from gateway.topology.service import inventory_nodes
+from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.city import CityNetwork
+from simulators.snmp.run import city_fleet
+from simulators.snmp.wiring import city_wiring, port_name
+from tests.netsnmp import free_udp_port
+
+pytestmark = pytest.mark.integration
+COMMUNITY = "sim-topology-test"
+SCHOOLS = 4
+DUAL_HOMED = "school-2"
+
+
+def city_yaml() -> str:
+    def switch(name: str, role: str, extra: str = "") -> str:
+        return (
+            f"      - {{kind: switch, id: {name}, role: {role}, address: 127.0.0.1,"
+            f" port: {free_udp_port()}, credentials: lab, timeout_s: 0.5, retries: 0{extra}}}\n"
+        )
+
+    text = (
+        "service: {name: edumon-sim-topology}\n"
+        "influxdb: {url: 'http://127.0.0.1:9', api: v1, database: edumon}\n"
+        "credentials:\n  snmp:\n    lab: {version: 2c, community_env: EDUMON_TEST_COMMUNITY}\n"
+        "topology: {roots: [core-1, core-2]}\n"
+        "sites:\n  - id: city\n    name: City ring\n    devices:\n"
+        + "".join(switch(n, "core") for n in ("core-1", "core-2", "agg-1", "agg-2"))
+    )
+    for n in range(1, SCHOOLS + 1):
+        uplinks = ", uplinks: [Te1/0/1, Te1/0/2]" if f"school-{n}" == DUAL_HOMED else ""
+        text += (
+            f"  - id: school-{n}\n    name: School {n}\n    devices:\n"
+            + switch(f"s{n}-core", "core", uplinks)
+            + switch(f"s{n}-access", "access")
+            + f"      - {{kind: access_point, id: s{n}-ap, room: '101', mac: '02:00:00:00:{n:02x}:01'}}\n"
+            + f"      - {{kind: exhibit, id: s{n}-exhibit, zone: hall, mac: '02:00:00:00:{n:02x}:02'}}\n"
+        )
+    return text
+
+
+@dataclass
+class City:
+    config: EdumonConfig
+    fleet: SnmpFleet
+    network: CityNetwork
+    collector: Collector
+    jobs: list[PolledJob]
+    model: TopologyModel
+    seen: dict[str, Discovery]
+
+    async def discover(self) -> list[Sample]:
+        samples = []
+        for job in self.jobs:
+            try:
+                samples += await job.collector.poll(job.target)
+            except Exception:  # a failed switch: no round, as the scheduler would count it
+                continue
+        return samples
+
+
+@pytest.fixture
+async def city(tmp_path: Path) -> AsyncIterator[City]:
+    path = tmp_path / "edumon.yaml"
+    path.write_text(city_yaml())
+    config = load_config(path, PLUGINS, {"EDUMON_TEST_COMMUNITY": COMMUNITY})
+    fleet = city_fleet(config, COMMUNITY.encode(), seed=5)
+    await fleet.start()
+    assert fleet.city is not None
+    model = TopologyModel(inventory_nodes(config))
+    seen: dict[str, Discovery] = {}
+
+    def observe(discovery: Discovery) -> None:
+        seen[discovery.device] = discovery
+        model.apply(discovery)
+
+    (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
+    collector = snmp.open(CollectorContext(config, Metrics(), observe=observe))
+    jobs = [j for j in collector.polled if j.schedule.target_name.endswith("/discovery")]
+    yield City(config, fleet, fleet.city, collector, jobs, model, seen)
+    collector.close()
+    fleet.close()
+
+
+def model_links(model: TopologyModel) -> set[frozenset[tuple[str, str | None]]]:
+    return {
+        frozenset({(k["a"], k["a_ifname"]), (k["b"], k["b_ifname"])})
+        for k in model.snapshot()["links"]
+    }
+
+
+async def test_discovery_of_the_simulated_city_is_the_wiring(city: City) -> None:
+    wiring = city_wiring(city.config)
+    expected = {
+        frozenset({(a.switch, port_name(a.if_index)), (b.switch, port_name(b.if_index))})
+        for a, b in wiring.links
+    }
+    await city.discover()
+    assert model_links(city.model) == expected
+    # 1 ring link, 2 x 2 aggregation-root links, 5 school uplinks, 4 access-core links
+    assert len(expected) == 1 + 4 + SCHOOLS + 1 + SCHOOLS
+    dual = {peer for peer in city.model.neighbours("s2-core") if peer.startswith("agg")}
+    assert dual == {"agg-1", "agg-2"}
+    attachments = city.model.snapshot()["attachments"]
+    # each device at its access switch's edge port, not behind the core's trunk
+    placed = {d: (a["switch"], a["ifname"]) for d, a in attachments.items()}
+    for n in range(1, SCHOOLS + 1):
+        assert placed[f"s{n}-ap"] == (f"s{n}-access", "Gi1/0/1")
+        assert placed[f"s{n}-exhibit"] == (f"s{n}-access", "Gi1/0/2")
+    assert all(d.counts.refused == 0 for d in city.seen.values())
+
+
+async def test_an_aggregation_switch_fails_and_recovers(city: City) -> None:
+    await city.discover()
+    city.network.fail("agg-1")
+    await city.discover()
+    # its neighbours' LLDP entries for it aged out; only its own last round still reports
+    # its links (the model keeps them: they say what is behind the failed switch)
+    for name in ("core-1", "core-2", "s1-core", "s2-core", "s3-core"):
+        assert "agg-1" not in {n.sys_name for n in city.seen[name].neighbours}
+    reporters = [
+        k["reporters"] for k in city.model.snapshot()["links"] if "agg-1" in (k["a"], k["b"])
+    ]
+    assert reporters and all(r == ["agg-1"] for r in reporters)
+    city.network.recover("agg-1")
+    await city.discover()
+    assert {n.sys_name for n in city.seen["core-1"].neighbours} >= {"agg-1", "agg-2"}
+
+
+async def test_poe_port_fault_and_budget_overrun(city: City) -> None:
+    samples = await city.discover()
+    poe = {
+        (s.tags["device"], s.tags.get("ifname")): dict(s.fields)
+        for s in samples
+        if s.measurement == "poe"
+    }
+    assert poe["s1-access", "Gi1/0/1"] == {"status": "deliveringPower", "class": 4}
+    assert poe["s1-access", "Gi1/0/3"] == {"status": "searching", "class": 0}
+    assert poe["s1-access", None] == {"budget_w": 370.0, "power_w": 16.0, "used_pct": 4.32}
+    city.network.poe_fault("s1-access", 2)  # the exhibit's port
+    city.network.poe_overrun("s2-access", 330)
+    samples = await city.discover()
+    poe = {
+        (s.tags["device"], s.tags.get("ifname")): dict(s.fields)
+        for s in samples
+        if s.measurement == "poe"
+    }
+    assert poe["s1-access", "Gi1/0/2"]["status"] == "fault"
+    assert poe["s1-access", None]["power_w"] == 10.0  # only the AP's 10.5 W, rounded
+    # 10.5 + 6 + 330 W drawn of 370 (the agent rounds to whole watts: 346)
+    assert poe["s2-access", None] == {"budget_w": 370.0, "power_w": 346.0, "used_pct": 93.51}
+    fed = city.model.poe_of("s1-exhibit")
+    assert fed is not None and fed.detection == "fault"
+
+
+async def test_a_walk_past_the_last_object_answers_end_of_mib_view(city: City) -> None:
+    host, port = city.fleet.addresses["s1-core"]
+    sockets = UdpSockets()
+    try:
+        agent = V2cTransport(sockets, "s1-core", host, port, COMMUNITY.encode(), timeout_s=1)
+        past = [ber.encode_oid("1.3.6.1.6.3.1"), ber.encode_oid("1.3.6.1.2.1.105.9")]
+        answer = await agent.bulk(past, 5)
+        assert [vb.tag for vb in answer] == [ber.END_OF_MIB_VIEW] * 2
+        assert [vb.oid for vb in answer] == past
+    finally:
+        sockets.close()
