@@ -145,7 +145,7 @@ def fault(state: Path, *words: str) -> None:
 
 
 def test_faults_in_the_running_demo_page_and_resolve(
-    demo: tuple[Path, str, str, str], capsys: pytest.CaptureFixture[str]
+    demo: tuple[Path, str, str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     state, url, alertmanager, influxdb = demo
     started = wait_for("vsk-1-core polled", lambda: polled(url, "vsk-1-core"), within=120)
@@ -192,6 +192,14 @@ def test_faults_in_the_running_demo_page_and_resolve(
             within=20,
         )
     wait_for("all exhibits up", lambda: "all 10 up" in status_text(url, capsys), within=20)
+
+    log = tmp_path / "demo.log"  # the banner, then the first round's profiles in one line
+    assert "edumon demo fault port-down --target vsk-1-core" in log.read_text()
+    assert "on purpose" in log.read_text()
+    wait_for(
+        "the profiles summed up", lambda: "SNMP profiles: 42 switches: " in log.read_text(), 20
+    )
+    assert "no profile matches" not in log.read_text()  # each device's choice: debug only
 
 
 def test_a_fault_without_a_running_demo_says_so(
