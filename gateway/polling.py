@@ -46,10 +46,13 @@ class PolledTargets:
             self._crashed = None
 
     def replace(self, jobs: Iterable[PolledJob], changed: Iterable[str] = ()) -> None:
-        """Poll `jobs` from now on: targets no longer there, and the `changed` ones, stop;
-        new and changed ones start (with their own first-poll jitter)."""
+        """Poll `jobs` from now on: targets no longer there, and those of the `changed`
+        devices, stop; new and changed ones start (with their own first-poll jitter)."""
         new = {job.schedule.target_name: job for job in jobs}
-        stopping = (set(self.jobs) - set(new)) | (set(changed) & set(self.jobs))
+        changed = set(changed)
+        # a device's other jobs are named "<device>/<part>" (its discovery rounds)
+        stopping = set(self.jobs) - set(new)
+        stopping |= {name for name in self.jobs if name.partition("/")[0] in changed}
         self._stop(stopping)
         for name in set(self.jobs) - set(new):
             self.health.forget(name)

@@ -134,18 +134,21 @@ def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | No
     credentials = config.credentials_of("snmp", SnmpCredential).values()
     communities = {c.get_secret_value().encode() for cred in credentials if (c := cred.community)}
     users = [usm_user(cred) for cred in credentials if cred.version == "3"]
-    sources = TrapSources(
-        (device.address, TrapSource(site.id, device.id, device.role))
-        for site, device in config.devices_of(Switch)
-    )
     return TrapReceiver(
         host.strip("[]"),
         int(port),
         communities,
-        sources,
+        trap_sources(config),
         poller.interface,
         users=users,
         engines_path=Path(config.service.state_dir) / "snmp" / "trap_engines.json",
+    )
+
+
+def trap_sources(config: EdumonConfig) -> TrapSources:
+    return TrapSources(
+        (device.address, TrapSource(site.id, device.id, device.role))
+        for site, device in config.devices_of(Switch)
     )
 
 
@@ -169,15 +172,24 @@ def open_snmp(context: CollectorContext) -> Collector:
         lambda: sum(cap.refused.values()),
         limit=cap.max_per_device,
     )
+    receiver = trap_receiver(config, poller)
     jobs = snmp_targets(config, sockets, poller)
-    # every transport opened, also by a reload, so that the request totals never go back
-    transports = [job.target.transport for job in jobs]
     discovery, discovery_polled = discovery_jobs(config, jobs, poller, context.observe, metrics)
+    # every transport and discovery reader opened, also by a reload: totals never go back
+    transports = [job.target.transport for job in jobs]
+    discoveries = [discovery]
 
     def jobs_for(new_config: EdumonConfig) -> list[PolledJob]:
+        """A reload's jobs (polls and discovery rounds); traps are matched to its devices."""
         new_jobs = snmp_targets(new_config, sockets, poller)
         transports.extend(job.target.transport for job in new_jobs)
-        return new_jobs
+        new_discovery, new_discovery_jobs = discovery_jobs(
+            new_config, new_jobs, poller, context.observe, metrics
+        )
+        discoveries.append(new_discovery)
+        if receiver is not None:
+            receiver.sources = trap_sources(new_config)
+        return [*new_jobs, *new_discovery_jobs]
 
     def request_totals() -> Totals:
         totals: dict[tuple[str, str], int] = {}
@@ -188,7 +200,10 @@ def open_snmp(context: CollectorContext) -> Collector:
         # controllers with `wifi:` that no Wi-Fi profile matches, or whose profile finds no AP
         totals["wifi", "unmatched_controllers"] = len(poller.wifi.unmatched)
         totals["wifi", "controllers_without_aps"] = len(poller.wifi.empty)
-        return totals | discovery.totals.as_totals()
+        for reader in discoveries:
+            for key, n in reader.totals.as_totals().items():
+                totals[key] = totals.get(key, 0) + n
+        return totals
 
     collector = Collector(
         polled=[*jobs, *discovery_polled],
@@ -202,7 +217,6 @@ def open_snmp(context: CollectorContext) -> Collector:
     metrics.bounds.watch(
         "snmp_usm_password_keys", PASSWORD_KEYS.__len__, lambda: PASSWORD_KEYS.evicted
     )
-    receiver = trap_receiver(config, poller)
     if receiver is not None:
         queue, timeliness = receiver.queue, receiver.timeliness
         metrics.bounds.watch("snmp_trap_queue", queue.__len__, lambda: queue.dropped)
