@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 
@@ -145,11 +145,28 @@ def trap_receiver(config: EdumonConfig, poller: SnmpPoller) -> TrapReceiver | No
     )
 
 
-def trap_sources(config: EdumonConfig) -> TrapSources:
-    return TrapSources(
+def trap_sources(config: EdumonConfig, jobs: Sequence[PolledJob] = ()) -> TrapSources:
+    """The config's switches by address; SNMPv3 ones also by the engine their `jobs` found."""
+    sources = TrapSources(
         (device.address, TrapSource(site.id, device.id, device.role))
         for site, device in config.devices_of(Switch)
     )
+    sources.device_of_engine = engines_of(jobs)
+    return sources
+
+
+def engines_of(jobs: Sequence[PolledJob]) -> Callable[[bytes], str | None]:
+    """engine id -> the device whose SNMPv3 engine the polls discovered with that id."""
+    v3 = [
+        (job.target.device, job.target.transport)
+        for job in jobs
+        if isinstance(job.target.transport, V3Transport)
+    ]
+
+    def device_of(engine_id: bytes) -> str | None:
+        return next((device for device, t in v3 if t.engine_id == engine_id), None)
+
+    return device_of
 
 
 def open_snmp(context: CollectorContext) -> Collector:
@@ -188,7 +205,7 @@ def open_snmp(context: CollectorContext) -> Collector:
         )
         discoveries.append(new_discovery)
         if receiver is not None:
-            receiver.sources = trap_sources(new_config)
+            receiver.sources = trap_sources(new_config, new_jobs)
         return [*new_jobs, *new_discovery_jobs]
 
     def request_totals() -> Totals:
@@ -218,6 +235,7 @@ def open_snmp(context: CollectorContext) -> Collector:
         "snmp_usm_password_keys", PASSWORD_KEYS.__len__, lambda: PASSWORD_KEYS.evicted
     )
     if receiver is not None:
+        receiver.sources.device_of_engine = engines_of(jobs)
         queue, timeliness = receiver.queue, receiver.timeliness
         metrics.bounds.watch("snmp_trap_queue", queue.__len__, lambda: queue.dropped)
         metrics.bounds.watch("snmp_trap_engines", timeliness.__len__)

@@ -2,7 +2,8 @@
 
 By the datagram's source address when one device has it. Where several devices share that
 address (switches behind one NAT, several agents on one host), or a relay forwarded the trap,
-by what the trap says of its agent: the agent address (snmpTrapAddress.0, RFC 3584), then its
+by what the trap says of its agent: the agent address (snmpTrapAddress.0, RFC 3584), then the
+engine that sent an SNMPv3 trap (the engine id the poller discovered for one of them), then its
 sysName.0 against the devices' ids. A trap that names none of the devices sharing its address
 is attributed to no device ("ambiguous"), like a stranger's.
 """
@@ -10,7 +11,7 @@ is attributed to no device ("ambiguous"), like a stranger's.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.snmp import ber
@@ -42,6 +43,8 @@ class TrapSources:
 
     def __init__(self, by_address: Iterable[tuple[str, TrapSource]]) -> None:
         self._at: dict[str, list[TrapSource]] = {}
+        # the device whose SNMPv3 engine has this id, as its polls found (the plugin sets it)
+        self.device_of_engine: Callable[[bytes], str | None] = lambda engine_id: None
         for address, source in by_address:
             self._at.setdefault(_normal(address), []).append(source)
 
@@ -49,7 +52,9 @@ class TrapSources:
     def of(cls, sources: Mapping[str, TrapSource] | TrapSources) -> TrapSources:
         return sources if isinstance(sources, TrapSources) else cls(sources.items())
 
-    def find(self, sender: str, varbinds: Sequence[ber.VarBind]) -> tuple[TrapSource | None, str]:
+    def find(
+        self, sender: str, varbinds: Sequence[ber.VarBind], engine_id: bytes = b""
+    ) -> tuple[TrapSource | None, str]:
         """The device, or None and why: "unknown_sender" or "ambiguous_sender"."""
         candidates = self._at.get(_normal(sender), [])
         if len(candidates) == 1:
@@ -60,10 +65,10 @@ class TrapSources:
             if len(named) == 1:
                 return named[0], ""
             candidates = named or candidates
-        sys_name = _sys_name(varbinds)
-        by_name = [c for c in candidates if sys_name is not None and c.device == sys_name]
-        if len(by_name) == 1:
-            return by_name[0], ""
+        for name in (self.device_of_engine(engine_id) if engine_id else None, _sys_name(varbinds)):
+            named = [c for c in candidates if name is not None and c.device == name]
+            if len(named) == 1:
+                return named[0], ""
         return None, "ambiguous_sender" if candidates else "unknown_sender"
 
 

@@ -83,7 +83,8 @@ class TrapStats:
         return counts
 
 
-_Trap = tuple[int, int, list[ber.VarBind], bytes | None]  # pdu, request-id, varbinds, community
+# pdu, request-id, varbinds, community (v2c), the sending engine's id (v3)
+_Trap = tuple[int, int, list[ber.VarBind], bytes | None, bytes]
 
 
 class TrapReceiver:
@@ -141,8 +142,8 @@ class TrapReceiver:
         raises: whatever is wrong with a datagram is counted by reason."""
         self.stats.received += 1
         try:
-            pdu, request_id, varbinds, community = self._decode(data)
-            source, why = self.sources.find(sender, varbinds)
+            pdu, request_id, varbinds, community, engine_id = self._decode(data)
+            source, why = self.sources.find(sender, varbinds, engine_id)
             if source is None:
                 self.stats.unknown_sender += 1
                 self._complain(sender, why, UNATTRIBUTED[why])
@@ -164,7 +165,7 @@ class TrapReceiver:
 
     def _decode(self, data: bytes) -> _Trap:
         try:
-            pdu, request_id, varbinds, community = (
+            pdu, request_id, varbinds, community, engine_id = (
                 self._decode_v3(data) if is_v3(data) else self._decode_community(data)
             )
             if pdu not in (ber.TRAP_V2, ber.INFORM) or len(varbinds) < 2:
@@ -174,13 +175,13 @@ class TrapReceiver:
             ber.oid_text(varbinds[1].raw)  # its value must be a well-formed OID
         except ber.BerError as error:
             raise Refused("malformed", f"malformed: {error}") from error
-        return pdu, request_id, varbinds, community
+        return pdu, request_id, varbinds, community, engine_id
 
     def _decode_community(self, data: bytes) -> _Trap:
         message = ber.decode_message(data)
         if message.community not in self.communities:
             raise Refused("wrong_community", "unknown community, ignored")
-        return message.pdu, message.request_id, message.varbinds, message.community
+        return message.pdu, message.request_id, message.varbinds, message.community, b""
 
     def _decode_v3(self, data: bytes) -> _Trap:
         """Authenticated by a configured user (keys localised with the sending switch's
@@ -198,7 +199,7 @@ class TrapReceiver:
             self.timeliness.check(message.engine_id, message.boots, message.time, message.msg_id)
         except NotInTimeWindow as error:
             raise Refused(error.reason, f"SNMPv3 trap refused: {error}") from error
-        return message.pdu, message.request_id, message.varbinds, None
+        return message.pdu, message.request_id, message.varbinds, None, message.engine_id
 
     def _samples(
         self, source: TrapSource | None, varbinds: list[ber.VarBind], sender: str

@@ -40,3 +40,11 @@ def test_a_relayed_trap_is_attributed_by_its_agent_address() -> None:
     assert SOURCES.find("10.0.0.9", [agent("127.0.0.101")]) == (CORE, "")
     assert SOURCES.find("10.0.0.9", [agent("10.9.9.9")]) == (None, "unknown_sender")
     assert SOURCES.find("10.0.0.9", []) == (None, "unknown_sender")
+
+
+def test_an_snmpv3_trap_is_told_apart_by_its_engine() -> None:
+    sources = TrapSources([("::1", ACCESS), ("::1", VIZIUM)])
+    engines = {b"engine-of-vizium": "vizium-core"}
+    sources.device_of_engine = engines.get
+    assert sources.find("::1", [], b"engine-of-vizium") == (VIZIUM, "")
+    assert sources.find("::1", [], b"an-engine-no-poll-found") == (None, "ambiguous_sender")
