@@ -1,9 +1,9 @@
 """What a simulated switch answers for discovery, from the city's wiring (wiring.py):
 LLDP-MIB (its chassis, every port in lldpLocPortTable, a lldpRemTable row per link whose far
 end is not failed, the far end's management address when it is unique in the inventory),
-BRIDGE-MIB dot1dBasePortIfIndex, Q-BRIDGE-MIB dot1qTpFdbPort, and on switches that power
-devices POWER-ETHERNET-MIB (every access port; 370 W nominal). Values are read live, so PoE
-faults and a budget overrun show at once (`PoeState`)."""
+BRIDGE-MIB dot1dBasePortIfIndex, Q-BRIDGE-MIB dot1qTpFdbPort and dot1qFdbDynamicCount, and
+on switches that power devices POWER-ETHERNET-MIB (every access port; 370 W nominal).
+Values are read live, so PoE faults and a budget overrun show at once (`PoeState`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from simulators.snmp.wiring import Wiring, chassis_mac, port_name
 LLDP = (1, 0, 8802, 1, 1, 2, 1)
 BASE_PORT_IF_INDEX = (1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2)
 Q_FDB_PORT = (1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1, 2)
+FDB_DYNAMIC_COUNT = (1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 1, 1, 2)  # index: dot1qFdbId
 PSE_PORT = (1, 3, 6, 1, 2, 1, 105, 1, 1, 1)
 MAIN_PSE = (1, 3, 6, 1, 2, 1, 105, 1, 3, 1, 1)
 NOMINAL_W = 370
@@ -31,6 +32,10 @@ def _text(value: str | bytes) -> Cell:
 
 def _int(value: int) -> Cell:
     return lambda: (ber.INTEGER, ber.encode_integer(value))
+
+
+def _counter(value: int) -> Cell:
+    return lambda: (ber.COUNTER32, ber.encode_unsigned(value))
 
 
 def _mac(mac: str) -> bytes:
@@ -80,8 +85,12 @@ def discovery_cells(
         if address is not None:
             arcs = tuple(int(a) for a in address.split("."))
             cells[(*LLDP, 4, 2, 1, 3, *row, 1, 4, *arcs)] = _int(2)
+    learned: dict[int, int] = {}
     for mac, if_index, vlan in wiring.fdb.get(name, []):
         cells[(*Q_FDB_PORT, vlan, *_mac(mac))] = _int(if_index)
+        learned[vlan] = learned.get(vlan, 0) + 1
+    for vlan, count in learned.items():
+        cells[(*FDB_DYNAMIC_COUNT, vlan)] = _counter(count)
     if name in wiring.powered:
         cells |= _poe_cells(wiring, name, poe)
     return cells

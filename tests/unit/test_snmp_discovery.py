@@ -98,9 +98,11 @@ def switch_cells(
     return cells
 
 
-async def discover(agent: TableAgent, max_rows: int = 5000, **poller: object) -> Discovery:
-    return await DiscoveryPoller(**poller).discover(  # type: ignore[arg-type]
-        DiscoveryTarget("s", "acc-1", agent, 25, max_rows)
+async def discover(
+    agent: TableAgent, max_rows: int = 5000, macs: frozenset[str] = frozenset()
+) -> Discovery:
+    return await DiscoveryPoller().discover(
+        DiscoveryTarget("s", "acc-1", agent, 25, max_rows, macs)
     )
 
 
@@ -137,7 +139,7 @@ async def test_a_mac_behind_a_trunk_and_an_edge_port_is_at_the_edge() -> None:
         (20, "02:00:00:00:09:03", 49),
     ]
     agent = TableAgent(switch_cells([(49, *CORE)], fdb))
-    found = await discover(agent, wanted_macs=frozenset({AP_MAC, EXHIBIT_MAC}))
+    found = await discover(agent, macs=frozenset({AP_MAC, EXHIBIT_MAC}))
     located = {m.mac: (m.ifname, m.vlan, m.source) for m in found.macs}
     assert located == {AP_MAC: ("Gi1/0/7", 11, "fdb"), EXHIBIT_MAC: ("Gi1/0/8", 20, "fdb")}
 
@@ -155,7 +157,7 @@ async def test_forwarding_tables_of_tens_of_thousands_of_rows_are_read_to_the_bo
     ]
     late = "0a:00:00:00:01:01"  # in OID order after the 40,000 others
     agent = TableAgent(switch_cells([(49, *CORE)], [*fdb, (1, late, 5)]))
-    found = await discover(agent, max_rows=5000, wanted_macs=frozenset({late}))
+    found = await discover(agent, max_rows=5000, macs=frozenset({late}))
     assert found.counts.read == 5000
     assert found.counts.evicted >= 1  # the forwarding walk was cut (and ARP never started)
     assert late not in {m.mac for m in found.macs}  # its row was not reached
@@ -163,12 +165,31 @@ async def test_forwarding_tables_of_tens_of_thousands_of_rows_are_read_to_the_bo
     assert found.neighbours  # LLDP, read before the forwarding table, is whole
 
 
+async def test_the_wanted_macs_are_looked_up_without_reading_the_table() -> None:
+    """An agent with dot1qFdbTable (its forwarding databases): the site's MACs are asked for
+    by GET in each, whatever the size of the table."""
+    fdb = [
+        (1, f"06:00:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}", 1 + n % 48)
+        for n in range(40_000)
+    ]
+    late = "0a:00:00:00:01:01"
+    cells = switch_cells([(49, *CORE)], [*fdb, (1, late, 5), (2, AP_MAC, 6)])
+    cells["1.3.6.1.2.1.17.7.1.2.1.1.2.1"] = integer(40_001)  # dot1qFdbDynamicCount
+    cells["1.3.6.1.2.1.17.7.1.2.1.1.2.2"] = integer(1)
+    found = await discover(TableAgent(cells), macs=frozenset({late, AP_MAC}))
+    assert {(m.mac, m.ifname, m.vlan) for m in found.macs} == {
+        (late, "Gi1/0/5", 1),
+        (AP_MAC, "Gi1/0/6", 2),
+    }
+    assert found.counts.read < 500 and found.counts.evicted == 0
+
+
 async def test_malformed_forwarding_rows_are_refused_and_counted() -> None:
     cells = switch_cells([], [(1, AP_MAC, 3)])
     cells["1.3.6.1.2.1.17.7.1.2.2.1.2.1.2.0.0.0.1.300"] = integer(4)  # a MAC arc above 255
     cells["1.3.6.1.2.1.17.7.1.2.2.1.2.1.2.0.0.0.1.7"] = integer(4000)  # no such bridge port
     cells["1.3.6.1.2.1.17.7.1.2.2.1.2.1.2.0.0.0.1"] = integer(3)  # five arcs
-    found = await discover(TableAgent(cells), wanted_macs=frozenset({AP_MAC}))
+    found = await discover(TableAgent(cells), macs=frozenset({AP_MAC}))
     assert [(m.mac, m.ifname) for m in found.macs] == [(AP_MAC, "Gi1/0/3")]
     assert found.counts.refused == 3
 

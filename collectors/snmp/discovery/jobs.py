@@ -14,8 +14,12 @@ from gateway.config import EdumonConfig
 from gateway.metrics import Metrics
 
 
-def inventory_macs(config: EdumonConfig) -> frozenset[str]:
-    return frozenset(device.mac for _, device in config.devices() if device.mac)
+def site_macs(config: EdumonConfig) -> dict[str, frozenset[str]]:
+    """Site -> the MACs (`mac:`) of its devices: what its switches look for."""
+    return {
+        site.id: frozenset(device.mac for device in site.devices if device.mac)
+        for site in config.sites
+    }
 
 
 def discovery_jobs(
@@ -32,8 +36,8 @@ def discovery_jobs(
         matched = poller.profile_of(device)
         return matched.profile.poe if matched is not None else None
 
+    macs = site_macs(config)
     discovery = DiscoveryPoller(
-        inventory_macs(config),
         observe,
         poe_profile_of,
         lambda device, field, reason: metrics.refused.labels(device, field, reason).inc(),
@@ -55,6 +59,7 @@ def discovery_jobs(
                     target.transport,
                     target.max_repetitions,
                     settings.discovery_max_rows,
+                    macs.get(target.site, frozenset()),
                 ),
                 PollSchedule(f"{target.device}/discovery", interval, deadline),
             )

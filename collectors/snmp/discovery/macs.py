@@ -1,5 +1,6 @@
 """Which port a MAC is behind: Q-BRIDGE-MIB dot1qTpFdbTable (else BRIDGE-MIB
-dot1dTpFdbTable), and the ARP/neighbour table (ipNetToPhysicalTable, else
+dot1dTpFdbTable), looked up by MAC (fdb_lookup.py) or, for many MACs or when the look-up
+finds none, walked; and the ARP/neighbour table (ipNetToPhysicalTable, else
 ipNetToMediaTable) for MACs the forwarding table does not know.
 
 Only MACs of the inventory and of LLDP/CDP neighbours are kept. A MAC seen behind several
@@ -10,65 +11,64 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from collectors.snmp.client import SnmpTransport
 from collectors.snmp.discovery.decode import mac_text
+from collectors.snmp.discovery.fdb_lookup import FDB_PORT, Q_FDB_PORT, Found, Seen, look_up, port_of
 from collectors.snmp.discovery.ports import Ports
-from collectors.snmp.discovery.walk import RowBudget, walk_bounded
+from collectors.snmp.discovery.walk import RowBudget, walk_column
 from collectors.snmp.varbind_values import number
 from gateway.topology.observations import MacLocation, MacSource
 
-Q_FDB_PORT = "1.3.6.1.2.1.17.7.1.2.2.1.2"  # index: dot1qFdbId, MAC (6 arcs)
-FDB_PORT = "1.3.6.1.2.1.17.4.3.1.2"  # index: MAC (6 arcs)
 NET_TO_PHYSICAL = "1.3.6.1.2.1.4.35.1.4"  # index: ifIndex, type, length, address...
 NET_TO_MEDIA = "1.3.6.1.2.1.4.22.1.2"  # index: ifIndex, a, b, c, d
 
 
-@dataclass(frozen=True)
-class Seen:
-    mac: str
-    if_index: int
-    vlan: int | None
+def _arcs_of(mac: str) -> tuple[int, ...]:
+    return tuple(int(octet, 16) for octet in mac.split(":"))
 
 
-def _mac_of(arcs: tuple[int, ...]) -> str | None:
-    if len(arcs) != 6 or any(arc > 255 for arc in arcs):
-        return None
-    return mac_text(bytes(arcs))
+def _valid(arcs: tuple[int, ...]) -> bool:
+    return len(arcs) == 6 and max(arcs) <= 255
 
 
 async def _forwarding(
-    transport: SnmpTransport, ports: Ports, budget: RowBudget, repetitions: int
-) -> tuple[list[Seen], int]:
-    """Every forwarding row on a known bridge port, and how many rows were refused."""
-    rows = (await walk_bounded(transport, Q_FDB_PORT, budget, repetitions)).rows
+    transport: SnmpTransport,
+    ports: Ports,
+    wanted: dict[tuple[int, ...], str],
+    budget: RowBudget,
+    repetitions: int,
+) -> Found:
+    """The wanted MACs' forwarding rows on known bridge ports, how many rows each port has
+    (all MACs), and how many rows were refused. Only wanted rows are decoded into text: a
+    table of thousands of rows costs a tuple look-up per row."""
+    rows = await walk_column(transport, Q_FDB_PORT, budget, repetitions)
     tagged = bool(rows)
     if not tagged:
-        rows = (await walk_bounded(transport, FDB_PORT, budget, repetitions)).rows
-    seen, refused = [], 0
+        rows = await walk_column(transport, FDB_PORT, budget, repetitions)
+    seen, per_port, refused = [], Counter[int](), 0
     for index, varbind in rows.items():
         vlan, arcs = (index[0], index[1:]) if tagged else (None, index)
-        mac, port = _mac_of(arcs), number(varbind)
-        if mac is None or port is None:
+        if not _valid(arcs) or number(varbind) is None:
             refused += 1
             continue
-        if port == 0:  # the switch's own or a static entry with no port
-            continue
-        if_index = ports.bridge.get(int(port))
+        if_index = port_of(varbind, ports)
         if if_index is None:
-            refused += 1
+            refused += number(varbind) != 0  # 0: the switch's own or a static entry
             continue
-        seen.append(Seen(mac, if_index, vlan))
-    return seen, refused
+        per_port[if_index] += 1
+        mac = wanted.get(arcs)
+        if mac is not None:
+            seen.append(Seen(mac, if_index, vlan))
+    return seen, per_port, refused
 
 
 async def _arp(
     transport: SnmpTransport, budget: RowBudget, repetitions: int
 ) -> tuple[list[Seen], int]:
-    rows = (await walk_bounded(transport, NET_TO_PHYSICAL, budget, repetitions)).rows
+    rows = await walk_column(transport, NET_TO_PHYSICAL, budget, repetitions)
     if not rows:
-        rows = (await walk_bounded(transport, NET_TO_MEDIA, budget, repetitions)).rows
+        rows = await walk_column(transport, NET_TO_MEDIA, budget, repetitions)
     seen, refused = [], 0
     for index, varbind in rows.items():
         mac = mac_text(varbind.raw) if len(varbind.raw) == 6 else None
@@ -81,20 +81,21 @@ async def _arp(
 
 def resolve(
     seen: list[Seen],
-    wanted: Collection[str],
+    per_port: Counter[int],
     trunks: Collection[int],
     source: MacSource,
     ports: Ports,
 ) -> list[MacLocation]:
-    """One location per wanted MAC: the edge port among the ports it was seen behind."""
-    per_port = Counter(s.if_index for s in seen)
+    """One location per MAC: the edge port among the ports it was seen behind (no LLDP/CDP
+    neighbour first, then the fewest MACs)."""
+
+    def rank(s: Seen) -> tuple[bool, int, int]:
+        return s.if_index in trunks, per_port[s.if_index], s.if_index
+
     best: dict[str, Seen] = {}
     for s in seen:
-        if s.mac not in wanted:
-            continue
-        rank = (s.if_index in trunks, per_port[s.if_index], s.if_index)
         held = best.get(s.mac)
-        if held is None or rank < (held.if_index in trunks, per_port[held.if_index], held.if_index):
+        if held is None or rank(s) < rank(held):
             best[s.mac] = s
     return [
         MacLocation(s.mac, ports.name(s.if_index), s.if_index, s.vlan, source)
@@ -112,8 +113,15 @@ async def read_macs(
 ) -> tuple[list[MacLocation], int]:
     """Locations of the wanted MACs (forwarding table first, ARP for the rest), and the
     number of rows refused."""
-    forwarding, refused_fdb = await _forwarding(transport, ports, budget, repetitions)
-    found = resolve(forwarding, wanted, trunks, "fdb", ports)
+    by_arcs = {_arcs_of(mac): mac for mac in wanted}
+    looked = await look_up(transport, ports, by_arcs, budget, repetitions) if by_arcs else None
+    if looked is None or not looked[0]:
+        looked = await _forwarding(transport, ports, by_arcs, budget, repetitions)
+    forwarding, per_port, refused_fdb = looked
+    found = resolve(forwarding, per_port, trunks, "fdb", ports)
     rest = set(wanted) - {m.mac for m in found}
-    arp, refused_arp = await _arp(transport, budget, repetitions) if rest else ([], 0)
-    return found + resolve(arp, rest, trunks, "arp", ports), refused_fdb + refused_arp
+    refused_arp = 0
+    if rest:
+        arp, refused_arp = await _arp(transport, budget, repetitions)
+        found += resolve([s for s in arp if s.mac in rest], Counter(), trunks, "arp", ports)
+    return found, refused_fdb + refused_arp

@@ -19,7 +19,7 @@ from collectors.snmp.discovery.decode import (
     printable,
 )
 from collectors.snmp.discovery.ports import Ports
-from collectors.snmp.discovery.walk import RowBudget, walk_bounded
+from collectors.snmp.discovery.walk import RowBudget, Rows, walk_bounded
 from collectors.snmp.varbind_values import number
 from gateway.topology.observations import Neighbour
 
@@ -75,11 +75,9 @@ async def read_self(transport: SnmpTransport) -> Self:
 
 async def _columns(
     transport: SnmpTransport, columns: dict[str, str], budget: RowBudget, repetitions: int
-) -> dict[str, dict[tuple[int, ...], ber.VarBind]]:
-    return {
-        name: (await walk_bounded(transport, oid, budget, repetitions)).rows
-        for name, oid in columns.items()
-    }
+) -> dict[str, Rows]:
+    walked = await walk_bounded(transport, list(columns.values()), budget, repetitions)
+    return dict(zip(columns, walked, strict=True))
 
 
 def local_port(number_: int, subtype: int, raw: bytes, ports: Ports) -> tuple[str, int | None]:
@@ -102,9 +100,15 @@ async def read_lldp(
     transport: SnmpTransport, ports: Ports, me: Self, budget: RowBudget, repetitions: int
 ) -> tuple[list[Neighbour], int]:
     """LLDP neighbours, and how many rows were refused (pointing at the switch itself)."""
-    local = await _columns(transport, LOC_PORT, budget, repetitions)
-    remote = await _columns(transport, REM, budget, repetitions)
-    addresses = await _management_addresses(transport, budget, repetitions)
+    walked = await _columns(
+        transport,
+        {**LOC_PORT, **REM, "addresses": REM_MAN_ADDR_IF_SUBTYPE},
+        budget,
+        repetitions,
+    )
+    local = {name: walked[name] for name in LOC_PORT}
+    remote = {name: walked[name] for name in REM}
+    addresses = _management_addresses(walked["addresses"])
     neighbours, refused = [], 0
     for index, chassis_vb in remote["chassis"].items():
         if len(index) != 3:
@@ -153,14 +157,11 @@ def _code(varbind: ber.VarBind | None) -> int:
     return int(number(varbind) or 0)
 
 
-async def _management_addresses(
-    transport: SnmpTransport, budget: RowBudget, repetitions: int
-) -> dict[tuple[int, ...], list[str]]:
+def _management_addresses(rows: Rows) -> dict[tuple[int, ...], list[str]]:
     """(local port, remote index) -> addresses, from lldpRemManAddrTable's row indexes
     (timeMark, port, index, address subtype, address length, address octets...)."""
-    walked = await walk_bounded(transport, REM_MAN_ADDR_IF_SUBTYPE, budget, repetitions)
     found: dict[tuple[int, ...], list[str]] = defaultdict(list)
-    for index in walked.rows:
+    for index in rows:
         if len(index) < 5 or len(index) != 5 + index[4]:
             continue
         octets = bytes(arc & 0xFF for arc in index[5:])

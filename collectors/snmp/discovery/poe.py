@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collectors.snmp import ber
 from collectors.snmp.client import SnmpTransport
 from collectors.snmp.discovery.poe_profile import PoeProfile
 from collectors.snmp.discovery.ports import Ports
-from collectors.snmp.discovery.walk import RowBudget, walk_bounded
+from collectors.snmp.discovery.walk import RowBudget, Rows, walk_bounded
 from collectors.snmp.varbind_values import number
 from gateway.plausible import Refused, keep_plausible
 from gateway.sample import FieldValue, Sample
@@ -31,12 +30,6 @@ DETECTIONS: dict[int, PoeDetection] = {
     5: "test",
     6: "otherFault",
 }
-
-Rows = dict[tuple[int, ...], ber.VarBind]
-
-
-async def _walk(transport: SnmpTransport, column: str, budget: RowBudget, repetitions: int) -> Rows:
-    return (await walk_bounded(transport, column, budget, repetitions)).rows
 
 
 def port_if_index(group: int, port: int, ports: Ports, profile: PoeProfile | None) -> int | None:
@@ -59,49 +52,39 @@ async def read_poe(
     repetitions: int,
 ) -> tuple[list[PoePort], PoeBudget | None, int]:
     """PSE ports, the switch's budget (None without pethMainPseTable), rows refused."""
-    detection = await _walk(transport, DETECTION, budget, repetitions)
+    power_column = profile.port_power if profile is not None else None
+    columns = [DETECTION, ADMIN_ENABLE, CLASSIFICATION, MAIN_POWER, MAIN_CONSUMPTION]
+    walked = await walk_bounded(
+        transport, columns + ([power_column.oid] if power_column else []), budget, repetitions
+    )
+    detection, admin, classes, nominal, consumption = walked[:5]
+    power: Rows = walked[5] if power_column else {}
     ports_out: list[PoePort] = []
     refused = 0
-    if detection:
-        admin = await _walk(transport, ADMIN_ENABLE, budget, repetitions)
-        classes = await _walk(transport, CLASSIFICATION, budget, repetitions)
-        power: Rows = {}
-        if profile is not None and profile.port_power is not None:
-            power = await _walk(transport, profile.port_power.oid, budget, repetitions)
-        for index, varbind in detection.items():
-            if_index = port_if_index(*index, ports, profile) if len(index) == 2 else None
-            if if_index is None:
-                refused += 1
-                continue
-            enable = number(admin.get(index))
-            class_code = number(classes.get(index))
-            watts = number(power.get(index))
-            ports_out.append(
-                PoePort(
-                    ports.name(if_index),
-                    None if enable is None else enable == 1,
-                    DETECTIONS.get(int(number(varbind) or 0), "unknown"),
-                    None
-                    if watts is None or profile is None or profile.port_power is None
-                    else round(watts * profile.port_power.scale, 3),
-                    int(class_code) - 1
-                    if class_code is not None and 1 <= class_code <= 5
-                    else None,
-                )
+    for index, varbind in detection.items():
+        if_index = port_if_index(*index, ports, profile) if len(index) == 2 else None
+        if if_index is None:
+            refused += 1
+            continue
+        enable = number(admin.get(index))
+        class_code = number(classes.get(index))
+        watts = number(power.get(index))
+        ports_out.append(
+            PoePort(
+                ports.name(if_index),
+                None if enable is None else enable == 1,
+                DETECTIONS.get(int(number(varbind) or 0), "unknown"),
+                None
+                if watts is None or power_column is None
+                else round(watts * power_column.scale, 3),
+                int(class_code) - 1 if class_code is not None and 1 <= class_code <= 5 else None,
             )
-    return ports_out, await _budget(transport, budget, repetitions), refused
-
-
-async def _budget(
-    transport: SnmpTransport, budget: RowBudget, repetitions: int
-) -> PoeBudget | None:
-    nominal = await _walk(transport, MAIN_POWER, budget, repetitions)
+        )
     if not nominal:
-        return None
-    consumption = await _walk(transport, MAIN_CONSUMPTION, budget, repetitions)
+        return ports_out, None, refused
     total = sum(number(v) or 0.0 for v in nominal.values())
     used = sum(number(v) or 0.0 for v in consumption.values())
-    return PoeBudget(total, used)
+    return ports_out, PoeBudget(total, used), refused
 
 
 def poe_samples(

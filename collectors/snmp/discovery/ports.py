@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from collectors.snmp.client import SnmpTransport
-from collectors.snmp.discovery.walk import RowBudget, walk_bounded
+from collectors.snmp.discovery.walk import RowBudget, walk_bounded, walk_column
 from collectors.snmp.varbind_values import number, text
 
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
@@ -30,13 +30,15 @@ class Ports:
 
 async def read_ports(transport: SnmpTransport, budget: RowBudget, repetitions: int) -> Ports:
     ports = Ports()
-    for column in (IF_DESCR, IF_NAME):  # ifName wins where both are there
-        walked = await walk_bounded(transport, column, budget, repetitions)
-        for index, varbind in walked.rows.items():
-            if len(index) == 1 and (name := text(varbind)):
-                ports.names[index[0]] = name
-    walked = await walk_bounded(transport, BASE_PORT_IF_INDEX, budget, repetitions)
-    for index, varbind in walked.rows.items():
+    names, bridge = await walk_bounded(
+        transport, [IF_NAME, BASE_PORT_IF_INDEX], budget, repetitions
+    )
+    if not names:  # an agent without ifXTable
+        names = await walk_column(transport, IF_DESCR, budget, repetitions)
+    for index, varbind in names.items():
+        if len(index) == 1 and (name := text(varbind)):
+            ports.names[index[0]] = name
+    for index, varbind in bridge.items():
         if_index = number(varbind)
         if len(index) == 1 and if_index is not None and if_index > 0:
             ports.bridge[index[0]] = int(if_index)

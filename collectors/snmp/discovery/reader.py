@@ -31,6 +31,7 @@ class DiscoveryTarget:
     transport: SnmpTransport
     max_repetitions: int = 25
     max_rows: int = 5000  # rows read per round, over every table
+    macs: frozenset[str] = frozenset()  # the MACs of its site's inventory devices
 
 
 @dataclass
@@ -63,10 +64,9 @@ def _ignore(_discovery: Discovery) -> None:
 
 @dataclass
 class DiscoveryPoller:
-    """`wanted_macs`: the inventory's MACs (`mac:` of any device); `poe_profile_of`: the PoE
-    section of the profile a switch matched at its last counter poll."""
+    """`poe_profile_of`: the PoE section of the profile a switch matched at its last counter
+    poll. The MACs looked for are the target's (its site's devices) and its neighbours'."""
 
-    wanted_macs: frozenset[str] = frozenset()
     observe: Observe = _ignore
     poe_profile_of: Callable[[str], PoeProfile | None] = lambda device: None
     on_refused: Callable[[str, str, str], None] = lambda device, field, reason: None
@@ -87,7 +87,7 @@ class DiscoveryPoller:
         neighbour_macs = {
             n.chassis_id for n in neighbours if n.chassis_id_subtype == "macAddress"
         } | {n.port_id for n in neighbours if n.port_id_subtype == "macAddress"}
-        wanted = self.wanted_macs | neighbour_macs
+        wanted = target.macs | neighbour_macs
         macs, refused_macs = await read_macs(transport, ports, wanted, trunks, budget, repetitions)
         profile = self.poe_profile_of(target.device)
         poe_ports, poe_budget, refused_poe = await read_poe(
