@@ -8,8 +8,10 @@ at the next start, which the log says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -62,12 +64,27 @@ class ConfigReloader:
         load: Callable[[Path], EdumonConfig],
         config: EdumonConfig,
         collectors: CollectorRunner,
+        followers: Sequence[Callable[[EdumonConfig], None]] = (),
     ) -> None:
+        """`followers` take the new config too (the status board's and the alerts' sites)."""
         self.path = path
         self._load = load
         self.config = config
         self._collectors = collectors
+        self._followers = followers
+        self._running: set[asyncio.Task[ReloadOutcome]] = set()  # SIGHUP's, until done
         self.reloads = {"applied": 0, "refused": 0}
+
+    def on_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Reload at each SIGHUP (where the platform has signals)."""
+
+        def reload_now() -> None:
+            task = loop.create_task(self.reload(), name="config-reload")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, reload_now)
 
     async def reload(self) -> ReloadOutcome:
         """Read the file (in a worker thread) and apply it; the running one stays on a problem."""
@@ -79,6 +96,8 @@ class ConfigReloader:
             return ReloadOutcome(False, str(error))
         changes = device_changes(self.config, new)
         notes = self._collectors.retarget(new, changes.changed)
+        for follow in self._followers:
+            follow(new)
         later = [s for s in RESTART_SECTIONS if _section(self.config, s) != _section(new, s)]
         if later:
             notes.append(f"{', '.join(later)}: changed, take effect at the next start")

@@ -130,7 +130,11 @@ class Service:
         self.reloader: ConfigReloader | None = None
         if config_path is not None:
             self.reloader = ConfigReloader(
-                config_path, lambda path: load_config(path, plugins), config, self.collectors
+                config_path,
+                lambda path: load_config(path, plugins),
+                config,
+                self.collectors,
+                (self.status.reconfigure, self.alerting.reconfigure),
             )
             self.health.register("config", self.reloader.health)
             pages, actions = operation_routes(self.reloader, self.collectors)
@@ -203,17 +207,8 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
-        reloads: set[asyncio.Task[Any]] = set()
         if self.reloader is not None:
-            reloader = self.reloader
-
-            def on_sighup() -> None:
-                task = asyncio.create_task(reloader.reload(), name="config-reload")
-                reloads.add(task)
-                task.add_done_callback(reloads.discard)
-
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signal.SIGHUP, on_sighup)
+            self.reloader.on_sighup(loop)
         self.collectors.open()
         await self.health.start()
         pipeline_task = asyncio.create_task(self.pipeline.run(), name="pipeline")

@@ -44,14 +44,18 @@ class StatusBoard:
         self.latest: dict[tuple[str, str, str], tuple[bool, float, Mapping[str, str]]] = {}
         # the devices whose status message and data must agree: (site, id) -> (status, data)
         self.reported: dict[tuple[str, str], dict[str, bool]] = {
-            (site.id, device.id): {}
-            for kind in ("access_point", "exhibit")
-            for site, device in config.devices(kind)
+            key: {} for key in _agreeing_devices(config)
         }
         # (site, device) -> the device profile a switch matched (its `device` samples say)
         self.profiles: dict[tuple[str, str], str] = {}
         # (collector, target) -> (failing, seen at), from the collectors' own samples
         self.polls: dict[tuple[str, str], tuple[bool, float]] = {}
+
+    def reconfigure(self, config: EdumonConfig) -> None:
+        """A reloaded config (gateway/reload.py): its sites and devices from now on."""
+        self.config = config
+        self.site_names = {site.id: site.name for site in config.sites}
+        self.reported = {key: self.reported.get(key, {}) for key in _agreeing_devices(config)}
 
     def observe(self, samples: Sequence[Sample]) -> None:
         now = time.time()
@@ -166,3 +170,12 @@ class StatusBoard:
             "down": down,
             "firing": len(alerts),
         }
+
+
+def _agreeing_devices(config: EdumonConfig) -> list[tuple[str, str]]:
+    """(site, id) of the devices whose status message and data must agree (APs, exhibits)."""
+    return [
+        (site.id, device.id)
+        for kind in ("access_point", "exhibit")
+        for site, device in config.devices(kind)
+    ]

@@ -42,6 +42,7 @@ class Alerting:
         rules = load_rules(config.alerts.rules_file or DEFAULT_RULES, base_url)
         self.interval_s = config.alerts.evaluation_interval_s
         self.metrics = metrics
+        # shared with the senders: a reload (`reconfigure`) updates it in place
         self.site_names = {site.id: site.name for site in config.sites}
         self.engine = AlertEngine(rules, on_transition=self._on_transition, device_tags=device_tags)
         self.device_labels = device_labels(device_tags)  # "device", "ap", ...
@@ -86,6 +87,11 @@ class Alerting:
         self._dirty = True
         for sender in self.senders:
             sender.wake()
+
+    def reconfigure(self, config: EdumonConfig) -> None:
+        """A reloaded config's site names in the alerts from now on (the rules stay)."""
+        self.site_names.clear()
+        self.site_names.update((site.id, site.name) for site in config.sites)
 
     async def run(self, emit: CollectorEmit) -> None:
         try:

@@ -6,6 +6,7 @@ goes on; `GET /probe?target=ID` answers one device's samples and writes none of 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 import urllib.error
@@ -26,7 +27,8 @@ INTERVAL_S = 2
 
 
 def write_config(path: Path, influxdb: InfluxDB1, fleet: SnmpFleet, switches: list[str]) -> None:
-    devices = "".join(
+    sites = "".join(  # each switch at a school of its own
+        f"  - id: school-{name}\n    name: School {name}\n    devices:\n"
         f"      - {{kind: switch, id: {name}, role: access, address: 127.0.0.1, "
         f"port: {fleet.addresses[name][1]}, credentials: v2}}\n"
         for name in switches
@@ -36,7 +38,7 @@ def write_config(path: Path, influxdb: InfluxDB1, fleet: SnmpFleet, switches: li
         f"influxdb: {{url: {influxdb.url}, database: reload, flush_interval_s: 0.5}}\n"
         f"snmp: {{interval_s: {INTERVAL_S}, timeout_s: 1, retries: 0}}\n"
         "credentials: {snmp: {v2: {version: 2c, community_env: SNMP_COMMUNITY}}}\n"
-        f"sites:\n  - id: vsk-1\n    name: School\n    devices:\n{devices}"
+        f"sites:\n{sites}"
     )
 
 
@@ -107,6 +109,7 @@ async def test_sighup_adds_and_removes_a_switch_and_refuses_a_broken_config(
         assert not await heard_from(fleet, "a", removed, 3 * INTERVAL_S)
         assert await heard_from(fleet, "b", removed, 6 * INTERVAL_S)
         _, health = await asyncio.to_thread(http, port, "/healthz")
+        _, status = await asyncio.to_thread(http, port, "/status")
     finally:
         edumon.send_signal(signal.SIGTERM)
         _, log = edumon.communicate(timeout=20)
@@ -116,6 +119,8 @@ async def test_sighup_adds_and_removes_a_switch_and_refuses_a_broken_config(
     assert "config reload refused, the running config is kept" in log, log
     assert f"{config}:9: sites[0].devices[0].role:" in log
     assert '"applied": 2' in health and '"refused": 2' in health, health
+    sites = {site["id"] for site in json.loads(status)["sites"]}
+    assert sites == {"school-b"}, status  # `edumon status` follows the reload too
 
 
 async def test_probe_answers_one_switch_and_writes_nothing(
@@ -149,7 +154,7 @@ async def test_probe_answers_one_switch_and_writes_nothing(
         fleet.close()
     assert status == 200, text
     assert "# TYPE edumon_device_up gauge" in text
-    assert 'edumon_device_up{site="vsk-1",device="p",role="access"} 1.0' in text, text
+    assert 'edumon_device_up{site="school-p",device="p",role="access"} 1.0' in text, text
     assert "edumon_interface_oper_up{" in text
     assert lines.startswith("device,") or "\ndevice," in lines, lines
     probed = {
