@@ -38,6 +38,8 @@ CASES = {
     "fake-hirschmann": ("hirschmann", {"cpu_pct": 42.0, "mem_pct": 55.0, "temp_c": 43.0}),
     # two stack units: 1-minute CPU 12 and 18; 320 of 512 MB in use; 86 half degrees
     "fake-extreme-boss": ("extreme-boss", {"cpu_pct": 15.0, "mem_pct": 62.5, "temp_c": 43.0}),
+    # RADLAN: the minute's CPU (not the last second's 89); temperature in column 9
+    "fake-dell-powerconnect": ("dell-powerconnect", {"cpu_pct": 21.0, "temp_c": 45.0}),
     # Aricent ISS, not RADLAN: the 1-minute CPU (not the 5-second 40)
     "fake-eltex-mes24xx": ("eltex-mes24xx", {"cpu_pct": 6.0, "mem_pct": 43.0, "temp_c": 37.0}),
     # the mean of the slots' 1-minute averages; the hotter chassis
