@@ -160,3 +160,43 @@ async def test_a_record_damaged_after_it_was_indexed_is_cut_when_read(tmp_path: 
     assert spool.pending_points == 1  # only the record before it is left
     spool.ack(first)
     assert spool.pending_batches == 0
+
+
+def test_a_fresh_spool_in_a_new_nested_directory_reports_no_error(tmp_path: Path) -> None:
+    spool = open_spool(tmp_path / "state" / "spool")
+    assert (spool.append_error, spool.cursor_error, spool.disk_error) == (None, None, None)
+    assert (spool.pending_points, spool.pending_batches, spool.size_bytes) == (0, 0, 0)
+
+
+async def test_the_cursor_failure_and_recovery_are_logged_in_full(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = open_spool(tmp_path)
+    for i in range(2):
+        await spool.append(f"b{i}".encode(), points=1)
+    assert spool._cursor_file is not None
+    os.close(spool._cursor_file)  # the next write fails (EBADF), as an I/O error would
+    with caplog.at_level(logging.WARNING, logger="gateway.storage.spool"):
+        for _ in range(2):
+            record = spool.next_unread()
+            assert record is not None
+            spool.ack(record)
+    error = f"cannot save the spool cursor in {tmp_path}: [Errno 9] Bad file descriptor"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{error} (kept in memory; 0 failures not logged)",
+        f"spool cursor saved again in {tmp_path}",
+    ]
+
+
+async def test_a_batch_dropped_at_the_cap_is_logged_with_its_sources(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = open_spool(tmp_path, max_bytes=200, segment_bytes=100)
+    await spool.append(b"x" * 180, points=9, held=True)
+    with caplog.at_level(logging.ERROR, logger="gateway.storage.spool"):
+        await spool.append(b"y" * 80, points=3, sources={"traps": 1, "snmp": 2})
+    assert spool.stats.evicted_batches == 1 and spool.stats.evicted_points == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "spool at its 200-byte limit: dropped a batch of 3 points from snmp, traps (0 batches "
+        "dropped since the last report; acknowledged data is kept)"
+    ]
