@@ -13,13 +13,15 @@ Consistency rules for what switches report:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from gateway.topology.observations import Discovery, Neighbour, PoeBudget, PoePort
 
-Learned = Literal["lldp", "cdp", "manual", "fdb", "arp"]
+# "site": assumed (a switch no link places hangs off its site's core) until LLDP/CDP says more
+Learned = Literal["lldp", "cdp", "manual", "site", "fdb", "arp"]
+_KEPT = ("manual", "site")  # links from the config: they never vanish
 _PORT_NAMES = {"interfaceName", "interfaceAlias", "local"}
 
 
@@ -88,16 +90,23 @@ class TopologyModel:
 
     # ----------------------------------------------------------------- learning
     def add_manual(
-        self, device: str, peer: str, ifname: str | None, peer_ifname: str | None
+        self,
+        device: str,
+        peer: str,
+        ifname: str | None,
+        peer_ifname: str | None,
+        learned: Learned = "manual",
     ) -> None:
         link = self._find(device, ifname, peer, peer_ifname)
         if link is None:
-            self.links.append(Link(device, ifname, peer, peer_ifname, "manual", 0.0, 0.0))
-        else:
-            link.learned = "manual"
+            self.links.append(Link(device, ifname, peer, peer_ifname, learned, 0.0, 0.0))
+        elif link.learned != "manual":
+            link.learned = learned
 
-    def apply(self, discovery: Discovery) -> None:
-        """One discovery round of one switch replaces what that switch reported before."""
+    def apply(self, discovery: Discovery, down: Collection[str] = ()) -> None:
+        """One discovery round of one switch replaces what that switch reported before; a
+        link to a node in `down` stays (its neighbour's entry ages out because it failed: the
+        path is still there, through a failed element)."""
         switch, now = discovery.device, discovery.time_ns / 1e9
         self.discovered_at[switch] = now
         reported: set[int] = set()
@@ -113,13 +122,16 @@ class TopologyModel:
                     switch, neighbour.local_ifname, peer, peer_ifname, neighbour.protocol, now, now
                 )
                 self.links.append(link)
+            if link.learned == "site":
+                link.learned = neighbour.protocol
             link.last_seen = now
             link.reporters.add(switch)
             reported.add(id(link))
         for link in self.links:
-            if switch in link.reporters and id(link) not in reported:
+            vanished = switch in link.reporters and id(link) not in reported
+            if vanished and link.other(switch)[0] not in down:
                 link.reporters.discard(switch)
-        self.links = [k for k in self.links if k.learned == "manual" or k.reporters]
+        self.links = [k for k in self.links if k.learned in _KEPT or k.reporters]
         self._drop_orphans()
         self._place_macs(switch, discovery, now)
         self.poe[switch] = {port.ifname: port for port in discovery.poe_ports}
@@ -239,7 +251,7 @@ class TopologyModel:
     def restore(self, data: dict[str, Any]) -> None:
         """What `snapshot` wrote (the state file): learned links, unknown nodes, attachments."""
         for record in data.get("links", []):
-            if record["learned"] == "manual":
+            if record["learned"] in _KEPT:
                 continue  # the config's, added at start
             link = Link(**{**record, "reporters": set(record["reporters"])})
             self.links.append(link)

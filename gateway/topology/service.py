@@ -85,7 +85,7 @@ class Topology:
                     and device.id not in cores
                     and not any(True for _ in self.model.neighbours(device.id))
                 ):
-                    self.model.add_manual(device.id, cores[0], None, None)
+                    self.model.add_manual(device.id, cores[0], None, None, "site")
 
     # ----------------------------------------------------------------- intake
     def observe(self, samples: Sequence[Sample]) -> None:
@@ -117,7 +117,7 @@ class Topology:
 
     def observe_discovery(self, discovery: Discovery) -> None:
         """A collector's `observe`: one switch's discovery round."""
-        self.model.apply(discovery)
+        self.model.apply(discovery, {d for d, s in self.states.items() if not s.up})
         self._dirty = True
         for device, attachment in self.model.attachments.items():
             if attachment.switch == discovery.device and attachment.ifname is not None:

@@ -287,6 +287,9 @@ def test_bad_neighbour_tables_keep_the_model_consistent_and_bounded(tmp_path: Pa
     # a vanished neighbour: gone once neither end reports it; back when reported again
     assert not [k for k in model.links if {"a", "c"} == set(k.ends())]
     assert model.unknown == {}
+    # b fails: a's entry for it ages out, the link stays (the path goes through a failed node)
+    model.apply(Discovery("a", 6), down={"b"})
+    assert [k for k in model.links if {"a", "b"} == set(k.ends())]
     graph = model.adjacency()
     states = {"a": NodeState(True, 9, None), "b": NodeState(False, 1, 5.0)}
     assert verdicts(graph, ["a"], states, 10.0, 60)["b"].kind == "cause"
