@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.collector import CollectorContext
 from gateway.config import load_config
-from gateway.metrics import Metrics
 from gateway.plugins import PLUGINS
-from gateway.topology.model import TopologyModel
-from gateway.topology.observations import Discovery
-from gateway.topology.service import inventory_nodes
+from tests.discovery_rounds import DiscoveryRounds
 from tests.lldp_lab import COMMUNITY, LldpLab, missing_tools
 from tests.unavailable import unavailable
 
@@ -60,16 +56,6 @@ def _config(lab: LldpLab, path: Path) -> Path:
 Link = frozenset[tuple[str, str]]  # {(switch, its port), (peer, its port)}
 
 
-def links(model: TopologyModel) -> set[Link]:
-    """The model's links as /topology shows them, each with both ends' ports, that both
-    ends' latest discovery rounds report."""
-    return {
-        frozenset({(link["a"], link["a_ifname"]), (link["b"], link["b_ifname"])})
-        for link in model.snapshot()["links"]
-        if set(link["reporters"]) == {link["a"], link["b"]}
-    }
-
-
 def wired(pairs: list[tuple[str, str]]) -> set[Link]:
     return {frozenset({(a, f"to-{b}"), (b, f"to-{a}")}) for a, b in pairs}
 
@@ -80,41 +66,28 @@ async def test_discovery_finds_the_wiring_and_loses_a_removed_link(
     config = load_config(
         _config(lab, tmp_path / "edumon.yaml"), PLUGINS, {"EDUMON_TEST_COMMUNITY": COMMUNITY}
     )
-    model = TopologyModel(inventory_nodes(config))
-    seen: dict[str, Discovery] = {}
-
-    def observe(discovery: Discovery) -> None:
-        seen[discovery.device] = discovery
-        model.apply(discovery)
-
-    (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
-    collector = snmp.open(CollectorContext(config, Metrics(), observe=observe))
-    jobs = [job for job in collector.polled if job.schedule.target_name.endswith("/discovery")]
-    assert sorted(job.schedule.interval_s for job in jobs) == [INTERVAL_S] * 4
-
-    async def discovery_round() -> None:
-        await asyncio.gather(*(job.collector.poll(job.target) for job in jobs))
-
+    rounds = DiscoveryRounds(config)
+    assert sorted(job.schedule.interval_s for job in rounds.jobs) == [INTERVAL_S] * 4
     try:
         deadline = time.monotonic() + 20  # lldpd's first frames go out at start
-        while links(model) != wired(WIRING) and time.monotonic() < deadline:
-            await discovery_round()
+        while rounds.links(both_ends=True) != wired(WIRING) and time.monotonic() < deadline:
+            await rounds.round()
             await asyncio.sleep(INTERVAL_S)
-        assert links(model) == wired(WIRING), model.snapshot()
-        agg = {n.local_ifname: n for n in seen["agg"].neighbours}
+        assert rounds.links(both_ends=True) == wired(WIRING), rounds.model.snapshot()
+        assert rounds.links() == wired(WIRING)  # nothing else: no unknown node, no stray end
+        agg = {n.local_ifname: n for n in rounds.seen["agg"].neighbours}
         assert agg["to-core"].mgmt_addresses == (lab.address["core"],)
         assert agg["to-core"].chassis_id_subtype == "macAddress"
         assert agg["to-core"].port_id_subtype == "interfaceName"
-        assert all(d.counts.refused == 0 and d.counts.evicted == 0 for d in seen.values())
-        assert all(link["learned"] == "lldp" for link in model.snapshot()["links"])
-        assert not [node for node in model.snapshot()["nodes"] if node["kind"] == "unknown"]
+        seen = rounds.seen.values()
+        assert all(d.counts.refused == 0 and d.counts.evicted == 0 for d in seen)
+        assert all(link["learned"] == "lldp" for link in rounds.model.snapshot()["links"])
 
         lab.unwire("agg", "acc2")
         for _ in range(2):  # two discovery intervals
             await asyncio.sleep(INTERVAL_S)
-            await discovery_round()
-        assert links(model) == wired(WIRING[:2])
-        assert len(model.snapshot()["links"]) == 2  # no end reports agg - acc2 any more
-        assert seen["acc2"].neighbours == ()
+            await rounds.round()
+        assert rounds.links() == wired(WIRING[:2])  # no end reports agg - acc2 any more
+        assert rounds.seen["acc2"].neighbours == ()
     finally:
-        collector.close()
+        rounds.close()

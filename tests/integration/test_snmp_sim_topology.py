@@ -15,18 +15,16 @@ import pytest
 
 from collectors.snmp import ber
 from collectors.snmp.client import UdpSockets, V2cTransport
-from gateway.collector import Collector, CollectorContext, PolledJob
 from gateway.config import EdumonConfig, load_config
-from gateway.metrics import Metrics
 from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.topology.model import TopologyModel
 from gateway.topology.observations import Discovery
-from gateway.topology.service import inventory_nodes
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.city import CityNetwork
 from simulators.snmp.run import city_fleet
 from simulators.snmp.wiring import city_wiring, port_name
+from tests.discovery_rounds import DiscoveryRounds
 from tests.netsnmp import free_udp_port
 
 pytestmark = pytest.mark.integration
@@ -67,19 +65,18 @@ class City:
     config: EdumonConfig
     fleet: SnmpFleet
     network: CityNetwork
-    collector: Collector
-    jobs: list[PolledJob]
-    model: TopologyModel
-    seen: dict[str, Discovery]
+    rounds: DiscoveryRounds
+
+    @property
+    def model(self) -> TopologyModel:
+        return self.rounds.model
+
+    @property
+    def seen(self) -> dict[str, Discovery]:
+        return self.rounds.seen
 
     async def discover(self) -> list[Sample]:
-        samples = []
-        for job in self.jobs:
-            try:
-                samples += await job.collector.poll(job.target)
-            except Exception:  # a failed switch: no round, as the scheduler would count it
-                continue
-        return samples
+        return await self.rounds.round()
 
 
 @pytest.fixture
@@ -90,26 +87,10 @@ async def city(tmp_path: Path) -> AsyncIterator[City]:
     fleet = city_fleet(config, COMMUNITY.encode(), seed=5)
     await fleet.start()
     assert fleet.city is not None
-    model = TopologyModel(inventory_nodes(config))
-    seen: dict[str, Discovery] = {}
-
-    def observe(discovery: Discovery) -> None:
-        seen[discovery.device] = discovery
-        model.apply(discovery)
-
-    (snmp,) = [p for p in PLUGINS if p.name == "snmp"]
-    collector = snmp.open(CollectorContext(config, Metrics(), observe=observe))
-    jobs = [j for j in collector.polled if j.schedule.target_name.endswith("/discovery")]
-    yield City(config, fleet, fleet.city, collector, jobs, model, seen)
-    collector.close()
+    rounds = DiscoveryRounds(config)
+    yield City(config, fleet, fleet.city, rounds)
+    rounds.close()
     fleet.close()
-
-
-def model_links(model: TopologyModel) -> set[frozenset[tuple[str, str | None]]]:
-    return {
-        frozenset({(k["a"], k["a_ifname"]), (k["b"], k["b_ifname"])})
-        for k in model.snapshot()["links"]
-    }
 
 
 async def test_discovery_of_the_simulated_city_is_the_wiring(city: City) -> None:
@@ -119,7 +100,7 @@ async def test_discovery_of_the_simulated_city_is_the_wiring(city: City) -> None
         for a, b in wiring.links
     }
     await city.discover()
-    assert model_links(city.model) == expected
+    assert city.rounds.links() == expected
     # 1 ring link, 2 x 2 aggregation-root links, 5 school uplinks, 4 access-core links
     assert len(expected) == 1 + 4 + SCHOOLS + 1 + SCHOOLS
     dual = {peer for peer in city.model.neighbours("s2-core") if peer.startswith("agg")}
