@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from simulators.lorawan.network_server import NetworkServerSimulator
 from simulators.mqtt.devices import DeviceFleet
 from simulators.snmp.agent import SnmpFleet
+from simulators.snmp.city import CityNetwork
 
 
 @dataclass
@@ -30,6 +31,13 @@ class DemoWorld:
             return list(self.switches.agents)
         if kind == "lorawan_sensor":
             return [sensor.name for sensor in self.sensors.sensors]
+        if kind == "powered_device":  # a device with a mac: on a PoE port of the city
+            city = self.switches.city
+            return (
+                []
+                if city is None
+                else [p.device for s in city.wiring.powered.values() for p in s.values()]
+            )
         return [device.name for device in self.devices.devices if device.kind == kind]
 
 
@@ -85,6 +93,37 @@ def _co2_normal(world: DemoWorld, sensor: str) -> None:
     world.sensors.co2_rising_since.pop(sensor, None)
 
 
+def _city(world: DemoWorld) -> CityNetwork:
+    city = world.switches.city
+    assert city is not None, "the demo's fleet is built from its config (city_fleet)"
+    return city
+
+
+def _poe(fault: bool) -> Callable[[DemoWorld, str], None]:
+    def act(world: DemoWorld, device: str) -> None:
+        city = _city(world)
+        fed = city.feeding(device)
+        assert fed is not None  # targets("powered_device") lists only fed devices
+        (city.poe_fault if fault else city.poe_restore)(*fed)
+
+    return act
+
+
+def _overrun(watts: float) -> Callable[[DemoWorld, str], None]:
+    def act(world: DemoWorld, switch: str) -> None:
+        _city(world).poe_overrun(switch, watts)
+
+    return act
+
+
+def _fail(fail: bool) -> Callable[[DemoWorld, str], None]:
+    def act(world: DemoWorld, switch: str) -> None:
+        city = _city(world)
+        (city.fail if fail else city.recover)(switch)
+
+    return act
+
+
 for _fault in (
     DemoFault(
         "port-down",
@@ -117,6 +156,32 @@ for _fault in (
         "vsk-1-co2-301",
         _co2_rising,
         _co2_normal,
+    ),
+    DemoFault(
+        "poe-fault",
+        "the PoE port feeding the device goes to fault (and its link down): PoePortFault, "
+        "the device's own alert held behind it",
+        "powered_device",
+        "vizium-lightning",
+        _poe(fault=True),
+        _poe(fault=False),
+    ),
+    DemoFault(
+        "poe-overrun",
+        "the switch draws 345 W of its 370 W PoE budget (93 %): PoeBudgetHigh after 10 min",
+        "switch",
+        "vizium-core",
+        _overrun(345.0),
+        _overrun(0.0),
+    ),
+    DemoFault(
+        "switch-fail",
+        "the switch dies: silent, and its neighbours' LLDP entries for it age out; one page "
+        "for it, the devices behind it held",
+        "switch",
+        "vsk-1-core",
+        _fail(fail=True),
+        _fail(fail=False),
     ),
 ):
     register(_fault)

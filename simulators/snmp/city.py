@@ -82,4 +82,16 @@ class CityNetwork:
         self.fleet.flap(name, port, up=True)
 
     def poe_overrun(self, name: str, watts: float) -> None:
+        """Also on a switch that powers no inventory device: it gets its PoE tables."""
         self.poe[name].extra_w = watts
+        if name not in self.wiring.powered:
+            self.wiring.powered[name] = {}
+            self._refresh([name])
+
+    def feeding(self, device: str) -> tuple[str, int] | None:
+        """(switch, port) of the PoE port powering an inventory device (one with a `mac:`)."""
+        for switch, ports in self.wiring.powered.items():
+            for port, powered in ports.items():
+                if powered.device == device:
+                    return switch, port
+        return None

@@ -2,11 +2,13 @@
 over real UDP: two city cores, two aggregation switches, four schools (one dual-homed), APs
 and exhibits with MACs; the topology model built from the discovery rounds is the wiring
 derived from the config, and the city's faults (an aggregation switch failing, a PoE port
-fault, a budget overrun) show in the next round. A GETBULK past the last object answers
-endOfMibView."""
+fault, a budget overrun) show in the next round, also through `edumon demo fault`. A GETBULK
+past the last object answers endOfMibView."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,14 @@ import pytest
 from collectors.snmp import ber
 from collectors.snmp.client import UdpSockets, V2cTransport
 from gateway.config import EdumonConfig, load_config
+from gateway.devstack.demo_control import FaultControl, request_faults
+from gateway.devstack.demo_faults import DemoWorld
 from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.topology.model import TopologyModel
 from gateway.topology.observations import Discovery
+from simulators.lorawan.network_server import NetworkServerSimulator
+from simulators.mqtt.devices import DeviceFleet
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.city import CityNetwork
 from simulators.snmp.run import city_fleet
@@ -168,3 +174,46 @@ async def test_a_walk_past_the_last_object_answers_end_of_mib_view(city: City) -
         assert [vb.oid for vb in answer] == past
     finally:
         sockets.close()
+
+
+async def test_the_demos_city_faults_through_edumon_demo_fault(city: City, tmp_path: Path) -> None:
+    """`edumon demo fault` poe-fault, poe-overrun and switch-fail act on the city network;
+    a device no PoE port feeds is refused with the reason."""
+    devices = DeviceFleet("127.0.0.1", 1, [])
+    sensors = NetworkServerSimulator("127.0.0.1", 1, [])
+    control = FaultControl(tmp_path, DemoWorld(city.fleet, devices, sensors, time.time))
+    running = asyncio.create_task(control.run())
+    try:
+        wanted = [
+            ("poe-fault", "s1-exhibit"),
+            ("poe-overrun", "s3-core"),  # powers nothing: it gets PoE tables for the fault
+            ("switch-fail", "agg-2"),
+            ("poe-fault", "s1-core"),
+        ]
+        state = await asyncio.to_thread(request_faults, tmp_path, wanted)
+        assert state is not None
+        assert [(e["fault"], e["target"]) for e in state["active"]] == wanted[:3]
+        (refused,) = state["refused"]
+        assert "no powered_device 's1-core'" in refused["reason"]
+        samples = await city.discover()
+        poe = {
+            (s.tags["device"], s.tags.get("ifname")): s.fields
+            for s in samples
+            if s.measurement == "poe"
+        }
+        assert poe["s1-access", "Gi1/0/2"]["status"] == "fault"
+        assert poe["s3-core", None]["used_pct"] == 93.24
+        assert "agg-2" not in {n.sys_name for n in city.seen["core-1"].neighbours}
+        state = await asyncio.to_thread(request_faults, tmp_path, [])
+        assert state is not None and state["active"] == []
+        samples = await city.discover()
+        poe = {
+            (s.tags["device"], s.tags.get("ifname")): s.fields
+            for s in samples
+            if s.measurement == "poe"
+        }
+        assert poe["s1-access", "Gi1/0/2"]["status"] == "deliveringPower"
+        assert poe["s3-core", None]["used_pct"] == 0.0
+        assert "agg-2" in {n.sys_name for n in city.seen["core-1"].neighbours}
+    finally:
+        running.cancel()
