@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulators.snmp.agent import SnmpFleet
 
@@ -45,6 +45,9 @@ class StandingFault(_Strict):
     no_such: list[str] = Field(default_factory=list)
     rename_every_s: float = Field(default=0.0, ge=0)
     walk_backwards: bool = False
+
+
+PORT_ACTIONS = ("flap", "link_down", "link_up", "poe_fault", "poe_restore")
 
 
 class Event(_Strict):
@@ -65,6 +68,12 @@ class Event(_Strict):
     port: int | None = None
     down_s: float = Field(default=5.0, gt=0)
     watts: float = Field(default=0.0, ge=0)  # poe_overrun: drawn beyond the devices' power
+
+    @model_validator(mode="after")
+    def _port_given(self) -> Event:
+        if self.port is None and self.action in PORT_ACTIONS:
+            raise ValueError(f"{self.action} needs a port")
+        return self
 
 
 class Scenario(_Strict):

@@ -29,6 +29,7 @@ from simulators.mqtt.devices import DeviceFleet
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.city import CityNetwork
 from simulators.snmp.run import city_fleet
+from simulators.snmp.scenario import Scenario, run_events
 from simulators.snmp.wiring import city_wiring, port_name
 from tests.discovery_rounds import DiscoveryRounds
 from tests.netsnmp import free_udp_port
@@ -217,3 +218,26 @@ async def test_the_demos_city_faults_through_edumon_demo_fault(city: City, tmp_p
         assert "agg-2" in {n.sys_name for n in city.seen["core-1"].neighbours}
     finally:
         running.cancel()
+
+
+async def test_scenario_events_act_on_the_city(city: City) -> None:
+    scenario = Scenario.model_validate(
+        {
+            "events": [
+                {"at_s": 0, "switch": "agg-1", "action": "fail"},
+                {"at_s": 0, "switch": "s1-access", "action": "poe_fault", "port": 1},
+                {"at_s": 0, "switch": "s2-access", "action": "poe_overrun", "watts": 330},
+            ]
+        }
+    )
+    events = asyncio.create_task(run_events(city.fleet, scenario))
+    try:
+        await asyncio.sleep(0.1)
+        assert city.network.failed == {"agg-1"} and city.fleet["agg-1"].faults.silent
+        assert city.network.poe["s1-access"].faulted == {1}
+        assert not city.fleet["s1-access"].oper_up(1)  # the AP lost power and link
+        assert city.network.poe["s2-access"].extra_w == 330
+    finally:
+        events.cancel()
+    with pytest.raises(ValueError, match="poe_fault needs a port"):
+        Scenario.model_validate({"events": [{"at_s": 0, "switch": "x", "action": "poe_fault"}]})
