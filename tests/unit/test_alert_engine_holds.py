@@ -90,3 +90,54 @@ def test_two_intakes_down_hold_until_the_last_is_released() -> None:
     h.wait(2 * 3600)
     assert h.engine.held("m")
     assert h.log == []
+
+
+def device_harness() -> Harness:
+    """Silence of two devices, the engine told that `device` names the device of `m`."""
+    h = Harness(SILENT, device_tags={"m": "device"})
+    h.feed(1, device="env-101")
+    h.feed(1, device="env-102")
+    return h
+
+
+def test_a_held_device_neither_fires_nor_counts_absence_while_others_do() -> None:
+    h = device_harness()
+    h.engine.hold_device("env-101")
+    h.wait(31 * 60)
+    assert [t.instance.labels["device"] for t in h.transitions] == ["env-102"]
+    assert h.engine.held_devices() == {"env-101": None}
+
+
+def test_a_released_device_gets_a_full_window_from_its_release() -> None:
+    h = device_harness()
+    h.engine.hold_device("env-101")
+    h.wait(3600)  # the last tick that sees the hold: the window counts from here
+    h.engine.release_device("env-101", until=h.clock.now + 60)
+    assert h.engine.held_devices() == {"env-101": h.clock.now + 60}
+    h.wait(60)  # the hold ends at this tick: pruned before the instances are visited
+    assert h.engine.held_devices() == {}
+    h.wait(30 * 60 - 61)
+    assert [t.instance.labels["device"] for t in h.transitions] == ["env-102"]
+    h.wait(h.engine.sweep_every_s)
+    assert [t.instance.labels["device"] for t in h.transitions] == ["env-102", "env-101"]
+
+
+def test_releasing_a_device_now_resumes_it_at_once() -> None:
+    h = device_harness()
+    h.engine.hold_device("env-101")
+    h.engine.release_device("env-101", until=h.clock.now)
+    assert h.engine.held_devices() == {}
+    h.engine.release_device("env-999", until=h.clock.now)  # never held: nothing to do
+    assert h.engine.held_devices() == {}
+
+
+def test_a_pending_alert_of_a_held_device_waits_for_the_release() -> None:
+    hot = rule(name="Hot", threshold={"op": ">", "value": 90}, by=["site", "device"])
+    h = Harness(hot.model_copy(update={"for_": 300.0}), device_tags={"m": "device"})
+    h.engine.hold_device("env-101")
+    h.feed(95, device="env-101")
+    h.feed(95, device="env-102")
+    for _ in range(10):
+        h.feed(95, after=60, device="env-101")
+        h.feed(95, device="env-102")
+    assert [t.instance.labels["device"] for t in h.transitions] == ["env-102"]
