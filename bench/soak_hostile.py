@@ -39,6 +39,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.mqtt import py_spy  # noqa: E402
 from collectors.snmp import ber  # noqa: E402
 from collectors.snmp.usm import UsmUser  # noqa: E402
 from collectors.snmp.v3 import V3Message, encode_v3, flags_for  # noqa: E402
@@ -265,7 +266,7 @@ async def _close_at_cancel(switches: SnmpFleet, client: MqttClient) -> None:
         await client.__aexit__(None, None, None)
 
 
-def soak(minutes: float, work: Path) -> dict[str, Any]:
+def soak(minutes: float, work: Path, profile: Path | None = None) -> dict[str, Any]:
     with LocalStack(work / "stack") as stack:
         simulated, full, ports = write_configs(work, stack)
         env = {**demo_environment(), "PYTHONPATH": str(REPO)}
@@ -278,9 +279,13 @@ def soak(minutes: float, work: Path) -> dict[str, Any]:
             cwd=REPO, env=env, stderr=log,
             preexec_fn=lambda: __import__("resource").setrlimit(7, (1024, 1024)),
         )  # fmt: skip
+        spy = py_spy(edumon.pid, profile) if profile else None
         try:
             return asyncio.run(_run(minutes, simulated, full, ports, stack, edumon))
         finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             edumon.send_signal(signal.SIGTERM)
             edumon.wait(30)
             log.close()
@@ -336,6 +341,7 @@ async def _run(
         "traps_dropped": metric_sum(text, "edumon_collector_outcomes_total", 'outcome="dropped"'),
         "traps_refused": metric_sum(text, "edumon_collector_outcomes_total", 'outcome="rejected"', "snmp-traps"),
         "http_evicted": metric_sum(text, "edumon_http_outcomes_total", 'outcome="evicted"'),
+        "intakes": _outcomes(text, ("mqtt", "lorawan", "snmp-traps")),
         "bounds_refused": {
             line.split('"')[1]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
@@ -343,6 +349,22 @@ async def _run(
         },
         "log_bytes": (full.parent / "edumon.log").stat().st_size,
     }  # fmt: skip
+
+
+def _outcomes(text: str, components: tuple[str, ...]) -> dict[str, float]:
+    """component/outcome/reason -> count, from edumon_collector_outcomes_total."""
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("edumon_collector_outcomes_total{"):
+            continue
+        labels = dict(
+            part.split("=", 1) for part in line[line.index("{") + 1 : line.index("}")].split(",")
+        )
+        component = labels["component"].strip('"')
+        if component in components and float(line.rsplit(" ", 1)[1]):
+            key = "/".join([component, labels["outcome"].strip('"'), labels["reason"].strip('"')])
+            counts[key] = float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 async def _drained(port: int) -> float | None:
@@ -364,9 +386,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--keep-log", type=Path, help="copy edumon's log here")
+    parser.add_argument("--profile", type=Path, help="py-spy edumon into this collapsed-stack file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-hostile-") as work:
-        figures = soak(args.minutes, Path(work))
+        figures = soak(args.minutes, Path(work), args.profile)
         if args.keep_log:
             shutil.copy(Path(work) / "edumon.log", args.keep_log)
     print(json.dumps(figures, indent=2))

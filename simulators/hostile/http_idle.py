@@ -1,5 +1,6 @@
 """Slowloris: keep `count` connections to an HTTP server open, each with a request that never
-ends; a connection the server closes is opened again REOPEN_S later."""
+ends; a connection the server closes is opened again REOPEN_S later (slowloris itself
+re-opens dropped connections every 15 s)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from dataclasses import dataclass
 
 HALF_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: edumon\r\nX-Never: end"
-REOPEN_S = 0.2
+REOPEN_S = 5.0
 
 
 @dataclass
