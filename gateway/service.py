@@ -109,7 +109,12 @@ class Service:
         self.pipeline.subscribe(self.alerting.engine.observe)
         self.health.register("alerts", self.alerting.health)
         self.status = StatusBoard(
-            config, self.alerting.engine, self._components, tags, self.topology.failed
+            config,
+            self.alerting.engine,
+            self._components,
+            tags,
+            self.topology.failed,
+            self.alerting.annotations_of,
         )
         self.pipeline.subscribe(self.status.observe)
         self.health.serve_json("/status", self.status.snapshot)

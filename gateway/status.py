@@ -21,6 +21,8 @@ from gateway.collector import device_labels
 from gateway.config import EdumonConfig
 from gateway.sample import Sample
 
+_PORT_NOTES = ("switch", "port", "port_oper", "poe_status", "poe_power_w")
+
 
 class StatusBoard:
     def __init__(
@@ -30,13 +32,16 @@ class StatusBoard:
         components: Callable[[], dict[str, Any]],
         device_tags: Mapping[str, str],
         failed: Callable[[], list[dict[str, Any]]] = list,
+        annotate: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
     ) -> None:
         """`device_tags`: measurement -> the tag naming its device (the plugins declare them);
-        `failed`: the topology's failed elements, each with what is shadowed behind it."""
+        `failed`: the topology's failed elements, each with what is shadowed behind it;
+        `annotate`: an alert's extra annotations (its switch port and PoE)."""
         self.config = config
         self.engine = engine
         self.components = components
         self.failed = failed
+        self.annotate = annotate
         self.device_tags = device_tags
         self.device_labels = device_labels(device_tags)
         self.site_names = {site.id: site.name for site in config.sites}
@@ -103,6 +108,7 @@ class StatusBoard:
                     "device": device_of(instance.labels, self.device_labels),
                     "summary": render(rule.summary, rule, instance, self.site_names),
                     "since": instance.active_since,
+                    **({"port": dict(notes)} if (notes := self._port(instance.labels)) else {}),
                 }
             )
         return {
@@ -132,6 +138,10 @@ class StatusBoard:
             "collectors": self._collectors(),
             "failed_elements": self.failed(),
         }
+
+    def _port(self, labels: Mapping[str, str]) -> dict[str, str]:
+        notes = self.annotate(labels) if self.annotate is not None else {}
+        return {k: v for k, v in notes.items() if k in _PORT_NOTES}
 
     def _collectors(self) -> list[dict[str, Any]]:
         by_collector: dict[str, list[tuple[bool, float]]] = {}

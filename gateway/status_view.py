@@ -103,6 +103,8 @@ class SiteAlerts:
         for alert in self.pages:
             line = Text("  page     ", style=_SEVERITY_STYLE["page"])
             line.append(f"{alert['alertname']}  {alert['summary']}  ")
+            if "port" in alert:
+                line.append(_port_text(alert["port"]) + "  ", style="cyan")
             line.append(f"for {_ago(alert.get('since'), now)}", style="dim")
             out.append(line)
         for (severity, name), n in sorted(counted.items(), key=lambda c: (_RANK[c[0][0]], c[0])):
@@ -186,6 +188,16 @@ def render_status(status: dict[str, Any], height: int = HEIGHT) -> Group:
     for line in lines:  # one screen line each: a long summary is cut, never wrapped
         line.no_wrap, line.overflow = True, "ellipsis"
     return Group(*lines)
+
+
+def _port_text(port: dict[str, str]) -> str:
+    """Where a device is plugged in: "switch sw1 port Gi1/0/2 down, PoE fault 0 W"."""
+    text = f"[{port.get('switch')} {port.get('port')} {port.get('port_oper', 'unknown')}"
+    if "poe_status" in port:
+        text += f", PoE {port['poe_status']}"
+        if "poe_power_w" in port:
+            text += f" {port['poe_power_w']} W"
+    return text + "]"
 
 
 def _failed_elements(status: dict[str, Any]) -> list[Text]:

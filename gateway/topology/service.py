@@ -285,9 +285,9 @@ class Topology:
         samples = []
         for link in self.model.links:
             node = self.model.inventory.get(link.a)
-            if node is None or link.a_ifname is None:
+            if node is None:
                 continue
-            port = self.ports.get((link.a, link.a_ifname), {})
+            port = self.ports.get((link.a, link.a_ifname or ""), {})
             ends_up = all(self.states.get(n, NodeState(True, 0, None)).up for n in link.ends())
             fields: dict[str, FieldValue] = {"up": bool(port.get("oper_up", ends_up))}
             for name, source in (
@@ -297,13 +297,12 @@ class Topology:
             ):
                 if isinstance(port.get(source), int | float):
                     fields[name] = port[source]
-            tags = {
-                "site": node.site,
-                "device": link.a,
-                "ifname": link.a_ifname,
-                "peer": link.b,
-                "peer_ifname": link.b_ifname or "",
-            }
+            tags = {"site": node.site, "device": link.a, "peer": link.b}
+            # a port name that is not known (a `links:` entry without one) is left out
+            if link.a_ifname:
+                tags["ifname"] = link.a_ifname
+            if link.b_ifname:
+                tags["peer_ifname"] = link.b_ifname
             samples.append(Sample("link", tags, fields, int(now * 1e9)))
         return samples
 

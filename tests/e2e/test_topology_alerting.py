@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,12 +28,12 @@ import pytest
 from rich.console import Console
 
 from gateway.config import load_config
-from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto
+from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto, http_request
 from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.service import Service
-from gateway.status_view import render_status
+from gateway.status_view import fetch_status, render_status
 from gateway.topology.observations import Discovery, MacLocation, PoePort
 from simulators.snmp.agent import SnmpFleet
 from simulators.snmp.switch import SimSwitch
@@ -188,7 +189,12 @@ async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
         held = {a["labels"].get("site") for a in paging_alertmanager.alerts()}
         assert held == {"city", None} or held == {"city"}  # nothing of the schools reached it
         assert DUAL + "-core" not in service.topology.held
-        status = service.status.snapshot()
+        # /status and /topology over HTTP, as `edumon status` reads them
+        url = f"http://127.0.0.1:{service.health.port}"
+        status = await asyncio.to_thread(fetch_status, url)
+        topology = json.loads(await asyncio.to_thread(http_request, f"{url}/topology"))
+        assert {(k["a"], k["b"]) for k in topology["links"]} >= {("agg-1", "city-core")}
+        assert topology["roots"] == ["city-core"]
         (element,) = status["failed_elements"]
         assert element["element"] == "agg-1" and element["schools_behind"] == 10
         screen = _render(status)
@@ -202,6 +208,10 @@ async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
             await asyncio.sleep(POLL_S)
         assert not service.topology.held
         await asyncio.sleep(6)  # Alertmanager's group_wait and some more
+        # the map's `link` points reached the database
+        links = influxdb.query("SELECT count(up) FROM link WHERE peer = 'city-core'")
+        (series,) = links["results"][0]["series"]
+        assert series["values"][0][1] > 0
     assert firing(pager) == [("city", "CoreSwitchUnreachable")]
 
 

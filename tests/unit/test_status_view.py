@@ -4,6 +4,7 @@ first, grouped by site, the held-back alerts folded into their cause."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from rich.console import Console
@@ -150,3 +151,32 @@ def test_alertmanager_s_word_on_what_it_holds_back_is_folded_in() -> None:
     text = "\n".join(shown(status))
     assert "InterfaceErrors" not in text
     assert "  warning  AccessPointDown" in text  # Alertmanager says it pages: shown
+
+
+def test_an_alert_with_a_known_port_shows_the_port_and_its_poe() -> None:
+    status = {
+        "service": "edumon",
+        "time": 1_000.0,
+        "sites": [{"id": "s1", "name": "School 1", "health": "down"}],
+        "alerts": [
+            {
+                "alertname": "AccessPointDown",
+                "severity": "page",
+                "team": "network",
+                "tier": "edge",
+                "site": "s1",
+                "device": "s1-ap",
+                "summary": "Access point s1-ap is offline",
+                "since": 900.0,
+                "port": {"switch": "s1-access", "port": "Gi1/0/1", "port_oper": "down",
+                         "poe_status": "fault", "poe_power_w": "0"},
+            }
+        ],
+        "exhibits": [],
+        "components": {},
+        "collectors": [],
+        "failed_elements": [],
+    }  # fmt: skip
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_status(status))
+    assert "[s1-access Gi1/0/1 down, PoE fault 0 W]" in console.export_text()
