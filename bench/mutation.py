@@ -4,10 +4,11 @@ Each module is mutated in its own scratch copy of the work tree (committed or no
 files included; the work tree itself is never touched), against its unit tests only, one
 mutant at a time (`--max-children 1`: the machine is shared). mutmut runs for each mutant the
 selected tests that execute the mutated function. Prints one table row per module: mutants,
-killed, survived, timeout (a mutant that made a test hang counts as killed, as mutmut counts
-it) and the kill rate; the survivors' diffs go to <work>/<module>/survivors.txt.
+killed, survived (those no test executes, "no tests", among them), timeout (a mutant that made
+a test hang counts as killed, as mutmut counts it) and the kill rate; the survivors' diffs go
+to <work>/<module>/survivors.txt. `--sample N` mutates 1 in N for a slow module.
 
-Usage: python bench/mutation.py [module ...] [--work DIR] [--max-children N]
+Usage: python bench/mutation.py [module ...] [--work DIR] [--max-children N] [--sample N]
   modules: rates interfaces spool writer mqtt_consumer engine cluster (default: all)
   (pip install 'edumon[dev]' for mutmut; `make mutation` runs them all)
 """
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,30 +97,41 @@ def mutmut(work: Path, *args: str) -> str:
     return done.stdout
 
 
-def run_module(name: str, work_root: Path, max_children: int) -> dict[str, int]:
+# a sample keeps the mutants whose number ends in these digits (mutmut numbers each
+# function's mutants 1, 2, ...)
+SAMPLE_DIGITS = {2: "02468", 5: "05", 10: "0"}
+KILLED = ("killed", "timeout")  # a mutant that made a test hang was caught too
+
+
+def run_module(name: str, work_root: Path, max_children: int, sample: int) -> Counter[str]:
+    """Mutate one module; its mutants counted by outcome (killed, timeout, survived, no
+    tests, ...); the survivors' diffs written to survivors.txt."""
     work = work_root / name
     scratch_copy(work)
     if not configure(work, MODULES[name]):
         raise SystemExit(f"{name}: no unit tests match {MODULES[name].tests}")
-    mutmut(work, "run", "--max-children", str(max_children))
-    mutmut(work, "export-cicd-stats")
-    stats: dict[str, int] = json.loads((work / "mutants/mutmut-cicd-stats.json").read_text())
-    survivors = [
-        line.split(":")[0].strip()
-        for line in mutmut(work, "results").splitlines()
-        if line.strip().endswith(": survived")
-    ]
+    chosen = [f"*_mutmut_*{digit}" for digit in SAMPLE_DIGITS.get(sample, "")]
+    mutmut(work, "run", "--max-children", str(max_children), *chosen)
+    outcomes = dict(
+        line.strip().rsplit(": ", 1)
+        for line in mutmut(work, "results", "--all", "true").splitlines()
+        if ": " in line
+    )
+    tested = {mutant: outcome for mutant, outcome in outcomes.items() if outcome != "not checked"}
     with (work / "survivors.txt").open("w") as f:
-        for survivor in survivors:
-            f.write(mutmut(work, "show", survivor) + "\n")
-    return stats
+        for mutant, outcome in tested.items():
+            if outcome not in KILLED:
+                f.write(f"# {outcome}\n{mutmut(work, 'show', mutant)}\n")
+    return Counter(tested.values())
 
 
-def row(name: str, stats: dict[str, int]) -> str:
-    total, killed, timeout = stats["total"], stats["killed"], stats["timeout"]
+def row(name: str, outcomes: Counter[str]) -> str:
+    total = sum(outcomes.values())
+    killed, timeout = outcomes["killed"], outcomes["timeout"]
     survived = total - killed - timeout
     rate = 100 * (killed + timeout) / total if total else 0.0
-    return f"| {name} | {total} | {killed} | {survived} | {timeout} | {rate:.1f} % |"
+    no_tests = f" ({outcomes['no tests']} no tests)" if outcomes["no tests"] else ""
+    return f"| {name} | {total} | {killed} | {survived}{no_tests} | {timeout} | {rate:.1f} % |"
 
 
 def main() -> None:
@@ -126,13 +139,18 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", default=list(MODULES), help=" ".join(MODULES))
     parser.add_argument("--work", type=Path, default=Path("/tmp/edumon-mutation"))
     parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument(
+        "--sample", type=int, choices=sorted(SAMPLE_DIGITS), help="mutate 1 in N (slow modules)"
+    )
     args = parser.parse_args()
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"unknown modules {sorted(unknown)}; known: {' '.join(MODULES)}")
     print("| module | mutants | killed | survived | timeout | killed % |")
     print("|---|---|---|---|---|---|")
     for name in args.modules:
-        print(row(name, run_module(name, args.work, args.max_children)), flush=True)
+        print(
+            row(name, run_module(name, args.work, args.max_children, args.sample or 1)), flush=True
+        )
     print(f"survivors' diffs: {args.work}/<module>/survivors.txt")
 
 
