@@ -139,3 +139,24 @@ def test_an_instance_whose_rule_left_the_file_is_dropped_at_the_sweep() -> None:
     h.wait(h.engine.sweep_every_s)
     assert [i.rule for i in h.engine.firing()] == ["Kept"]
     assert [key[0] for key in h.engine.instances] == ["Kept"]
+
+
+def test_a_sample_no_rule_selects_is_passed_over() -> None:
+    h = Harness(rule(equals=False))
+    h.engine.observe([Sample("unwatched", {"site": "vsk-1"}, {"v": False}, 0)])
+    assert h.engine.evaluations == 0 and h.engine.instances == {}
+
+
+def test_each_live_alert_of_a_rule_is_cleared_by_its_own_healthy_sample() -> None:
+    """A rule without history skips healthy samples only while none of its alerts is live:
+    with four firing and two of them long resolved, the other two still clear."""
+    h = Harness(rule(equals=False, by=["site", "device"]))
+    for device in ("d1", "d2", "d3", "d4"):
+        h.feed(False, device=device)
+    h.feed(True, after=1, device="d1")
+    h.feed(True, device="d2")
+    h.wait(RESOLVED_KEPT_S + 1)  # d1 and d2 are forgotten
+    assert sorted(i.labels["device"] for i in h.engine.firing()) == ["d3", "d4"]
+    h.feed(True, device="d3")
+    h.feed(True, device="d4")
+    assert h.log == ["firing"] * 4 + ["resolved"] * 4
