@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Topology:
         self, config: EdumonConfig, engine: AlertEngine, device_tags: Mapping[str, str]
     ) -> None:
         self.settings = config.topology
+        self.reports = config.reports
         self.engine = engine
         self.device_tags = device_tags
         self.model = TopologyModel(inventory_nodes(config), self.settings.max_unknown_nodes)
@@ -146,10 +148,23 @@ class Topology:
             "feeds": device,
             "feeds_kind": node.kind,
         }
-        fields: dict[str, FieldValue] = {"poe_fault": fault, "poe_status": port.detection}
+        # an exhibit's fault pages while the science centre is open, any other a warning
+        page = fault and node.kind == "exhibit" and self._open(time_ns)
+        fields: dict[str, FieldValue] = {
+            "poe_fault": fault,
+            "poe_fault_page": page,
+            "poe_fault_warning": fault and not page,
+            "poe_status": port.detection,
+        }
         if port.power_w is not None:
             fields["power_w"] = port.power_w
         return Sample("port_feed", tags, fields, time_ns)
+
+    def _open(self, time_ns: int) -> bool:
+        """Whether the science centre is open then (reports.opening_hours)."""
+        local = datetime.fromtimestamp(time_ns / 1e9, self.reports.zone)
+        window = self.reports.opening_window(local.date())
+        return window is not None and window[0] <= local < window[1]
 
     # ---------------------------------------------------------------- verdicts
     def recompute(self, now: float) -> None:

@@ -31,6 +31,7 @@ from gateway.config import load_config
 from gateway.devstack.servers import Alertmanager, InfluxDB1, Mosquitto, http_request
 from gateway.mqtt_client import ClientOptions, MqttClient
 from gateway.plugins import PLUGINS
+from gateway.reports.config import WEEKDAYS
 from gateway.sample import Sample
 from gateway.service import Service
 from gateway.status_view import fetch_status, render_status
@@ -49,6 +50,8 @@ SCHOOLS = 22
 BEHIND_AGG1 = [f"school-{n:02d}" for n in range(1, SCHOOLS // 2)]  # 10 schools, single-homed
 DUAL = "school-00"
 PENDULUM_MAC = "02:00:00:00:00:01"
+# the science centre open whenever the test runs: an exhibit's PoE fault is a page
+ALWAYS_OPEN = "{" + ", ".join(f"{d}: '00:00-23:59'" for d in WEEKDAYS) + "}"
 
 
 def switch_names() -> list[str]:
@@ -103,6 +106,7 @@ alertmanager: {{url: {am.url}, resend_interval_s: 5}}
 alerts: {{rules_file: {rules}}}
 credentials: {{snmp: {{v2: {{version: 2c, community_env: EDUMON_TEST_COMMUNITY}}}}}}
 topology: {{roots: [city-core], settle_s: 15, recovery_grace_s: 10, link_interval_s: 5}}
+reports: {{opening_hours: {ALWAYS_OPEN}}}
 sites:
 {sites}"""
     )
@@ -244,6 +248,7 @@ async def test_a_poe_fault_pages_poe_port_fault_and_holds_the_exhibit(
         assert [a["labels"]["alertname"] for a in alerts] == ["PoePortFault"]
         (alert,) = alerts
         assert alert["labels"]["device"] == "vizium-sw"
+        assert alert["labels"]["severity"] == "page" and alert["labels"]["team"] == "science"
         assert alert["labels"]["ifname"] == "ge-0/0/5"
         assert alert["annotations"]["poe_status"] == "fault"
         assert alert["annotations"]["port"] == "ge-0/0/5"

@@ -155,7 +155,7 @@ async def test_an_exhibit_port_in_poe_fault_raises_poe_port_fault(
     engine = service.alerting.engine
     async with asyncio.timeout(6 * POLL_S):
         while True:
-            firing = [i for i in engine.firing() if i.rule == "PoePortFault"]
+            firing = [i for i in engine.firing() if engine.rules[i.rule].alert == "PoePortFault"]
             if firing:
                 break
             await asyncio.sleep(0.2)

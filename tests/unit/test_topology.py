@@ -23,6 +23,7 @@ from gateway.topology.shadow import NodeState, verdicts
 SCHOOLS = 22
 DUAL = "school-00"  # behind both aggregation switches
 ENVIRON = {"T_COMMUNITY": "test-only"}
+TUESDAY_NOON = 1_796_126_400.0  # 2026-12-01 12:00 UTC: the science centre is open (10-18)
 
 
 def city_yaml(tmp_path: Path) -> Path:
@@ -66,7 +67,7 @@ def city_yaml(tmp_path: Path) -> Path:
 
 class City:
     def __init__(self, tmp_path: Path) -> None:
-        self.now = 1_000_000.0
+        self.now = TUESDAY_NOON
         config = load_config(city_yaml(tmp_path), PLUGINS, ENVIRON)
         self.fired: list[Transition] = []
         tags = device_tags(PLUGINS)
@@ -170,6 +171,34 @@ def test_a_school_still_down_after_recovery_pages_after_the_grace(tmp_path: Path
 
 def test_poe_fault_pages_once_and_holds_the_exhibit_behind_it(tmp_path: Path) -> None:
     city = City(tmp_path)
+    faults(city)
+    assert city.pages() == ["PoePortFault:['ge-0/0/5', 'pendulum', 'vizium', 'vizium-sw']"]
+    notes = city.topology.annotations("pendulum")
+    assert notes == {
+        "switch": "vizium-sw",
+        "port": "ge-0/0/5",
+        "port_oper": "unknown",
+        "poe_status": "fault",
+        "poe_power_w": "0",
+    }
+    (element,) = city.topology.failed()
+    assert element["element"] == "vizium-sw:ge-0/0/5" and element["poe_status"] == "fault"
+    assert element["shadowed"] == ["pendulum"]
+
+
+def test_poe_fault_while_the_science_centre_is_closed_is_a_warning(tmp_path: Path) -> None:
+    city = City(tmp_path)
+    city.now -= 86400  # Monday: closed
+    faults(city)
+    assert city.pages() == []
+    (warning,) = [t.instance for t in city.fired if t.state == "firing"]
+    assert city.engine.rules[warning.rule].alert == "PoePortFault"
+    assert city.engine.rules[warning.rule].severity == "warning"
+    assert "pendulum" in city.topology.held
+
+
+def faults(city: City) -> None:
+    """The pendulum's port delivers power, then faults; the pendulum goes offline."""
     city.poll(set(), switches(city))
     ns = int(city.now * 1e9)
     mac = MacLocation("02:00:00:00:00:01", "ge-0/0/5", 5, 10, "fdb")
@@ -191,19 +220,6 @@ def test_poe_fault_pages_once_and_holds_the_exhibit_behind_it(tmp_path: Path) ->
     )
     city.feed([exhibit])
     city.advance(60)
-    assert city.pages() == ["PoePortFault:['ge-0/0/5', 'pendulum', 'vizium', 'vizium-sw']"]
-    assert city.engine.rules["PoePortFault"].alert == "PoePortFault"
-    notes = city.topology.annotations("pendulum")
-    assert notes == {
-        "switch": "vizium-sw",
-        "port": "ge-0/0/5",
-        "port_oper": "unknown",
-        "poe_status": "fault",
-        "poe_power_w": "0",
-    }
-    (element,) = city.topology.failed()
-    assert element["element"] == "vizium-sw:ge-0/0/5" and element["poe_status"] == "fault"
-    assert element["shadowed"] == ["pendulum"]
 
 
 def test_poe_budget_at_92_percent_for_ten_minutes(tmp_path: Path) -> None:
@@ -223,7 +239,7 @@ def test_poe_budget_at_92_percent_for_ten_minutes(tmp_path: Path) -> None:
         )
         city.advance(10, step=10)
         fired = [t.instance.rule for t in city.fired if t.state == "firing"]
-        if city.now - 1_000_000.0 < 595:
+        if city.now - TUESDAY_NOON < 595:
             assert fired == []
     assert fired == ["PoeBudgetHigh"]
 
