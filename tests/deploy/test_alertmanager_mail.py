@@ -197,3 +197,34 @@ def test_the_paging_tests_copy_pages_at_any_hour_and_only_posts(tmp_path: Path) 
     assert all(set(r) == {"name", "webhook_configs"} for r in config["receivers"])
     assert not any("active_time_intervals" in r for r in config["route"]["routes"])
     assert yaml.safe_load(DEFAULT_ALERTMANAGER_CONFIG.read_text(encoding="utf-8")) == SHIPPED
+
+
+def test_the_mail_names_what_is_behind_a_failed_element_and_a_device_port(
+    smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """The topology's annotations in the shipped template: how many schools and devices are
+    held behind a failed aggregation switch; the switch port and PoE state of a device."""
+    require(Alertmanager)
+    smtp.clear()
+    config = config_for(tmp_path, smtp, zone_where(is_open))
+    failed = alert("CoreSwitchUnreachable", "vsk-1", "agg-1")
+    failed["annotations"] |= {
+        "schools_behind": "10",
+        "devices_behind": "31",
+        "sites_behind": "school-01, school-02",
+    }
+    exhibit = alert("ExhibitOffline", "vizium", "vizium-lightning")
+    exhibit["annotations"] |= {
+        "switch": "vizium-sw",
+        "port": "Gi1/0/2",
+        "port_oper": "down",
+        "poe_status": "fault",
+        "poe_power_w": "0",
+    }
+    with Alertmanager(tmp_path / "am", config_file=config) as am:
+        am.post_alerts([failed, exhibit])
+        mails = {mail["To"]: body(mail) for mail in mails_after(smtp, 2, settle_s=1)}
+    assert (
+        "Behind it: 10 schools, 31 devices held (not paged): school-01, school-02" in mails[NETWORK]
+    )
+    assert "Port: vizium-sw Gi1/0/2 (down), PoE fault 0 W" in mails[SCIENCE]
