@@ -67,8 +67,9 @@ def city_config(
         host, port = fleet.addresses[name]
         extra = f", links: {links}" if links else ""
         return (
+            # discovery off: its links are the config's, its PoE rounds are fed by the test
             f"      - {{kind: switch, id: {name}, role: core, address: {host}, port: {port}, "
-            f"credentials: v2{extra}}}\n"
+            f"credentials: v2, discovery: false{extra}}}\n"
         )
 
     sites = (
