@@ -139,7 +139,7 @@ class Service:
                 lambda path: load_config(path, plugins),
                 config,
                 self.collectors,
-                (self.status.reconfigure, self.alerting.reconfigure),
+                (self.status.reconfigure, self.alerting.reconfigure, self.topology.reconfigure),
             )
             self.health.register("config", self.reloader.health)
             pages, actions = operation_routes(self.reloader, self.collectors)

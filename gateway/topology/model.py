@@ -76,7 +76,7 @@ class Counts:
 
 class TopologyModel:
     def __init__(self, inventory: Iterable[InventoryNode], max_unknown: int = 2000) -> None:
-        self.inventory = {node.id: node for node in inventory}
+        self.inventory: dict[str, InventoryNode] = {}
         self.max_unknown = max_unknown
         self.unknown: dict[str, dict[str, Any]] = {}  # node id -> what was reported, last seen
         self.links: list[Link] = []
@@ -85,8 +85,20 @@ class TopologyModel:
         self.budgets: dict[str, PoeBudget] = {}
         self.discovered_at: dict[str, float] = {}  # switch -> time of its latest round
         self.counts = Counts()
+        self.set_inventory(inventory)
+
+    def set_inventory(self, inventory: Iterable[InventoryNode]) -> None:
+        """The config (again, after a reload): what was learned stays for the devices that
+        stay; the config's links and assumed attachments go (the caller adds the new ones)."""
+        learned = self.snapshot()
+        self.inventory = {node.id: node for node in inventory}
         self._by_mac = {n.mac: n.id for n in self.inventory.values() if n.mac}
         self._by_address = {n.address: n.id for n in self.inventory.values() if n.address}
+        self.links, self.unknown, self.attachments = [], {}, {}
+        self.restore(learned)
+        for table in (self.poe, self.budgets, self.discovered_at):
+            for switch in [s for s in table if s not in self.inventory]:
+                del table[switch]
 
     # ----------------------------------------------------------------- learning
     def add_manual(

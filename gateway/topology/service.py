@@ -50,24 +50,32 @@ class Topology:
     def __init__(
         self, config: EdumonConfig, engine: AlertEngine, device_tags: Mapping[str, str]
     ) -> None:
-        self.settings = config.topology
-        self.reports = config.reports
         self.engine = engine
         self.device_tags = device_tags
-        self.model = TopologyModel(inventory_nodes(config), self.settings.max_unknown_nodes)
-        self.school_sites = {s.id for s in config.sites if s.kind == "school"}
+        self.model = TopologyModel(inventory_nodes(config), config.topology.max_unknown_nodes)
         self.path = Path(config.service.state_dir) / "topology.json"
-        self._restore()
-        for _site, device in config.devices():
-            for link in device.links:
-                self.model.add_manual(device.id, link.peer, link.ifname, link.peer_ifname)
-        self._attach_to_site_cores(config)
         self.states: dict[str, NodeState] = {}
         self.ports: dict[tuple[str, str], Mapping[str, FieldValue]] = {}  # link ends' latest
         self.verdicts: dict[str, Verdict] = {}
         self.held: dict[str, Verdict] = {}
         self._feeds: list[Sample] = []
-        self._dirty = False
+        self._restore()
+        self.reconfigure(config)
+
+    def reconfigure(self, config: EdumonConfig) -> None:
+        """The config (at start, and at each reload): roots and settings, the inventory, its
+        `links:` and the devices that hang off their site's core."""
+        self.settings = config.topology
+        self.reports = config.reports
+        self.school_sites = {s.id for s in config.sites if s.kind == "school"}
+        self.model.set_inventory(inventory_nodes(config))
+        for device in [d for d in self.states if d not in self.model.inventory]:
+            del self.states[device]
+        for _site, device in config.devices():
+            for link in device.links:
+                self.model.add_manual(device.id, link.peer, link.ifname, link.peer_ifname)
+        self._attach_to_site_cores(config)
+        self._dirty = True
 
     def _attach_to_site_cores(self, config: EdumonConfig) -> None:
         """A device no MAC or link places hangs off its site's core switch."""

@@ -320,3 +320,18 @@ def test_the_state_file_is_private_and_restored(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     again = City(tmp_path)
     assert again.topology.model.attachments["pendulum"].ifname == "ge-0/0/5"
+
+
+def test_a_reload_keeps_what_was_learned_for_the_devices_that_stay(tmp_path: Path) -> None:
+    city = City(tmp_path)
+    mac = MacLocation("02:00:00:00:00:01", "ge-0/0/5", 5, 10, "fdb")
+    city.topology.observe_discovery(Discovery("vizium-sw", 1, macs=(mac,)))
+    path = city_yaml(tmp_path)
+    text = path.read_text().replace(", links: [{peer: agg-2}]", ", links: [{peer: agg-1}]")
+    text = text.replace("      - {kind: access_point, id: school-03-ap, room: '1'}\n", "")
+    path.write_text(text)
+    city.topology.reconfigure(load_config(path, PLUGINS, ENVIRON))
+    model = city.topology.model
+    assert model.attachments["pendulum"].ifname == "ge-0/0/5"  # learned: kept
+    assert set(model.neighbours("vizium-sw")) == {"agg-1"}  # the config's link: replaced
+    assert "school-03-ap" not in model.inventory and "school-03-ap" not in model.attachments
