@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
         print(f"edumon kpi needs pip install 'edumon[reports]' ({error})", file=sys.stderr)
         return 2
     from gateway.cli_common import progress_bar
+    from gateway.reports.opendata import PublicationRefused
     from gateway.reports.queries import QueryError
     from gateway.reports.writeback import WriteBackError
 
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace, config: EdumonConfig) -> int:
                     on_step=advance,
                 )
             )
+    except PublicationRefused as error:
+        print(f"edumon kpi: {error}", file=sys.stderr)
+        return 2
     except (QueryError, WriteBackError) as error:
         print(f"edumon kpi: {error}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ from gateway.config import EdumonConfig
 from gateway.inventory import Site
 from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
 from gateway.reports.config import HealthyWifi
-from gateway.reports.incidents import Incident, incidents, root_causes
+from gateway.reports.incidents import Incident, incidents, root_causes, timed_by_outage
 from gateway.reports.model import CITY, HOUR_NS, KpiRow, Report
 from gateway.reports.queries import InfluxQuery
 from gateway.reports.sources import Sources, Window
@@ -25,6 +25,7 @@ from gateway.reports.timeline import NO_TIME, Timeline, Totals
 from gateway.reports.wifi import healthy_rooms
 
 TEN_GBIT_MBPS = 10_000
+PAGE = "page"
 
 
 # how many times build_report calls `on_step` (a progress bar's total)
@@ -49,6 +50,7 @@ async def build_report(
         start_ns,
         end_ns,
         names,
+        [s.id for s in chosen if s.kind == "school"],
         partial=sites is not None,
         timezone=reports.timezone,
         language=reports.language,
@@ -88,11 +90,12 @@ async def build_report(
     on_step()
     await _sensors(report, source, chosen, reports.sensor_interval_s)
     on_step()
-    report.incidents = [
+    found = [
         i
         for i in root_causes(incidents(await source.alerts()))
         if not i.site or i.site in report.site_names
     ]
+    report.incidents = timed_by_outage(found, _down_runs(report.uplink_timelines))
     _incident_rows(report)
     on_step()
     _city_unknown_hours(report, source.coverage.totals(start_ns, end_ns).unknown_ns)
@@ -231,13 +234,32 @@ def _completeness(received: float, expected: float) -> float:
     return round(min(100.0, 100 * received / expected), 4)
 
 
+def _down_runs(timelines: dict[str, Timeline]) -> dict[str, list[tuple[int, int]]]:
+    """Each site's uplink outages: its timeline's down segments, adjacent ones joined."""
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for site, timeline in timelines.items():
+        joined: list[tuple[int, int]] = []
+        for start, end, up in timeline.segments:
+            if up:
+                continue
+            if joined and joined[-1][1] == start:
+                start = joined.pop()[0]
+            joined.append((start, end))
+        runs[site] = joined
+    return runs
+
+
 def _incident_rows(report: Report) -> None:
+    """The incident KPIs count network pages (severity `page`): warnings and information
+    (an AP off for two days, a silent sensor) are in the report's per-severity table, not in
+    the time to recover the on-call staff are measured by."""
     by_site: dict[str, list[Incident]] = defaultdict(list)
-    for incident in report.incidents:
+    pages = [i for i in report.incidents if i.severity == PAGE]
+    for incident in pages:
         if incident.site:
             by_site[incident.site].append(incident)
     for site in [*report.site_names, CITY]:
-        found = report.incidents if site == CITY else by_site.get(site, [])
+        found = pages if site == CITY else by_site.get(site, [])
         recovered = [i.recover_s for i in found if i.recover_s is not None]
         report.rows.append(KpiRow(site, "incidents", float(len(found))))
         report.rows.append(KpiRow(site, "open_incidents", float(len(found) - len(recovered))))

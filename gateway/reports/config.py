@@ -12,7 +12,8 @@ reports:
   healthy_wifi: {max_channel_util_pct: 70, max_retry_pct: 15, max_noise_dbm: -85,
                  min_healthy_share_pct: 95}
   sensor_interval_s: 600         # each classroom sensor should send one uplink this often
-  open_data: {title: ..., publisher: ..., licence: CC-BY-4.0, licence_url: ...}
+  open_data: {title: ..., publisher: ..., licence: CC-BY-4.0, licence_url: ...,
+              base_url: https://..., contact_email: ..., spatial: <city URI>}
 """
 
 from __future__ import annotations
@@ -88,14 +89,34 @@ class HealthyWifi(Section):
 
 
 class OpenData(Section):
+    """What the DCAT-AP catalog says of the publication. `edumon kpi` refuses to publish
+    without an absolute `base_url` (where the files are served: harvesters need absolute
+    download URLs and IRIs) and a `contact_email` (the catalog's dcat:contactPoint)."""
+
     title: str = "School network KPIs"
+    title_lv: str = "Skolu tīkla rādītāji"  # the Latvian report's and catalog's title
     publisher: str = "City IT department"
     licence: str = "CC-BY-4.0"
-    # where the files are published (DCAT-AP download URLs); empty: names relative to metadata
     base_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    contact_email: str = Field(default="", pattern=r"^([^@\s]+@[^@\s]+)?$")
+    # dct:spatial: the city's URI, e.g. a GeoNames feature https://sws.geonames.org/454310/
+    spatial: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    homepage: str = Field(default="", pattern=r"^(https?://\S+)?$")  # default: base_url
     licence_url: str = Field(
         default="https://creativecommons.org/licenses/by/4.0/", pattern=r"^https?://"
     )
+
+    def title_in(self, language: Language) -> str:
+        return self.title_lv if language == "lv" else self.title
+
+    def publication_problems(self) -> list[str]:
+        """Why the open data cannot be published as it is configured (empty: it can)."""
+        problems = []
+        if not self.base_url:
+            problems.append("reports.open_data.base_url is not set (an absolute https:// URL)")
+        if not self.contact_email:
+            problems.append("reports.open_data.contact_email is not set")
+        return problems
 
 
 class ReportsSection(Section):

@@ -41,15 +41,16 @@ TEXT: dict[str, dict[Language, str]] = {
     "not counted": {"en": "not counted (holidays)", "lv": "neskaita (brīvdienas)"},
     "p95": {"en": "95th percentile", "lv": "95. procentile"},
     "max": {"en": "highest", "lv": "augstākā"},
-    "alert": {"en": "alert", "lv": "brīdinājums"},
+    "alert": {"en": "alert", "lv": "trauksmes signāls"},
     "severity": {"en": "severity", "lv": "nopietnība"},
     "device": {"en": "device", "lv": "iekārta"},
     "started": {"en": "started", "lv": "sākās"},
     "recovered_in": {"en": "time to recover", "lv": "atjaunošanas laiks"},
     "open": {"en": "still open", "lv": "vēl aktīvs"},
     "alt_availability": {
-        "en": "Bar chart of uplink availability per school, from 0 to 100 %: {summary}.",
-        "lv": "Joslu diagramma: pieslēguma pieejamība katrā skolā, no 0 līdz 100 %: {summary}.",
+        "en": "Dot plot of uplink availability per school, from {low} to 100 %: {summary}.",
+        "lv": "Punktu diagramma: pieslēguma pieejamība katrā skolā, no {low} līdz 100 %: "
+        "{summary}.",
     },
     "alt_timeline": {
         "en": "Timeline of each school's uplink over the period (up, down, unknown, not "
@@ -62,6 +63,22 @@ TEXT: dict[str, dict[Language, str]] = {
         "and highest): {summary}.",
         "lv": "Joslu diagramma: pieslēguma noslodze katrā skolā, no 0 līdz 100 % "
         "(95. procentile un augstākā): {summary}.",
+    },
+    "headline": {"en": "At a glance", "lv": "Īsumā"},
+    "worst_school": {"en": "Least available school", "lv": "Skola ar zemāko pieejamību"},
+    "pages": {"en": "Network pages", "lv": "Tīkla trauksmes"},
+    "pages_note": {
+        "en": "{open} still open; mean time to recover {mttr}",
+        "lv": "{open} vēl aktīvas; vidējais atjaunošanas laiks {mttr}",
+    },
+    "by_severity": {"en": "Incidents by severity", "lv": "Incidenti pēc nopietnības"},
+    "count": {"en": "incidents", "lv": "incidenti"},
+    "page": {"en": "page (network, on call)", "lv": "tīkla trauksme (dežurants)"},
+    "warning": {"en": "warning", "lv": "brīdinājums"},
+    "info": {"en": "information", "lv": "informācija"},
+    "zoom_note": {
+        "en": "The axis starts at {low} %, not 0, to show small differences.",
+        "lv": "Ass sākas pie {low} %, nevis 0, lai būtu redzamas mazas atšķirības.",
     },
     "none": {"en": "none", "lv": "nav"},
 }
@@ -139,19 +156,26 @@ KPI_TEXT: dict[str, dict[Language, tuple[str, str]]] = {
         ),
     },
     "incidents": {
-        "en": ("Incidents", "Faults that raised an alert; one school outage counts once."),
+        "en": (
+            "Network pages",
+            "Network faults that paged the on-call staff; one school outage counts once.",
+        ),
         "lv": (
-            "Incidenti",
-            "Bojājumi, kas izraisīja brīdinājumu; viens skolas pārtraukums skaitās vienreiz.",
+            "Tīkla trauksmes",
+            "Tīkla bojājumi, par kuriem tika izsaukts dežurants; viens skolas pārtraukums "
+            "skaitās vienreiz.",
         ),
     },
     "open_incidents": {
-        "en": ("Open incidents", "Of those, not yet resolved at the end of the period."),
-        "lv": ("Neatrisinātie incidenti", "No tiem vēl neatrisināti perioda beigās."),
+        "en": ("Open pages", "Of those, not yet resolved at the end of the period."),
+        "lv": ("Neatrisinātās trauksmes", "No tām vēl neatrisinātas perioda beigās."),
     },
     "mean_time_to_recover_min": {
-        "en": ("Mean time to recover", "How long it took on average to fix a fault."),
-        "lv": ("Vidējais atjaunošanas laiks", "Cik ilgā laikā vidēji tika novērsts bojājums."),
+        "en": ("Mean time to recover", "How long it took on average to fix a paged fault."),
+        "lv": (
+            "Vidējais atjaunošanas laiks",
+            "Cik ilgā laikā vidēji tika novērsts bojājums, par kuru tika izsaukts dežurants.",
+        ),
     },
 }
 

@@ -66,12 +66,16 @@ KPIS: dict[str, KpiDefinition] = {
     ),
     "incidents": KpiDefinition(
         "count",
-        "Alerts that started firing in the period; an AP, exhibit, sensor or probe alert that"
-        " began during its site's core switch or uplink alert is part of that incident.",
+        "Network pages (alerts of severity page) that started firing in the period; an AP, "
+        "exhibit, sensor or probe alert that began during its site's core switch or uplink "
+        "alert is part of that incident. Warnings and information are counted apart (report).",
     ),
     "open_incidents": KpiDefinition("count", "Of those, still firing at the end of the period."),
     "mean_time_to_recover_min": KpiDefinition(
-        "min", "Mean time from firing to resolved over the incidents that resolved."
+        "min",
+        "Mean time from start to recovery over the network pages that resolved; an uplink or "
+        "core switch incident lasts as long as the site's uplink outage (the timeline's down "
+        "time), not until the alert's next poll and keep_firing_for.",
     ),
 }
 
@@ -126,6 +130,7 @@ class Report:
     start_ns: int
     end_ns: int
     site_names: dict[str, str]
+    school_ids: list[str] = field(default_factory=list)  # sites of kind school
     partial: bool = False  # only some sites (--site): the city rows cover just those
     timezone: str = "UTC"  # times in the report are local to the city
     language: Language = "en"

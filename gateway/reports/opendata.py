@@ -3,7 +3,7 @@
 kpis.csv        UTF-8, comma-separated, header row, empty cell = no value
 kpis.json       {"rows": [...]} with the same columns; no value = null
 metadata.json   title, period, licence, publisher, columns (with units) and KPI definitions
-catalog.jsonld  the same as DCAT-AP (JSON-LD), for CKAN's harvester and data portals
+dataset.jsonld  the same as a DCAT-AP 3 dataset (JSON-LD); OUT/catalog.jsonld catalogs them all
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.reports.config import OpenData
-from gateway.reports.dcat import DCAT_NAME, catalog
+from gateway.reports.dcat import publish
 from gateway.reports.model import COLUMNS, KPIS, Report
 
 CSV_NAME, JSON_NAME, METADATA_NAME = "kpis.csv", "kpis.json", "metadata.json"
@@ -42,7 +42,15 @@ def rows(report: Report) -> list[dict[str, Any]]:
     return out
 
 
-def write_open_data(report: Report, meta: OpenData, out_dir: Path) -> list[Path]:
+class PublicationRefused(ValueError):
+    """The open data cannot be published as configured (no base URL or contact)."""
+
+
+def write_open_data(report: Report, meta: OpenData, root: Path) -> list[Path]:
+    """Write the period's files into `root/<period>/` and the catalog into `root`."""
+    if problems := meta.publication_problems():
+        raise PublicationRefused("cannot publish open data: " + "; ".join(problems))
+    out_dir = root / report.period
     out_dir.mkdir(parents=True, exist_ok=True)
     table = rows(report)
     csv_path = out_dir / CSV_NAME
@@ -54,11 +62,8 @@ def write_open_data(report: Report, meta: OpenData, out_dir: Path) -> list[Path]
     json_path.write_text(json.dumps({"rows": table}, ensure_ascii=False, indent=1) + "\n")
     metadata_path = out_dir / METADATA_NAME
     metadata_path.write_text(json.dumps(metadata(report, meta), ensure_ascii=False, indent=1))
-    dcat_path = out_dir / DCAT_NAME
     files = {CSV_NAME: "text/csv", JSON_NAME: "application/json"}
-    dcat = catalog(report, meta, files)
-    dcat_path.write_text(json.dumps(dcat, ensure_ascii=False, indent=1), encoding="utf-8")
-    return [csv_path, json_path, metadata_path, dcat_path]
+    return [csv_path, json_path, metadata_path, *publish(report, meta, files, root)]
 
 
 def metadata(report: Report, meta: OpenData) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from gateway.config import EdumonConfig
 from gateway.reports.compute import BUILD_STEPS, build_report
 from gateway.reports.html import write_html
 from gateway.reports.model import Report
-from gateway.reports.opendata import write_open_data
+from gateway.reports.opendata import PublicationRefused, write_open_data
 from gateway.reports.queries import InfluxQuery
 from gateway.reports.writeback import write_back
 from gateway.storage.influx_http import influx_target
@@ -32,17 +32,19 @@ async def produce(
 ) -> tuple[Report, list[Path]]:
     """Compute the report and write every output; (report, files written). `on_step` after
     each of STEPS steps (a progress bar)."""
+    meta = config.reports.open_data
+    if problems := meta.publication_problems():  # before the work, not after it
+        raise PublicationRefused("cannot publish open data: " + "; ".join(problems))
     target = influx_target(config.influxdb)
     query = InfluxQuery(target)
     try:
         report = await build_report(config, query, first, end, sites, on_step)
     finally:
         await query.close()
-    period_dir = out_dir / report.period
-    meta = config.reports.open_data
-    files = [write_html(report, meta.title, period_dir / HTML_NAME)]
+    title = meta.title_in(report.language)
+    files = [write_html(report, title, out_dir / report.period / HTML_NAME)]
     on_step()
-    files += write_open_data(report, meta, period_dir)
+    files += write_open_data(report, meta, out_dir)
     if write:
         await write_back(report, target)
     on_step()

@@ -67,7 +67,8 @@ reports:
     - {{name: Local holiday, from: 2026-11-16, to: 2026-11-17, sites: [school-b]}}
   healthy_wifi: {{max_channel_util_pct: 95, max_retry_pct: 20, max_noise_dbm: -80, min_healthy_share_pct: 95}}
   sensor_interval_s: 600
-  open_data: {{title: Test city school network KPIs, publisher: Test city, licence: CC-BY-4.0}}
+  open_data: {{title: Test city school network KPIs, publisher: Test city, licence: CC-BY-4.0,
+              base_url: "https://data.test-city.example/kpi", contact_email: it@test-city.example}}
 sites:
   - id: school-a
     name: School A
