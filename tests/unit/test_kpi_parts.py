@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pytest
 from gateway.config import check_config, load_config
 from gateway.plugins import PLUGINS
 from gateway.reports.calendar import opening_hours, period_bounds, period_label, school_days
-from gateway.reports.config import ReportsSection
+from gateway.reports.config import OpenData, ReportsSection
 from gateway.reports.incidents import incidents, root_causes
 from gateway.reports.model import CITY, KpiRow, Report
+from gateway.reports.numbers import duration, number, percent
+from gateway.reports.opendata import PublicationRefused, write_open_data
 from gateway.reports.queries import Series, quote_tag
 from gateway.reports.timeline import Timeline
 from gateway.reports.writeback import kpi_samples
@@ -152,4 +155,40 @@ def test_kpi_points_are_the_contract_and_partial_reports_leave_the_city_alone(
             report.start_ns,
         )
         for site in (["a"] if partial else ["a", CITY])
+    ]
+
+
+def test_open_data_is_refused_without_base_url_or_contact(tmp_path: Path) -> None:
+    report = Report("2026-11", 0, 3600 * S, {"a": "School A"})
+    unset = OpenData()
+    with pytest.raises(PublicationRefused, match=r"base_url.*contact_email"):
+        write_open_data(report, unset, tmp_path)
+    assert not any(tmp_path.iterdir())  # nothing half-published
+    ready = OpenData(base_url="https://data.example/kpi", contact_email="it@example.org")
+    assert ready.publication_problems() == []
+    with pytest.raises(ValueError, match="base_url"):
+        OpenData(base_url="kpi/")  # relative: not a harvestable IRI
+
+
+def test_one_catalog_over_every_published_period(tmp_path: Path) -> None:
+    meta = OpenData(base_url="https://data.example/kpi/", contact_email="it@example.org")
+    for period in ("2026-10", "2026-11", "2026-10"):  # October re-run: still one dataset
+        write_open_data(Report(period, 0, 3600 * S, {"a": "School A"}), meta, tmp_path)
+    catalog = json.loads((tmp_path / "catalog.jsonld").read_text(encoding="utf-8"))
+    assert catalog["@id"] == "https://data.example/kpi/catalog.jsonld"
+    assert [d["@id"] for d in catalog["dcat:dataset"]] == [
+        "https://data.example/kpi/2026-10/",
+        "https://data.example/kpi/2026-11/",
+    ]
+    issued = [d["dct:issued"]["@value"] for d in catalog["dcat:dataset"]]
+    assert catalog["dct:issued"]["@value"] == min(issued)
+
+
+def test_numbers_in_the_report_language() -> None:
+    assert percent(99.7199, "lv") == "99,72 %" and percent(99.7199, "en") == "99.72 %"
+    assert number(1234567, "lv") == "1\u202f234\u202f567" == number(1234567, "en")
+    assert [duration(s) for s in (2700, 7500, 48 * 3600)] == [
+        "0 h 45 min",
+        "2 h 05 min",
+        "48 h 00 min",
     ]
