@@ -137,7 +137,7 @@ def utilisation(report: Report, sites: list[str]) -> Chart:
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0f} %")
     ax.set_xlabel(text("util_axis", lang))
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, ncol=2)
     fig.tight_layout()
     cells = [
         (report.label(s), percent(a, lang), percent(b, lang))
