@@ -147,16 +147,21 @@ def test_a_sample_no_rule_selects_is_passed_over() -> None:
     assert h.engine.evaluations == 0 and h.engine.instances == {}
 
 
-def test_each_live_alert_of_a_rule_is_cleared_by_its_own_healthy_sample() -> None:
+@pytest.mark.parametrize(("firing", "forgotten"), [(4, 2), (2, 1)])
+def test_each_live_alert_of_a_rule_is_cleared_by_its_own_healthy_sample(
+    firing: int, forgotten: int
+) -> None:
     """A rule without history skips healthy samples only while none of its alerts is live:
-    with four firing and two of them long resolved, the other two still clear."""
+    with some firing and some of them long resolved, the others still clear."""
     h = Harness(rule(equals=False, by=["site", "device"]))
-    for device in ("d1", "d2", "d3", "d4"):
+    devices = [f"d{n}" for n in range(firing)]
+    for device in devices:
         h.feed(False, device=device)
-    h.feed(True, after=1, device="d1")
-    h.feed(True, device="d2")
-    h.wait(RESOLVED_KEPT_S + 1)  # d1 and d2 are forgotten
-    assert sorted(i.labels["device"] for i in h.engine.firing()) == ["d3", "d4"]
-    h.feed(True, device="d3")
-    h.feed(True, device="d4")
-    assert h.log == ["firing"] * 4 + ["resolved"] * 4
+    h.clock.now += 1
+    for device in devices[:forgotten]:
+        h.feed(True, device=device)
+    h.wait(RESOLVED_KEPT_S + 1)  # the resolved ones are forgotten
+    assert sorted(i.labels["device"] for i in h.engine.firing()) == devices[forgotten:]
+    for device in devices[forgotten:]:
+        h.feed(True, device=device)
+    assert h.log == ["firing"] * firing + ["resolved"] * firing

@@ -144,3 +144,10 @@ def test_an_integer_encoded_counter_is_read_as_a_number() -> None:
     state = CounterState()
     ports(SELECT, table, unique_names(table), state, None, 64)
     assert state.values[1]["in_octets"] == 1234
+
+
+def test_an_uplink_named_by_the_name_two_rows_share_is_both() -> None:
+    interfaces = {3: port(name="dup"), 4: port(name="dup"), 5: port(name="xe-5")}
+    selection = Selection(frozenset({6}), uplinks=frozenset({"dup"}), uplink_alias=None)
+    roles = {p.ifname: p.role for p in one_poll(interfaces, selection)}
+    assert roles == {"dup (ifIndex 3)": "uplink", "dup (ifIndex 4)": "uplink", "xe-5": "access"}
