@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.snmp import ber
-from collectors.snmp.interfaces import CounterState, Port, Selection, ports, unique_names
+from collectors.snmp.interfaces import (
+    CounterState,
+    Port,
+    Selection,
+    port_names,
+    ports,
+    unique_names,
+)
 from tests.unit.test_snmp_counters import SELECT, port, rows, two_polls
 
 
@@ -151,3 +158,17 @@ def test_an_uplink_named_by_the_name_two_rows_share_is_both() -> None:
     selection = Selection(frozenset({6}), uplinks=frozenset({"dup"}), uplink_alias=None)
     roles = {p.ifname: p.role for p in one_poll(interfaces, selection)}
     assert roles == {"dup (ifIndex 3)": "uplink", "dup (ifIndex 4)": "uplink", "xe-5": "access"}
+
+
+def test_port_names_map_every_name_and_description_to_the_first_row() -> None:
+    table = rows({1: port(name="xe-1", descr="Ten 1"), 2: port(name="xe-2", descr="Ten 1")})
+    table["name"][(3,)] = ber.VarBind(b"", ber.OCTET_STRING, b"")  # an empty name: no label
+    assert port_names(table) == {"Ten 1": 1, "xe-1": 1, "xe-2": 2}
+
+
+def test_keep_only_forgets_the_rows_a_device_no_longer_lists() -> None:
+    state = CounterState()
+    table = rows({1: port(), 2: port(name="xe-2"), 3: port(name="xe-3")})
+    ports(SELECT, table, unique_names(table), state, None, 64)
+    state.keep_only({2, 9})
+    assert (set(state.values), set(state.last_change), set(state.oper)) == ({2}, {2}, {2})
