@@ -5,6 +5,7 @@ The output directory (default `dashboards/grafana`, committed) is what docker-co
 mounts into Grafana:
 
     json/<uid>.json                      the dashboards
+    import/<uid>.json                    the same for import into another Grafana (__inputs)
     provisioning/datasources/edumon.yaml InfluxDB, InfluxQL mode, read-only login from the env
     provisioning/dashboards/edumon.yaml  a file provider for json/ into the folder "edumon"
     gazetteer/edumon-sites.json          site id -> lat/lon, served as public/gazetteer/...
@@ -12,6 +13,7 @@ mounts into Grafana:
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +24,18 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import FOLDER
-from dashboards.common import DATASOURCE_TYPE, DATASOURCE_UID
+from dashboards.common import (
+    DATASOURCE_INPUT,
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    DATASOURCE_VARIABLE,
+    SCHEMA_VERSION,
+)
 from dashboards.gazetteer import GAZETTEER_FILE, load_sites, site_gazetteer
+from dashboards.limits import Limits, load_limits
 from dashboards.panels import city, kpi, school, science, service, wifi
 
-DASHBOARDS: tuple[Callable[[], dash.Dashboard], ...] = (
+DASHBOARDS: tuple[Callable[[Limits], dash.Dashboard], ...] = (
     city.dashboard,
     school.dashboard,
     wifi.dashboard,
@@ -77,22 +86,53 @@ DASHBOARD_PROVISIONING: dict[str, Any] = {
 }
 
 
-def dashboard_models() -> list[dict[str, Any]]:
-    """Every dashboard as the JSON model Grafana stores (plain dicts), panels numbered."""
+# what an import into another Grafana asks for (import/<uid>.json): the InfluxDB data source
+# to use, which the dashboard's `datasource` variable then starts from
+IMPORT_INPUTS = [
+    {
+        "name": DATASOURCE_INPUT,
+        "label": "InfluxDB",
+        "description": "The InfluxDB (InfluxQL) data source edumon writes to",
+        "type": "datasource",
+        "pluginId": DATASOURCE_TYPE,
+        "pluginName": "InfluxDB",
+    }
+]
+
+
+def dashboard_models(limits: Limits | None = None) -> list[dict[str, Any]]:
+    """Every dashboard as the JSON model Grafana stores (plain dicts), panels numbered,
+    coloured by `limits` (the default rules and reports settings unless given)."""
+    limits = limits or load_limits()
     models = []
     for make in DASHBOARDS:
-        model: dict[str, Any] = json.loads(json.dumps(make().build(), cls=JSONEncoder))
+        model: dict[str, Any] = json.loads(json.dumps(make(limits).build(), cls=JSONEncoder))
         for number, panel in enumerate(model["panels"], start=1):
             panel["id"] = number
+        model["schemaVersion"] = SCHEMA_VERSION
         models.append(model)
     return models
 
 
+def for_import(model: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard as Grafana's "export for sharing externally" writes it: `__inputs` name
+    the data source, the `datasource` variable starts from the one the importer picks."""
+    shared = copy.deepcopy(model)
+    for variable in shared["templating"]["list"]:
+        if variable["name"] == DATASOURCE_VARIABLE:
+            chosen = f"${{{DATASOURCE_INPUT}}}"
+            variable["current"] = {"selected": True, "text": chosen, "value": chosen}
+    return {"__inputs": IMPORT_INPUTS, **shared}
+
+
 def build(out: Path, config_path: Path) -> list[Path]:
-    """Write everything below `out`; returns the files written."""
-    files: dict[Path, str] = {
-        Path("json") / f"{model['uid']}.json": _json(model) for model in dashboard_models()
-    }
+    """Write everything below `out`, coloured by the limits of the config at `config_path`;
+    returns the files written."""
+    models = dashboard_models(load_limits(config_path))
+    files: dict[Path, str] = {}
+    for model in models:
+        files[Path("json") / f"{model['uid']}.json"] = _json(model)
+        files[Path("import") / f"{model['uid']}.json"] = _json(for_import(model))
     files[Path("provisioning/datasources/edumon.yaml")] = _yaml(DATASOURCE_PROVISIONING)
     files[Path("provisioning/dashboards/edumon.yaml")] = _yaml(DASHBOARD_PROVISIONING)
     files[Path("gazetteer") / GAZETTEER_FILE] = _json(site_gazetteer(load_sites(config_path)))

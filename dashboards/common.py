@@ -14,17 +14,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import stat as stat_panel
 from grafana_foundation_sdk.builders import table as table_panel
 from grafana_foundation_sdk.builders import timeseries as timeseries_panel
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as model
 
-DATASOURCE_UID = "edumon-influxdb"
+DATASOURCE_UID = "edumon-influxdb"  # the provisioned data source (dashboards.build)
 DATASOURCE_TYPE = "influxdb"
-DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=DATASOURCE_UID)
+# Every panel and variable names the data source through the dashboard's `datasource`
+# variable, so that the JSON imports into another Grafana: the import asks for DS_INFLUXDB
+# (the `__inputs` the build adds) and the variable lists that Grafana's InfluxDB sources.
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE_INPUT = "DS_INFLUXDB"
+DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=f"${{{DATASOURCE_VARIABLE}}}")
+SCHEMA_VERSION = 40  # what Grafana 11.3 (docker-compose.yml) writes; the SDK's default is 36
 
 # every dashboard's uid: links between them name these
 CITY, SCHOOL, WIFI, SCIENCE, KPI, SERVICE = (
@@ -107,6 +115,17 @@ def tag_variable(
     return variable
 
 
+def datasource_variable() -> dash.DatasourceVariable:
+    """The `datasource` variable: any InfluxDB data source, the provisioned one by default."""
+    provisioned = model.VariableOption(text="InfluxDB (edumon)", value=DATASOURCE_UID)
+    return (
+        dash.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("InfluxDB")
+        .type(DATASOURCE_TYPE)
+        .current(provisioned)
+    )
+
+
 def new_dashboard(
     uid: str,
     title: str,
@@ -125,6 +144,7 @@ def new_dashboard(
         .time(time_from, "now")
         .timezone("browser")
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .with_variable(datasource_variable())
     )
 
 
@@ -137,9 +157,8 @@ def thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
     )
 
 
-# higher is better (availability, health) / lower is better (utilisation, errors)
+# higher is better (availability, health)
 GOOD_HIGH = thresholds((None, "red"), (95, "orange"), (99, "green"))
-GOOD_LOW = thresholds((None, "green"), (70, "orange"), (90, "red"))
 NEUTRAL = thresholds((None, "blue"))  # a count that is neither good nor bad
 ZERO_GOOD = thresholds((None, "green"), (1, "red"))  # anything counted is a fault
 
@@ -151,6 +170,65 @@ UP_DOWN: list[model.ValueMapping] = [
         }
     )
 ]
+# a graph's thresholds drawn as dashed lines
+LINES = common_builders.GraphThresholdsStyleConfig().mode(
+    common_models.GraphTresholdsStyleMode.DASHED
+)
+# mean, max and last of every series, in a table under a graph
+LEGEND_TABLE = (
+    common_builders.VizLegendOptions()
+    .display_mode(common_models.LegendDisplayMode.TABLE)
+    .placement(common_models.LegendPlacement.BOTTOM)
+    .show_legend(True)
+    .calcs(["mean", "max", "lastNotNull"])
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column's unit, or its value mappings shown as coloured text."""
+
+    name: str
+    unit: str | None = None
+    mappings: Sequence[model.ValueMapping] = ()
+    steps: dash.ThresholdsConfig | None = None  # the cell coloured by these
+
+    def properties(self) -> list[model.DynamicConfigValue]:
+        properties = []
+        if self.unit is not None:
+            properties.append(model.DynamicConfigValue(id_val="unit", value=self.unit))
+        if self.steps is not None:
+            steps = self.steps.build()
+            cell = {"type": "color-text"}
+            properties.append(model.DynamicConfigValue(id_val="thresholds", value=steps))
+            properties.append(model.DynamicConfigValue(id_val="custom.cellOptions", value=cell))
+        if self.mappings:
+            mappings = [mapping.to_json() for mapping in self.mappings]
+            properties.append(model.DynamicConfigValue(id_val="mappings", value=mappings))
+            cell = {"type": "color-text"}
+            properties.append(model.DynamicConfigValue(id_val="custom.cellOptions", value=cell))
+        return properties
+
+
+def up_down(name: str) -> Column:
+    return Column(name, mappings=UP_DOWN)
+
+
+def busiest_first(alias: str, count: int) -> list[model.DataTransformerConfig]:
+    """Grafana-side: a column `alias` with the larger of each row's `in_*`/`out_*` values,
+    rows sorted by it, the first `count` kept (InfluxQL has no row-wise maximum)."""
+    larger = {
+        "mode": "reduceRow",
+        "reduce": {"reducer": "max"},
+        "alias": alias,
+    }
+    return [
+        model.DataTransformerConfig(id_val="calculateField", options=larger),
+        model.DataTransformerConfig(
+            id_val="sortBy", options={"sort": [{"field": alias, "desc": True}]}
+        ),
+        model.DataTransformerConfig(id_val="limit", options={"limitField": count}),
+    ]
 
 
 def link(title: str, uid: str, **variables: str) -> dash.DashboardLink:
@@ -164,18 +242,21 @@ def link(title: str, uid: str, **variables: str) -> dash.DashboardLink:
 def timeseries(
     title: str,
     *queries: InfluxQL,
+    description: str,
     unit: str,
     interval: str,
     span: int = 12,
     height: int = 8,
 ) -> timeseries_panel.Panel:
-    panel = timeseries_panel.Panel().title(title).datasource(DATASOURCE).unit(unit)
+    panel = timeseries_panel.Panel().title(title).description(description)
+    panel = panel.datasource(DATASOURCE).unit(unit).legend(LEGEND_TABLE)
     return panel.targets(list(queries)).interval(interval).span(span).height(height)
 
 
 def stat(
     title: str,
     *queries: InfluxQL,
+    description: str,
     unit: str = "none",
     steps: dash.ThresholdsConfig = GOOD_HIGH,
     no_value: str | None = None,
@@ -184,7 +265,8 @@ def stat(
 ) -> stat_panel.Panel:
     """A big number coloured by `steps`; `no_value` is shown when the query finds no row
     (a count of faults that are not there is 0, not "No data")."""
-    panel = stat_panel.Panel().title(title).datasource(DATASOURCE).unit(unit)
+    panel = stat_panel.Panel().title(title).description(description)
+    panel = panel.datasource(DATASOURCE).unit(unit)
     if no_value is not None:
         panel = panel.no_value(no_value)
     return panel.thresholds(steps).targets(list(queries)).span(span).height(height)
@@ -194,12 +276,17 @@ def table(
     title: str,
     query: InfluxQL,
     *,
+    description: str,
+    columns: Sequence[Column] = (),
     links: list[dash.DashboardLink] | None = None,
     span: int = 12,
     height: int = 8,
 ) -> table_panel.Panel:
-    """A table; `links` are data links on every cell (a row's fields name the target)."""
-    panel = table_panel.Panel().title(title).datasource(DATASOURCE)
+    """A table; `columns` give some columns a unit or value mappings; `links` are data links
+    on every cell (a row's fields name the target)."""
+    panel = table_panel.Panel().title(title).description(description).datasource(DATASOURCE)
+    for column in columns:
+        panel = panel.override_by_name(column.name, column.properties())
     if links:
         panel = panel.data_links(list(links))
     return panel.with_target(query).span(span).height(height)

@@ -12,6 +12,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import geomap
 from grafana_foundation_sdk.builders import stat as stat_panel
 from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import geomap as geomap_models
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
@@ -29,7 +30,9 @@ from dashboards.common import (
     SERVICE,
     WIFI,
     ZERO_GOOD,
+    Column,
     InfluxQL,
+    busiest_first,
     link,
     new_dashboard,
     stat,
@@ -38,6 +41,7 @@ from dashboards.common import (
     timeseries,
 )
 from dashboards.gazetteer import GAZETTEER_URL_PATH
+from dashboards.limits import Limits
 
 UID = CITY
 NOT_WATCHDOG = "\"alertname\" != 'Watchdog'"  # fires always by design: a dead man's switch
@@ -47,6 +51,15 @@ LAST_UP = f'SELECT last("up") AS "up" FROM "device" WHERE {NOW} GROUP BY "device
 SITE_HEALTH = """SELECT 100 - mean("loss_pct") AS "health_pct" FROM "probe"
     WHERE time > now() - 15m GROUP BY "site" """
 
+PEAK = "peak_util_pct"  # the larger of an uplink's two directions
+FIRING = [
+    model.ValueMap(
+        options={
+            "true": model.ValueMappingResult(text="firing", color="red"),
+            "false": model.ValueMappingResult(text="resolved", color="green"),
+        }
+    )
+]
 SITE_LINK = link("School detail", SCHOOL, site="${__data.fields.site}")
 DEVICE_LINK = link(
     "Switch and port", SCHOOL, site="${__data.fields.site}", device="${__data.fields.device}"
@@ -89,12 +102,20 @@ def school_map() -> geomap.Panel:
         .max(100)
         .thresholds(GOOD_HIGH)
         .data_links([SITE_LINK])
+        .description(
+            "Each school at its inventory location, coloured by the share of gateway probe "
+            "packets answered in the last 15 minutes (%): green from 99 %, orange from 95 %, "
+            "red below. A red school is losing packets to or from the city network; click it "
+            "for its detail."
+        )
         .span(12)
         .height(14)
     )
 
 
-def dashboard() -> dash.Dashboard:
+def dashboard(limits: Limits) -> dash.Dashboard:
+    saturated = limits.uplink_saturated
+    steps = thresholds((None, "green"), (saturated.clear, "orange"), (saturated.fire, "red"))
     return (
         new_dashboard(
             UID,
@@ -107,6 +128,7 @@ def dashboard() -> dash.Dashboard:
                 link("Service health", SERVICE),
             ],
         )
+        .with_row(dash.Row("Now"))
         .with_panel(school_map())
         .with_panel(
             table(
@@ -119,6 +141,10 @@ def dashboard() -> dash.Dashboard:
                     WHERE "firing" = true AND {NOT_WATCHDOG}""",
                     table=True,
                 ),
+                description="Every alert firing now (edumon's `alert` points, the last state "
+                "of each), but the Watchdog that always fires. Severity page needs someone now; "
+                "warning within the day; info is for the record.",
+                columns=[Column("firing", mappings=FIRING)],
                 links=[DEVICE_LINK],
                 height=14,
             )
@@ -132,6 +158,9 @@ def dashboard() -> dash.Dashboard:
                     alias="answering",
                 ),
                 InfluxQL(f'SELECT count("up") AS "polled" FROM ({LAST_UP})', ref_id="B"),
+                description="Switches whose last SNMP poll (last 15 min) was answered, beside "
+                "all switches polled. The two should be equal; the difference is in the next "
+                "panel.",
                 steps=NEUTRAL,
                 span=8,
             )
@@ -140,6 +169,9 @@ def dashboard() -> dash.Dashboard:
             stat(
                 "Switches not answering",
                 InfluxQL(f"""SELECT count("up") FROM ({LAST_UP}) WHERE "up" = false"""),
+                description="Switches whose last SNMP poll went unanswered. Red from 1: a "
+                "switch down or unreachable (CoreSwitchUnreachable or SwitchUnreachable "
+                "fires).",
                 steps=ZERO_GOOD,
                 no_value="0",
                 span=4,
@@ -154,12 +186,15 @@ def dashboard() -> dash.Dashboard:
                       GROUP BY "site", "device", "ifname")
                     WHERE "oper_up" = false"""
                 ),
+                description="Uplink ports whose last poll found them operationally down. Red "
+                "from 1: a school is cut off or runs on its backup path (UplinkDown).",
                 steps=ZERO_GOOD,
                 no_value="0",
                 span=4,
             )
         )
         .with_panel(firing_by_severity())
+        .with_row(dash.Row("Trends"))
         .with_panel(
             timeseries(
                 "Availability per school (probe answers)",
@@ -168,6 +203,8 @@ def dashboard() -> dash.Dashboard:
                     GROUP BY time($__interval), "site" fill(none)""",
                     alias="$tag_site",
                 ),
+                description="Share of gateway probe packets answered per school (%). Worry "
+                "below 99 %; a line at 0 is a school off the network.",
                 unit="percent",
                 interval=PROBE_EVERY,
             )
@@ -178,16 +215,22 @@ def dashboard() -> dash.Dashboard:
             table(
                 "Top 10 uplinks by utilisation",
                 InfluxQL(
-                    """SELECT top("in_util_pct", 10) AS "in_util_pct", "out_util_pct", "site",
-                      "device", "ifname"
-                    FROM (SELECT mean("in_util_pct") AS "in_util_pct",
-                        mean("out_util_pct") AS "out_util_pct"
-                      FROM "interface" WHERE "role" = 'uplink' AND $timeFilter
-                      GROUP BY "site", "device", "ifname")""",
+                    """SELECT mean("in_util_pct") AS "in_util_pct",
+                      mean("out_util_pct") AS "out_util_pct"
+                    FROM "interface" WHERE "role" = 'uplink' AND $timeFilter
+                    GROUP BY "site", "device", "ifname" """,
                     table=True,
                 ),
+                description="The ten uplinks busiest over the range, ranked by the larger of "
+                "their mean inbound and outbound utilisation (%). UplinkSaturated fires above "
+                f"{saturated.fire:g} % for 5 minutes and clears under {saturated.clear:g} %: "
+                "orange and red here.",
+                columns=[
+                    Column(name, unit="percent", steps=steps)
+                    for name in ("in_util_pct", "out_util_pct", PEAK)
+                ],
                 links=[DEVICE_LINK],
-            )
+            ).transformations(busiest_first(PEAK, 10))
         )
     )
 
@@ -203,6 +246,8 @@ def firing_by_severity() -> stat_panel.Panel:
             WHERE "firing" = true AND {NOT_WATCHDOG} GROUP BY "severity" """,
             alias="$tag_severity",
         ),
+        description="Alerts firing now per severity (but the Watchdog). A page is red from "
+        "1 (someone must act now); warnings orange.",
         steps=thresholds((None, "green"), (1, "orange")),
         no_value="0",
         span=8,

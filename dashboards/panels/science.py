@@ -12,6 +12,7 @@ from grafana_foundation_sdk.models import common as common_models
 from dashboards.common import (
     CURRENT,
     DATASOURCE,
+    LINES,
     MQTT_EVERY,
     SCHOOL,
     SCIENCE,
@@ -22,8 +23,10 @@ from dashboards.common import (
     new_dashboard,
     stat,
     tag_variable,
+    thresholds,
     timeseries,
 )
+from dashboards.limits import Limits
 
 UID = SCIENCE
 SITE = "\"site\" = '$site'"
@@ -38,6 +41,8 @@ def exhibit_grid() -> stat_panel.Panel:
                 GROUP BY "exhibit" """,
                 alias="$tag_exhibit",
             ),
+            description="Each exhibit by its last report: up (green) or down (red). A red "
+            "exhibit in opening hours pages the science centre's staff (ExhibitOffline).",
             span=24,
             height=6,
         )
@@ -47,7 +52,8 @@ def exhibit_grid() -> stat_panel.Panel:
     )
 
 
-def dashboard() -> dash.Dashboard:
+def dashboard(limits: Limits) -> dash.Dashboard:
+    co2 = limits.co2_high
     return (
         new_dashboard(
             UID,
@@ -56,10 +62,15 @@ def dashboard() -> dash.Dashboard:
             links=[link("Network of the science centre", SCHOOL, site="$site")],
         )
         .with_variable(tag_variable("site", "Science centre", "exhibit"))
+        .with_row(dash.Row("Exhibits"))
         .with_panel(exhibit_grid())
         .with_panel(
             statushistory.Panel()
             .title("Exhibit status history")
+            .description(
+                "Each exhibit's up/down state over the range. Worry about an exhibit that "
+                "drops out again and again: a crashing application or a flaky network port."
+            )
             .datasource(DATASOURCE)
             .with_target(
                 InfluxQL(
@@ -82,6 +93,8 @@ def dashboard() -> dash.Dashboard:
                     GROUP BY time($__interval), "exhibit" fill(none)""",
                     alias="$tag_exhibit",
                 ),
+                description="Visitor interactions per hour per exhibit. Worry about an "
+                "exhibit at 0 while the others are used: it may be broken without saying so.",
                 unit="none",
                 interval=MQTT_EVERY,
             )
@@ -95,18 +108,51 @@ def dashboard() -> dash.Dashboard:
                     GROUP BY time($__interval), "exhibit" fill(none)""",
                     alias="$tag_exhibit",
                 ),
+                description="New errors the exhibits reported per interval. Anything above "
+                "0 is a fault the exhibit logged; a steady stream needs its maintainer.",
                 unit="none",
                 interval=MQTT_EVERY,
             )
         )
-        .with_panel(mean_per("Exhibit device temperature", "exhibit", "temp_c", "celsius"))
-        .with_panel(mean_per("Exhibit device CPU", "exhibit", "cpu_pct", "percent"))
-        .with_panel(mean_per("Halls: CO2", "environment", "co2_ppm", "ppm", by="room"))
+        .with_row(dash.Row("Devices and halls"))
+        .with_panel(
+            mean_per(
+                "Exhibit device temperature",
+                "exhibit",
+                "temp_c",
+                "celsius",
+                "The exhibit computers' temperature (°C). Worry above about 70 °C: a blocked "
+                "fan or vent.",
+            )
+        )
+        .with_panel(
+            mean_per(
+                "Exhibit device CPU",
+                "exhibit",
+                "cpu_pct",
+                "percent",
+                "The exhibit computers' CPU load (%). Worry about a load stuck near 100 %: a "
+                "hung application.",
+            )
+        )
+        .with_panel(
+            mean_per(
+                "Halls: CO2",
+                "environment",
+                "co2_ppm",
+                "ppm",
+                f"CO2 per hall (ppm); above {co2.fire:g} ppm (ClassroomCO2High's limit, "
+                "dashed red) the hall needs airing.",
+                by="room",
+            )
+            .thresholds(thresholds((None, "green"), (co2.clear, "orange"), (co2.fire, "red")))
+            .thresholds_style(LINES)
+        )
     )
 
 
 def mean_per(
-    title: str, measurement: str, field: str, unit: str, *, by: str = "exhibit"
+    title: str, measurement: str, field: str, unit: str, description: str, *, by: str = "exhibit"
 ) -> timeseries_panel.Panel:
     """A third-width graph of a field's mean over time, one line per exhibit (or room)."""
     return timeseries(
@@ -116,6 +162,7 @@ def mean_per(
             GROUP BY time($__interval), "{by}" fill(none)""",
             alias=f"$tag_{by}",
         ),
+        description=description,
         unit=unit,
         interval=SENSOR_EVERY if measurement == "environment" else MQTT_EVERY,
         span=8,

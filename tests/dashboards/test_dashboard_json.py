@@ -95,16 +95,46 @@ def test_grid_is_inside_24_columns_without_overlap(model: dict[str, Any]) -> Non
             assert not overlaps(a, b), (a, b)
 
 
+def panels(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dashboard's panels but its rows."""
+    return [panel for panel in model["panels"] if panel["type"] != "row"]
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m["uid"])
-def test_every_datasource_reference_is_provisioned(model: dict[str, Any], built: Path) -> None:
+def test_every_datasource_reference_is_the_variable_on_the_provisioned_one(
+    model: dict[str, Any], built: Path
+) -> None:
+    """Panels and variables name the `datasource` variable (any InfluxDB, so the JSON
+    imports elsewhere); in the provisioned JSON it starts on the provisioned data source."""
     provisioned = yaml.safe_load((built / "provisioning/datasources/edumon.yaml").read_text())
     known = {(ds["uid"], ds["type"]) for ds in provisioned["datasources"]}
-    references = [panel.get("datasource") for panel in model["panels"]]
-    references += [t.get("datasource") for p in model["panels"] for t in p.get("targets", [])]
-    references += [v.get("datasource") for v in model["templating"].get("list", [])]
+    variables = model["templating"]["list"]
+    (source,) = [v for v in variables if v["type"] == "datasource"]
+    assert source["name"] == "datasource" and source["query"] == "influxdb"
+    assert {(source["current"]["value"], source["query"])} <= known
+    references = [panel.get("datasource") for panel in panels(model)]
+    references += [t.get("datasource") for p in panels(model) for t in p.get("targets", [])]
+    references += [v.get("datasource") for v in variables if v["type"] == "query"]
     assert references and all(ref is not None for ref in references)
-    assert {(ref["uid"], ref["type"]) for ref in references} <= known
-    assert all(panel.get("targets") for panel in model["panels"])
+    assert {(ref["uid"], ref["type"]) for ref in references} == {("${datasource}", "influxdb")}
+    assert all(panel.get("targets") for panel in panels(model))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m["uid"])
+def test_the_import_edition_asks_for_the_data_source(model: dict[str, Any], built: Path) -> None:
+    shared = json.loads((built / "import" / f"{model['uid']}.json").read_text())
+    (needed,) = shared["__inputs"]
+    assert needed["type"] == "datasource" and needed["pluginId"] == "influxdb"
+    (source,) = [v for v in shared["templating"]["list"] if v["type"] == "datasource"]
+    assert source["current"]["value"] == "${" + needed["name"] + "}" == "${DS_INFLUXDB}"
+    assert shared["panels"] == model["panels"]
+
+
+def test_the_schema_version_is_grafana_11_3s() -> None:
+    """Grafana 11.3 (docker-compose.yml) migrates dashboards to schemaVersion 40."""
+    compose = yaml.safe_load((BUILD_DIR.parents[1] / "docker-compose.yml").read_text())
+    assert compose["services"]["grafana"]["image"].endswith(":11.3.0")
+    assert {model["schemaVersion"] for model in MODELS} == {40}
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m["uid"])
@@ -113,7 +143,7 @@ def test_every_variable_used_is_defined_before_use(model: dict[str, Any]) -> Non
     defined = [variable["name"] for variable in variables]
     assert used_variables(model["panels"]) <= set(defined)
     for n, variable in enumerate(variables):
-        assert used_variables(variable["query"]) <= set(defined[:n]), variable["name"]
+        assert used_variables(variable["query"] or "") <= set(defined[:n]), variable["name"]
 
 
 def test_variable_check_sees_an_undefined_variable() -> None:
@@ -126,7 +156,7 @@ def links(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, url) of every dashboard link, panel link and data link of a dashboard."""
     for link in model.get("links", []):
         yield "dashboard", link["url"]
-    for panel in model["panels"]:
+    for panel in panels(model):
         for link in panel.get("links", []) + panel["fieldConfig"]["defaults"].get("links", []):
             yield panel["title"], link["url"]
 
