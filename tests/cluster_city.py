@@ -186,13 +186,16 @@ sites:
 
     # ----------------------------------------------------------------- reading
     async def polls(self, since_ns: int) -> dict[str, dict[int, set[str]]]:
-        """target -> slot time -> the members that polled it then (their `collector` points)."""
+        """target -> slot time -> the members that polled it then (their `collector` points);
+        the switches' counter polls, not their discovery rounds (`<id>/discovery`)."""
         rows = await self.select_times(
             'SELECT "duration_ms" FROM "collector" WHERE "collector" = \'snmp\' '
             f'AND time >= {since_ns} GROUP BY "target", "member"'
         )
         polls: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
         for tags, times in rows:
+            if tags["target"].endswith("/discovery"):
+                continue
             for at in times:
                 polls[tags["target"]][at].add(tags["member"])
         return polls
