@@ -37,6 +37,7 @@ from gateway.storage.spool import Spool
 from gateway.storage.writer import InfluxWriter, RetryPolicy
 from gateway.stream_holds import StreamHolds
 from gateway.stream_samples import watch_streams
+from gateway.topology.cluster_share import SharedStates
 from gateway.topology.service import Topology
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class Service:
             cluster = self.cluster
             self.health.register("cluster", cluster.membership.health)
             self.add_task("cluster", lambda: cluster.run(self.emit, holds))
+            share = SharedStates(cluster.membership, self.topology)
+            self.add_task("topology-share", share.run)
         context = CollectorContext(config, self.metrics, self.topology.observe_discovery)
         self.collectors = CollectorRunner(plugins, context, self.health.register)
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))

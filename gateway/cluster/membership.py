@@ -68,6 +68,11 @@ class Membership:
         self.lease_since_ns: int | None = None
         self.monotonic: Callable[[], float] = time.monotonic
 
+    @property
+    def lease(self) -> int | None:
+        """The current lease (keys that should go when this member dies are attached to it)."""
+        return self._lease
+
     def owns(self, target: str) -> bool:
         if not self.members:
             return True

@@ -58,6 +58,8 @@ class Topology:
         self.ports: dict[tuple[str, str], Mapping[str, FieldValue]] = {}  # link ends' latest
         self.verdicts: dict[str, Verdict] = {}
         self.held: dict[str, Verdict] = {}
+        self.remote: dict[str, NodeState] = {}  # other cluster members' (cluster_share.py)
+        self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
         self._restore()
         self.reconfigure(config)
@@ -117,10 +119,11 @@ class Topology:
                 continue
             before = self.states.get(device)
             if up:
-                self.states[device] = NodeState(True, now, None)
+                self.states[device] = NodeState(True, now, None, now)
             else:
                 since = before.down_since if before and not before.up else now
-                self.states[device] = NodeState(False, before.last_answer if before else 0, since)
+                answer = before.last_answer if before else 0
+                self.states[device] = NodeState(False, answer, since, now)
             changed = changed or before is None or before.up != up or up
         if changed:
             self.recompute(now)
@@ -178,7 +181,8 @@ class Topology:
     def recompute(self, now: float) -> None:
         graph = self.model.adjacency()
         roots = self.settings.roots
-        nodes = {d: s for d, s in self.states.items() if d not in self.model.attachments}
+        self.view = self.merged_states()
+        nodes = {d: s for d, s in self.view.items() if d not in self.model.attachments}
         self.verdicts = verdicts(graph, roots, nodes, now, self.settings.settle_s)
         wanted = dict(self.verdicts) if roots else {}
         for device, attachment in self.model.attachments.items():
@@ -189,11 +193,28 @@ class Topology:
         for device in held.keys() - self.held.keys():
             self.engine.hold_device(device)
         for device in self.held.keys() - held.keys():
-            state = self.states.get(device)
+            state = self.view.get(device)
             recovered = state is None or state.up or self.held[device].kind == "suspect"
             grace = 0.0 if recovered else self.settings.recovery_grace_s
             self.engine.release_device(device, now + grace)
         self.held = held
+
+    def local_states(self) -> dict[str, NodeState]:
+        """What this instance's own polls and intakes saw."""
+        return dict(self.states)
+
+    def set_remote_states(self, states: dict[str, NodeState]) -> None:
+        self.remote = states
+
+    def merged_states(self) -> dict[str, NodeState]:
+        """Own and other members' observations; the newest of a device wins."""
+        merged = dict(self.states)
+        for device, state in self.remote.items():
+            if device in self.model.inventory and (
+                device not in merged or merged[device].seen < state.seen
+            ):
+                merged[device] = state
+        return merged
 
     def _leaf_verdict(self, device: str, attachment: Attachment, now: float) -> Verdict | None:
         upstream = self.verdicts.get(attachment.switch)
@@ -204,12 +225,12 @@ class Topology:
         port = self.model.poe_of(device)
         if port is not None and (port.detection in _FAULTS or port.detection != "deliveringPower"):
             return Verdict("shadowed", f"{attachment.switch}:{attachment.ifname}")
-        state = self.states.get(device)
+        state = self.view.get(device)
         if state is None or state.up or state.down_since is None:
             return None
         if now - state.down_since >= self.settings.settle_s:
             return None
-        switch = self.states.get(attachment.switch)
+        switch = self.view.get(attachment.switch)
         answered = switch is None or switch.last_answer >= state.down_since
         discovered = port is None or self.model.discovered_at.get(attachment.switch, 0) >= (
             state.down_since
@@ -311,7 +332,7 @@ class Topology:
             if node is None:
                 continue
             port = self.ports.get((link.a, link.a_ifname or ""), {})
-            ends_up = all(self.states.get(n, NodeState(True, 0, None)).up for n in link.ends())
+            ends_up = all(self.view.get(n, NodeState(True, 0, None)).up for n in link.ends())
             fields: dict[str, FieldValue] = {"up": bool(port.get("oper_up", ends_up))}
             for name, source in (
                 ("speed_mbps", "speed_mbps"),

@@ -28,6 +28,7 @@ class NodeState:
     up: bool
     last_answer: float  # the latest time it answered (0: never)
     down_since: float | None
+    seen: float = 0.0  # when this was observed (the newest wins across a cluster's members)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,100 @@
+"""The topology across two cluster members through a real etcd: the member that polls the
+aggregation switch and the one that polls a school behind it share what their polls saw
+(gateway/topology/cluster_share.py), so the school's owner holds the school's alerts behind
+the switch the other member polls, and pages nothing for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.alerts.engine import AlertEngine
+from gateway.alerts.rules import load_rules
+from gateway.cluster.etcd_http import EtcdClient
+from gateway.cluster.membership import Membership
+from gateway.collector import device_tags
+from gateway.config import load_config
+from gateway.devstack.etcd import EtcdServer
+from gateway.plugins import PLUGINS
+from gateway.sample import Sample
+from gateway.topology.cluster_share import SharedStates
+from gateway.topology.service import Topology
+from tests.cluster_lab import etcd
+from tests.unit.test_topology import ENVIRON, city_yaml
+
+pytestmark = pytest.mark.integration
+__all__ = ["etcd"]
+
+
+class Member:
+    def __init__(self, name: str, config_path: Path, etcd: EtcdServer) -> None:
+        self.fired: list[str] = []
+        tags = device_tags(PLUGINS)
+        config = load_config(config_path, PLUGINS, ENVIRON)
+        self.engine = AlertEngine(
+            load_rules(),
+            on_transition=lambda t: self.fired.append(t.instance.rule),
+            device_tags=tags,
+        )
+        self.topology = Topology(config, self.engine, tags)
+        self.membership = Membership(EtcdClient([etcd.url]), "topo", name, lease_ttl_s=3)
+        self.share = SharedStates(self.membership, self.topology)
+
+    def poll(self, device: str, site: str, up: bool) -> None:
+        tags = {"site": site, "device": device, "role": "core"}
+        sample = Sample("device", tags, {"up": up}, 0)
+        self.topology.observe([sample])
+        self.engine.observe([sample])
+
+
+@pytest.fixture
+async def members(tmp_path: Path, etcd: EtcdServer) -> AsyncIterator[tuple[Member, Member]]:
+    path = city_yaml(tmp_path)
+    a, b = Member("a", path, etcd), Member("b", path, etcd)
+    runs = [asyncio.create_task(m.membership.run()) for m in (a, b)]
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                if a.membership.lease is not None and b.membership.lease is not None:
+                    break
+                await asyncio.sleep(0.05)
+        yield a, b
+    finally:
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        for m in (a, b):
+            await m.membership.leave()
+            await m.membership.client.close()
+
+
+async def test_a_school_behind_a_switch_another_member_polls_is_held(
+    members: tuple[Member, Member],
+) -> None:
+    a, b = members
+    a.poll("city-core", "city", True)
+    a.poll("agg-1", "city", True)
+    b.poll("school-01-core", "school-01", True)
+    a.poll("agg-1", "city", False)  # a polls the aggregation switch: it failed
+    a.poll("city-core", "city", True)  # ... and its root answers since
+    for member in (a, b):
+        await member.share.share_once()
+    await a.share.share_once()  # a reads b's key, written after a's first read
+    b.poll("school-01-core", "school-01", False)  # b polls the school behind it
+    b.engine.tick()
+    assert b.topology.held["school-01-core"].cause == "agg-1"
+    assert b.fired == []
+    a.topology.recompute(a.engine.clock())
+    a.engine.tick()
+    assert a.fired == ["CoreSwitchUnreachable"]  # the one page, from agg-1's owner
+    # agg-1 back: b learns it, and releases the school (which answers again too)
+    a.poll("agg-1", "city", True)
+    await a.share.share_once()
+    await b.share.share_once()
+    b.poll("school-01-core", "school-01", True)
+    assert "school-01-core" not in b.topology.held
+    b.engine.tick()
+    assert b.fired == []
