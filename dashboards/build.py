@@ -33,7 +33,7 @@ from dashboards.common import (
 )
 from dashboards.gazetteer import GAZETTEER_FILE, load_sites, site_gazetteer
 from dashboards.limits import Limits, load_limits
-from dashboards.panels import city, kpi, school, science, service, wifi
+from dashboards.panels import city, kpi, network, school, science, service, wifi
 
 DASHBOARDS: tuple[Callable[[Limits], dash.Dashboard], ...] = (
     city.dashboard,
@@ -42,6 +42,7 @@ DASHBOARDS: tuple[Callable[[Limits], dash.Dashboard], ...] = (
     science.dashboard,
     kpi.dashboard,
     service.dashboard,
+    network.dashboard,
 )
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards/edumon"
 

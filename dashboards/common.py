@@ -35,8 +35,8 @@ DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=f"${{{DATASOURCE_
 SCHEMA_VERSION = 40  # what Grafana 11.3 (docker-compose.yml) writes; the SDK's default is 36
 
 # every dashboard's uid: links between them name these
-CITY, SCHOOL, WIFI, SCIENCE, KPI, SERVICE = (
-    f"edumon-{name}" for name in ("city", "school", "wifi", "science", "kpi", "service")
+CITY, SCHOOL, WIFI, SCIENCE, KPI, SERVICE, NETWORK = (
+    f"edumon-{name}" for name in ("city", "school", "wifi", "science", "kpi", "service", "network")
 )
 
 # Current state (firing alerts, ports and exhibits down) is each series' latest point within

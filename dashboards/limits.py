@@ -28,6 +28,7 @@ class Limits:
     uplink_saturated: RuleLimit  # UplinkSaturated (in or out utilisation, %)
     channel_busy: RuleLimit  # ChannelUtilisationHigh (%)
     co2_high: RuleLimit  # ClassroomCO2High (ppm)
+    poe_budget_high: RuleLimit  # PoeBudgetHigh (% of a switch's PoE budget)
 
 
 def load_limits(config_path: Path | None = None) -> Limits:
@@ -48,6 +49,7 @@ def load_limits(config_path: Path | None = None) -> Limits:
         uplink_saturated=_threshold(rules, "UplinkSaturated"),
         channel_busy=_threshold(rules, "ChannelUtilisationHigh"),
         co2_high=_threshold(rules, "ClassroomCO2High"),
+        poe_budget_high=_threshold(rules, "PoeBudgetHigh"),
     )
 
 

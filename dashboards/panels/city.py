@@ -22,6 +22,7 @@ from dashboards.common import (
     DATASOURCE,
     GOOD_HIGH,
     KPI,
+    NETWORK,
     NEUTRAL,
     NOW,
     PROBE_EVERY,
@@ -126,6 +127,7 @@ def dashboard(limits: Limits) -> dash.Dashboard:
                 link("Classroom Wi-Fi", WIFI),
                 link("KPI and SLA", KPI),
                 link("Service health", SERVICE),
+                link("Network map and PoE", NETWORK),
             ],
         )
         .with_row(dash.Row("Now"))

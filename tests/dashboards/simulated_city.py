@@ -5,7 +5,9 @@ devices every 0.5 s) so that some 25 seconds are enough.
 
 Faults make the alert engine write real `alert` points: vsk-1's core switch is silent for a
 while (an alert that fires and resolves), vsk-5's access switch stays silent and an exhibit
-crashes (two alerts still firing at the end). The KPI reporter then computes the month so far
+crashes (two alerts still firing at the end). The switches answer LLDP, forwarding and PoE
+tables of a city network wired from vsk-4's core, so discovery writes `poe` and the topology
+`link` points. The KPI reporter then computes the month so far
 and writes its `kpi` points back."""
 
 from __future__ import annotations
@@ -56,7 +58,16 @@ def city_config(tmp_path: Path, influxdb: InfluxDB1, mosquitto: Mosquitto, db: s
     data["mqtt"] |= {"port": mosquitto.port}
     # traps on ::1: FLAPPED, the one switch there, sends them from its own address
     trap_listen = f"[::1]:{free_port('::1')}"
-    data["snmp"] |= {"trap_listen": trap_listen, "interval_s": 2, "timeout_s": 1.5}
+    data["snmp"] |= {
+        "trap_listen": trap_listen,
+        "interval_s": 2,
+        "timeout_s": 1.5,
+        "discovery_interval_s": 2,
+    }
+    # the simulated city network (simulators/snmp/wiring.py) from vsk-4's core: the others'
+    # cores link to it, VIZIUM's APs and exhibits on PoE ports of its switch; link points
+    # every 2 s for the network dashboard
+    data["topology"] = {"roots": ["vsk-4-core"], "link_interval_s": 2}
     data["probes"] = {"interval_s": 2}
     data.pop("alertmanager", None)
     # the switch alerts' timings fit for half a minute

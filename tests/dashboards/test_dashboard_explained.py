@@ -66,7 +66,7 @@ def test_every_dashboard_is_in_rows(model: dict[str, Any]) -> None:
 def test_every_value_has_a_unit_and_every_state_is_a_coloured_word() -> None:
     missing = []
     for name, found in all_panels():
-        if found["type"] == "table":
+        if found["type"] in ("table", "nodeGraph"):  # units per column (a node's fields)
             columns = overrides(found)
             for column, properties in columns.items():
                 if column in BOOLEAN_COLUMNS:
@@ -76,7 +76,10 @@ def test_every_value_has_a_unit_and_every_state_is_a_coloured_word() -> None:
                         "false": mapping["options"]["false"]["color"],
                     }
                     assert properties["custom.cellOptions"] == {"type": "color-text"}, name
-            for column in re.findall(r'AS "(\w+)"', found["targets"][0]["query"]):
+            queries = " ".join(target["query"] for target in found["targets"])
+            # a subquery's column the outer query renames is shown by its new name
+            renamed = set(re.findall(r'"(\w+)" AS "\w+"', queries))
+            for column in set(re.findall(r'AS "(\w+)"', queries)) - renamed:
                 if QUANTITY.search(column) and "unit" not in columns.get(column, {}):
                     missing.append(f"{name}: {column}")
                 if column in BOOLEAN_COLUMNS and "mappings" not in columns.get(column, {}):
@@ -171,3 +174,24 @@ def test_thresholds_come_from_the_rules_and_the_config(
             str(fire if "Uplink" in title else co2 if "CO2" in title else retry)
             in panel(title, models)["description"]
         )
+
+
+def test_the_network_map_is_a_node_graph_of_switches_and_their_links() -> None:
+    """Nodes (id, state as colour) from the switches' last poll, edges (source, target,
+    utilisation) from the topology's links between switches, an id per edge added in Grafana."""
+    found = panel("City network map")
+    assert found["type"] == "nodeGraph"
+    nodes, edges = (target["query"] for target in found["targets"])
+    assert '"device"::tag AS "id"' in nodes and 'AS "color"' in nodes
+    assert '"device"::tag AS "source"' in edges and '"peer"::tag AS "target"' in edges
+    assert 'FROM "link"' in edges and 'AS "mainstat"' in edges
+    (edge_ids,) = found["transformations"]
+    assert edge_ids["filter"] == {"id": "byRefId", "options": "B"}
+    assert edge_ids["options"]["mode"] == "index" and edge_ids["options"]["alias"] == "id"
+    fields = overrides(found)
+    assert fields["color"]["mappings"][0]["options"]["false"]["color"] == "red"
+    assert fields["mainstat"]["unit"] == fields["secondarystat"]["unit"] == "percent"
+    budget = panel("PoE budget used per switch")["fieldConfig"]["defaults"]["thresholds"]
+    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))["rules"]
+    (high,) = [rule["threshold"] for rule in rules if rule["name"] == "PoeBudgetHigh"]
+    assert steps(budget)[1:] == [(high["clear"], "orange"), (high["value"], "red")]

@@ -75,7 +75,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_dashboards_have_unique_uids_and_titles() -> None:
-    assert len({m["uid"] for m in MODELS}) == len({m["title"] for m in MODELS}) == len(MODELS) == 6
+    assert len({m["uid"] for m in MODELS}) == len({m["title"] for m in MODELS}) == len(MODELS) == 7
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m["uid"])

@@ -41,7 +41,9 @@ DB = "dashboards"
 LIVE_RANGE = "15m"
 DEFAULT_INTERVAL = DATASOURCE_PROVISIONING["datasources"][0]["jsonData"]["timeInterval"]
 OWN_RANGE = {"edumon-kpi"}  # KPI points are stamped at their period's start
-PREFERRED = {"site": "vsk-5"}  # the school detail shows the school whose port flapped
+# the school detail shows the school whose port flapped; the network dashboard the one whose
+# APs and exhibits are on PoE ports
+PREFERRED = {"site": "vsk-5", "edumon-network/site": "vizium"}
 ERRORS = ("in_errors", "out_errors", "in_discards", "out_discards")
 PROBE_TAGS = ("target", "method", "family")
 OPTICS_ALARMS = ("low_alarm", "high_alarm")
@@ -133,6 +135,32 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "edumon-service / LoRaWAN sensors: frames lost": (
         ("time", "frames_lost", "f_cnt", "sf"),
         ("device", "gateway"),
+    ),
+    "edumon-network / City network map": (("time", "color", "id", "subtitle"), ()),
+    "edumon-network / City network map / B": (
+        (
+            "time",
+            "mainstat",
+            "secondarystat",
+            "source",
+            "target",
+            "detail__port",
+            "detail__peer_port",
+        ),
+        (),
+    ),
+    "edumon-network / PoE budget used per switch": (("time", "last"), ("device",)),
+    "edumon-network / PoE power and budget per switch": (
+        ("time", "power", "budget"),
+        ("device",),
+    ),
+    "edumon-network / Port to device": (
+        ("time", "poe_status", "power_w", "poe_fault"),
+        ("device", "ifname", "feeds", "feeds_kind"),
+    ),
+    "edumon-network / PoE per port": (
+        ("time", "status", "power_w", "class"),
+        ("device", "ifname"),
     ),
 }
 
@@ -239,7 +267,8 @@ def resolve_variables(influxdb: InfluxDB1, model: dict[str, Any], range_: str) -
             escaped = (re.escape(option).replace("/", r"\/") for option in options)
             values[variable["name"]] = "(" + "|".join(escaped) + ")"
         else:
-            preferred = PREFERRED.get(variable["name"])
+            name = variable["name"]
+            preferred = PREFERRED.get(f"{model['uid']}/{name}", PREFERRED.get(name))
             values[variable["name"]] = preferred if preferred in options else options[0]
     return values
 
@@ -392,6 +421,31 @@ def test_panels_show_what_the_city_wrote(city: City) -> None:
     assert {row[4] for row in traps["values"]} >= {"linkDown", "linkUp"}  # FLAPPED's port
     ports = city.series("edumon-school", "Port status and errors now")
     assert {s["tags"]["ifname"] for s in ports if s["tags"]["device"] == FLAPPED[0]}
+
+
+def test_the_network_dashboard_shows_the_city_network_and_vizium_s_ports(city: City) -> None:
+    """The map's nodes are the polled switches, its edges the switch links discovery learnt
+    (each school's core to the root site vsk-4's switches, access to core); VIZIUM's exhibits and APs each on a port of its switch,
+    powered, with their switch's PoE budget."""
+    (nodes,) = city.series("edumon-network", "City network map")
+    switches = {device.id for _, device in city.config.devices("switch")}
+    assert {row[2] for row in nodes["values"]} == switches
+    model, found, target = next(
+        (m, p, t)
+        for m, p, t in panel_targets()
+        if p["title"] == "City network map" and t["refId"] == "B"
+    )
+    (edges,) = series_of(city.db, city.query(model, found, target))
+    ends = {frozenset(row[3:5]) for row in edges["values"]}
+    for core in ("vsk-1-core", "vsk-5-core", "vizium-core"):  # to the root site's switches
+        assert any(core in end and min(end - {core}).startswith("vsk-4-") for end in ends)
+    assert frozenset(("vsk-1-access-1", "vsk-1-core")) in ends
+    ports = city.series("edumon-network", "Port to device")
+    fed = {s["tags"]["feeds"]: s["tags"]["device"] for s in ports}
+    powered = {d.id for site, d in city.config.devices("exhibit") if site.id == "vizium"}
+    assert powered and {fed.get(exhibit) for exhibit in powered} == {"vizium-core"}
+    budgets = city.series("edumon-network", "PoE budget used per switch")
+    assert "vizium-core" in {s["tags"]["device"] for s in budgets}
 
 
 def test_the_school_dashboard_shows_controller_wifi_and_vendor_codec_co2(city: City) -> None:
