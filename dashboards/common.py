@@ -162,14 +162,20 @@ GOOD_HIGH = thresholds((None, "red"), (95, "orange"), (99, "green"))
 NEUTRAL = thresholds((None, "blue"))  # a count that is neither good nor bad
 ZERO_GOOD = thresholds((None, "green"), (1, "red"))  # anything counted is a fault
 
-UP_DOWN: list[model.ValueMapping] = [
-    model.ValueMap(
-        options={
-            "true": model.ValueMappingResult(text="up", color="green"),
-            "false": model.ValueMappingResult(text="down", color="red"),
-        }
-    )
-]
+
+def two_states(true: tuple[str, str], false: tuple[str, str]) -> list[model.ValueMapping]:
+    """A boolean shown as a coloured word: (text, colour) for true and for false."""
+    return [
+        model.ValueMap(
+            options={
+                "true": model.ValueMappingResult(text=true[0], color=true[1]),
+                "false": model.ValueMappingResult(text=false[0], color=false[1]),
+            }
+        )
+    ]
+
+
+UP_DOWN = two_states(("up", "green"), ("down", "red"))
 # a graph's thresholds drawn as dashed lines
 LINES = common_builders.GraphThresholdsStyleConfig().mode(
     common_models.GraphTresholdsStyleMode.DASHED

@@ -12,7 +12,6 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import geomap
 from grafana_foundation_sdk.builders import stat as stat_panel
 from grafana_foundation_sdk.models import common as common_models
-from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import geomap as geomap_models
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
@@ -40,6 +39,7 @@ from dashboards.common import (
     table,
     thresholds,
     timeseries,
+    two_states,
 )
 from dashboards.gazetteer import GAZETTEER_URL_PATH
 from dashboards.limits import Limits
@@ -53,14 +53,7 @@ SITE_HEALTH = """SELECT 100 - mean("loss_pct") AS "health_pct" FROM "probe"
     WHERE time > now() - 15m GROUP BY "site" """
 
 PEAK = "peak_util_pct"  # the larger of an uplink's two directions
-FIRING = [
-    model.ValueMap(
-        options={
-            "true": model.ValueMappingResult(text="firing", color="red"),
-            "false": model.ValueMappingResult(text="resolved", color="green"),
-        }
-    )
-]
+FIRING = two_states(("firing", "red"), ("resolved", "green"))
 SITE_LINK = link("School detail", SCHOOL, site="${__data.fields.site}")
 DEVICE_LINK = link(
     "Switch and port", SCHOOL, site="${__data.fields.site}", device="${__data.fields.device}"

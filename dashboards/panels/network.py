@@ -25,6 +25,7 @@ from dashboards.common import (
     tag_variable,
     thresholds,
     timeseries,
+    two_states,
 )
 from dashboards.limits import Limits
 
@@ -39,7 +40,7 @@ LINKS = f"""SELECT "in_util_pct" AS "mainstat", "out_util_pct" AS "secondarystat
     "device"::tag AS "source", "peer"::tag AS "target", "ifname"::tag AS "detail__port",
     "peer_ifname"::tag AS "detail__peer_port"
     FROM (SELECT last("in_util_pct") AS "in_util_pct", last("out_util_pct") AS "out_util_pct"
-      FROM "link" WHERE {BETWEEN_SWITCHES} AND {CURRENT} AND time > now() - 15m
+      FROM "link" WHERE {BETWEEN_SWITCHES} AND {NOW}
       GROUP BY "device", "ifname", "peer", "peer_ifname")"""
 # the node graph needs an id per edge: the row's index in the links' frame
 EDGE_IDS = model.DataTransformerConfig(
@@ -175,14 +176,7 @@ def dashboard(limits: Limits) -> dash.Dashboard:
     )
 
 
-FAULT: list[model.ValueMapping] = [
-    model.ValueMap(
-        options={
-            "true": model.ValueMappingResult(text="fault", color="red"),
-            "false": model.ValueMappingResult(text="ok", color="green"),
-        }
-    )
-]
+FAULT = two_states(("fault", "red"), ("ok", "green"))
 POE_STATUS: list[model.ValueMapping] = [
     model.ValueMap(
         options={
