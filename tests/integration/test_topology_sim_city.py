@@ -130,7 +130,7 @@ async def test_a_failed_aggregation_switch_pages_once_on_the_learned_topology(
     network.fail("agg-1")
     for name in silent:  # cut off with it
         fleet[name].faults.silent = True
-    await asyncio.sleep(8 * POLL_S)
+    await asyncio.sleep(6 * POLL_S)
     assert pages(service) == [("CoreSwitchUnreachable", "agg-1")]
     notes = service.topology.annotations("agg-1")
     assert notes["schools_behind"] == str(len(single))
@@ -140,7 +140,7 @@ async def test_a_failed_aggregation_switch_pages_once_on_the_learned_topology(
     network.recover("agg-1")
     for name in silent:
         fleet[name].faults.silent = False
-    await asyncio.sleep(6 * POLL_S)
+    await asyncio.sleep(5 * POLL_S)
     assert pages(service) == [("CoreSwitchUnreachable", "agg-1")]
     assert not service.topology.held
 

@@ -303,6 +303,9 @@ def test_bad_neighbour_tables_keep_the_model_consistent_and_bounded(tmp_path: Pa
     # a vanished neighbour: gone once neither end reports it; back when reported again
     assert not [k for k in model.links if {"a", "c"} == set(k.ends())]
     assert model.unknown == {}
+    model.apply(Discovery("c", 6, neighbours=(n("r9", "aa:aa:aa:aa:aa:aa", "p3"),)))
+    (back,) = [k for k in model.links if {"a", "c"} == set(k.ends())]
+    assert (back.ifname_at("c"), back.ifname_at("a")) == ("r9", "p3")
     # b fails: a's entry for it ages out, the link stays (the path goes through a failed node)
     model.apply(Discovery("a", 6), down={"b"})
     assert [k for k in model.links if {"a", "b"} == set(k.ends())]
