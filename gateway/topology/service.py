@@ -61,6 +61,7 @@ class Topology:
         self.remote: dict[str, NodeState] = {}  # other cluster members' (cluster_share.py)
         self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
+        self._suspects = False  # a node or device waits for a neighbour's answer
         self._restore()
         self.reconfigure(config)
 
@@ -124,7 +125,8 @@ class Topology:
                 since = before.down_since if before and not before.up else now
                 answer = before.last_answer if before else 0
                 self.states[device] = NodeState(False, answer, since, now)
-            changed = changed or before is None or before.up != up or up
+            # an answer matters beyond a change while a suspect waits for its neighbours'
+            changed = changed or before is None or before.up != up or (up and self._suspects)
         if changed:
             self.recompute(now)
 
@@ -190,6 +192,7 @@ class Topology:
             if verdict is not None:
                 wanted[device] = verdict
         held = {d: v for d, v in wanted.items() if v.kind != "cause"}
+        self._suspects = any(v.kind == "suspect" for v in held.values())
         for device in held.keys() - self.held.keys():
             self.engine.hold_device(device)
         for device in self.held.keys() - held.keys():
