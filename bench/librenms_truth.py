@@ -1,7 +1,7 @@
 """What LibreNMS discovered from one of its recordings (its tests/data/<name>.json), in the
 shape edumon's fields take: CPU as the mean of the processors (or the busiest), memory as the
 mean of the system memory pools (or the largest pool's), temperature as the hottest sensor
-that is not a transceiver's (or not a power supply's either), and each transceiver power
+that is not a transceiver's (or not a power supply's or PoE controller's either), and each transceiver power
 sensor with its port, direction and lane.
 
 Used by bench/librenms_compare.py; LibreNMS's files are read where they are, never copied.
@@ -20,7 +20,7 @@ RX = re.compile(r"(?i)\brx\b|rx[ _-]?pow|receiv|\binput\b|rxpower|\bin\b")
 TX = re.compile(r"(?i)\btx\b|tx[ _-]?pow|transmi|\boutput\b|txpower|\bout\b")
 LANE = re.compile(r"(?i)(?:lane|\bchannel|\bch)\s*(\d+)")
 NO_LIGHT_DBM = -39.9  # LibreNMS keeps the agents' -40 dBm floors; no reading for edumon
-POWER_SUPPLY = re.compile(r"(?i)power|psu|supply")
+POWER_SUPPLY = re.compile(r"(?i)power|psu|supply|\bpoe\b")  # and PoE controllers
 NON_SYSTEM_POOLS = re.compile(r"(?i)swap|virtual|buffer|cache|shared|disk|flash")
 
 

@@ -14,7 +14,7 @@ from collectors.snmp.client import RequestStats
 from collectors.snmp.config import ProfileDir
 from collectors.snmp.profile_config import profile_problems
 from collectors.snmp.profile_model import ExtraMetric, Profile
-from collectors.snmp.profile_reader import read
+from collectors.snmp.profile_reader import Walked, device_fields, read
 from collectors.snmp.profiles import ProfileError, load_profiles, match_profile
 from gateway.config import check_config
 from gateway.plugins import PLUGINS
@@ -240,3 +240,52 @@ def test_edumon_check_config_reports_a_librarys_bad_file_at_its_line(tmp_path: P
         tmp_path / "lib", {"bad.yaml": "metrics:\n  - symbol: {OID: 1.3.6.1.4.1.5.1.0, name: x}\n"}
     )
     assert check_config(path, PLUGINS, {}) == []
+
+
+def _storage(rows: dict[int, tuple[str, int, int]]) -> Walked:
+    """hrStorageTable rows {index: (descr, size, used)} in units of 1 byte."""
+    hr = "1.3.6.1.2.1.25.2.3.1."
+
+    def column(values: dict[int, ber.VarBind]) -> dict[tuple[int, ...], ber.VarBind]:
+        return {(index,): varbind for index, varbind in values.items()}
+
+    def integer(value: int) -> ber.VarBind:
+        return ber.VarBind(b"", ber.INTEGER, value.to_bytes(4, "big", signed=True))
+
+    return Walked(
+        {
+            hr + "3": column(
+                {i: ber.VarBind(b"", ber.OCTET_STRING, d.encode()) for i, (d, _, _) in rows.items()}
+            ),
+            hr + "4": column({i: integer(1) for i in rows}),
+            hr + "5": column({i: integer(size) for i, (_, size, _) in rows.items()}),
+            hr + "6": column({i: integer(used) for i, (_, _, used) in rows.items()}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("cached", "expected"),
+    [
+        (300, 40.0),  # net-snmp: 70 % of the RAM used, 30 % of it cache: 40 % in use
+        (800, 70.0),  # AOS-CX: more cache than RAM in use, so its RAM row leaves cache out
+    ],
+)
+def test_memory_in_use_less_cache_only_where_the_agent_counts_it(
+    cached: int, expected: float
+) -> None:
+    generic = load_profiles()["generic"]
+    walked = _storage({1: ("Physical memory", 1000, 700), 7: ("Cached memory", 1000, cached)})
+    assert device_fields(generic, walked, {}, [])["mem_pct"] == pytest.approx(expected)
+
+
+def test_a_linux_memory_profile_with_cache_gives_no_mem_pct(tmp_path: Path) -> None:
+    """UCD-SNMP's free memory counts cache as used: such a profile's memory stays snmp_metric
+    and generic's HOST-RESOURCES rule (less buffers and cache) gives mem_pct."""
+    ucd = KENTIK_STYLE + (
+        "  - MIB: UCD-SNMP-MIB\n    symbols:\n"
+        "      - {OID: 1.3.6.1.4.1.2021.4.15.0, name: memCached, tag: MemoryCache}\n"
+    )
+    profile = load_profiles([write(tmp_path, {"linux/ucd.yml": ucd})])["ucd"]
+    assert "mem_pct" not in profile.device
+    assert {"MemoryTotal", "MemoryUsed", "MemoryCache"} <= {m.name for m in profile.metrics}

@@ -25,7 +25,7 @@ from collectors.snmp.profile_model import (
 from collectors.snmp.profile_model import MetricTag as RowTag
 
 SEMANTICS = Path(__file__).with_name("semantics.yaml")
-MEMORY_PARTS = ("mem_used", "mem_free", "mem_total")
+MEMORY_PARTS = ("mem_used", "mem_free", "mem_total", "mem_cache")
 VALUE_CONVERSIONS = ("regexp:",)  # to_one marks presence; the others are for tags
 NAMED = re.compile(r"[A-Za-z]")  # Kentik's named sysObjectIDs, reached through `matches` only
 NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -78,6 +78,7 @@ def field_of(symbol: Symbol) -> str | None:
 def translate(metrics: list[Metric]) -> Translated:
     out = Translated()
     memory: dict[str, list[tuple[str, str]]] = {}  # part -> [(table, OID)]
+    parts: list[ExtraMetric] = []  # the memory parts, as snmp_metric if they give no mem_pct
     for metric in metrics:
         table = metric.table.oid or metric.table.name or "" if metric.table else ""
         symbols = [(s, "") for s in metric.scalars()] + [(s, table) for s in metric.columns()]
@@ -89,13 +90,16 @@ def translate(metrics: list[Metric]) -> Translated:
             name = field_of(symbol) if symbol.condition is None else None
             if name in MEMORY_PARTS:
                 memory.setdefault(name, []).append((symbol_table, _oid(symbol, symbol_table)))
+                parts.append(_extra(symbol, symbol_table, metric.metric_tags))
             elif name is not None and (source := _source(name, symbol, symbol_table)):
                 out.device.setdefault(cast(DeviceField, name), []).append(source)
             else:
                 out.metrics.append(_extra(symbol, symbol_table, metric.metric_tags))
-    out.device.setdefault("mem_pct", []).extend(_memory(memory))
-    if not out.device["mem_pct"]:
-        del out.device["mem_pct"]
+    used = [] if "mem_cache" in memory else _memory(memory)
+    if used:
+        out.device["mem_pct"] = [*out.device.get("mem_pct", []), *used]
+    elif parts:
+        out.metrics += parts
     return out
 
 
