@@ -6,6 +6,7 @@ The same behaviours against the real Mosquitto: tests/integration/test_mqtt_*.py
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -158,3 +159,35 @@ async def test_sessions_failing_after_the_subscription_keep_the_backoff_growing(
     assert delays[:3] == [0.5, 1.0, 2.0]
     assert status[0] == "error"
     assert "sessions in a row failed" in str(reader.problems())
+
+
+async def test_a_handler_bug_is_dead_lettered_counted_and_acked(tmp_path: Path) -> None:
+    def buggy(topic: str, payload: bytes, retained: bool) -> list[Sample]:
+        if payload == b"2":
+            raise ValueError("a bug " + "x" * 300)
+        return handler(topic, payload, retained)
+
+    async with MqttPeer() as peer:
+        pipeline = Pipeline(peer)
+        reader = consumer(peer, tmp_path, ["a/+"])
+        reader.handler = buggy
+        task = asyncio.create_task(reader.run(pipeline))
+        await peer.until(lambda: reader.stats.connects == 1)
+        for n in (1, 2, 3):
+            peer.sessions[0].publish(f"a/{n}", str(n).encode(), packet_id=n)
+        await peer.until(lambda: len(peer.sessions[0].acked) == 3)
+        await stop(task)
+    assert pipeline.values == [1, 3]
+    [letter] = [json.loads(line) for line in reader.dead_letters.path.open()]
+    assert letter["source"] == "t" and letter["raw"] == "a/2\n2"
+    assert letter["reason"] == f"handler_error: ValueError: a bug {'x' * 194}"
+    assert reader.totals() == {
+        ("connects", ""): 1,
+        ("disconnects", ""): 0,
+        ("acked", ""): 3,
+        ("dead_lettered", "handler_error"): 1,
+        ("dead_letter_lost", ""): 0,
+        ("session_lost", ""): 0,
+        ("refused", "oversize"): 0,
+        ("unsubscribed", "stale"): 0,
+    }
