@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from gateway.alerts.bounds import InstanceBounds
 from gateway.alerts.engine import RESOLVED_KEPT_S
 from gateway.sample import Sample
 from tests.unit.test_alert_engine import Harness, rule
@@ -165,3 +166,28 @@ def test_each_live_alert_of_a_rule_is_cleared_by_its_own_healthy_sample(
     for device in devices[forgotten:]:
         h.feed(True, device=device)
     assert h.log == ["firing"] * firing + ["resolved"] * firing
+
+
+def test_forget_removes_the_instances_naming_the_values_with_their_counts() -> None:
+    silent = rule(name="Silent", absent="10m", by=["site", "device"])
+    h = Harness(silent, device_tags={"m": "device"})
+    for device in ("a", "b", "c"):
+        h.feed(1, device=device)
+    h.wait(11 * 60)  # all three firing
+    assert h.engine.forget(["device", "other"], {"a", "c"}) == 2
+    assert [i.labels["device"] for i in h.engine.instances.values()] == ["b"]
+    assert [i.labels["device"] for i in h.engine.to_send()] == ["b"]
+    assert h.engine.bounds.sizes["Silent", "a"] == 0
+    assert h.engine.bounds.sizes["Silent", "b"] == 1
+    assert h.engine.forget(["device"], {"zzz"}) == 0
+
+
+def test_trim_applies_a_smaller_bound_to_the_instances_as_they_are() -> None:
+    silent = rule(name="Silent", absent="10m", by=["site", "device", "p"])
+    h = Harness(silent, device_tags={"m": "device"})
+    for port_ in range(5):
+        h.feed(1, device="a", p=str(port_))
+    smaller = InstanceBounds(10, 3, h.engine._device_of)
+    assert h.engine.trim(smaller) == 2  # inactive ones go first; firing ones never
+    assert len(h.engine.instances) == 3
+    assert h.engine.trim() == 0
