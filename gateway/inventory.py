@@ -149,7 +149,7 @@ class Site(Section):
 
     id: Slug
     name: str = Field(min_length=1)
-    kind: Literal["school", "science_centre"] = "school"
+    kind: Literal["school", "science_centre", "network"] = "school"  # network: the city's own
     address: str | None = None
     location: Location | None = None
     devices: list[DeviceBase] = Field(default_factory=list)

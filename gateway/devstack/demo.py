@@ -90,6 +90,8 @@ def how_to_reach(config: EdumonConfig, stack: LocalStack, community: str) -> lis
         f"edumon        {http}/  (its pages: status, health, metrics, runbooks)",
         f"status        edumon status --url {http}",
         f"health        {http}/healthz",
+        f"map           {http}/topology  (the city network as learned; `edumon status` lists"
+        " failed switches and what is held behind them)",
         f"metrics       {http}/metrics",
         f"influx        influx -host {influx.host} -port {influx.port} -database "
         f"{config.influxdb.database} -execute 'SELECT last(up) FROM device GROUP BY device'",
@@ -144,6 +146,8 @@ def what_to_try(state_dir: Path) -> list[str]:
         f"try a fault   edumon demo fault port-down --target vsk-1-core{at}"
         "   (UplinkDown; `edumon status` shows it)",
         f"              edumon demo fault exhibit-crash{at}   (ExhibitOffline)",
+        f"              edumon demo fault switch-fail --target city-agg-1{at}"
+        "   (one page for the aggregation switch; the schools behind it held)",
         f"              edumon demo fault list{at}  |  edumon demo fault clear{at}",
         "note          the LoRaWAN simulator sends a broken frame now and then on purpose:"
         " its dead-letter WARNINGs show edumon refusing them",

@@ -9,7 +9,7 @@ demo's simulators (`DemoWorld`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulators.lorawan.network_server import NetworkServerSimulator
 from simulators.mqtt.devices import DeviceFleet
@@ -25,6 +25,7 @@ class DemoWorld:
     devices: DeviceFleet
     sensors: NetworkServerSimulator
     clock: Callable[[], float]
+    cut_off: dict[str, set[str]] = field(default_factory=dict)  # failed switch -> silenced
 
     def targets(self, kind: str) -> list[str]:
         if kind == "switch":
@@ -117,9 +118,20 @@ def _overrun(watts: float) -> Callable[[DemoWorld, str], None]:
 
 
 def _fail(fail: bool) -> Callable[[DemoWorld, str], None]:
+    """The switch fails, and the switches only it joined to the city core (the schools
+    behind an aggregation switch) stop answering with it; all answer again when it recovers."""
+
     def act(world: DemoWorld, switch: str) -> None:
         city = _city(world)
-        (city.fail if fail else city.recover)(switch)
+        if fail:
+            city.fail(switch)
+            world.cut_off[switch] = city.cut_off()
+        else:
+            city.recover(switch)
+        for name in world.cut_off.get(switch, set()):
+            world.switches[name].faults.silent = fail
+        if not fail:
+            world.cut_off.pop(switch, None)
 
     return act
 
@@ -176,8 +188,8 @@ for _fault in (
     ),
     DemoFault(
         "switch-fail",
-        "the switch dies: silent, and its neighbours' LLDP entries for it age out; one page "
-        "for it, the devices behind it held",
+        "the switch dies: silent, its neighbours' LLDP entries for it age out and the schools "
+        "only it joined to the city core go silent too; one page for it, those behind it held",
         "switch",
         "vsk-1-core",
         _fail(fail=True),

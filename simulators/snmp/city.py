@@ -73,6 +73,19 @@ class CityNetwork:
         self.fleet[name].faults.silent = False
         self._refresh(self._neighbours_of(name))
 
+    def cut_off(self) -> set[str]:
+        """The switches no path of live switches joins to a live root: those a real failure
+        takes off the network with it (`fail` leaves them answering; the caller silences
+        them when it wants them cut off)."""
+        reached = {root for root in self.wiring.roots if root not in self.failed}
+        todo = list(reached)
+        while todo:
+            for far in self._neighbours_of(todo.pop()) - reached - self.failed:
+                reached.add(far)
+                todo.append(far)
+        wired = {end.switch for link in self.wiring.links for end in link}
+        return wired - reached - self.failed if self.wiring.roots else set()
+
     def poe_fault(self, name: str, port: int) -> None:
         self.poe[name].faulted.add(port)
         self.fleet.flap(name, port, up=False)

@@ -58,6 +58,7 @@ class Powered:
 
 @dataclass
 class Wiring:
+    roots: list[str] = field(default_factory=list)  # the city cores (`topology.roots`)
     links: list[tuple[End, End]] = field(default_factory=list)
     # switch -> (MAC, ifIndex, vlan) its forwarding table holds
     fdb: dict[str, list[tuple[str, int, int]]] = field(default_factory=lambda: defaultdict(list))
@@ -92,8 +93,8 @@ def _wired(device: object) -> TypeGuard[Switch]:
 
 
 def city_wiring(config: EdumonConfig) -> Wiring:
-    wiring = Wiring()
     roots = list(config.topology.roots)
+    wiring = Wiring(roots)
     sites = list(config.sites)
     root_sites = {site.id for site in sites for d in site.devices if d.id in roots}
     aggregation = [

@@ -190,7 +190,8 @@ def test_the_map_uses_the_built_gazetteer(built: Path) -> None:
         "gazetteer": GAZETTEER_URL_PATH,
     }
     entries = json.loads((built / "gazetteer" / Path(GAZETTEER_URL_PATH).name).read_text())
-    assert len(entries) == 21 and {"key", "name", "latitude", "longitude"} == set(entries[0])
+    # the 20 schools, VIZIUM and the city network
+    assert len(entries) == 22 and {"key", "name", "latitude", "longitude"} == set(entries[0])
 
 
 def test_committed_build_is_up_to_date(built: Path) -> None:

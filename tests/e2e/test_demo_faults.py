@@ -2,7 +2,8 @@
 simulators and the service, as one child process), moved to free ports: a port down on
 vsk-1-core is attributed to vsk-1-core and pages UplinkDown in the demo's Alertmanager, an
 exhibit crash pages ExhibitOffline and `edumon status` stops saying "all up", and `clear`
-resolves both. Only the holds of those two rules are shortened (to 1 s), and the poll
+resolves both; then an aggregation switch of the city tier fails: one page, for it, and the
+schools behind it held. Only the holds of those two rules are shortened (to 1 s), and the poll
 interval (to 10 s), so the test need not wait minutes."""
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def city_on_free_ports(tmp_path: Path) -> tuple[Path, int]:
     text = text.replace("tcp_port: 18443", f"tcp_port: {free_port()}")
     text = text.replace("codec_dir: codecs", f"codec_dir: {CITY.parent / 'codecs'}")
     text = text.replace("  interval_s: 60\n", "  interval_s: 10\n", 1)  # the snmp section's
+    text = text.replace("  discovery_interval_s: 60 ", "  discovery_interval_s: 10 ", 1)
 
     def free_switch_port(match: re.Match[str]) -> str:
         host = "::1" if match.group(1) == "::1" else match.group(1)
@@ -197,9 +199,65 @@ def test_faults_in_the_running_demo_page_and_resolve(
     assert "edumon demo fault port-down --target vsk-1-core" in log.read_text()
     assert "on purpose" in log.read_text()
     wait_for(
-        "the profiles summed up", lambda: "SNMP profiles: 42 switches: " in log.read_text(), 20
+        "the profiles summed up", lambda: "SNMP profiles: 46 switches: " in log.read_text(), 20
     )
     assert "no profile matches" not in log.read_text()  # each device's choice: debug only
+    assert "/topology" in log.read_text()  # the banner names the map
+    assert "edumon demo fault switch-fail --target city-agg-1" in log.read_text()
+
+    aggregation_switch_fails(state, url, alertmanager, capsys)
+
+
+def aggregation_switch_fails(
+    state: Path, url: str, alertmanager: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The city tier: city-agg-1 dies, and the schools only it joins to the city core with it
+    (vsk-1, vsk-3, ...; vvg-1 is dual-homed): one page, for city-agg-1; the schools held."""
+
+    def held() -> set[str]:
+        failed = get_json(f"{url}/status")["failed_elements"]
+        return {d for e in failed if e["element"] == "city-agg-1" for d in e["shadowed"]}
+
+    def learned(pairs: set[frozenset[str]]) -> bool:
+        links = get_json(f"{url}/topology")["links"]
+        return pairs <= {frozenset((k["a"], k["b"])) for k in links}
+
+    wiring = {
+        frozenset(pair)
+        for pair in (
+            ("city-agg-1", "city-core-1"),
+            ("city-agg-1", "city-core-2"),
+            ("vsk-1-core", "city-agg-1"),
+            ("vsk-3-core", "city-agg-1"),
+            ("vsk-1-core", "vsk-1-access-1"),
+            ("vsk-3-core", "vsk-3-access-1"),
+            ("vvg-1-core", "city-agg-1"),
+            ("vvg-1-core", "city-agg-2"),
+        )
+    }
+    wait_for("the city tier's links learned", lambda: learned(wiring), within=30)
+    fault(state, "switch-fail", "--target", "city-agg-1")
+    took = wait_for(
+        "CoreSwitchUnreachable of city-agg-1 in Alertmanager",
+        lambda: alert_in(alertmanager, "CoreSwitchUnreachable", "device", "city-agg-1"),
+        within=40,
+    )
+    wait_for("vsk-1 and vsk-3 held", lambda: {"vsk-1-core", "vsk-3-core"} <= held(), within=40)
+    with capsys.disabled():
+        print(f"switch-fail city-agg-1 -> its page in Alertmanager: {took:.1f} s")
+    time.sleep(2)  # what edumon would have sent with the holds' verdicts is in Alertmanager
+    behind = held()
+    assert "vvg-1-core" not in behind and not {d for d in behind if d.startswith("vsk-2")}
+    pages = {
+        (a["labels"]["alertname"], a["labels"].get("device"))
+        for a in get_json(f"{alertmanager}/api/v2/alerts")
+        if a["labels"].get("severity") == "page" and a["status"]["state"] == "active"
+    }
+    assert ("CoreSwitchUnreachable", "city-agg-1") in pages
+    assert not {p for p in pages if p[1] in behind or p[1] == "vvg-1-core"}
+    text = status_text(url, capsys)
+    assert "Failed city-agg-1: " in text and "schools) held: " in text
+    fault(state, "clear")
 
 
 def test_a_fault_without_a_running_demo_says_so(

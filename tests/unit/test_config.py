@@ -13,6 +13,7 @@ import yaml
 from gateway.config import ConfigError, ConfigProblem, check_config, load_config
 from gateway.plugins import PLUGINS
 from gateway.yaml_lines import YamlProblem, load_with_lines
+from simulators.snmp.wiring import city_wiring
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "city.yaml"
 NOT_A_SECRET = "test-only-not-a-secret"
@@ -28,9 +29,10 @@ def test_example_city_loads_with_schools_and_science_centre() -> None:
     config = load_config(EXAMPLE, PLUGINS, ENV)
     kinds = [site.kind for site in config.sites]
     assert kinds.count("school") == 20 and kinds.count("science_centre") == 1
+    assert kinds.count("network") == 1  # city-net: the city cores and aggregation switches
     switches = list(config.devices("switch"))
-    assert len(switches) == 42  # 41 switches and vsk-5's Wi-Fi controller
-    assert len({d.port for _, d in switches}) == 42  # one simulator agent per port
+    assert len(switches) == 46  # 45 switches and vsk-5's Wi-Fi controller
+    assert len({d.port for _, d in switches}) == 46  # one simulator agent per port
     assert len(list(config.devices("exhibit"))) == 10
     assert len(list(config.devices())) == sum(len(s.devices) for s in config.sites)
     euis = [d.dev_eui for _, d in config.devices("lorawan_sensor")]
@@ -53,6 +55,24 @@ def test_example_city_loads_with_schools_and_science_centre() -> None:
                 if d.kind == "probe_target"
             }
             assert families == {4, 6}, site.id
+
+
+def test_example_city_has_a_city_tier_with_a_dual_homed_school() -> None:
+    """The simulators wire it (simulators/snmp/wiring.py): ringed roots, two aggregation
+    switches, the schools spread behind them and vvg-1 behind both."""
+    config = load_config(EXAMPLE, PLUGINS, ENV)
+    wiring = city_wiring(config)
+    assert wiring.roots == ["city-core-1", "city-core-2"]
+    uplinks: dict[str, set[str]] = {}
+    for a, b in wiring.links:
+        for here, there in ((a, b), (b, a)):
+            if here.switch.endswith("-core") and there.switch.startswith("city-agg-"):
+                uplinks.setdefault(here.switch, set()).add(there.switch)
+    schools = [s for s in config.sites if s.kind in ("school", "science_centre")]
+    assert len(uplinks) == len(schools) == 21
+    assert {k for k, v in uplinks.items() if len(v) == 2} == {"vvg-1-core"}
+    behind = [sum(agg in v for v in uplinks.values()) for agg in ("city-agg-1", "city-agg-2")]
+    assert behind == [11, 11]  # the dual-homed vvg-1 counted behind both
 
 
 def test_example_city_uses_only_loopback_addresses() -> None:
