@@ -88,3 +88,18 @@ async def test_a_batch_no_source_holds_is_dropped_at_the_cap_and_counted_by_sour
     writer._update_spool_gauges()
     assert writer.metrics.spool_evicted.labels(source="snmp")._value.get() == 20
     await writer.close()
+
+
+async def test_a_missing_database_is_an_error_that_keeps_the_data(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeInflux(lambda lines, n: web.Response(status=404, text="database not found"))
+    writer = make_writer(tmp_path, await serve(fake))
+    task = asyncio.create_task(writer.run())
+    await writer.accept(points(2))
+    await asyncio.sleep(0.2)
+    assert writer.health.status == "error"
+    assert "answered 404 (database not found)" in writer.health.detail
+    assert "2 points kept in the spool" in writer.health.detail
+    assert writer.spool.pending_points == 2
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await writer.close()
