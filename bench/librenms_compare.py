@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.librenms_sim import serve_recordings
 from bench.librenms_truth import Optic, Truth, truth_of
 from collectors.snmp.client import SnmpError, UdpSockets, V2cTransport
 from collectors.snmp.config import ProfileDir
@@ -259,15 +257,6 @@ def _row(family: str, devices: int, matched: Counter[str], total: Counter[str]) 
     return f"  {family:<22} {devices:>7} {cells}"
 
 
-def _link(source: Path, served: Path) -> None:
-    """A hard link (a copy across file systems): snmpsim names a symlinked file's agent by
-    where the link points."""
-    try:
-        os.link(source, served)
-    except OSError:
-        shutil.copyfile(source, served)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="LibreNMS's tests/snmpsim")
@@ -285,15 +274,10 @@ def main() -> int:
     if args.library:
         library = ProfileDir(path=args.library, format="datadog", strict=False)
         runs.append((f"with {args.library.name}", load_profiles([library])))
-    with tempfile.TemporaryDirectory() as tmp:
-        served = Path(tmp) / "recordings"
-        served.mkdir()
-        for name in names:
-            _link(args.recordings / f"{name}.snmprec", served / f"{name}.snmprec")
-        with SnmpSim(Path(tmp) / "snmpsim", served) as server:
-            for title, profiles in runs:
-                polled = asyncio.run(poll_all(server, names, profiles))
-                print("\n".join(report(title, names, truths, polled, args.verbose)), flush=True)
+    with serve_recordings(args.recordings, names) as server:
+        for title, profiles in runs:
+            polled = asyncio.run(poll_all(server, names, profiles))
+            print("\n".join(report(title, names, truths, polled, args.verbose)), flush=True)
     return 0
 
 

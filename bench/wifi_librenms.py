@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.librenms_compare import _link
+from bench.librenms_sim import serve_recordings
 from collectors.snmp.client import UdpSockets, V2cTransport
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from collectors.snmp.wifi import WifiController
@@ -129,13 +128,8 @@ def main() -> int:
     data = args.data or args.recordings.parent / "data"
     names = args.names.split(",") if args.names else RECORDINGS
     names = [n for n in names if (args.recordings / f"{n}.snmprec").exists()]
-    with tempfile.TemporaryDirectory() as tmp:
-        served = Path(tmp) / "recordings"
-        served.mkdir()
-        for name in names:
-            _link(args.recordings / f"{name}.snmprec", served / f"{name}.snmprec")
-        with SnmpSim(Path(tmp) / "snmpsim", served) as server:
-            asyncio.run(run(server, names, data))
+    with serve_recordings(args.recordings, names) as server:
+        asyncio.run(run(server, names, data))
     return 0
 
 
