@@ -24,6 +24,8 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as model
 
+from dashboards.limits import RuleLimit
+
 DATASOURCE_UID = "edumon-influxdb"  # the provisioned data source (dashboards.build)
 DATASOURCE_TYPE = "influxdb"
 # Every panel and variable names the data source through the dashboard's `datasource`
@@ -155,6 +157,11 @@ def thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
         .mode(model.ThresholdsMode.ABSOLUTE)
         .steps([model.Threshold(value=value, color=color) for value, color in steps])
     )
+
+
+def rule_steps(limit: RuleLimit) -> dash.ThresholdsConfig:
+    """Green below the alert rule's clear value, orange up to its firing value, red from it."""
+    return thresholds((None, "green"), (limit.clear, "orange"), (limit.fire, "red"))
 
 
 # higher is better (availability, health)

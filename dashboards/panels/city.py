@@ -35,6 +35,7 @@ from dashboards.common import (
     busiest_first,
     link,
     new_dashboard,
+    rule_steps,
     stat,
     table,
     thresholds,
@@ -109,7 +110,7 @@ def school_map() -> geomap.Panel:
 
 def dashboard(limits: Limits) -> dash.Dashboard:
     saturated = limits.uplink_saturated
-    steps = thresholds((None, "green"), (saturated.clear, "orange"), (saturated.fire, "red"))
+    steps = rule_steps(saturated)
     return (
         new_dashboard(
             UID,

@@ -21,9 +21,9 @@ from dashboards.common import (
     InfluxQL,
     link,
     new_dashboard,
+    rule_steps,
     table,
     tag_variable,
-    thresholds,
     timeseries,
     two_states,
 )
@@ -79,7 +79,7 @@ def city_map() -> nodegraph.Panel:
 
 def dashboard(limits: Limits) -> dash.Dashboard:
     budget = limits.poe_budget_high
-    budget_steps = thresholds((None, "green"), (budget.clear, "orange"), (budget.fire, "red"))
+    budget_steps = rule_steps(budget)
     return (
         new_dashboard(
             UID, "edumon / Network map and PoE", links=[link("School detail", SCHOOL, site="$site")]

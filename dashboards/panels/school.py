@@ -19,9 +19,9 @@ from dashboards.common import (
     InfluxQL,
     link,
     new_dashboard,
+    rule_steps,
     table,
     tag_variable,
-    thresholds,
     timeseries,
     up_down,
 )
@@ -81,8 +81,8 @@ def optics_query() -> InfluxQL:
 def dashboard(limits: Limits) -> dash.Dashboard:
     saturated = limits.uplink_saturated
     co2 = limits.co2_high
-    util_steps = thresholds((None, "green"), (saturated.clear, "orange"), (saturated.fire, "red"))
-    co2_steps = thresholds((None, "green"), (co2.clear, "orange"), (co2.fire, "red"))
+    util_steps = rule_steps(saturated)
+    co2_steps = rule_steps(co2)
     return (
         new_dashboard(
             UID,

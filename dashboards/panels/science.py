@@ -21,9 +21,9 @@ from dashboards.common import (
     InfluxQL,
     link,
     new_dashboard,
+    rule_steps,
     stat,
     tag_variable,
-    thresholds,
     timeseries,
 )
 from dashboards.limits import Limits
@@ -145,7 +145,7 @@ def dashboard(limits: Limits) -> dash.Dashboard:
                 "dashed red) the hall needs airing.",
                 by="room",
             )
-            .thresholds(thresholds((None, "green"), (co2.clear, "orange"), (co2.fire, "red")))
+            .thresholds(rule_steps(co2))
             .thresholds_style(LINES)
         )
     )
