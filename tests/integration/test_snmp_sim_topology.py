@@ -32,7 +32,7 @@ from simulators.snmp.run import city_fleet
 from simulators.snmp.scenario import Scenario, run_events
 from simulators.snmp.wiring import city_wiring, port_name
 from tests.discovery_rounds import DiscoveryRounds
-from tests.netsnmp import free_udp_port
+from tests.sim_city import city_sites_yaml
 
 pytestmark = pytest.mark.integration
 COMMUNITY = "sim-topology-test"
@@ -41,30 +41,12 @@ DUAL_HOMED = "school-2"
 
 
 def city_yaml() -> str:
-    def switch(name: str, role: str, extra: str = "") -> str:
-        return (
-            f"      - {{kind: switch, id: {name}, role: {role}, address: 127.0.0.1,"
-            f" port: {free_udp_port()}, credentials: lab, timeout_s: 0.5, retries: 0{extra}}}\n"
-        )
-
-    text = (
+    return (
         "service: {name: edumon-sim-topology}\n"
         "influxdb: {url: 'http://127.0.0.1:9', api: v1, database: edumon}\n"
         "credentials:\n  snmp:\n    lab: {version: 2c, community_env: EDUMON_TEST_COMMUNITY}\n"
         "topology: {roots: [core-1, core-2]}\n"
-        "sites:\n  - id: city\n    name: City ring\n    devices:\n"
-        + "".join(switch(n, "core") for n in ("core-1", "core-2", "agg-1", "agg-2"))
-    )
-    for n in range(1, SCHOOLS + 1):
-        uplinks = ", uplinks: [Te1/0/1, Te1/0/2]" if f"school-{n}" == DUAL_HOMED else ""
-        text += (
-            f"  - id: school-{n}\n    name: School {n}\n    devices:\n"
-            + switch(f"s{n}-core", "core", uplinks)
-            + switch(f"s{n}-access", "access")
-            + f"      - {{kind: access_point, id: s{n}-ap, room: '101', mac: '02:00:00:00:{n:02x}:01'}}\n"
-            + f"      - {{kind: exhibit, id: s{n}-exhibit, zone: hall, mac: '02:00:00:00:{n:02x}:02'}}\n"
-        )
-    return text
+    ) + city_sites_yaml(SCHOOLS, DUAL_HOMED, switch_options=", timeout_s: 0.5, retries: 0")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from simulators.snmp.city import CityNetwork
 from simulators.snmp.run import city_fleet
 from simulators.snmp.wiring import city_wiring
 from tests.alert_rules import rules_with
-from tests.netsnmp import free_udp_port
+from tests.sim_city import city_sites_yaml
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,18 +38,12 @@ DUAL_HOMED = "school-2"
 
 
 def city_yaml(tmp_path: Path) -> str:
-    def switch(name: str, role: str, extra: str = "") -> str:
-        return (
-            f"      - {{kind: switch, id: {name}, role: {role}, address: 127.0.0.1,"
-            f" port: {free_udp_port()}, credentials: lab{extra}}}\n"
-        )
-
     two_polls = {"for": f"{2 * POLL_S}s"}
     rules = rules_with(
         tmp_path / "rules.yaml",
         {"CoreSwitchUnreachable": two_polls, "SwitchUnreachable": two_polls},
     )
-    text = (
+    return (
         f"service: {{state_dir: {tmp_path / 'state'}, http_listen: '127.0.0.1:0'}}\n"
         "influxdb: {url: 'http://127.0.0.1:9', api: v1, database: edumon}\n"
         f"snmp: {{interval_s: {POLL_S}, discovery_interval_s: {POLL_S}, timeout_s: 1,"
@@ -57,19 +51,7 @@ def city_yaml(tmp_path: Path) -> str:
         f"alerts: {{rules_file: {rules}}}\n"
         "credentials:\n  snmp:\n    lab: {version: 2c, community_env: EDUMON_TEST_COMMUNITY}\n"
         "topology: {roots: [core-1, core-2], settle_s: 20, recovery_grace_s: 8}\n"
-        "sites:\n  - id: city\n    name: City ring\n    kind: science_centre\n    devices:\n"
-        + "".join(switch(n, "core") for n in ("core-1", "core-2", "agg-1", "agg-2"))
-    )
-    for n in range(1, SCHOOLS + 1):
-        uplinks = ", uplinks: [Te1/0/1, Te1/0/2]" if f"school-{n}" == DUAL_HOMED else ""
-        text += (
-            f"  - id: school-{n}\n    name: School {n}\n    devices:\n"
-            + switch(f"s{n}-core", "core", uplinks)
-            + switch(f"s{n}-access", "access")
-            + f"      - {{kind: access_point, id: s{n}-ap, room: '1', mac: '02:00:00:00:{n:02x}:01'}}\n"
-            + f"      - {{kind: exhibit, id: s{n}-exhibit, zone: hall, mac: '02:00:00:00:{n:02x}:02'}}\n"
-        )
-    return text
+    ) + city_sites_yaml(SCHOOLS, DUAL_HOMED, ring_kind="science_centre")
 
 
 async def running(tmp_path: Path) -> AsyncIterator[tuple[Service, SnmpFleet, CityNetwork]]:
