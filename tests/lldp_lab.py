@@ -18,9 +18,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
 
-from tests.netns_lab import run
+from tests.netns_lab import BuiltLab, run
 from tests.netsnmp import QUIET
 
 COMMUNITY = "lab-lldp"
@@ -46,7 +45,7 @@ def missing_tools() -> str | None:
     return None
 
 
-class LldpLab:
+class LldpLab(BuiltLab):
     def __init__(self, workdir: Path, switches: list[str]) -> None:
         self.tag = f"{os.getpid() % 100000}"
         self.switches = switches
@@ -66,17 +65,9 @@ class LldpLab:
         self._shared = Path(tempfile.mkdtemp(prefix="edumon-lldpd-"))
         self._shared.chmod(0o755)
 
-    def __enter__(self) -> Self:
-        try:
-            for name in self.switches:
-                self._namespace(name)
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _build(self) -> None:
+        for name in self.switches:
+            self._namespace(name)
 
     def _namespace(self, name: str) -> None:
         ns = self.namespace[name]

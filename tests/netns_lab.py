@@ -76,7 +76,7 @@ def run(*args: str, namespace: str | None = None) -> None:
     subprocess.run([*prefix, *args], check=True, capture_output=True)
 
 
-class _Lab:
+class BuiltLab:
     """`with lab:` builds it, and tears down whatever was built even when building fails."""
 
     def __enter__(self) -> Self:
@@ -97,7 +97,7 @@ class _Lab:
         raise NotImplementedError
 
 
-class SchoolLab(_Lab):
+class SchoolLab(BuiltLab):
     def __init__(self, workdir: Path) -> None:
         tag = f"{os.getpid() % 100000}"
         self.namespace = f"edu-school-{tag}"
@@ -234,7 +234,7 @@ class SchoolLab(_Lab):
         subprocess.run(["ip", "link", "del", self.veth_root], capture_output=True)
 
 
-class VethLink(_Lab):
+class VethLink(BuiltLab):
     """One veth pair between the root namespace and a namespace of its own, that a test can
     delete and re-create under the same name and ifIndex (what a reloaded line card or a
     re-plugged USB NIC looks like to an agent): root `edv<tag>` 198.19.7.1/24 --- peer
