@@ -43,7 +43,6 @@ class Truth:
     # number per device: a profile may take the hottest, the busiest or the main pool)
     also: dict[str, list[float]] = field(default_factory=dict)
     optics: list[Optic] = field(default_factory=list)
-    unplaced_optics: int = 0  # power sensors whose port or direction cannot be told
 
 
 def _discovered(data: dict[str, Any], module: str, key: str) -> list[dict[str, Any]]:
@@ -95,9 +94,7 @@ def truth_of(path: Path) -> Truth:
         if float(sensor["sensor_current"]) <= NO_LIGHT_DBM or sensor["sensor_current"] == 0:
             continue  # an agent's "no reading" (-40 floor, 0 in an empty cage), kept by LibreNMS
         optic = _optic(sensor, ports)
-        if optic is None:
-            truth.unplaced_optics += 1
-        else:
+        if optic is not None:  # else its port or direction cannot be told
             truth.optics.append(optic)
     return truth
 

@@ -4,7 +4,7 @@ process, awaited: collectors/lorawan/codec_runtime.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +13,6 @@ from collectors.lorawan.codecs import Fields, PayloadError
 from collectors.lorawan.uplink import Uplink
 from collectors.lorawan.vendor_config import VendorModel, codec_path, load_codec
 from collectors.lorawan.vendor_fields import Source, map_fields
-
-ProfileDecoder = Callable[[Uplink], Awaitable[Fields]]
 
 
 @dataclass

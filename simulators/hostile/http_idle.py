@@ -16,7 +16,6 @@ class IdleStats:
     opened: int = 0
     closed_by_server: int = 0
     refused: int = 0  # connect() failed
-    open_now: int = 0
 
 
 async def hold_half_sent(host: str, port: int, count: int, stats: IdleStats) -> None:
@@ -35,7 +34,6 @@ async def _one(host: str, port: int, stats: IdleStats) -> None:
             await asyncio.sleep(REOPEN_S)
             continue
         stats.opened += 1
-        stats.open_now += 1
         try:
             writer.write(HALF_REQUEST)
             await reader.read()  # until the server closes it
@@ -43,6 +41,5 @@ async def _one(host: str, port: int, stats: IdleStats) -> None:
         except OSError:
             stats.closed_by_server += 1
         finally:
-            stats.open_now -= 1
             writer.close()
         await asyncio.sleep(REOPEN_S)
