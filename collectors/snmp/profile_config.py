@@ -4,8 +4,9 @@ must name a profile that exists; so must a Wi-Fi controller's `wifi.profile`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,35 +27,46 @@ def profile_problems(data: RawData) -> Iterator[tuple[KeyPath, str]]:
     section = data.get("snmp")
     dirs = section.get("profile_dirs") if isinstance(section, dict) else None
     entries = [entry for d in dirs if (entry := _entry(d))] if isinstance(dirs, list) else []
-    yield from _wifi_problems(data, entries)
-    try:
-        known = set(load_profiles(entries))
-    except ProfileError as error:
-        for problem in error.problems:
-            yield ("snmp", "profile_dirs"), problem
-        return
-    for at, device in raw_devices(data):
-        name = device.get("profile")
-        if device.get("kind") == "switch" and isinstance(name, str) and name not in known:
-            yield (*at, "profile"), f"unknown profile {name!r} (known: {', '.join(sorted(known))})"
+    yield from _unknown_names(
+        data,
+        lambda: {profile.name for profile in load_wifi_profiles(entries)},
+        _wifi_profile_of,
+        ("wifi", "profile"),
+        "Wi-Fi profile",
+    )
+    yield from _unknown_names(
+        data, lambda: set(load_profiles(entries)), _switch_profile_of, ("profile",), "profile"
+    )
 
 
-def _wifi_problems(
-    data: RawData, entries: list[Path | ProfileDir]
+def _unknown_names(
+    data: RawData,
+    load_names: Callable[[], set[str]],
+    named: Callable[[dict[str, Any]], object],
+    key: KeyPath,
+    what: str,
 ) -> Iterator[tuple[KeyPath, str]]:
-    """The Wi-Fi profiles' problems (file:line), and a controller's unknown `wifi.profile`."""
+    """The profile files' problems (file:line), else each device that names a profile the
+    directories do not have."""
     try:
-        known = {profile.name for profile in load_wifi_profiles(entries)}
+        known = load_names()
     except ProfileError as error:
         for problem in error.problems:
             yield ("snmp", "profile_dirs"), problem
         return
     for at, device in raw_devices(data):
-        wifi = device.get("wifi")
-        name = wifi.get("profile") if isinstance(wifi, dict) else None
+        name = named(device)
         if isinstance(name, str) and name not in known:
-            listed = ", ".join(sorted(known))
-            yield (*at, "wifi", "profile"), f"unknown Wi-Fi profile {name!r} (known: {listed})"
+            yield (*at, *key), f"unknown {what} {name!r} (known: {', '.join(sorted(known))})"
+
+
+def _switch_profile_of(device: dict[str, Any]) -> object:
+    return device.get("profile") if device.get("kind") == "switch" else None
+
+
+def _wifi_profile_of(device: dict[str, Any]) -> object:
+    wifi = device.get("wifi")
+    return wifi.get("profile") if isinstance(wifi, dict) else None
 
 
 def _entry(value: object) -> Path | ProfileDir | None:
