@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -61,7 +63,8 @@ def handler(topic: str, payload: bytes, retained: bool) -> list[Sample]:
 def make_consumer(
     tmp_path: Path, the_handler: object = handler, **settings: object
 ) -> MqttConsumer:
-    mqtt = MqttSettings("127.0.0.1", 1, client_id="edumon-t", state_dir=tmp_path, **settings)  # type: ignore[arg-type]
+    options = {"port": 1, "client_id": "edumon-t", "state_dir": tmp_path, **settings}
+    mqtt = MqttSettings("127.0.0.1", **options)  # type: ignore[arg-type]
     dead = DeadLetterFile(tmp_path / "dl.jsonl")
     return MqttConsumer("t", mqtt, ["a/+"], the_handler, dead)  # type: ignore[arg-type]
 
@@ -119,6 +122,34 @@ async def test_two_failed_sessions_in_a_row_are_a_problem_until_one_lasts(tmp_pa
     )
     reader._subscribed_at = asyncio.get_running_loop().time() - HEALTHY_S - 1
     assert reader.problems() is None
+
+
+async def test_an_unreachable_broker_is_retried_with_a_growing_backoff(
+    tmp_path: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: connections refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(random, "uniform", lambda low, high: (low + high) / 2)  # no jitter
+    caplog.set_level(logging.DEBUG, logger="gateway.mqtt_consumer")
+    reader = make_consumer(tmp_path, port=port, reconnect_max_s=5.0)
+    task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0)))
+    async with asyncio.timeout(10):
+        while len(clock.sleeps) < 6:  # the consumer's own sleeps, recorded
+            await real_sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert clock.sleeps[:6] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    retries = [r for r in caplog.records if "next attempt in" in r.getMessage()]
+    assert [r.levelno for r in retries[:3]] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    assert retries[0].getMessage().startswith(f"t: MQTT 127.0.0.1:{port}: cannot connect")
+    assert retries[0].getMessage().endswith("; next attempt in 0.5 s")
+    assert reader.stats.disconnects >= 6 and reader.stats.connects == 0
+    assert reader.problems() is None  # never connected: no session failed
+    assert reader.health.status()[0] == "error" and "cannot connect" in reader.health.detail
 
 
 def watched(reader: MqttConsumer, clock: Clock, silence_s: float | None) -> CollectorHealth:
