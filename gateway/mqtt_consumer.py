@@ -270,7 +270,8 @@ class MqttConsumer:
             self.stats.acked += len(messages)
 
     async def _samples(self, message: Message) -> list[Sample]:
-        topic = message.topic
+        # MQTT topics are UTF-8, but not every broker checks: paho's `topic` raises on others
+        topic = message._topic.decode("utf-8", "backslashreplace")
         try:
             samples = self.handler(topic, bytes(message.payload), message.retain)
             return samples if isinstance(samples, list) else await samples

@@ -136,7 +136,8 @@ async def test_an_unreachable_broker_is_retried_with_a_growing_backoff(
     monkeypatch.setattr(random, "uniform", lambda low, high: (low + high) / 2)  # no jitter
     caplog.set_level(logging.DEBUG, logger="gateway.mqtt_consumer")
     reader = make_consumer(tmp_path, port=port, reconnect_max_s=5.0)
-    task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0)))
+    intake = {("accepted", ""): 3}
+    task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0), None, lambda: intake))
     async with asyncio.timeout(10):
         while len(clock.sleeps) < 6:  # the consumer's own sleeps, recorded
             await real_sleep(0.01)
@@ -150,6 +151,10 @@ async def test_an_unreachable_broker_is_retried_with_a_growing_backoff(
     assert reader.stats.disconnects >= 6 and reader.stats.connects == 0
     assert reader.problems() is None  # never connected: no session failed
     assert reader.health.status()[0] == "error" and "cannot connect" in reader.health.detail
+    health = reader.health  # its own, named for the consumer, with the intake's counters too
+    assert (health.collector, health.target, health.stream) == ("t", f"127.0.0.1:{port}", True)
+    assert health.totals()["accepted", ""] == 3
+    assert health.totals()["disconnects", ""] == reader.stats.disconnects
 
 
 def watched(reader: MqttConsumer, clock: Clock, silence_s: float | None) -> CollectorHealth:
@@ -362,3 +367,19 @@ async def test_nothing_is_unsubscribed_without_stale_topics(
         ("subscribe", ["a/+"]),
     ]
     assert "unsubscribed from old/1, old/2 (no longer in the config)" in caplog.messages
+
+
+async def test_a_topic_that_is_not_utf8_reaches_the_handler_escaped(tmp_path: Path) -> None:
+    """MQTT requires UTF-8 topics but a broker may not check them: paho then raises on
+    `message.topic`, which must not end the consumer (the message would come back forever)."""
+    topics: list[str] = []
+
+    def seen(topic: str, payload: bytes, retained: bool) -> list[Sample]:
+        topics.append(topic)
+        return []
+
+    reader = make_consumer(tmp_path, seen)
+    broken = Message(9, b"a/\xff")
+    broken.payload, broken.qos = b"1", 1
+    acks = await persist_once(reader, [broken], [])
+    assert topics == ["a/\\xff"] and acks.acked == [(9, 1)]
