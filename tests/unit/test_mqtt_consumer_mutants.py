@@ -25,6 +25,7 @@ from gateway.mqtt_client import Message, MqttError
 from gateway.mqtt_consumer import HEALTHY_S, MqttConsumer, MqttSettings, SilentBroker
 from gateway.mqtt_subscriptions import SESSION_LOST, SubscriptionState, check_grants, subscribe
 from gateway.sample import Sample
+from tests.mqtt_peer import MqttPeer
 
 
 class Clock:
@@ -383,3 +384,22 @@ async def test_a_topic_that_is_not_utf8_reaches_the_handler_escaped(tmp_path: Pa
     broken.payload, broken.qos = b"1", 1
     acks = await persist_once(reader, [broken], [])
     assert topics == ["a/\\xff"] and acks.acked == [(9, 1)]
+
+
+async def test_each_message_is_counted_and_the_largest_payload_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.mqtt_consumer")
+    async with MqttPeer() as peer:
+        reader = make_consumer(tmp_path, lambda *_: [], port=peer.port)
+        reader.subscriptions = ["a/+", "b/#"]
+        task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0)))
+        await peer.until(lambda: reader.stats.connects == 1)
+        for n, payload in enumerate([b"12345", b"1234567", b"12"], start=1):
+            peer.sessions[0].publish("a/1", payload, packet_id=n)
+        await peer.until(lambda: reader.stats.acked == 3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert reader.stats.messages == 3 and reader.largest_payload == 7
+    assert reader.health.totals()["received", ""] == 3
+    assert "t: subscribed to a/+, b/#" in caplog.messages
