@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from gateway.cluster import membership as membership_module
+from gateway.cluster import rendezvous
 from gateway.cluster.etcd_http import EtcdClient, EtcdError, KeyValue, LeaseGone
 from gateway.cluster.membership import Membership
-from gateway.cluster.rendezvous import owner
+from gateway.cluster.rendezvous import owner, weight
 
 PREFIX = "/edumon/city/members/"
 TARGETS = [f"school-{n:03d}-sw" for n in range(60)]
@@ -180,8 +181,8 @@ async def test_join_grants_a_lease_puts_the_member_key_and_reads_the_list(
     assert membership.lease_since_ns is not None
     assert before_ns <= membership.lease_since_ns <= after_ns
     assert membership.acting()
-    assert "cluster city: etcd reachable at http://127.0.0.1:9" in caplog.text
-    assert "cluster city: members a, b" in caplog.text
+    assert "cluster city: etcd reachable at http://127.0.0.1:9" in caplog.messages
+    assert "cluster city: members a, b" in caplog.messages
     health = membership.health()
     assert health["status"] == "ok" and health["detail"] == "etcd at http://127.0.0.1:9"
     assert health["members"] == ["a", "b"]
@@ -221,7 +222,9 @@ async def test_rejoin_refreshes_a_live_lease_instead_of_granting_a_new_one() -> 
     assert membership._lease_until == mono.now + 9  # the TTL etcd answered, from the send
 
 
-async def test_rejoin_after_the_lease_expired_grants_a_new_one_and_starts_a_new_tenure() -> None:
+async def test_rejoin_after_the_lease_expired_grants_a_new_one_and_starts_a_new_tenure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake = FakeEtcd()
     membership, _, mono = joined(fake)
     await membership._join()
@@ -232,6 +235,9 @@ async def test_rejoin_after_the_lease_expired_grants_a_new_one_and_starts_a_new_
     mono.now += 100
     await membership._join()
     assert membership.lease != old and len(grants(fake)) == 2
+    assert f"cluster: lease {old:x} expired; a acts on nothing until it has joined again" in (
+        caplog.messages
+    )
     assert membership._lease_until == mono.now + 6
     assert membership.lease_since_ns is None and not membership.acting()  # not listed yet
     await membership._read()
@@ -277,7 +283,9 @@ async def test_a_lost_lease_acts_on_nothing(caplog: pytest.LogCaptureFixture) ->
     assert membership.lease_since_ns is None
     assert membership.changed.is_set()
     assert not membership.acting()
-    assert "cluster: lease 1 expired; a acts on nothing until it has joined again" in caplog.text
+    assert (
+        "cluster: lease 1 expired; a acts on nothing until it has joined again" in caplog.messages
+    )
 
 
 async def test_our_key_gone_from_the_list_is_a_lost_lease() -> None:
@@ -305,7 +313,10 @@ async def test_etcd_down_while_the_lease_is_alive_keeps_the_last_list_degraded(
     assert membership._degraded and not membership.connected
     assert membership.error == "connection refused" and membership.since == wall.now
     assert membership.changed.is_set()
-    assert "cluster city: etcd unreachable (connection refused)" in caplog.text
+    assert (
+        "cluster city: etcd unreachable (connection refused); keeping the last assignment"
+        in caplog.messages
+    )
     mono.now += 1000  # far past the lease: still the last list (nobody answers to say otherwise)
     assert membership.acting() and membership.members == frozenset({"a", "b"})
     health = membership.health()
@@ -353,18 +364,29 @@ def test_etcd_down_before_any_lease_is_not_degraded_fencing() -> None:
 
 
 # ------------------------------------------------------------------ running and leaving
-@pytest.fixture
-def fast_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """asyncio.sleep recorded and cut to a yield: the keepalive period and retry are read."""
+def record_sleeps(monkeypatch: pytest.MonkeyPatch, *, keepalive: bool) -> list[float]:
+    """asyncio.sleep recorded and cut to a yield; the keepalive's periods (any sleep but the
+    retry or a yield) hang unless `keepalive`, so that only the watch or only the refresh fails."""
     slept: list[float] = []
     real_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     async def sleep(delay: float) -> None:
         slept.append(delay)
-        await real_sleep(0)
+        quiet = not keepalive and delay not in (0, membership_module.RETRY_S)
+        await real_sleep(3600 if quiet else 0)
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
     return slept
+
+
+@pytest.fixture
+def fast_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return record_sleeps(monkeypatch, keepalive=True)
+
+
+@pytest.fixture
+def quiet_keepalive(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return record_sleeps(monkeypatch, keepalive=False)
 
 
 async def test_run_joins_keeps_alive_and_follows_the_watch(fast_sleep: list[float]) -> None:
@@ -389,7 +411,7 @@ async def test_run_joins_keeps_alive_and_follows_the_watch(fast_sleep: list[floa
 
 
 async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
-    fast_sleep: list[float],
+    quiet_keepalive: list[float],
 ) -> None:
     fake = FakeEtcd()
     membership, _, _ = joined(fake)
@@ -400,8 +422,9 @@ async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
         fake.down = True
         fake.changes.put_nowait(0)
         await until(lambda: not membership.connected)
-        assert membership.error is not None and membership._degraded and membership.acting()
-        assert membership_module.RETRY_S in fast_sleep
+        assert membership.error == "watch: connection reset"
+        assert membership._degraded and membership.acting()
+        assert membership_module.RETRY_S in quiet_keepalive
         fake.down = False
         await until(lambda: membership.connected)
         assert membership.lease == lease and len(grants(fake)) == 1
@@ -412,7 +435,7 @@ async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
 
 
 async def test_run_after_the_lease_expired_rejoins_under_a_new_lease(
-    fast_sleep: list[float],
+    quiet_keepalive: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeEtcd()
     membership, _, _ = joined(fake)
@@ -425,6 +448,9 @@ async def test_run_after_the_lease_expired_rejoins_under_a_new_lease(
         await until(lambda: membership.lease not in (None, first) and membership._listed)
         assert len(grants(fake)) == 2 and membership.acting()
         assert membership.members == frozenset({"a"})
+        assert "cluster: a is no longer listed; a acts on nothing until it has joined again" in (
+            caplog.messages
+        )
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -452,7 +478,10 @@ async def test_leave_with_etcd_down_lets_the_lease_expire(
     fake.down = True
     await membership.leave()
     assert membership.lease is None
-    assert "cluster: could not leave (revoke: connection refused)" in caplog.text
+    assert (
+        "cluster: could not leave (revoke: connection refused); the lease expires by itself"
+        in caplog.messages
+    )
 
 
 # ------------------------------------------------------------------ ownership across members
@@ -473,3 +502,16 @@ async def test_a_joining_member_takes_only_what_it_now_wins() -> None:
     fake.remove("c")
     await membership._read()
     assert all(membership.owns(t) for t in TARGETS)
+
+
+def test_the_weights_are_the_same_in_every_version() -> None:
+    """Members of different versions side by side (a rolling upgrade) must agree on owners:
+    the weight of (member, target) is a fixed 64-bit hash."""
+    assert weight("edumon-a", "school-001-sw") == 17921583370016293752
+    assert all(weight("edumon-b", t) < 2**64 for t in TARGETS)
+
+
+def test_a_tie_goes_to_the_smaller_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendezvous, "weight", lambda member, target: 7)
+    assert owner("school-001-sw", ["edumon-b", "edumon-a", "edumon-c"]) == "edumon-a"
+    assert owner("school-001-sw", ["edumon-c", "edumon-b"]) == "edumon-b"
