@@ -111,6 +111,9 @@ async def test_a_lost_session_is_shown_for_five_minutes(tmp_path: Path) -> None:
     assert reader.session_lost() and reader.problems() == SESSION_LOST
     reader._session_lost_at = now - 301
     assert not reader.session_lost() and reader.problems() is None
+    reader._loop = Clock()  # type: ignore[assignment]
+    reader._session_lost_at = 1000.0 - 300
+    assert not reader.session_lost()  # shown for 300 s, not a moment longer
 
 
 async def test_two_failed_sessions_in_a_row_are_a_problem_until_one_lasts(tmp_path: Path) -> None:
@@ -121,7 +124,10 @@ async def test_two_failed_sessions_in_a_row_are_a_problem_until_one_lasts(tmp_pa
     assert reader.problems() == (
         "2 sessions in a row failed within 60 s (last: boom); reconnecting with backoff"
     )
-    reader._subscribed_at = asyncio.get_running_loop().time() - HEALTHY_S - 1
+    reader._loop = Clock()  # type: ignore[assignment]
+    reader._subscribed_at = 1000.0 - HEALTHY_S + 1
+    assert reader.problems() is not None
+    reader._subscribed_at = 1000.0 - HEALTHY_S  # up for HEALTHY_S: healthy again
     assert reader.problems() is None
 
 
@@ -155,6 +161,8 @@ async def test_an_unreachable_broker_is_retried_with_a_growing_backoff(
     health = reader.health  # its own, named for the consumer, with the intake's counters too
     assert (health.collector, health.target, health.stream) == ("t", f"127.0.0.1:{port}", True)
     assert health.totals()["accepted", ""] == 3
+    reader.dead_letters.error = "cannot write dl.jsonl: disk full"
+    assert "cannot write dl.jsonl: disk full" in health.problems()
     assert health.totals()["disconnects", ""] == reader.stats.disconnects
 
 
@@ -206,18 +214,23 @@ async def test_a_handler_bug_is_logged_once_then_every_100th(
 
     reader = make_consumer(tmp_path, buggy)
     caplog.set_level(logging.ERROR, logger="gateway.mqtt_consumer")
-    topic = "a/" + "é" * 200
-    for n in range(200):
+    topics = [f"a/{n}/" + "é" * 200 for n in range(200)]
+    for n, topic in enumerate(topics):
         assert await reader._samples(message(n, topic, b"p%d" % n)) == []
     logged = [r for r in caplog.records if r.name == "gateway.mqtt_consumer"]
-    assert len(logged) == 3 and all(r.exc_info for r in logged)
-    assert logged[0].getMessage() == f"t: failed to process a message on {repr(topic)[:120]}"
+    assert all(r.exc_info for r in logged)
+    assert (
+        [r.getMessage() for r in logged]
+        == [  # failures 1, 100 and 200
+            f"t: failed to process a message on {repr(topics[n])[:120]}" for n in (0, 99, 199)
+        ]
+    )
     assert reader.stats.failures == 200 and reader.totals()["dead_lettered", "handler_error"] == 200
     await reader.dead_letters.durable()
     letters = [json.loads(line) for line in reader.dead_letters.path.open()]
     assert len(letters) == 200
     assert letters[0]["reason"] == "handler_error: KeyError: 'p0'"
-    assert letters[0]["source"] == "t" and letters[0]["raw"] == f"{topic}\np0"
+    assert letters[0]["source"] == "t" and letters[0]["raw"] == f"{topics[0]}\np0"
 
 
 async def test_an_awaitable_handler_is_awaited(tmp_path: Path) -> None:
@@ -386,20 +399,25 @@ async def test_a_topic_that_is_not_utf8_reaches_the_handler_escaped(tmp_path: Pa
     assert topics == ["a/\\xff"] and acks.acked == [(9, 1)]
 
 
-async def test_each_message_is_counted_and_the_largest_payload_kept(
+async def test_messages_and_stale_topics_are_counted_across_sessions(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.mqtt_consumer")
     async with MqttPeer() as peer:
         reader = make_consumer(tmp_path, lambda *_: [], port=peer.port)
         reader.subscriptions = ["a/+", "b/#"]
+        reader.subscribed_state.save(["old/#"])
         task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0)))
         await peer.until(lambda: reader.stats.connects == 1)
         for n, payload in enumerate([b"12345", b"1234567", b"12"], start=1):
             peer.sessions[0].publish("a/1", payload, packet_id=n)
         await peer.until(lambda: reader.stats.acked == 3)
+        assert peer.sessions[0].writer is not None
+        peer.sessions[0].writer.close()  # a reconnect: nothing stale any more
+        await peer.until(lambda: reader.stats.connects == 2)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert reader.stats.messages == 3 and reader.largest_payload == 7
     assert reader.health.totals()["received", ""] == 3
     assert "t: subscribed to a/+, b/#" in caplog.messages
+    assert reader.stats.stale_unsubscribed == 1  # counted since start, not per session
