@@ -20,12 +20,13 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.deadletter import DeadLetterFile
 from gateway.intake_health import CollectorHealth
-from gateway.mqtt_batch import Batch
+from gateway.mqtt_batch import MAX_BATCH_BYTES, Batch
 from gateway.mqtt_client import Message, MqttError
 from gateway.mqtt_consumer import HEALTHY_S, MqttConsumer, MqttSettings, SilentBroker
 from gateway.mqtt_subscriptions import SESSION_LOST, SubscriptionState, check_grants, subscribe
 from gateway.sample import Sample
 from tests.mqtt_peer import MqttPeer
+from tests.unit.test_mqtt_consumer_rules import Reader
 
 
 class Clock:
@@ -421,3 +422,26 @@ async def test_messages_and_stale_topics_are_counted_across_sessions(
     assert reader.health.totals()["received", ""] == 3
     assert "t: subscribed to a/+, b/#" in caplog.messages
     assert reader.stats.stale_unsubscribed == 1  # counted since start, not per session
+
+
+async def test_every_oversize_packet_is_counted(tmp_path: Path) -> None:
+    async with MqttPeer() as peer:
+        reader = make_consumer(tmp_path, port=peer.port, max_packet_size=64)
+        task = asyncio.create_task(reader.run(lambda *_, **__: real_sleep(0)))
+        for session in (1, 2):
+            await peer.until(lambda: reader.stats.connects == session)  # noqa: B023 - awaited here
+            peer.sessions[-1].publish("a/1", b"1" * 200, packet_id=session)
+            await peer.until(lambda: reader.stats.oversize == session)  # noqa: B023
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert reader.totals()["refused", "oversize"] == 2 and reader.stats.acked == 0
+
+
+async def test_the_byte_bound_counts_from_an_empty_batch() -> None:
+    batch = Batch(limit=1000)
+    reader = Reader()
+    batch.client = reader  # type: ignore[assignment]
+    batch.add(message(1, payload=b"x" * (MAX_BATCH_BYTES - 1)))
+    assert reader.reading  # one byte under the bound
+    batch.add(message(2, payload=b"x"))
+    assert not reader.reading
