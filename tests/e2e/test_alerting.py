@@ -300,7 +300,7 @@ async def paged(pager: Pager, site: str, receiver: str) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_a_killed_exhibit_alerts_within_2s_by_its_last_will_and_resolves(
+async def test_a_killed_exhibit_alerts_by_its_last_will_within_its_switchs_next_poll(
     tmp_path: Path,
     influxdb: InfluxDB1,
     mosquitto: Mosquitto,
@@ -314,8 +314,10 @@ async def test_a_killed_exhibit_alerts_within_2s_by_its_last_will_and_resolves(
         with Devices(city.config) as devices:
             await wait_up(city.running, "exhibit", "will-pendulum")
             devices.kill()
+            # the topology holds a device's alert until its switch has answered once since the
+            # device went down (is the switch the cause?): at most one poll interval more
             latency = await in_alertmanager(
-                paging_alertmanager, "ExhibitOffline", "will", within=2.0
+                paging_alertmanager, "ExhibitOffline", "will", within=POLL_S + 2.0
             )
             print(f"exhibit killed -> Last Will -> Alertmanager: {latency * 1000:.0f} ms")
             await paged(pager, "will", "science-centre")  # routed to the science centre's staff
