@@ -135,11 +135,20 @@ async def running_city(
     runner = asyncio.create_task(service.run(stop))
     try:
         await service.started.wait()
-        async with asyncio.timeout(30):  # every switch answered once
-            while True:
-                if len([s for s in service.topology.states.values() if s.up]) == len(switches):
-                    break
-                await asyncio.sleep(0.1)
+        # every switch answered once (60 s: in a full CI run this took over 30 s twice)
+        names = {switch.name for switch, _, _ in switches}
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    states = service.topology.states
+                    if all(n in states and states[n].up for n in names):
+                        break
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            silent = sorted(
+                n for n in names if not getattr(service.topology.states.get(n), "up", False)
+            )
+            raise AssertionError(f"switches that never answered: {silent}") from None
         yield service, fleet
     finally:
         stop.set()
