@@ -24,12 +24,20 @@ from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
 from gateway.sample import FieldValue, Sample
 from gateway.topology.model import Attachment, InventoryNode, TopologyModel
-from gateway.topology.observations import Discovery
+from gateway.topology.observations import Discovery, PoePort
 from gateway.topology.shadow import NodeState, Verdict, verdicts
 
 log = logging.getLogger(__name__)
 
 _FAULTS = ("fault", "otherFault")
+
+
+def _poe_fault(port: PoePort) -> bool:
+    """The port feeding a device failed it: a PoE fault, or an enabled port not delivering power
+    (a port an operator disabled is not a fault: the device's own alert pages)."""
+    return port.detection in _FAULTS or (
+        port.admin_up is not False and port.detection != "deliveringPower"
+    )
 
 
 def inventory_nodes(config: EdumonConfig) -> list[InventoryNode]:
@@ -151,9 +159,7 @@ class Topology:
         node = self.model.inventory[device]
         if port is None or attachment.ifname is None:
             return None
-        fault = port.detection in _FAULTS or (
-            port.admin_up is not False and port.detection != "deliveringPower"
-        )
+        fault = _poe_fault(port)
         tags = {
             "site": node.site,
             "device": attachment.switch,
@@ -226,7 +232,7 @@ class Topology:
                 return Verdict("suspect", upstream.cause)
             return Verdict("shadowed", upstream.cause)
         port = self.model.poe_of(device)
-        if port is not None and (port.detection in _FAULTS or port.detection != "deliveringPower"):
+        if port is not None and _poe_fault(port):
             return Verdict("shadowed", f"{attachment.switch}:{attachment.ifname}")
         state = self.view.get(device)
         if state is None or state.up or state.down_since is None:

@@ -197,8 +197,18 @@ def test_poe_fault_while_the_science_centre_is_closed_is_a_warning(tmp_path: Pat
     assert "pendulum" in city.topology.held
 
 
-def faults(city: City) -> None:
-    """The pendulum's port delivers power, then faults; the pendulum goes offline."""
+def test_a_port_an_operator_disabled_holds_nothing(tmp_path: Path) -> None:
+    city = City(tmp_path)
+    faults(city, PoePort("ge-0/0/5", False, "disabled", 0.0, None))
+    city.poll(set(), switches(city))  # its switch answers: the switch is not the cause either
+    city.advance(2)
+    assert not [t for t in city.fired if city.engine.rules[t.instance.rule].alert == "PoePortFault"]
+    assert "pendulum" not in city.topology.held
+
+
+def faults(city: City, failed: PoePort | None = None) -> None:
+    """The pendulum's port delivers power, then faults (or turns `failed`); the pendulum goes
+    offline."""
     city.poll(set(), switches(city))
     ns = int(city.now * 1e9)
     mac = MacLocation("02:00:00:00:00:01", "ge-0/0/5", 5, 10, "fdb")
@@ -206,7 +216,7 @@ def faults(city: City) -> None:
     city.topology.observe_discovery(Discovery("vizium-sw", ns, macs=(mac,), poe_ports=(healthy,)))
     city.feed(city.topology._feeds)
     city.advance(2)
-    fault = PoePort("ge-0/0/5", True, "fault", 0.0, 3)
+    fault = failed or PoePort("ge-0/0/5", True, "fault", 0.0, 3)
     city.topology.observe_discovery(
         Discovery("vizium-sw", int(city.now * 1e9), macs=(mac,), poe_ports=(fault,))
     )
