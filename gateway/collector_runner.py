@@ -87,6 +87,12 @@ class CollectorRunner:
             tasks.append((stream.name, streaming(stream, health, emit)))
         return tasks
 
+    def poll_now(self, target: str) -> bool:
+        """Poll a device's own job (`target` is its id; never its `<id>/discovery` round) once
+        now, out of its schedule (gateway/polling.py bounds and counts it): True when this
+        instance started that poll."""
+        return any(polled.poll_now(target) for polled in self.polled.values())
+
     def retarget(self, config: EdumonConfig, changed: Collection[str]) -> list[str]:
         """Poll the targets of `config` from now on (`changed`: ids of devices whose settings
         differ, polled again from scratch); what could not follow, one line each."""

@@ -77,6 +77,14 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=r,
         )
+        self.polls_on_demand = Counter(
+            "edumon_polls_on_demand",
+            "Polls asked out of schedule (the topology asks a suspect's neighbour at once), by "
+            "outcome: polled, or skipped (in_flight, too_soon: one per target per window, "
+            "not_owner: another cluster member polls it)",
+            ["collector", "outcome"],
+            registry=r,
+        )
         self.discarded = Counter(
             "edumon_collector_discarded",
             "Values a collector refused to write (e.g. an impossible counter rate), by reason",

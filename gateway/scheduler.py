@@ -43,6 +43,7 @@ class PollScheduler:
         self.health = health
         self._slots = asyncio.Semaphore(max_concurrent)
         self._clock = clock
+        self._polling: dict[str, asyncio.Event] = {}  # target -> set when its poll ends
 
     async def run_target(
         self, collector: PolledCollector[T], target: T, schedule: PollSchedule
@@ -69,7 +70,15 @@ class PollScheduler:
     ) -> list[Sample]:
         """One poll and its `collector` sample (with `tags` added). With `at_ns` every sample
         is stamped at that time, e.g. the poll's slot (gateway/cluster/node.py)."""
-        samples, error, duration = await self.measure(collector, target, schedule)
+        name = schedule.target_name
+        while name in self._polling:  # one poll of a target at a time (its rates' base)
+            await self._polling[name].wait()
+        self._polling[name] = ended = asyncio.Event()
+        try:
+            samples, error, duration = await self.measure(collector, target, schedule)
+        finally:
+            del self._polling[name]
+            ended.set()
         if at_ns is not None:
             samples = [dataclasses.replace(sample, time_ns=at_ns) for sample in samples]
         self._record_outcome(collector.name, schedule.target_name, error)
@@ -82,6 +91,10 @@ class PollScheduler:
         )
         await self._emit([*samples, own], collector=collector.name)
         return samples
+
+    def polling(self, target_name: str) -> bool:
+        """Whether a poll of the target is under way now."""
+        return target_name in self._polling
 
     async def measure(
         self, collector: PolledCollector[T], target: T, schedule: PollSchedule

@@ -134,6 +134,7 @@ class Service:
             self.add_task("topology-share", share.run)
         context = CollectorContext(config, self.metrics, self.topology.observe_discovery)
         self.collectors = CollectorRunner(plugins, context, self.health.register)
+        self.topology.poll_now = self.collectors.poll_now  # a suspect's neighbour, asked at once
         self.metrics.registry.register(CollectorTotals(self.collectors.healths))
         self.reloader: ConfigReloader | None = None
         if config_path is not None:

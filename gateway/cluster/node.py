@@ -89,7 +89,7 @@ class ClusterNode:
             self._healths.append(scheduler.health)
         interval = round(schedule.interval_s * 1e9)
         phase = phase_ns(name, interval)
-        tags = {"member": self.membership.member}
+        tags = self.poll_tags
         owned = False
         async with asyncio.TaskGroup() as takeovers:
             while True:
@@ -113,6 +113,16 @@ class ClusterNode:
                     takeovers.create_task(poll)
                 else:
                     await poll
+
+    @property
+    def poll_tags(self) -> dict[str, str]:
+        """What this member adds to the `collector` sample of each of its polls."""
+        return {"member": self.membership.member}
+
+    def may_poll_now(self, name: str) -> bool:
+        """Whether this instance may poll `name` out of its grid now (gateway/polling.py): it
+        owns it and acts on its lease (the other members learn the answer through etcd)."""
+        return self.membership.owns(name) and self.membership.held_since(self.clock())
 
     async def run(self, emit: CollectorEmit, alerts: AlertHolds) -> None:
         """The membership, and what follows from its changes."""

@@ -3,6 +3,10 @@ nodes answer (their `up` samples, as they pass the pipeline ahead of the alert e
 holds the alerts of every device behind a failed element in the engine (`hold_device`), so a
 failed aggregation switch is one page, not one per school behind it.
 
+A suspect (down while a neighbour towards the root has not answered since) has that neighbour
+polled at once through `poll_now` (handed in by the service: the collector runner's, bounded
+there), so the hold lasts one poll of the neighbour rather than up to its interval.
+
 It writes `link` points (for the city map) and `port_feed` points (the PoE state of each
 port that feeds an inventory device; PoePortFault watches them), persists what it learned in
 the state directory (topology.json, 0600) and serves `/topology`.
@@ -14,7 +18,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +74,8 @@ class Topology:
         self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
         self._suspects = False  # a node or device waits for a neighbour's answer
+        # polls a switch out of its schedule (True: started here); set by the service
+        self.poll_now: Callable[[str], bool] = lambda _device: False
         self._restore()
         self.reconfigure(config)
 
@@ -199,6 +205,12 @@ class Topology:
                 wanted[device] = verdict
         held = {d: v for d, v in wanted.items() if v.kind != "cause"}
         self._suspects = any(v.kind == "suspect" for v in held.values())
+        # a new suspect (or one waiting for other neighbours) asks them at once, not at their
+        # next scheduled poll
+        asked = {n for d, v in held.items() if self.held.get(d) != v for n in v.waits_for}
+        for neighbour in sorted(asked):
+            if self.poll_now(neighbour):
+                log.debug("topology: polling %s now (a node behind it went down)", neighbour)
         for device in held.keys() - self.held.keys():
             self.engine.hold_device(device)
         for device in self.held.keys() - held.keys():
@@ -244,7 +256,9 @@ class Topology:
         discovered = port is None or self.model.discovered_at.get(attachment.switch, 0) >= (
             state.down_since
         )
-        return None if answered and discovered else Verdict("suspect", attachment.switch)
+        if answered and discovered:
+            return None
+        return Verdict("suspect", attachment.switch, () if answered else (attachment.switch,))
 
     # ----------------------------------------------------------------- reading
     def behind(self, cause: str) -> tuple[list[str], set[str]]:

@@ -5,7 +5,8 @@ node that stopped answering is
 - a `cause` when a connected neighbour answered after it stopped (its own failure), or when it
   is a root, or after `settle_s` without such evidence;
 - `suspect` while a connected neighbour has not answered since it stopped (the neighbour may
-  be failing in the same poll round: it may be the cause);
+  be failing in the same poll round: it may be the cause); it names those neighbours, which
+  the topology asks to be polled at once;
 - `shadowed` when no neighbour is connected: every path to a root goes through a failed
   element, and it is reported behind the nearest cause.
 A node with a second live path (the ring, a dual-homed school) stays connected. Loops and
@@ -35,6 +36,7 @@ class NodeState:
 class Verdict:
     kind: Kind
     cause: str  # the failed element it is behind (itself for a cause or a suspect)
+    waits_for: tuple[str, ...] = ()  # a suspect's neighbours that have not answered since
 
 
 def verdicts(
@@ -63,8 +65,10 @@ def verdicts(
             result[node] = Verdict("cause", node)
         elif near:
             answered = any(n not in states or states[n].last_answer >= since for n in near)
-            settled = answered or now - since >= settle_s
-            result[node] = Verdict("cause" if settled else "suspect", node)
+            if answered or now - since >= settle_s:
+                result[node] = Verdict("cause", node)
+            else:
+                result[node] = Verdict("suspect", node, tuple(sorted(near)))
     # the rest of the failed nodes are behind the nearest cause (or suspect)
     queue = deque((n, n) for n in sorted(result))
     seen = set(result)

@@ -102,6 +102,25 @@ async def test_rates_are_exactly_the_traffic_model(lab: Lab) -> None:
     assert -10 < float(optics["Te1/0/1"]["rx_dbm"]) < 0  # type: ignore[arg-type]
 
 
+async def test_a_poll_out_of_schedule_rates_each_interval_by_its_own_length(lab: Lab) -> None:
+    """The topology may ask a switch between two scheduled polls (gateway/polling.py
+    `poll_now`): each rate is over the agent's own time since the poll before (a whole
+    interval, 1.5 s, the rest of the interval), for 64- and 32-bit counters alike (a 1G link's
+    32-bit counters are polled every 30 s, the most it allows)."""
+    for name, bits, interval_s in (("sw", 64, 60), ("old", 32, 30)):
+        target, switch = lab.target(name), lab.fleet[name]
+        await lab.poller.poll(target)
+        for seconds in (interval_s, 1.5, interval_s - 1.5):
+            before = lab.now[0]
+            lab.advance(seconds)
+            uplink = interfaces(await lab.poller.poll(target))["Te1/0/1"]
+            expected = expected_bps(switch, UPLINK, "in", before, lab.now[0], bits=bits)
+            assert uplink["in_bps"] == expected, (name, seconds)
+            assert uplink["out_bps"] == expected_bps(
+                switch, UPLINK, "out", before, lab.now[0], bits=bits
+            )
+
+
 async def test_a_reboot_is_recorded_never_a_spike(lab: Lab) -> None:
     target = lab.target("sw")
     await lab.poller.poll(target)

@@ -1,0 +1,230 @@
+"""Polls out of schedule (gateway/polling.py `poll_now`), asked by the topology for a suspect's
+neighbour: a device flapping its Last Will makes its switch be polled at most once per window,
+a poll under way is not doubled, a cluster member that does not own the switch polls nothing,
+the regular schedule's polls are not shifted by one, and the topology asks once per suspect
+(never for the `<id>/discovery` round)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gateway.cluster.node import ClusterNode
+from gateway.collector import Collector, PolledJob, PollSchedule
+from gateway.intake_health import CollectorHealth
+from gateway.metrics import Metrics
+from gateway.polling import ON_DEMAND_WINDOW_MAX_S, PolledTargets
+from gateway.sample import Sample
+from tests.unit.test_cluster_node import node, target_of
+from tests.unit.test_topology import DUAL, City, switches
+
+INTERVAL_S = 60.0
+
+
+class CountingCollector:
+    """A polled collector that answers at once, or holds its polls until `answer` is set."""
+
+    name = "snmp"
+
+    def __init__(self) -> None:
+        self.polls: list[str] = []
+        self.answer: asyncio.Event | None = None
+
+    async def poll(self, target: str) -> list[Sample]:
+        self.polls.append(target)
+        if self.answer is not None:
+            await self.answer.wait()
+        return []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Poller:
+    """PolledTargets of `names` (each a switch and its discovery round), running."""
+
+    def __init__(self, names: list[str], cluster: ClusterNode | None = None) -> None:
+        self.collector = CountingCollector()
+        self.clock = Clock()
+        self.metrics = Metrics()
+        self.emitted: list[Sample] = []
+        jobs = [
+            PolledJob(self.collector, job, PollSchedule(job, INTERVAL_S, 5.0))
+            for name in names
+            for job in (name, f"{name}/discovery")
+        ]
+
+        async def emit(samples: object, *, collector: str, durable: bool = False) -> None:
+            assert isinstance(samples, list)
+            self.emitted += samples
+
+        self.targets = PolledTargets(
+            Collector(polled=jobs), CollectorHealth("snmp"), emit, self.metrics, cluster, self.clock
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Poller:
+        self.task = asyncio.create_task(self.targets.run())
+        await asyncio.sleep(0)  # running: its targets wait for their jittered first polls
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    def counted(self, outcome: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "edumon_polls_on_demand_total", {"collector": "snmp", "outcome": outcome}
+        )
+        return value or 0.0
+
+    async def settled(self) -> None:
+        """Until no poll out of schedule is under way."""
+        async with asyncio.timeout(5):
+            while self.targets._on_demand:  # noqa: ASYNC110 - the poll's task ends
+                await asyncio.sleep(0.001)
+
+
+async def test_a_flapping_sender_gets_its_switch_polled_once_per_window() -> None:
+    async with Poller(["sw-1"]) as poller:
+        assert poller.targets.poll_now("sw-1")
+        await poller.settled()
+        for _ in range(20):  # the device's Last Will and its return, again and again
+            poller.clock.now += 1.0
+            assert not poller.targets.poll_now("sw-1")
+        assert poller.collector.polls == ["sw-1"]
+        assert (poller.counted("polled"), poller.counted("too_soon")) == (1, 20)
+        # the window is min(interval, 30 s): from the first poll on, not from the last ask
+        poller.clock.now = 1000.0 + ON_DEMAND_WINDOW_MAX_S
+        assert poller.targets.poll_now("sw-1")
+        await poller.settled()
+        assert poller.collector.polls == ["sw-1", "sw-1"]
+        # the poll writes its `collector` point like a scheduled one
+        assert [s.tags["target"] for s in poller.emitted if s.measurement == "collector"] == [
+            "sw-1",
+            "sw-1",
+        ]
+
+
+async def test_the_window_is_the_interval_when_that_is_shorter() -> None:
+    async with Poller(["sw-1"]) as poller:
+        job = poller.targets.jobs["sw-1"]
+        poller.targets.jobs["sw-1"] = PolledJob(
+            job.collector, job.target, PollSchedule("sw-1", 10, 5)
+        )
+        assert poller.targets.poll_now("sw-1")
+        await poller.settled()
+        poller.clock.now += 9.9
+        assert not poller.targets.poll_now("sw-1")
+        poller.clock.now += 0.1
+        assert poller.targets.poll_now("sw-1")
+
+
+async def test_a_poll_under_way_is_not_doubled() -> None:
+    async with Poller(["sw-1"]) as poller:
+        poller.collector.answer = asyncio.Event()  # the switch takes its time to answer
+        assert poller.targets.poll_now("sw-1")
+        await asyncio.sleep(0)
+        poller.clock.now += ON_DEMAND_WINDOW_MAX_S  # even past the window
+        assert not poller.targets.poll_now("sw-1")
+        assert poller.counted("in_flight") == 1
+        poller.collector.answer.set()
+        await poller.settled()
+        assert poller.collector.polls == ["sw-1"]
+
+
+async def test_only_the_device_job_of_a_running_poller_is_polled() -> None:
+    poller = Poller(["sw-1"])
+    assert not poller.targets.poll_now("sw-1")  # not running: nothing to ask
+    async with poller:
+        assert not poller.targets.poll_now("sw-9")  # not polled here
+        assert poller.targets.poll_now("sw-1")
+        await poller.settled()
+    assert poller.collector.polls == ["sw-1"]
+    assert poller.counted("polled") == 1
+
+
+async def test_a_cluster_member_polls_only_the_switches_it_owns() -> None:
+    members = ("a", "b")
+    cluster = node("a")
+    cluster.membership.members = frozenset(members)
+    mine, theirs = target_of("a", members), target_of("b", members)
+    async with Poller([mine, theirs], cluster) as poller:
+        assert not poller.targets.poll_now(theirs)  # its owner polls it (and shares the answer)
+        assert poller.targets.poll_now(mine)
+        await poller.settled()
+    assert poller.collector.polls == [mine]
+    assert (poller.counted("not_owner"), poller.counted("polled")) == (1, 1)
+    (own,) = [s for s in poller.emitted if s.measurement == "collector"]
+    assert own.tags == {"collector": "snmp", "target": mine, "member": "a"}
+
+
+async def test_the_topology_asks_the_switch_of_a_suspect_once_and_the_poller_bounds_a_flap(
+    tmp_path: Path,
+) -> None:
+    """A school's exhibit sends its Last Will, comes back, and sends it again, ten times within
+    the window: the topology asks its switch each time it becomes suspect, the poller polls
+    it once; its answer ends the hold at once."""
+    city = City(tmp_path)
+    asked: list[str] = []
+    async with Poller(switches(city)) as poller:
+
+        def poll_now(device: str) -> bool:
+            asked.append(device)
+            return poller.targets.poll_now(device)
+
+        city.topology.poll_now = poll_now
+        city.poll(set(), switches(city))
+        city.advance(2)
+        tags = {"site": "school-01", "exhibit": "school-01-globe", "zone": "hall"}
+        for _ in range(10):
+            city.now += 1
+            city.feed([Sample("exhibit", tags, {"up": False}, int(city.now * 1e9))])
+            city.advance(1, step=1)  # the topology recomputes every second while it waits
+            assert city.topology.held["school-01-globe"].kind == "suspect"
+            city.feed([Sample("exhibit", tags, {"up": True}, int(city.now * 1e9))])
+            await poller.settled()
+        assert asked == ["school-01-core"] * 10  # once per suspect, not once per second
+        assert poller.collector.polls == ["school-01-core"]
+        assert (poller.counted("polled"), poller.counted("too_soon")) == (1, 9)
+        # the switch answers (as its poll would): the exhibit, down again, is its own cause
+        city.feed([Sample("exhibit", tags, {"up": False}, int(city.now * 1e9))])
+        assert city.topology.held["school-01-globe"].kind == "suspect"
+        city.now += 0.5
+        city.poll(set(), ["school-01-core"])
+        assert "school-01-globe" not in city.topology.held
+
+
+async def test_a_school_down_before_its_aggregation_switch_asks_that_switch_and_the_root(
+    tmp_path: Path,
+) -> None:
+    """The schools behind a failing aggregation switch stop answering before it is polled: the
+    first one asks for agg-1 at once; agg-1, down too, asks its connected neighbours (the root,
+    and the dual-homed school, live through agg-2): either's answer makes agg-1 the cause."""
+    city = City(tmp_path)
+    asked: list[str] = []
+
+    def poll_now(device: str) -> bool:
+        asked.append(device)
+        return True
+
+    city.topology.poll_now = poll_now
+    every = switches(city)
+    city.poll(set(), every)
+    city.advance(2)
+    city.poll({"school-01-core"}, ["school-01-core"])
+    assert asked == ["agg-1"]
+    city.now += 1
+    city.poll({"agg-1", "school-01-core"}, ["agg-1"])  # the asked poll finds it down
+    assert asked == ["agg-1", "city-core", DUAL + "-core"]
+    city.now += 1
+    city.poll(set(), ["city-core"])
+    assert city.topology.verdicts["agg-1"].kind == "cause"
+    assert city.topology.held["school-01-core"].cause == "agg-1"
+    assert "/discovery" not in "".join(asked)
