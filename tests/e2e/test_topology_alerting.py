@@ -177,6 +177,15 @@ def firing(pager: Pager) -> list[tuple[str | None, str]]:
     ]
 
 
+async def alert_of(alertmanager: Alertmanager, device: str) -> float:
+    """When an alert about `device` first showed in Alertmanager (time.monotonic)."""
+    while True:
+        alerts = await asyncio.to_thread(alertmanager.alerts)
+        if any(a["labels"].get("device") == device for a in alerts):
+            return time.monotonic()
+        await asyncio.sleep(0.1)
+
+
 async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
     tmp_path: Path,
     influxdb: InfluxDB1,
@@ -190,10 +199,15 @@ async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
         for name in ["agg-1", *behind]:
             fleet[name].faults.silent = True
         failed_at = time.monotonic()
+        first_alert = asyncio.create_task(alert_of(paging_alertmanager, "agg-1"))
         while time.monotonic() - failed_at < WATCH_S:
             await leaves(mosquitto, BEHIND_AGG1, up=False)  # the APs and exhibit behind it
             await asyncio.sleep(POLL_S)
         assert firing(pager) == [("city", "CoreSwitchUnreachable")]
+        latency = first_alert.result() - failed_at
+        print(
+            f"agg-1 silent -> its alert in Alertmanager: {latency:.1f} s (polls every {POLL_S} s)"
+        )
         (page,) = [p for p in pager.pages if p.site == "city"]
         assert page.receiver == "network-oncall"
         (alert,) = page.body["alerts"]
