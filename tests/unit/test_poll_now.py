@@ -1,8 +1,8 @@
 """Polls out of schedule (gateway/polling.py `poll_now`), asked by the topology for a suspect's
 neighbour: a device flapping its Last Will makes its switch be polled at most once per window,
-a poll under way is not doubled, a cluster member that does not own the switch polls nothing,
-the regular schedule's polls are not shifted by one, and the topology asks once per suspect
-(never for the `<id>/discovery` round)."""
+a poll under way is not doubled (and a scheduled poll due meanwhile waits for it: one poll of a
+target at a time), a cluster member that does not own the switch polls nothing, and the
+topology asks once per suspect (never for the `<id>/discovery` round)."""
 
 from __future__ import annotations
 
@@ -137,6 +137,24 @@ async def test_a_poll_under_way_is_not_doubled() -> None:
         poller.collector.answer.set()
         await poller.settled()
         assert poller.collector.polls == ["sw-1"]
+
+
+async def test_a_scheduled_poll_due_during_one_out_of_schedule_waits_for_it() -> None:
+    """Two polls of one switch at once would rate counters against a base read in between."""
+    async with Poller(["sw-1"]) as poller:
+        poller.collector.answer = asyncio.Event()
+        assert poller.targets.poll_now("sw-1")
+        await asyncio.sleep(0)
+        job = poller.targets.jobs["sw-1"]
+        scheduled = asyncio.create_task(
+            poller.targets._scheduler.poll_once(job.collector, job.target, job.schedule)
+        )
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert poller.collector.polls == ["sw-1"]  # the scheduled one has not started
+        poller.collector.answer.set()
+        await asyncio.wait_for(scheduled, 5)
+        assert poller.collector.polls == ["sw-1", "sw-1"]
 
 
 async def test_only_the_device_job_of_a_running_poller_is_polled() -> None:
