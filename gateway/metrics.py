@@ -79,9 +79,10 @@ class Metrics:
         )
         self.polls_on_demand = Counter(
             "edumon_polls_on_demand",
-            "Polls asked out of schedule (the topology asks a suspect's neighbour at once), by "
-            "outcome: polled, or skipped (in_flight, too_soon: one per target per window, "
-            "not_owner: another cluster member polls it)",
+            "Polls out of schedule (the topology asks a suspect's neighbour at once, "
+            "gateway/poll_now.py): `polled` ran; asks that started none at once: `deferred` "
+            "(within the target's window: one poll at its end), `joined` (one is coming), "
+            "`in_flight` (a scheduled poll is under way), `not_owner` (another member's)",
             ["collector", "outcome"],
             registry=r,
         )

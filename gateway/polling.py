@@ -1,18 +1,12 @@
 """The task of one polled collector: each of its targets on the scheduler, or, in a cluster,
 only the targets this instance owns, on the cluster's shared grid (gateway/cluster/node.py).
 A config reload (gateway/reload.py) replaces the targets while it runs: the removed and
-changed ones stop, the added and changed ones start.
-
-`poll_now` polls a target once out of its schedule (the topology asks a suspect's neighbour:
-gateway/topology/service.py); its schedule goes on unchanged. A device whose alerts are sender-
-controlled (an MQTT Last Will) must not make a switch be polled at its rate: a target gets at
-most one such poll per min(interval, 30 s), none while a poll of it is under way, and in a
-cluster only from its owner; each ask is counted by outcome."""
+changed ones stop, the added and changed ones start. `poll_now` polls a target out of its
+schedule, bounded (gateway/poll_now.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Iterable
 
@@ -20,11 +14,8 @@ from gateway.cluster.node import ClusterNode
 from gateway.collector import Collector, CollectorEmit, PolledJob
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
+from gateway.poll_now import OnDemandPolls, Sleep
 from gateway.scheduler import PollScheduler
-
-log = logging.getLogger(__name__)
-
-ON_DEMAND_WINDOW_MAX_S = 30.0  # a target's polls out of schedule: at most one per window
 
 
 class PolledTargets:
@@ -36,6 +27,7 @@ class PolledTargets:
         metrics: Metrics,
         cluster: ClusterNode | None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.jobs = {job.schedule.target_name: job for job in collector.polled}
         self.health = health
@@ -45,10 +37,7 @@ class PolledTargets:
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._crashed: asyncio.Future[None] | None = None
-        self._metrics = metrics
-        self._clock = clock
-        self._on_demand: dict[str, asyncio.Task[object]] = {}
-        self._on_demand_at: dict[str, float] = {}  # target -> when it was last polled so
+        self._on_demand = OnDemandPolls(self._scheduler, metrics, cluster, clock, sleep)
 
     async def run(self) -> None:
         """Poll every target until cancelled; a target's task that crashes ends the run (the
@@ -59,7 +48,7 @@ class PolledTargets:
         try:
             await self._crashed
         finally:
-            self._stop([*self._tasks, *self._on_demand])
+            self._stop([*self.jobs, *self._tasks])
             self._crashed = None
 
     def replace(self, jobs: Iterable[PolledJob], changed: Iterable[str] = ()) -> None:
@@ -73,7 +62,7 @@ class PolledTargets:
         self._stop(stopping)
         for name in set(self.jobs) - set(new):
             self.health.forget(name)
-            self._on_demand_at.pop(name, None)
+            self._on_demand.forget(name)
         # an unchanged target goes on with the job it runs
         self.jobs = {
             name: self.jobs.get(name, job) if name not in stopping else job
@@ -84,38 +73,10 @@ class PolledTargets:
                 self._start(name)
 
     def poll_now(self, name: str) -> bool:
-        """Poll target `name` once now, beside its schedule: True when this instance started
-        it; False (counted by outcome) when it is not running here, is another member's, is
-        being polled already, or was polled so less than min(interval, 30 s) ago."""
+        """Poll target `name` out of its schedule (bounded: gateway/poll_now.py): True when
+        this instance will; False when it does not run it, is not running, or will not."""
         job = self.jobs.get(name)
-        if job is None or self._crashed is None:
-            return False
-        now = self._clock()
-        window = min(job.schedule.interval_s, ON_DEMAND_WINDOW_MAX_S)
-        if self._cluster is not None and not self._cluster.may_poll_now(name):
-            outcome = "not_owner"
-        elif self._scheduler.polling(name) or name in self._on_demand:
-            outcome = "in_flight"
-        elif now - self._on_demand_at.get(name, -window) < window:
-            outcome = "too_soon"
-        else:
-            outcome = "polled"
-        self._metrics.polls_on_demand.labels(collector=job.collector.name, outcome=outcome).inc()
-        if outcome != "polled":
-            return False
-        self._on_demand_at[name] = now
-        tags = self._cluster.poll_tags if self._cluster is not None else None
-        poll = self._scheduler.poll_once(job.collector, job.target, job.schedule, tags=tags)
-        task: asyncio.Task[object] = asyncio.create_task(poll, name=f"poll-now-{name}")
-        self._on_demand[name] = task
-        task.add_done_callback(lambda _: self._on_demand_ended(name, task))
-        return True
-
-    def _on_demand_ended(self, name: str, task: asyncio.Task[object]) -> None:
-        if self._on_demand.get(name) is task:
-            del self._on_demand[name]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("polling %s out of schedule failed", name, exc_info=task.exception())
+        return job is not None and self._crashed is not None and self._on_demand.ask(job)
 
     def _start(self, name: str) -> None:
         job = self.jobs[name]
@@ -130,11 +91,12 @@ class PolledTargets:
         task.add_done_callback(self._ended)
 
     def _stop(self, names: Iterable[str]) -> None:
+        names = list(names)
+        self._on_demand.stop(names)
         for name in names:
-            for tasks in (self._tasks, self._on_demand):
-                task = tasks.pop(name, None)
-                if task is not None:
-                    task.cancel()
+            task = self._tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._crashed is None or self._crashed.done():

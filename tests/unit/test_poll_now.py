@@ -1,8 +1,9 @@
-"""Polls out of schedule (gateway/polling.py `poll_now`), asked by the topology for a suspect's
-neighbour: a device flapping its Last Will makes its switch be polled at most once per window,
-a poll under way is not doubled (and a scheduled poll due meanwhile waits for it: one poll of a
-target at a time), a cluster member that does not own the switch polls nothing, and the
-topology asks once per suspect (never for the `<id>/discovery` round)."""
+"""Polls out of schedule (gateway/poll_now.py), asked by the topology for a suspect's
+neighbour, on a clock the test moves: asks a moment apart share one poll; a device flapping its
+Last Will makes its switch be polled at most once per window (asks within it deferred to one
+poll at its end); a poll under way is not doubled (and a scheduled poll due meanwhile waits for
+it: one poll of a target at a time); a cluster member that does not own the switch polls
+nothing; the topology asks once per suspect (never for the `<id>/discovery` round)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from gateway.cluster.node import ClusterNode
 from gateway.collector import Collector, PolledJob, PollSchedule
 from gateway.intake_health import CollectorHealth
 from gateway.metrics import Metrics
-from gateway.polling import ON_DEMAND_WINDOW_MAX_S, PolledTargets
+from gateway.poll_now import GATHER_S, WINDOW_MAX_S
+from gateway.polling import PolledTargets
 from gateway.sample import Sample
 from tests.unit.test_cluster_node import node, target_of
 from tests.unit.test_topology import DUAL, City, switches
@@ -38,11 +40,28 @@ class CountingCollector:
 
 
 class Clock:
+    """Monotonic seconds, and sleeps that end when the test moves the clock past them."""
+
     def __init__(self) -> None:
         self.now = 1000.0
+        self._moved = asyncio.Event()
 
     def __call__(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.now < until:
+            await self._moved.wait()
+
+    async def advance(self, seconds: float) -> None:
+        for _ in range(10):  # what was just started begins its sleep first
+            await asyncio.sleep(0)
+        self.now += seconds
+        self._moved.set()
+        self._moved = asyncio.Event()
+        for _ in range(10):  # what was due runs
+            await asyncio.sleep(0)
 
 
 class Poller:
@@ -64,7 +83,13 @@ class Poller:
             self.emitted += samples
 
         self.targets = PolledTargets(
-            Collector(polled=jobs), CollectorHealth("snmp"), emit, self.metrics, cluster, self.clock
+            Collector(polled=jobs),
+            CollectorHealth("snmp"),
+            emit,
+            self.metrics,
+            cluster,
+            self.clock,
+            self.clock.sleep,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -84,59 +109,87 @@ class Poller:
         )
         return value or 0.0
 
-    async def settled(self) -> None:
-        """Until no poll out of schedule is under way."""
+    async def gathered(self) -> None:
+        """The asks of the moment gathered, their poll run."""
+        await self.clock.advance(GATHER_S)
         async with asyncio.timeout(5):
-            while self.targets._on_demand:  # noqa: ASYNC110 - the poll's task ends
+            while self.targets._on_demand._coming:  # noqa: ASYNC110 - the poll's task ends
                 await asyncio.sleep(0.001)
+
+
+async def test_asks_a_moment_apart_share_one_poll() -> None:
+    """A crash: three devices behind one switch, their Last Wills 0.1 s apart."""
+    async with Poller(["sw-1"]) as poller:
+        assert poller.targets.poll_now("sw-1")
+        await poller.clock.advance(0.1)
+        assert not poller.targets.poll_now("sw-1")
+        await poller.clock.advance(0.1)
+        assert not poller.targets.poll_now("sw-1")
+        assert poller.collector.polls == []  # gathering
+        await poller.gathered()
+        assert poller.collector.polls == ["sw-1"]
+        assert (poller.counted("polled"), poller.counted("joined")) == (1, 2)
+        # the poll writes its `collector` point like a scheduled one
+        (own,) = [s for s in poller.emitted if s.measurement == "collector"]
+        assert own.tags == {"collector": "snmp", "target": "sw-1"}
 
 
 async def test_a_flapping_sender_gets_its_switch_polled_once_per_window() -> None:
     async with Poller(["sw-1"]) as poller:
         assert poller.targets.poll_now("sw-1")
-        await poller.settled()
+        await poller.gathered()
+        first = poller.clock.now
         for _ in range(20):  # the device's Last Will and its return, again and again
-            poller.clock.now += 1.0
-            assert not poller.targets.poll_now("sw-1")
+            await poller.clock.advance(1.0)
+            poller.targets.poll_now("sw-1")
         assert poller.collector.polls == ["sw-1"]
-        assert (poller.counted("polled"), poller.counted("too_soon")) == (1, 20)
-        # the window is min(interval, 30 s): from the first poll on, not from the last ask
-        poller.clock.now = 1000.0 + ON_DEMAND_WINDOW_MAX_S
-        assert poller.targets.poll_now("sw-1")
-        await poller.settled()
+        # the first ask in the window is deferred to its end, the others join it
+        assert (poller.counted("deferred"), poller.counted("joined")) == (1, 19)
+        await poller.clock.advance(first + WINDOW_MAX_S - poller.clock.now - 0.25)
+        assert poller.collector.polls == ["sw-1"]
+        await poller.clock.advance(0.25)  # the window is min(interval, 30 s) from the first
         assert poller.collector.polls == ["sw-1", "sw-1"]
-        # the poll writes its `collector` point like a scheduled one
-        assert [s.tags["target"] for s in poller.emitted if s.measurement == "collector"] == [
-            "sw-1",
-            "sw-1",
-        ]
+        assert poller.counted("polled") == 2
 
 
 async def test_the_window_is_the_interval_when_that_is_shorter() -> None:
     async with Poller(["sw-1"]) as poller:
         job = poller.targets.jobs["sw-1"]
-        poller.targets.jobs["sw-1"] = PolledJob(
-            job.collector, job.target, PollSchedule("sw-1", 10, 5)
-        )
+        schedule = PollSchedule("sw-1", 10, 5)
+        poller.targets.jobs["sw-1"] = PolledJob(job.collector, job.target, schedule)
         assert poller.targets.poll_now("sw-1")
-        await poller.settled()
-        poller.clock.now += 9.9
-        assert not poller.targets.poll_now("sw-1")
-        poller.clock.now += 0.1
+        await poller.gathered()
+        await poller.clock.advance(10 - GATHER_S)
         assert poller.targets.poll_now("sw-1")
+        assert poller.counted("deferred") == 0  # due already: gathered like a first ask
+        await poller.gathered()
+        assert poller.collector.polls == ["sw-1", "sw-1"]
 
 
 async def test_a_poll_under_way_is_not_doubled() -> None:
     async with Poller(["sw-1"]) as poller:
         poller.collector.answer = asyncio.Event()  # the switch takes its time to answer
         assert poller.targets.poll_now("sw-1")
+        await poller.clock.advance(GATHER_S)
+        assert poller.collector.polls == ["sw-1"]
+        assert not poller.targets.poll_now("sw-1")  # its answer comes after this ask
+        assert poller.counted("joined") == 1
+        poller.collector.answer.set()
+        await poller.gathered()
+        # a scheduled poll under way: its answer comes after the ask, too
+        poller.collector.answer = asyncio.Event()
+        job = poller.targets.jobs["sw-1"]
+        scheduler = poller.targets._scheduler
+        scheduled = asyncio.create_task(
+            scheduler.poll_once(job.collector, job.target, job.schedule)
+        )
         await asyncio.sleep(0)
-        poller.clock.now += ON_DEMAND_WINDOW_MAX_S  # even past the window
+        await poller.clock.advance(WINDOW_MAX_S)
         assert not poller.targets.poll_now("sw-1")
         assert poller.counted("in_flight") == 1
         poller.collector.answer.set()
-        await poller.settled()
-        assert poller.collector.polls == ["sw-1"]
+        await scheduled
+        assert poller.collector.polls == ["sw-1", "sw-1"]
 
 
 async def test_a_scheduled_poll_due_during_one_out_of_schedule_waits_for_it() -> None:
@@ -144,10 +197,11 @@ async def test_a_scheduled_poll_due_during_one_out_of_schedule_waits_for_it() ->
     async with Poller(["sw-1"]) as poller:
         poller.collector.answer = asyncio.Event()
         assert poller.targets.poll_now("sw-1")
-        await asyncio.sleep(0)
+        await poller.clock.advance(GATHER_S)
         job = poller.targets.jobs["sw-1"]
+        scheduler = poller.targets._scheduler
         scheduled = asyncio.create_task(
-            poller.targets._scheduler.poll_once(job.collector, job.target, job.schedule)
+            scheduler.poll_once(job.collector, job.target, job.schedule)
         )
         for _ in range(10):
             await asyncio.sleep(0)
@@ -163,7 +217,7 @@ async def test_only_the_device_job_of_a_running_poller_is_polled() -> None:
     async with poller:
         assert not poller.targets.poll_now("sw-9")  # not polled here
         assert poller.targets.poll_now("sw-1")
-        await poller.settled()
+        await poller.gathered()
     assert poller.collector.polls == ["sw-1"]
     assert poller.counted("polled") == 1
 
@@ -176,11 +230,19 @@ async def test_a_cluster_member_polls_only_the_switches_it_owns() -> None:
     async with Poller([mine, theirs], cluster) as poller:
         assert not poller.targets.poll_now(theirs)  # its owner polls it (and shares the answer)
         assert poller.targets.poll_now(mine)
-        await poller.settled()
+        await poller.gathered()
+        assert poller.collector.polls == [mine]
+        assert (poller.counted("not_owner"), poller.counted("polled")) == (1, 1)
+        (own,) = [s for s in poller.emitted if s.measurement == "collector"]
+        assert own.tags == {"collector": "snmp", "target": mine, "member": "a"}
+        # asked, then given away while its poll waited for the window's end: not polled
+        await poller.clock.advance(1)
+        assert poller.targets.poll_now(mine)
+        cluster.membership.members = frozenset({"b"})
+        await poller.clock.advance(WINDOW_MAX_S)
+        await poller.gathered()
     assert poller.collector.polls == [mine]
-    assert (poller.counted("not_owner"), poller.counted("polled")) == (1, 1)
-    (own,) = [s for s in poller.emitted if s.measurement == "collector"]
-    assert own.tags == {"collector": "snmp", "target": mine, "member": "a"}
+    assert poller.counted("not_owner") == 2
 
 
 async def test_the_topology_asks_the_switch_of_a_suspect_once_and_the_poller_bounds_a_flap(
@@ -207,10 +269,11 @@ async def test_the_topology_asks_the_switch_of_a_suspect_once_and_the_poller_bou
             city.advance(1, step=1)  # the topology recomputes every second while it waits
             assert city.topology.held["school-01-globe"].kind == "suspect"
             city.feed([Sample("exhibit", tags, {"up": True}, int(city.now * 1e9))])
-            await poller.settled()
+            await poller.clock.advance(GATHER_S)  # the poller's own clock
         assert asked == ["school-01-core"] * 10  # once per suspect, not once per second
         assert poller.collector.polls == ["school-01-core"]
-        assert (poller.counted("polled"), poller.counted("too_soon")) == (1, 9)
+        assert (poller.counted("polled"), poller.counted("deferred")) == (1, 1)
+        assert poller.counted("joined") == 8
         # the switch answers (as its poll would): the exhibit, down again, is its own cause
         city.feed([Sample("exhibit", tags, {"up": False}, int(city.now * 1e9))])
         assert city.topology.held["school-01-globe"].kind == "suspect"
