@@ -88,9 +88,9 @@ class CollectorRunner:
         return tasks
 
     def poll_now(self, target: str) -> bool:
-        """Poll a device's own job (`target` is its id; never its `<id>/discovery` round) once
-        now, out of its schedule (gateway/polling.py bounds and counts it): True when this
-        instance started that poll."""
+        """Poll a device's own job (`target` is its id; never its `<id>/discovery` round) out
+        of its schedule (gateway/poll_now.py bounds and counts it): True when this instance
+        will."""
         return any(polled.poll_now(target) for polled in self.polled.values())
 
     def retarget(self, config: EdumonConfig, changed: Collection[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """The scheduler of polled collectors: one task per target, each on its own interval, with a
 per-target timeout shorter than the interval, start-up jitter that spreads targets over the
 interval, and a concurrency limit. One slow or dead target never delays another. A target is
-polled once at a time: a poll asked out of schedule (gateway/polling.py `poll_now`) and the
+polled once at a time: a poll asked out of schedule (gateway/poll_now.py) and the
 scheduled one never overlap (the next waits), so its counters' base stays in order.
 
 Every poll writes a `collector` sample (duration_ms, samples, errors), also when it fails, and

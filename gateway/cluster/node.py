@@ -120,7 +120,7 @@ class ClusterNode:
         return {"member": self.membership.member}
 
     def may_poll_now(self, name: str) -> bool:
-        """Whether this instance may poll `name` out of its grid now (gateway/polling.py): it
+        """Whether this instance may poll `name` out of its grid now (gateway/poll_now.py): it
         owns it and acts on its lease (the other members learn the answer through etcd)."""
         return self.membership.owns(name) and self.membership.held_since(self.clock())
 

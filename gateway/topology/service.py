@@ -74,7 +74,7 @@ class Topology:
         self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
         self._suspects = False  # a node or device waits for a neighbour's answer
-        # polls a switch out of its schedule (True: started here); set by the service
+        # polls a switch out of its schedule (True: this instance will); set by the service
         self.poll_now: Callable[[str], bool] = lambda _device: False
         self._restore()
         self.reconfigure(config)
