@@ -186,6 +186,21 @@ async def alert_of(alertmanager: Alertmanager, device: str) -> float:
         await asyncio.sleep(0.1)
 
 
+async def failure_seen(service: Service, device: str) -> tuple[float, float]:
+    """When `device` was first seen down (time.monotonic), and how long it was then a suspect
+    (its neighbours towards the root not heard from since) before it was the cause."""
+    down = suspect = None
+    while True:
+        state, verdict = service.topology.states.get(device), service.topology.verdicts.get(device)
+        if down is None and state is not None and not state.up:
+            down = time.monotonic()
+        if verdict is not None and verdict.kind == "suspect" and suspect is None:
+            suspect = time.monotonic()
+        if down is not None and verdict is not None and verdict.kind == "cause":
+            return down, time.monotonic() - (suspect or time.monotonic())
+        await asyncio.sleep(0.02)
+
+
 async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
     tmp_path: Path,
     influxdb: InfluxDB1,
@@ -200,13 +215,16 @@ async def test_an_aggregation_switch_failing_pages_once_for_ten_schools(
             fleet[name].faults.silent = True
         failed_at = time.monotonic()
         first_alert = asyncio.create_task(alert_of(paging_alertmanager, "agg-1"))
+        seen = asyncio.create_task(failure_seen(service, "agg-1"))
         while time.monotonic() - failed_at < WATCH_S:
             await leaves(mosquitto, BEHIND_AGG1, up=False)  # the APs and exhibit behind it
             await asyncio.sleep(POLL_S)
         assert firing(pager) == [("city", "CoreSwitchUnreachable")]
         latency = first_alert.result() - failed_at
+        down_at, suspect_s = seen.result()
         print(
-            f"agg-1 silent -> its alert in Alertmanager: {latency:.1f} s (polls every {POLL_S} s)"
+            f"agg-1 silent (polls every {POLL_S} s) -> seen down after {down_at - failed_at:.1f} s,"
+            f" a suspect for {suspect_s:.2f} s, in Alertmanager after {latency:.1f} s"
         )
         (page,) = [p for p in pager.pages if p.site == "city"]
         assert page.receiver == "network-oncall"
