@@ -229,9 +229,10 @@ class SchoolLab(BuiltLab):
         for process in self._processes:
             process.kill()
             process.wait()
-        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
-        # deleting the namespace deletes the veth pair and with it every route through it
+        # the veth pair first, at once, and with it every route through it (deleting the
+        # namespace deletes it too, but later: a lab built again at once found its route)
         subprocess.run(["ip", "link", "del", self.veth_root], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
 
 
 class VethLink(BuiltLab):

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from gateway.devstack.alertmanager_cluster import PeeredAlertmanager
-from gateway.devstack.child_server import http_get, port_is_free
+from gateway.devstack.child_server import http_get
 from gateway.devstack.etcd import EtcdServer
 from gateway.devstack.stack import LocalStack
 from tests.cluster_lab import require
+from tests.integration.test_servers import nothing_listens
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,6 @@ def test_the_cluster_stack_has_etcd_and_an_alertmanager_cluster(tmp_path: Path) 
         while any(p.cluster_peers() < 2 for p in gossiping) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert [p.cluster_peers() for p in gossiping] == [2, 2]
-    assert all(port_is_free(server.port) for server in stack.servers)
+    assert all(nothing_listens(server.port) for server in stack.servers)
     with LocalStack(tmp_path, cluster=True) as again:
         assert again.urls == urls  # the same ports after a restart

@@ -113,13 +113,19 @@ async def test_a_full_state_disk_is_reported_and_recovered_without_loss(
 
             await until(all_stored, 90, "acknowledged data lost")
 
+            seen: dict[str, Any] = {}
+
             def healthy() -> bool:  # the writer says so once the answer of its last POST is in
                 components = health(port)["components"]
+                seen.update(pipeline=components["pipeline"], writer=components["writer"])
                 return bool(
                     components["pipeline"]["status"] == components["writer"]["status"] == "ok"
                 )
 
-            await until(healthy, 10, "pipeline and writer not ok once everything was stored")
+            try:
+                await until(healthy, 30, "")
+            except TimeoutError:
+                raise AssertionError(f"not ok once everything was stored: {seen}") from None
     log = (tmp_path / "edumon.log").read_text()
     print(
         f"disk full reported ({detail}); recovered {recovered:.1f} s after space came back; "

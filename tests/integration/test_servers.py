@@ -231,7 +231,7 @@ def test_stop_releases_the_port_and_is_idempotent(
         assert not port_is_free(server.port)
         assert server.log_path.parent == server.data_dir
     assert not server.running
-    assert port_is_free(server.port)
+    assert nothing_listens(server.port)
     server.stop()
     server.kill()
 
@@ -279,7 +279,7 @@ def test_local_stack_keeps_its_ports_and_data_across_restarts(tmp_path: Path) ->
         stack.influxdb.write("kept v=1 1")
         with pytest.raises(ServerError, match="another stack"):
             LocalStack(tmp_path).start()
-    assert all(port_is_free(server.port) for server in stack.servers)
+    assert all(nothing_listens(server.port) for server in stack.servers)
     with LocalStack(tmp_path) as again:
         assert again.urls == urls
         assert again.influxdb.count("kept", "v") == 1
@@ -306,6 +306,17 @@ def start_stack_up(state_dir: Path) -> tuple[subprocess.Popen[str], dict[str, st
     return process, urls
 
 
+def nothing_listens(port: int) -> bool:
+    """A stopped server let go of its port: a connection to it is refused. (Binding it is not
+    the test: another test's client, in a parallel run, may have been given that port as its
+    source port since, and then no bind succeeds.)"""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def url_port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -320,7 +331,7 @@ def test_stack_up_prints_urls_and_stops_cleanly_on_a_signal(tmp_path: Path, sign
         process.send_signal(signum)
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
-        assert all(port_is_free(url_port(url)) for url in urls.values())
+        assert all(nothing_listens(url_port(url)) for url in urls.values())
     finally:
         process.kill()
         process.wait()
@@ -331,4 +342,4 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
     process.kill()  # no handler runs: the servers must notice on their own
     process.wait()
     ports = [url_port(url) for url in urls.values()]
-    assert wait_until(lambda: all(port_is_free(port) for port in ports), timeout_s=15)
+    assert wait_until(lambda: all(nothing_listens(port) for port in ports), timeout_s=15)

@@ -21,7 +21,7 @@ from gateway.intake_refusals import TimestampWindow
 from tests.unit.test_lorawan_uplinks import CHIRPSTACK_UP, CS_TOPIC, INVENTORY
 
 WINDOW = TimestampWindow(past_s=3600, future_s=60)
-NOW = time.time()
+NOW = 1_796_465_752.0  # the clock the window is given (2026-12-05): parameters fixed at collection
 
 
 @pytest.mark.parametrize(
