@@ -84,6 +84,7 @@ class TopologyModel:
         self.poe: dict[str, dict[str, PoePort]] = {}  # switch -> ifname -> latest state
         self.budgets: dict[str, PoeBudget] = {}
         self.discovered_at: dict[str, float] = {}  # switch -> time of its latest round
+        self.discovery_jobs: dict[str, str] = {}  # switch -> the job reading its rounds
         self.counts = Counts()
         self.set_inventory(inventory)
 
@@ -96,7 +97,7 @@ class TopologyModel:
         self._by_address = {n.address: n.id for n in self.inventory.values() if n.address}
         self.links, self.unknown, self.attachments = [], {}, {}
         self.restore(learned)
-        for table in (self.poe, self.budgets, self.discovered_at):
+        for table in (self.poe, self.budgets, self.discovered_at, self.discovery_jobs):
             for switch in [s for s in table if s not in self.inventory]:
                 del table[switch]
 
@@ -121,6 +122,8 @@ class TopologyModel:
         path is still there, through a failed element)."""
         switch, now = discovery.device, discovery.time_ns / 1e9
         self.discovered_at[switch] = now
+        if discovery.job:
+            self.discovery_jobs[switch] = discovery.job
         reported: set[int] = set()
         for neighbour in discovery.neighbours:
             peer = self._node_of(neighbour, now)

@@ -86,3 +86,5 @@ class Discovery:
     poe_ports: tuple[PoePort, ...] = ()
     poe_budget: PoeBudget | None = None
     counts: DiscoveryCounts = DiscoveryCounts()
+    # the polled job that reads these rounds, to ask for the next one out of schedule
+    job: str = ""

@@ -205,9 +205,14 @@ class Topology:
                 wanted[device] = verdict
         held = {d: v for d, v in wanted.items() if v.kind != "cause"}
         self._suspects = any(v.kind == "suspect" for v in held.values())
-        # a new suspect (or one waiting for other neighbours) asks them at once, not at their
-        # next scheduled poll
-        asked = {n for d, v in held.items() if self.held.get(d) != v for n in v.waits_for}
+        # a new suspect (or one now waiting for other polls) asks for them at once, not at their
+        # next scheduled time; a poll asked for before is not asked again
+        asked = {
+            n
+            for d, v in held.items()
+            for n in v.waits_for
+            if d not in self.held or n not in self.held[d].waits_for
+        }
         for neighbour in sorted(asked):
             if self.poll_now(neighbour):
                 log.debug("topology: polling %s now (a node behind it went down)", neighbour)
@@ -258,7 +263,10 @@ class Topology:
         )
         if answered and discovered:
             return None
-        return Verdict("suspect", attachment.switch, () if answered else (attachment.switch,))
+        waits: tuple[str, ...] = () if answered else (attachment.switch,)
+        if not discovered and (job := self.model.discovery_jobs.get(attachment.switch)):
+            waits += (job,)  # the port's PoE state, read at once too
+        return Verdict("suspect", attachment.switch, waits)
 
     # ----------------------------------------------------------------- reading
     def behind(self, cause: str) -> tuple[list[str], set[str]]:

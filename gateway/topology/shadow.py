@@ -36,7 +36,9 @@ class NodeState:
 class Verdict:
     kind: Kind
     cause: str  # the failed element it is behind (itself for a cause or a suspect)
-    waits_for: tuple[str, ...] = ()  # a suspect's neighbours that have not answered since
+    # the polls that end a suspect's wait: its neighbours that have not answered since it went
+    # down, and a leaf's switch's discovery job when the leaf's PoE port is known
+    waits_for: tuple[str, ...] = ()
 
 
 def verdicts(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from collectors.snmp.discovery.reader import discovery_job
 from gateway.cluster.node import ClusterNode
 from gateway.collector import Collector, PolledJob, PollSchedule
 from gateway.intake_health import CollectorHealth
@@ -17,6 +18,7 @@ from gateway.metrics import Metrics
 from gateway.poll_now import GATHER_S, WINDOW_MAX_S
 from gateway.polling import PolledTargets
 from gateway.sample import Sample
+from gateway.topology.observations import Discovery, MacLocation, PoePort
 from tests.unit.test_cluster_node import node, target_of
 from tests.unit.test_topology import DUAL, City, switches
 
@@ -75,7 +77,7 @@ class Poller:
         jobs = [
             PolledJob(self.collector, job, PollSchedule(job, INTERVAL_S, 5.0))
             for name in names
-            for job in (name, f"{name}/discovery")
+            for job in (name, discovery_job(name))
         ]
 
         async def emit(samples: object, *, collector: str, durable: bool = False) -> None:
@@ -309,3 +311,49 @@ async def test_a_school_down_before_its_aggregation_switch_asks_that_switch_and_
     assert city.topology.verdicts["agg-1"].kind == "cause"
     assert city.topology.held["school-01-core"].cause == "agg-1"
     assert "/discovery" not in "".join(asked)
+
+
+async def test_a_leaf_on_a_known_poe_port_has_its_switch_and_the_port_read_at_once(
+    tmp_path: Path,
+) -> None:
+    """The pendulum's MAC is behind vizium-sw's ge-0/0/5, which powers it. When it goes
+    offline its own alert waits for its switch's answer and for the port's PoE state (a fault
+    there would be the cause): both are asked for at once, not left to the switch's next poll
+    and next discovery round (5 minutes in the city); each is asked for once."""
+    city = City(tmp_path)
+    asked: list[str] = []
+    async with Poller(switches(city)) as poller:
+
+        def poll_now(target: str) -> bool:
+            asked.append(target)
+            return poller.targets.poll_now(target)
+
+        city.topology.poll_now = poll_now
+        mac = MacLocation("02:00:00:00:00:01", "ge-0/0/5", 5, 10, "fdb")
+        powered = PoePort("ge-0/0/5", True, "deliveringPower", 12.5, 3)
+
+        def discovery_round() -> None:
+            at = int(city.now * 1e9)
+            job = discovery_job("vizium-sw")
+            city.topology.observe_discovery(
+                Discovery("vizium-sw", at, macs=(mac,), poe_ports=(powered,), job=job)
+            )
+
+        city.poll(set(), switches(city))
+        discovery_round()
+        city.advance(2)
+        city.now += 1
+        tags = {"site": "vizium", "exhibit": "pendulum", "zone": "mechanics"}
+        city.feed([Sample("exhibit", tags, {"up": False}, int(city.now * 1e9))])
+        city.advance(2, step=1)
+        assert city.topology.held["pendulum"].kind == "suspect"
+        await poller.gathered()
+        assert sorted(poller.collector.polls) == ["vizium-sw", "vizium-sw/discovery"]
+        city.now += 0.5
+        city.poll(set(), ["vizium-sw"])  # the switch's answer: the port's state is still due
+        assert city.topology.held["pendulum"].waits_for == ("vizium-sw/discovery",)
+        discovery_round()  # the port delivers power: the pendulum itself is down
+        city.advance(1, step=1)
+        assert "pendulum" not in city.topology.held
+        assert asked == ["vizium-sw", "vizium-sw/discovery"]
+        assert any(page.startswith("ExhibitOffline:") for page in city.pages())

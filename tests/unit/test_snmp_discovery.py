@@ -125,6 +125,7 @@ async def test_neighbours_with_both_ends_and_self_pointing_rows_refused() -> Non
     assert (neighbour.chassis_id, neighbour.port_id, neighbour.sys_name) == CORE
     assert neighbour.mgmt_addresses == ("192.0.2.1",)
     assert found.counts.refused == 2
+    assert found.job == "acc-1/discovery"  # the topology asks for the next round by this name
 
 
 async def test_a_mac_behind_a_trunk_and_an_edge_port_is_at_the_edge() -> None:

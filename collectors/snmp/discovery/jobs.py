@@ -7,7 +7,12 @@ from collections.abc import Sequence
 
 from collectors.snmp.config import SnmpSettings, Switch
 from collectors.snmp.discovery.poe_profile import PoeProfile
-from collectors.snmp.discovery.reader import DiscoveryPoller, DiscoveryTarget, Observe
+from collectors.snmp.discovery.reader import (
+    DiscoveryPoller,
+    DiscoveryTarget,
+    Observe,
+    discovery_job,
+)
 from collectors.snmp.poller import SnmpPoller, SnmpTarget
 from gateway.collector import PolledJob, PollSchedule
 from gateway.config import EdumonConfig
@@ -61,7 +66,7 @@ def discovery_jobs(
                     settings.discovery_max_rows,
                     macs.get(target.site, frozenset()),
                 ),
-                PollSchedule(f"{target.device}/discovery", interval, deadline),
+                PollSchedule(discovery_job(target.device), interval, deadline),
             )
         )
     return discovery, jobs

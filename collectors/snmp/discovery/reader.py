@@ -24,6 +24,11 @@ from gateway.topology.observations import Discovery, DiscoveryCounts
 Observe = Callable[[Discovery], None]
 
 
+def discovery_job(device: str) -> str:
+    """The name of a switch's discovery job, beside its counter poll (named as the device)."""
+    return f"{device}/discovery"
+
+
 @dataclass(frozen=True)
 class DiscoveryTarget:
     site: str
@@ -102,6 +107,7 @@ class DiscoveryPoller:
             tuple(poe_ports),
             poe_budget,
             DiscoveryCounts(budget.read, budget.cut, refused),
+            discovery_job(target.device),
         )
         self.totals.add(discovery.counts)
         return discovery
