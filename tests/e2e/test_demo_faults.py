@@ -198,8 +198,9 @@ def test_faults_in_the_running_demo_page_and_resolve(
     log = tmp_path / "demo.log"  # the banner, then the first round's profiles in one line
     assert "edumon demo fault port-down --target vsk-1-core" in log.read_text()
     assert "on purpose" in log.read_text()
+    # once every switch had its first poll: jittered across the example's 60 s interval
     wait_for(
-        "the profiles summed up", lambda: "SNMP profiles: 46 switches: " in log.read_text(), 20
+        "the profiles summed up", lambda: "SNMP profiles: 46 switches: " in log.read_text(), 75
     )
     assert "no profile matches" not in log.read_text()  # each device's choice: debug only
     assert "/topology" in log.read_text()  # the banner names the map
