@@ -52,6 +52,8 @@ def snmp_targets(
         for site, device in config.devices_of(Switch)
     ]
     poller.profile_choices.expected = len(jobs)
+    # a round: by then every switch had its first poll
+    poller.profile_choices.round_s = max((j.schedule.interval_s for j in jobs), default=0.0)
     return jobs
 
 

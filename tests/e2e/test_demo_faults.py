@@ -168,11 +168,13 @@ def test_faults_in_the_running_demo_page_and_resolve(
         ("port-down", "vsk-1-core"),
         ("exhibit-crash", "vizium-lightning"),
     ]
-    wait_for(
+    took = wait_for(
         "ExhibitOffline of vizium-lightning in Alertmanager",
         lambda: alert_in(alertmanager, "ExhibitOffline", "exhibit", "vizium-lightning"),
         within=15,
     )
+    with capsys.disabled():
+        print(f"exhibit-crash -> ExhibitOffline in Alertmanager: {took:.1f} s")
     wait_for("the linkDown trap stored", lambda: bool(traps_of(influxdb, "linkDown")), 10)
     assert traps_of(influxdb, "linkDown") == {"vsk-1-core"}  # not vizium-core, not unknown
     text = status_text(url, capsys)

@@ -40,11 +40,17 @@ def test_the_first_round_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_silent_switches_do_not_hold_the_line_back(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "collectors.snmp.poller")
-    choices = ProfileChoices()
-    choices.expected = 3
+    now = [0.0]
+    choices = ProfileChoices(clock=lambda: now[0])
+    choices.expected, choices.round_s = 3, 60.0
     generic = match_profile(PROFILES, NET_SNMP, "")
     choices.matched("sw-1", generic)
+    now[0] = 5.0
     choices.matched("sw-2", generic)
+    now[0] = 20.0
+    choices.polled_again("sw-2")  # out of schedule (a device behind it went down)
+    assert info_lines(caplog) == []
+    now[0] = 60.0
     choices.polled_again("sw-1")  # the second round began; sw-3 never answered
     name = generic.profile.name
     assert info_lines(caplog) == [f"SNMP profiles: 2 switches: 2 {name} (1 not answering yet)"]
