@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.snmp.discovery.reader import discovery_job
 from gateway.cluster.rendezvous import owner
 from gateway.devstack.alertmanager_cluster import AlertmanagerCluster
 from gateway.devstack.etcd import EtcdServer
@@ -150,7 +151,11 @@ async def test_a_member_paused_past_its_lease_acts_on_nothing_it_lost(
     await paged(pager, recovering)
     fleet.heard = []
     await asyncio.sleep(2 * INTERVAL_S)
-    (port,) = {asked_from for _, name, asked_from in fleet.heard if name in lost}
+    # the victim's source port: the one that asks the switches whose polls and discovery rounds
+    # are all its own (another member may own a lost switch's discovery round, `<id>/discovery`)
+    only_its_own = [n for n in lost if owner(discovery_job(n), MEMBERS) == VICTIM]
+    assert only_its_own, "no switch whose every job the victim owns"
+    (port,) = {asked_from for _, name, asked_from in fleet.heard if name in only_its_own}
 
     paused = time.time()
     city.instance(VICTIM).pause()
