@@ -8,6 +8,7 @@ nothing; the topology asks once per suspect (never for the `<id>/discovery` roun
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from collectors.snmp.discovery.reader import discovery_job
@@ -247,6 +248,18 @@ async def test_a_cluster_member_polls_only_the_switches_it_owns() -> None:
     assert poller.counted("not_owner") == 2
 
 
+def asks_recorded(city: City, poll_now: Callable[[str], bool]) -> list[str]:
+    """The topology's asks to poll now, in order, each passed on to `poll_now`."""
+    asked: list[str] = []
+
+    def record(target: str) -> bool:
+        asked.append(target)
+        return poll_now(target)
+
+    city.topology.poll_now = record
+    return asked
+
+
 async def test_the_topology_asks_the_switch_of_a_suspect_once_and_the_poller_bounds_a_flap(
     tmp_path: Path,
 ) -> None:
@@ -254,14 +267,8 @@ async def test_the_topology_asks_the_switch_of_a_suspect_once_and_the_poller_bou
     the window: the topology asks its switch each time it becomes suspect, the poller polls
     it once; its answer ends the hold at once."""
     city = City(tmp_path)
-    asked: list[str] = []
     async with Poller(switches(city)) as poller:
-
-        def poll_now(device: str) -> bool:
-            asked.append(device)
-            return poller.targets.poll_now(device)
-
-        city.topology.poll_now = poll_now
+        asked = asks_recorded(city, poller.targets.poll_now)
         city.poll(set(), switches(city))
         city.advance(2)
         tags = {"site": "school-01", "exhibit": "school-01-globe", "zone": "hall"}
@@ -291,13 +298,7 @@ async def test_a_school_down_before_its_aggregation_switch_asks_that_switch_and_
     first one asks for agg-1 at once; agg-1, down too, asks its connected neighbours (the root,
     and the dual-homed school, live through agg-2): either's answer makes agg-1 the cause."""
     city = City(tmp_path)
-    asked: list[str] = []
-
-    def poll_now(device: str) -> bool:
-        asked.append(device)
-        return True
-
-    city.topology.poll_now = poll_now
+    asked = asks_recorded(city, lambda _target: True)
     every = switches(city)
     city.poll(set(), every)
     city.advance(2)
@@ -321,14 +322,8 @@ async def test_a_leaf_on_a_known_poe_port_has_its_switch_and_the_port_read_at_on
     there would be the cause): both are asked for at once, not left to the switch's next poll
     and next discovery round (5 minutes in the city); each is asked for once."""
     city = City(tmp_path)
-    asked: list[str] = []
     async with Poller(switches(city)) as poller:
-
-        def poll_now(target: str) -> bool:
-            asked.append(target)
-            return poller.targets.poll_now(target)
-
-        city.topology.poll_now = poll_now
+        asked = asks_recorded(city, poller.targets.poll_now)
         mac = MacLocation("02:00:00:00:00:01", "ge-0/0/5", 5, 10, "fdb")
         powered = PoePort("ge-0/0/5", True, "deliveringPower", 12.5, 3)
 
