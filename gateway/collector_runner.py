@@ -88,8 +88,8 @@ class CollectorRunner:
         return tasks
 
     def poll_now(self, target: str) -> bool:
-        """Poll a device's own job (`target` is its id; never its `<id>/discovery` round) out
-        of its schedule (gateway/poll_now.py bounds and counts it): True when this instance
+        """Poll `target` (a polled job's name: a device's id, or its discovery round's) out of
+        its schedule (gateway/poll_now.py bounds and counts it): True when this instance
         will."""
         return any(polled.poll_now(target) for polled in self.polled.values())
 
