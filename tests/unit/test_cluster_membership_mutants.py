@@ -6,6 +6,7 @@ milliseconds so that every line of membership.py is under a unit test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -389,11 +390,22 @@ def quiet_keepalive(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return record_sleeps(monkeypatch, keepalive=False)
 
 
+@contextlib.asynccontextmanager
+async def running(membership: Membership) -> AsyncIterator[None]:
+    """`membership.run()` as a task for the block, cancelled after it (and it ends so)."""
+    task = asyncio.create_task(membership.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_run_joins_keeps_alive_and_follows_the_watch(fast_sleep: list[float]) -> None:
     fake = FakeEtcd()
     membership, _, _ = joined(fake, ttl=6)
-    task = asyncio.create_task(membership.run())
-    try:
+    async with running(membership):
         await until(lambda: membership.members == frozenset({"a"}))
         lease = membership.lease
         await until(lambda: ("keepalive", lease) in fake.calls)
@@ -404,10 +416,6 @@ async def test_run_joins_keeps_alive_and_follows_the_watch(fast_sleep: list[floa
         fake.other_member("b")
         await until(lambda: membership.members == frozenset({"a", "b"}))
         assert membership.acting() and membership.connected
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
@@ -415,8 +423,7 @@ async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
 ) -> None:
     fake = FakeEtcd()
     membership, _, _ = joined(fake)
-    task = asyncio.create_task(membership.run())
-    try:
+    async with running(membership):
         await until(lambda: membership.connected)
         lease = membership.lease
         fake.down = True
@@ -428,10 +435,6 @@ async def test_run_reconnects_after_etcd_went_down_and_keeps_the_lease(
         fake.down = False
         await until(lambda: membership.connected)
         assert membership.lease == lease and len(grants(fake)) == 1
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 async def test_run_after_the_lease_expired_rejoins_under_a_new_lease(
@@ -439,8 +442,7 @@ async def test_run_after_the_lease_expired_rejoins_under_a_new_lease(
 ) -> None:
     fake = FakeEtcd()
     membership, _, _ = joined(fake)
-    task = asyncio.create_task(membership.run())
-    try:
+    async with running(membership):
         await until(lambda: membership.connected)
         first = membership.lease
         assert first is not None
@@ -451,10 +453,6 @@ async def test_run_after_the_lease_expired_rejoins_under_a_new_lease(
         assert "cluster: a is no longer listed; a acts on nothing until it has joined again" in (
             caplog.messages
         )
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
 
 
 async def test_leave_revokes_the_lease_so_others_take_over_now() -> None:

@@ -45,14 +45,25 @@ async def test_a_recovery_is_logged_and_dated(
     assert latency is not None and 0 < latency < 60
 
 
-async def test_wrong_credentials_are_an_error(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
-    fake = FakeInflux(lambda lines, n: web.Response(status=403))
+@pytest.mark.parametrize(
+    ("status", "body", "detail"),
+    [
+        (403, "", "refused our credentials (HTTP 403)"),
+        (404, "database not found", "answered 404 (database not found)"),
+    ],
+)
+async def test_wrong_credentials_or_a_missing_database_are_an_error_that_keeps_the_data(  # type: ignore[no-untyped-def]
+    tmp_path: Path, serve, status: int, body: str, detail: str
+) -> None:
+    fake = FakeInflux(lambda lines, n: web.Response(status=status, text=body))
     writer = make_writer(tmp_path, await serve(fake))
     task = asyncio.create_task(writer.run())
-    await writer.accept(points(1))
+    await writer.accept(points(2))
     await asyncio.sleep(0.2)
     assert writer.health.status == "error"
-    assert "refused our credentials (HTTP 403)" in writer.health.detail
+    assert detail in writer.health.detail
+    assert "2 points kept in the spool" in writer.health.detail
+    assert writer.spool.pending_points == 2
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await writer.close()
@@ -87,19 +98,4 @@ async def test_a_batch_no_source_holds_is_dropped_at_the_cap_and_counted_by_sour
     assert writer.spool.stats.evicted_by_source == {"snmp": 20}
     writer._update_spool_gauges()
     assert writer.metrics.spool_evicted.labels(source="snmp")._value.get() == 20
-    await writer.close()
-
-
-async def test_a_missing_database_is_an_error_that_keeps_the_data(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
-    fake = FakeInflux(lambda lines, n: web.Response(status=404, text="database not found"))
-    writer = make_writer(tmp_path, await serve(fake))
-    task = asyncio.create_task(writer.run())
-    await writer.accept(points(2))
-    await asyncio.sleep(0.2)
-    assert writer.health.status == "error"
-    assert "answered 404 (database not found)" in writer.health.detail
-    assert "2 points kept in the spool" in writer.health.detail
-    assert writer.spool.pending_points == 2
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
     await writer.close()
