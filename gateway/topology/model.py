@@ -4,8 +4,11 @@ MAC locations and the config (`links:` on a device).
 
 Consistency rules for what switches report:
 - a neighbour that is the reporting switch itself is refused (counted);
-- a link is kept while at least one of its ends' latest discovery round reports it, so a
-  neighbour that vanishes is gone after the next round of both ends; it returns when reported;
+- a link is kept while at least one of its ends' latest discovery round reports it, or while
+  the peer of an end that stopped reporting it has not answered since: a switch that fails
+  takes its neighbours' LLDP entries for it with its links, often before a poll finds it
+  down, and the path still goes through it. A neighbour that vanishes while it answers (a
+  link removed, a port rewired) is gone once both ends' reports went; it returns when reported;
 - a MAC seen behind several ports is placed behind an edge port (a port with no neighbour)
   rather than a trunk, the newest report winning among equals;
 - unknown neighbours are at most `max_unknown` nodes (the least recently seen evicted, counted).
@@ -13,7 +16,7 @@ Consistency rules for what switches report:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +26,13 @@ from gateway.topology.observations import Discovery, Neighbour, PoeBudget, PoePo
 Learned = Literal["lldp", "cdp", "manual", "site", "fdb", "arp"]
 _KEPT = ("manual", "site")  # links from the config: they never vanish
 _PORT_NAMES = {"interfaceName", "interfaceAlias", "local"}
+
+# (node, since): whether the node answered after `since` (a node nothing polls: True)
+AnsweredSince = Callable[[str, float], bool]
+
+
+def _always(_node: str, _since: float) -> bool:
+    return True
 
 
 @dataclass
@@ -47,6 +57,8 @@ class Link:
     first_seen: float
     last_seen: float
     reporters: set[str] = field(default_factory=set)
+    # reporter -> when its round stopped reporting the link (kept while the peer is silent)
+    vanished: dict[str, float] = field(default_factory=dict)
 
     def ends(self) -> tuple[str, str]:
         return self.a, self.b
@@ -116,10 +128,12 @@ class TopologyModel:
         elif link.learned != "manual":
             link.learned = learned
 
-    def apply(self, discovery: Discovery, down: Collection[str] = ()) -> None:
-        """One discovery round of one switch replaces what that switch reported before; a
-        link to a node in `down` stays (its neighbour's entry ages out because it failed: the
-        path is still there, through a failed element)."""
+    def apply(
+        self, discovery: Discovery, answered: AnsweredSince = _always, at: float | None = None
+    ) -> None:
+        """One discovery round of one switch, arrived at `at` (on `answered`'s clock; default:
+        the round's time), replaces what that switch reported before; a link it stopped
+        reporting stays until its peer has answered since (see `forget_vanished`)."""
         switch, now = discovery.device, discovery.time_ns / 1e9
         self.discovered_at[switch] = now
         if discovery.job:
@@ -141,17 +155,32 @@ class TopologyModel:
                 link.learned = neighbour.protocol
             link.last_seen = now
             link.reporters.add(switch)
+            link.vanished.pop(switch, None)
             reported.add(id(link))
         for link in self.links:
-            vanished = switch in link.reporters and id(link) not in reported
-            if vanished and link.other(switch)[0] not in down:
-                link.reporters.discard(switch)
-        self.links = [k for k in self.links if k.learned in _KEPT or k.reporters]
+            if switch in link.reporters and id(link) not in reported:
+                link.vanished.setdefault(switch, now if at is None else at)
+        self.forget_vanished(answered)
         self._drop_orphans()
         self._place_macs(switch, discovery, now)
         self.poe[switch] = {port.ifname: port for port in discovery.poe_ports}
         if discovery.poe_budget is not None:
             self.budgets[switch] = discovery.poe_budget
+
+    def forget_vanished(self, answered: AnsweredSince) -> bool:
+        """A report that vanished while its peer answers is gone: the link was removed or
+        rewired. One whose peer has not answered since stays: the peer failed, the path goes
+        through it. A link no report holds any more is gone (then True)."""
+        for link in self.links:
+            for reporter, since in list(link.vanished.items()):
+                if answered(link.other(reporter)[0], since):
+                    link.reporters.discard(reporter)
+                    del link.vanished[reporter]
+        if not any(k.learned not in _KEPT and not k.reporters for k in self.links):
+            return False
+        self.links = [k for k in self.links if k.learned in _KEPT or k.reporters]
+        self._drop_orphans()
+        return True
 
     def _node_of(self, neighbour: Neighbour, now: float) -> str:
         """The inventory device a neighbour is (by chassis MAC, management address or

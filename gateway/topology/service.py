@@ -146,7 +146,7 @@ class Topology:
 
     def observe_discovery(self, discovery: Discovery) -> None:
         """A collector's `observe`: one switch's discovery round."""
-        self.model.apply(discovery, {d for d, s in self.states.items() if not s.up})
+        self.model.apply(discovery, self._answered_since, self.engine.clock())
         self._dirty = True
         for device, attachment in self.model.attachments.items():
             if attachment.switch == discovery.device and attachment.ifname is not None:
@@ -193,9 +193,11 @@ class Topology:
 
     # ---------------------------------------------------------------- verdicts
     def recompute(self, now: float) -> None:
+        self.view = self.merged_states()
+        if self.model.forget_vanished(self._answered_since):
+            self._dirty = True
         graph = self.model.adjacency()
         roots = self.settings.roots
-        self.view = self.merged_states()
         nodes = {d: s for d, s in self.view.items() if d not in self.model.attachments}
         self.verdicts = verdicts(graph, roots, nodes, now, self.settings.settle_s)
         wanted = dict(self.verdicts) if roots else {}
@@ -224,6 +226,11 @@ class Topology:
             grace = 0.0 if recovered else self.settings.recovery_grace_s
             self.engine.release_device(device, now + grace)
         self.held = held
+
+    def _answered_since(self, node: str, since: float) -> bool:
+        """Whether a node answered after `since` (one nothing polls cannot say otherwise)."""
+        state = self.view.get(node)
+        return state is None or (state.up and state.last_answer > since)
 
     def local_states(self) -> dict[str, NodeState]:
         """What this instance's own polls and intakes saw."""

@@ -66,9 +66,9 @@ def city_yaml(tmp_path: Path) -> Path:
 
 
 class City:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, config_path: Path | None = None) -> None:
         self.now = TUESDAY_NOON
-        config = load_config(city_yaml(tmp_path), PLUGINS, ENVIRON)
+        config = load_config(config_path or city_yaml(tmp_path), PLUGINS, ENVIRON)
         self.fired: list[Transition] = []
         tags = device_tags(PLUGINS)
         self.engine = AlertEngine(
@@ -149,6 +149,58 @@ def test_one_page_for_an_aggregation_switch_and_none_for_the_schools_behind_it(
     assert city.pages() == ["CoreSwitchUnreachable:['agg-1', 'city']"]
     assert [t.instance.rule for t in city.fired if t.state == "firing"] == ["CoreSwitchUnreachable"]
     assert not city.topology.held
+
+
+def chain_yaml(tmp_path: Path) -> Path:
+    """city-core - agg-1 - school-a-core, no `links:`: the topology learns them from LLDP."""
+    switch = "{kind: switch, id: %s, role: core, address: 127.0.0.1, credentials: v2}"
+    path = tmp_path / "chain.yaml"
+    path.write_text(
+        f"service: {{state_dir: {tmp_path / 'state'}}}\n"
+        "credentials: {snmp: {v2: {version: 2c, community_env: T_COMMUNITY}}}\n"
+        "topology: {roots: [city-core], settle_s: 120, recovery_grace_s: 60}\n"
+        "sites:\n"
+        f"  - {{id: city, name: City, kind: science_centre, devices: [{switch % 'city-core'},"
+        f" {switch % 'agg-1'}]}}\n"
+        f"  - {{id: school-a, name: School A, devices: [{switch % 'school-a-core'}]}}\n"
+    )
+    return path
+
+
+def lldp_round(city: City, switch: str, *peers: str) -> None:
+    """One discovery round of `switch`, its LLDP neighbours `peers` (by sysName)."""
+    neighbours = tuple(
+        Neighbour(f"p{i}", i, f"chassis-{peer}", "local", "up1", "interfaceName", "", peer, (),
+                  "lldp")
+        for i, peer in enumerate(peers)
+    )  # fmt: skip
+    city.topology.observe_discovery(Discovery(switch, int(city.now * 1e9), neighbours))
+
+
+def test_a_switch_its_neighbours_lose_before_a_poll_finds_it_down_still_shadows(
+    tmp_path: Path,
+) -> None:
+    """agg-1 never reports its links (no LLDP-MIB); when it fails, the city core's entry for it
+    goes with the link, and the core's round can come before agg-1's failed poll. The link
+    stays while agg-1 is silent: the school behind it is shadowed, one page."""
+    city = City(tmp_path, chain_yaml(tmp_path))
+    chain = ["school-a-core", "city-core", "agg-1"]  # the school is polled first
+    lldp_round(city, "city-core", "agg-1")
+    lldp_round(city, "school-a-core", "agg-1")
+    city.poll(set(), chain)
+    city.advance(2)
+    lldp_round(city, "city-core")  # agg-1 failed: the core's next round has lost it
+    for _ in range(60):
+        city.poll({"agg-1", "school-a-core"}, chain)
+        city.advance(2)
+    assert city.pages() == ["CoreSwitchUnreachable:['agg-1', 'city']"]
+    assert city.topology.verdicts["school-a-core"].cause == "agg-1"
+    # agg-1 answers again while the core still does not report it: the link was removed
+    city.poll(set(), chain)
+    city.advance(2)
+    assert not [k for k in city.topology.model.links if "city-core" in k.ends()]
+    lldp_round(city, "city-core", "agg-1")  # reported again: back
+    assert [k for k in city.topology.model.links if "city-core" in k.ends()]
 
 
 def test_a_school_still_down_after_recovery_pages_after_the_grace(tmp_path: Path) -> None:
@@ -317,7 +369,7 @@ def test_bad_neighbour_tables_keep_the_model_consistent_and_bounded(tmp_path: Pa
     (back,) = [k for k in model.links if {"a", "c"} == set(k.ends())]
     assert (back.ifname_at("c"), back.ifname_at("a")) == ("r9", "p3")
     # b fails: a's entry for it ages out, the link stays (the path goes through a failed node)
-    model.apply(Discovery("a", 6), down={"b"})
+    model.apply(Discovery("a", 6), answered=lambda node, _since: node != "b")
     assert [k for k in model.links if {"a", "b"} == set(k.ends())]
     graph = model.adjacency()
     states = {"a": NodeState(True, 9, None), "b": NodeState(False, 1, 5.0)}
