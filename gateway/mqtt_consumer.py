@@ -270,8 +270,7 @@ class MqttConsumer:
             self.stats.acked += len(messages)
 
     async def _samples(self, message: Message) -> list[Sample]:
-        # MQTT topics are UTF-8, but not every broker checks: paho's `topic` raises on others
-        topic = message._topic.decode("utf-8", "backslashreplace")
+        topic = _topic_of(message)
         try:
             samples = self.handler(topic, bytes(message.payload), message.retain)
             return samples if isinstance(samples, list) else await samples
@@ -283,3 +282,12 @@ class MqttConsumer:
             raw = topic.encode("utf-8", "backslashreplace") + b"\n" + message.payload
             self.dead_letters.add(source=self.name, reason=reason, raw=raw)  # never raises
             return []
+
+
+def _topic_of(message: Message) -> str:
+    """MQTT topics are UTF-8, but not every broker checks: paho's `topic` raises on others,
+    and the error carries the topic's bytes."""
+    try:
+        return message.topic
+    except UnicodeDecodeError as error:
+        return bytes(error.object).decode("utf-8", "backslashreplace")
