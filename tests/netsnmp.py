@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from gateway.devstack.snmpsim import free_udp_port
 from tests.unavailable import unavailable
 
 QUIET = {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}  # numeric OIDs, no MIB noise
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def bulkwalk(port: int, oid: str, auth: Sequence[str]) -> dict[int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,12 +36,33 @@ class PortCollision(ServerError):
     """The server could not bind its port (another process took it)."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel just gave out for `host` (bind to port 0, read it, release it)."""
+def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A port nothing holds on `host` now, for a server started a moment later.
+
+    Taken below the kernel's ephemeral range (net.ipv4.ip_local_port_range): a port from
+    there, released, may be given to another process's client socket before the server binds
+    it (seen: a simulated agent's UDP port taken while a parallel test ran); one below it is
+    never handed out unasked. Where that range starts too low, the kernel picks (port 0)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
+    low = _ephemeral_low()
+    for _ in range(100 if low > 2048 else 0):
+        port = random.randrange(low // 2, low)
+        with socket.socket(family, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family, kind) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

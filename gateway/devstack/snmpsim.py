@@ -9,16 +9,13 @@ import socket
 import sys
 from pathlib import Path
 
-from gateway.devstack.child_server import ChildServer
+from gateway.devstack.child_server import ChildServer, free_port
 
 RESPONDER = "snmpsim-command-responder"
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_port(host, socket.SOCK_DGRAM)
 
 
 class SnmpSim(ChildServer):
