@@ -13,6 +13,7 @@ import pytest
 
 from collectors.snmp import ber
 from collectors.snmp.client import SnmpError, UdpSockets, V2cTransport
+from gateway.devstack.child_server import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -22,9 +23,7 @@ async def test_standalone_fleet_with_a_scenario(tmp_path: Path) -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.setblocking(False)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        base = probe.getsockname()[1] + 1000
+    base = free_port(kind=socket.SOCK_DGRAM)  # sw-0001 there, the next two after it
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(
         "faults:\n  - {switch: sw-0002, silent: true}\n"
