@@ -314,6 +314,8 @@ def nothing_listens(port: int) -> bool:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     except ConnectionRefusedError:
         return True
+    except OSError:  # reset or timed out: a server still dying; asked again
+        return False
     return False
 
 
