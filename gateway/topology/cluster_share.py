@@ -1,11 +1,17 @@
 """The topology across a cluster's members (gateway/cluster/): each member polls only the
-switches it owns, so it tells the others which of them answer, and learns theirs.
+switches it owns, so it tells the others which of them answer, and learns theirs; and it
+runs discovery only on the switches it owns, so it tells the others the links it learned.
 
 Every second, a member writes what its own polls saw (`device -> [up, last answer, down
 since, seen]`) to `/edumon/<cluster>/topology/<member>`, attached to its membership lease (a
 dead member's key goes with it), and reads the other members' keys; the newest observation
 of a device wins. So the member that owns a school shadows the school's alerts behind an
 aggregation switch another member polls, as a single instance does.
+
+Every `LINKS_INTERVAL_S` it does the same with the links its discovery learned
+(`[a, a's port, b, b's port]`, at `/edumon/<cluster>/topology-links/<member>`): each member's
+graph is its own links and the others'. Discovery runs every few minutes, so a slower
+exchange loses nothing; a link key is written only when the links or the lease changed.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ import logging
 
 from gateway.cluster.etcd_http import EtcdError
 from gateway.cluster.membership import Membership
+from gateway.topology.model import SharedLink
 from gateway.topology.service import Topology
 from gateway.topology.shadow import NodeState
 
 log = logging.getLogger(__name__)
 
 SHARE_INTERVAL_S = 1.0
+LINKS_INTERVAL_S = 10.0
 
 
 class SharedStates:
@@ -29,17 +37,47 @@ class SharedStates:
         self.membership = membership
         self.topology = topology
         self.prefix = f"/edumon/{membership.cluster}/topology/"
+        self.links_prefix = f"/edumon/{membership.cluster}/topology-links/"
         self.errors = 0
         self._written: bytes | None = None
+        self._links_written: tuple[int, bytes] | None = None  # (lease, value)
 
     async def run(self) -> None:
+        links_due = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(SHARE_INTERVAL_S)
             try:
                 await self.share_once()
+                if loop.time() >= links_due:
+                    await self.share_links_once()
+                    links_due = loop.time() + LINKS_INTERVAL_S
             except EtcdError as error:  # the membership reports etcd's state; counted here
                 self.errors += 1
                 log.debug("topology: cannot share states through etcd: %s", error)
+
+    async def share_links_once(self) -> None:
+        lease = self.membership.lease
+        value = json.dumps(self.topology.model.learned_links()).encode()
+        if lease is not None and (lease, value) != self._links_written:
+            await self.membership.client.put(
+                self.links_prefix + self.membership.member, value, lease
+            )
+            self._links_written = (lease, value)
+        kvs, _ = await self.membership.client.range_prefix(self.links_prefix)
+        links: set[SharedLink] = set()
+        for kv in kvs:
+            if kv.key.removeprefix(self.links_prefix) == self.membership.member:
+                continue
+            try:
+                for a, a_if, b, b_if in json.loads(kv.value):
+                    if all(isinstance(n, str) for n in (a, b)) and all(
+                        p is None or isinstance(p, str) for p in (a_if, b_if)
+                    ):
+                        links.add((a, a_if, b, b_if))
+            except (ValueError, TypeError):
+                log.warning("topology: unreadable links from %s", kv.key)
+        self.topology.set_remote_links(sorted(links, key=str))
 
     async def share_once(self) -> None:
         lease = self.membership.lease

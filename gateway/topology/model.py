@@ -27,6 +27,8 @@ Learned = Literal["lldp", "cdp", "manual", "site", "fdb", "arp"]
 _KEPT = ("manual", "site")  # links from the config: they never vanish
 _PORT_NAMES = {"interfaceName", "interfaceAlias", "local"}
 
+# (a, a's port, b, b's port)
+SharedLink = tuple[str, str | None, str, str | None]
 # (node, since): whether the node answered after `since` (a node nothing polls: True)
 AnsweredSince = Callable[[str, float], bool]
 
@@ -267,12 +269,21 @@ class TopologyModel:
             if node in link.ends():
                 yield link.other(node)[0]
 
-    def adjacency(self) -> dict[str, set[str]]:
+    def adjacency(self, shared: Iterable[SharedLink] = ()) -> dict[str, set[str]]:
+        """Who is linked to whom: the model's links, and `shared` ones (a cluster's other
+        members' discovery, gateway/topology/cluster_share.py)."""
         graph: dict[str, set[str]] = {n: set() for n in self.inventory}
-        for link in self.links:
-            graph.setdefault(link.a, set()).add(link.b)
-            graph.setdefault(link.b, set()).add(link.a)
+        ends = [(k.a, k.b) for k in self.links] + [(k[0], k[2]) for k in shared]
+        for a, b in ends:
+            graph.setdefault(a, set()).add(b)
+            graph.setdefault(b, set()).add(a)
         return graph
+
+    def learned_links(self) -> list[SharedLink]:
+        """The links this instance's own discovery rounds hold (not the config's)."""
+        return sorted(
+            (k.a, k.a_ifname, k.b, k.b_ifname) for k in self.links if k.learned not in _KEPT
+        )
 
     def poe_of(self, device: str) -> PoePort | None:
         attachment = self.attachments.get(device)

@@ -27,7 +27,7 @@ from gateway.alerts.engine import AlertEngine
 from gateway.collector import CollectorEmit
 from gateway.config import EdumonConfig
 from gateway.sample import FieldValue, Sample
-from gateway.topology.model import Attachment, InventoryNode, TopologyModel
+from gateway.topology.model import Attachment, InventoryNode, SharedLink, TopologyModel
 from gateway.topology.observations import Discovery, PoePort
 from gateway.topology.shadow import NodeState, Verdict, verdicts
 
@@ -71,6 +71,7 @@ class Topology:
         self.verdicts: dict[str, Verdict] = {}
         self.held: dict[str, Verdict] = {}
         self.remote: dict[str, NodeState] = {}  # other cluster members' (cluster_share.py)
+        self.remote_links: list[SharedLink] = []  # learned by other members' discovery
         self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
         self._suspects = False  # a node or device waits for a neighbour's answer
@@ -196,7 +197,7 @@ class Topology:
         self.view = self.merged_states()
         if self.model.forget_vanished(self._answered_since):
             self._dirty = True
-        graph = self.model.adjacency()
+        graph = self.model.adjacency(self.remote_links)
         roots = self.settings.roots
         nodes = {d: s for d, s in self.view.items() if d not in self.model.attachments}
         self.verdicts = verdicts(graph, roots, nodes, now, self.settings.settle_s)
@@ -238,6 +239,11 @@ class Topology:
 
     def set_remote_states(self, states: dict[str, NodeState]) -> None:
         self.remote = states
+
+    def set_remote_links(self, links: list[SharedLink]) -> None:
+        """A cluster member's discovery reads only the switches it owns, so each member knows
+        part of the wiring: the others' learned links join its graph."""
+        self.remote_links = links
 
     def merged_states(self) -> dict[str, NodeState]:
         """Own and other members' observations; the newest of a device wins."""
@@ -337,6 +343,10 @@ class Topology:
         return {
             **self.model.snapshot(),
             "roots": list(self.settings.roots),
+            "member_links": [
+                {"a": a, "a_ifname": a_if, "b": b, "b_ifname": b_if}
+                for a, a_if, b, b_if in self.remote_links
+            ],
             "failed": self.failed(),
             "poe": {
                 switch: {"nominal_w": b.nominal_w, "consumption_w": b.consumption_w}

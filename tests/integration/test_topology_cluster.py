@@ -6,7 +6,9 @@ the switch the other member polls, and pages nothing for it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from gateway.sample import Sample
 from gateway.topology.cluster_share import SharedStates
 from gateway.topology.service import Topology
 from tests.cluster_lab import etcd
-from tests.unit.test_topology import ENVIRON, city_yaml
+from tests.unit.test_topology import ENVIRON, chain_yaml, city_yaml, lldp_round
 
 pytestmark = pytest.mark.integration
 __all__ = ["etcd"]
@@ -50,9 +52,9 @@ class Member:
         self.engine.observe([sample])
 
 
-@pytest.fixture
-async def members(tmp_path: Path, etcd: EtcdServer) -> AsyncIterator[tuple[Member, Member]]:
-    path = city_yaml(tmp_path)
+@asynccontextmanager
+async def joined(path: Path, etcd: EtcdServer) -> AsyncIterator[tuple[Member, Member]]:
+    """Two members of one cluster on the config at `path`, each holding its lease."""
     a, b = Member("a", path, etcd), Member("b", path, etcd)
     runs = [asyncio.create_task(m.membership.run()) for m in (a, b)]
     try:
@@ -69,6 +71,12 @@ async def members(tmp_path: Path, etcd: EtcdServer) -> AsyncIterator[tuple[Membe
         for m in (a, b):
             await m.membership.leave()
             await m.membership.client.close()
+
+
+@pytest.fixture
+async def members(tmp_path: Path, etcd: EtcdServer) -> AsyncIterator[tuple[Member, Member]]:
+    async with joined(city_yaml(tmp_path), etcd) as pair:
+        yield pair
 
 
 async def test_a_school_behind_a_switch_another_member_polls_is_held(
@@ -98,3 +106,35 @@ async def test_a_school_behind_a_switch_another_member_polls_is_held(
     assert "school-01-core" not in b.topology.held
     b.engine.tick()
     assert b.fired == []
+
+
+async def test_links_one_member_learned_place_the_school_another_member_polls(
+    tmp_path: Path, etcd: EtcdServer
+) -> None:
+    """No `links:`: a's discovery (it owns city-core) learns city-core - agg-1, b's (it owns
+    the school) learns agg-1 - school-a-core. Only both together join the school to the root:
+    each member's graph takes the other's learned links."""
+    async with joined(chain_yaml(tmp_path), etcd) as (a, b):
+        now = time.time()
+        lldp_round(a.topology, now, "city-core", "agg-1")
+        lldp_round(b.topology, now, "school-a-core", "agg-1")
+        a.poll("city-core", "city", True)
+        a.poll("agg-1", "city", True)
+        b.poll("school-a-core", "school-a", True)
+        for member in (a, b, a):  # a reads b's keys, written after a's first read
+            await member.share.share_once()
+            await member.share.share_links_once()
+        assert ("school-a-core", "p0", "agg-1", "up1") in a.topology.remote_links
+        assert ("city-core", "p0", "agg-1", "up1") in b.topology.remote_links
+        a.poll("agg-1", "city", False)
+        a.poll("city-core", "city", True)
+        await a.share.share_once()
+        await b.share.share_once()
+        b.poll("school-a-core", "school-a", False)
+        b.engine.tick()
+        assert b.topology.held["school-a-core"].cause == "agg-1"
+        assert b.fired == []
+        topology = b.topology.snapshot()
+        assert {"a": "city-core", "a_ifname": "p0", "b": "agg-1", "b_ifname": "up1"} in topology[
+            "member_links"
+        ]

@@ -167,14 +167,14 @@ def chain_yaml(tmp_path: Path) -> Path:
     return path
 
 
-def lldp_round(city: City, switch: str, *peers: str) -> None:
+def lldp_round(topology: Topology, now: float, switch: str, *peers: str) -> None:
     """One discovery round of `switch`, its LLDP neighbours `peers` (by sysName)."""
     neighbours = tuple(
         Neighbour(f"p{i}", i, f"chassis-{peer}", "local", "up1", "interfaceName", "", peer, (),
                   "lldp")
         for i, peer in enumerate(peers)
     )  # fmt: skip
-    city.topology.observe_discovery(Discovery(switch, int(city.now * 1e9), neighbours))
+    topology.observe_discovery(Discovery(switch, int(now * 1e9), neighbours))
 
 
 def test_a_switch_its_neighbours_lose_before_a_poll_finds_it_down_still_shadows(
@@ -185,11 +185,13 @@ def test_a_switch_its_neighbours_lose_before_a_poll_finds_it_down_still_shadows(
     stays while agg-1 is silent: the school behind it is shadowed, one page."""
     city = City(tmp_path, chain_yaml(tmp_path))
     chain = ["school-a-core", "city-core", "agg-1"]  # the school is polled first
-    lldp_round(city, "city-core", "agg-1")
-    lldp_round(city, "school-a-core", "agg-1")
+    lldp_round(city.topology, city.now, "city-core", "agg-1")
+    lldp_round(city.topology, city.now, "school-a-core", "agg-1")
     city.poll(set(), chain)
     city.advance(2)
-    lldp_round(city, "city-core")  # agg-1 failed: the core's next round has lost it
+    lldp_round(
+        city.topology, city.now, "city-core"
+    )  # agg-1 failed: the core's next round has lost it
     for _ in range(60):
         city.poll({"agg-1", "school-a-core"}, chain)
         city.advance(2)
@@ -199,7 +201,7 @@ def test_a_switch_its_neighbours_lose_before_a_poll_finds_it_down_still_shadows(
     city.poll(set(), chain)
     city.advance(2)
     assert not [k for k in city.topology.model.links if "city-core" in k.ends()]
-    lldp_round(city, "city-core", "agg-1")  # reported again: back
+    lldp_round(city.topology, city.now, "city-core", "agg-1")  # reported again: back
     assert [k for k in city.topology.model.links if "city-core" in k.ends()]
 
 
