@@ -281,9 +281,8 @@ class TopologyModel:
 
     def learned_links(self) -> list[SharedLink]:
         """The links this instance's own discovery rounds hold (not the config's)."""
-        return sorted(
-            (k.a, k.a_ifname, k.b, k.b_ifname) for k in self.links if k.learned not in _KEPT
-        )
+        links = [(k.a, k.a_ifname, k.b, k.b_ifname) for k in self.links if k.learned not in _KEPT]
+        return sorted(links, key=str)  # a port may be None
 
     def poe_of(self, device: str) -> PoePort | None:
         attachment = self.attachments.get(device)
