@@ -8,10 +8,12 @@ dead member's key goes with it), and reads the other members' keys; the newest o
 of a device wins. So the member that owns a school shadows the school's alerts behind an
 aggregation switch another member polls, as a single instance does.
 
-Every `LINKS_INTERVAL_S` it does the same with the links its discovery learned
-(`[a, a's port, b, b's port]`, at `/edumon/<cluster>/topology-links/<member>`): each member's
-graph is its own links and the others'. Discovery runs every few minutes, so a slower
-exchange loses nothing; a link key is written only when the links or the lease changed.
+Every `LINKS_INTERVAL_S` it does the same with what its discovery learned, at
+`/edumon/<cluster>/topology-links/<member>`: the links (`[a, a's port, b, b's port]`) and
+where devices are plugged in (`device -> [switch, port, fdb|arp]`). Each member's graph is
+its own links and the others'; a device it knows only by its site takes another member's
+placement. Discovery runs every few minutes, so a slower exchange loses nothing; the key is
+written only when its value or the lease changed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 
 from gateway.cluster.etcd_http import EtcdError
 from gateway.cluster.membership import Membership
-from gateway.topology.model import SharedLink
+from gateway.topology.model import Attachment, SharedLink
 from gateway.topology.service import Topology
 from gateway.topology.shadow import NodeState
 
@@ -58,7 +60,14 @@ class SharedStates:
 
     async def share_links_once(self) -> None:
         lease = self.membership.lease
-        value = json.dumps(self.topology.model.learned_links()).encode()
+        own = {
+            "links": self.topology.model.learned_links(),
+            "attachments": {
+                device: [a.switch, a.ifname, a.learned]
+                for device, a in self.topology.model.learned_attachments().items()
+            },
+        }
+        value = json.dumps(own).encode()
         if lease is not None and (lease, value) != self._links_written:
             await self.membership.client.put(
                 self.links_prefix + self.membership.member, value, lease
@@ -66,18 +75,21 @@ class SharedStates:
             self._links_written = (lease, value)
         kvs, _ = await self.membership.client.range_prefix(self.links_prefix)
         links: set[SharedLink] = set()
+        attachments: dict[str, Attachment] = {}
         for kv in kvs:
             if kv.key.removeprefix(self.links_prefix) == self.membership.member:
                 continue
             try:
-                for a, a_if, b, b_if in json.loads(kv.value):
-                    if all(isinstance(n, str) for n in (a, b)) and all(
-                        p is None or isinstance(p, str) for p in (a_if, b_if)
-                    ):
+                wiring = json.loads(kv.value)
+                for a, a_if, b, b_if in wiring["links"]:
+                    if _names(a, b) and _ports(a_if, b_if):
                         links.add((a, a_if, b, b_if))
-            except (ValueError, TypeError):
+                for device, (switch, ifname, learned) in wiring["attachments"].items():
+                    if _names(device, switch) and _ports(ifname) and learned in ("fdb", "arp"):
+                        attachments[device] = Attachment(switch, ifname, learned, 0.0)
+            except (ValueError, TypeError, KeyError, AttributeError):
                 log.warning("topology: unreadable links from %s", kv.key)
-        self.topology.set_remote_links(sorted(links, key=str))
+        self.topology.set_remote_wiring(sorted(links, key=str), attachments)
 
     async def share_once(self) -> None:
         lease = self.membership.lease
@@ -102,3 +114,11 @@ class SharedStates:
             except (ValueError, TypeError, AttributeError):
                 log.warning("topology: unreadable states from %s", kv.key)
         self.topology.set_remote_states(remote)
+
+
+def _names(*values: object) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _ports(*values: object) -> bool:
+    return all(v is None or isinstance(v, str) for v in values)

@@ -284,6 +284,10 @@ class TopologyModel:
         links = [(k.a, k.a_ifname, k.b, k.b_ifname) for k in self.links if k.learned not in _KEPT]
         return sorted(links, key=str)  # a port may be None
 
+    def learned_attachments(self) -> dict[str, Attachment]:
+        """Where this instance's own discovery rounds placed devices (not the config)."""
+        return {d: a for d, a in sorted(self.attachments.items()) if a.learned in ("fdb", "arp")}
+
     def poe_of(self, device: str) -> PoePort | None:
         attachment = self.attachments.get(device)
         if attachment is None or attachment.ifname is None:

@@ -72,6 +72,7 @@ class Topology:
         self.held: dict[str, Verdict] = {}
         self.remote: dict[str, NodeState] = {}  # other cluster members' (cluster_share.py)
         self.remote_links: list[SharedLink] = []  # learned by other members' discovery
+        self.remote_attachments: dict[str, Attachment] = {}  # placed by other members'
         self.view: dict[str, NodeState] = {}  # own and remote, as of the last recompute
         self._feeds: list[Sample] = []
         self._suspects = False  # a node or device waits for a neighbour's answer
@@ -199,10 +200,11 @@ class Topology:
             self._dirty = True
         graph = self.model.adjacency(self.remote_links)
         roots = self.settings.roots
-        nodes = {d: s for d, s in self.view.items() if d not in self.model.attachments}
+        attachments = self.attachments()
+        nodes = {d: s for d, s in self.view.items() if d not in attachments}
         self.verdicts = verdicts(graph, roots, nodes, now, self.settings.settle_s)
         wanted = dict(self.verdicts) if roots else {}
-        for device, attachment in self.model.attachments.items():
+        for device, attachment in attachments.items():
             verdict = self._leaf_verdict(device, attachment, now)
             if verdict is not None:
                 wanted[device] = verdict
@@ -240,10 +242,26 @@ class Topology:
     def set_remote_states(self, states: dict[str, NodeState]) -> None:
         self.remote = states
 
-    def set_remote_links(self, links: list[SharedLink]) -> None:
+    def set_remote_wiring(
+        self, links: list[SharedLink], attachments: dict[str, Attachment]
+    ) -> None:
         """A cluster member's discovery reads only the switches it owns, so each member knows
-        part of the wiring: the others' learned links join its graph."""
+        part of the wiring: the others' learned links join its graph, and their placements
+        of devices stand where this member knows no better than the device's site."""
         self.remote_links = links
+        self.remote_attachments = {
+            d: a for d, a in attachments.items() if d in self.model.inventory
+        }
+
+    def attachments(self) -> dict[str, Attachment]:
+        """Where each device is plugged in: this member's placement, else another member's
+        learned one, else its site's core."""
+        merged = dict(self.model.attachments)
+        for device, remote in self.remote_attachments.items():
+            own = merged.get(device)
+            if own is None or own.learned == "site":
+                merged[device] = remote
+        return merged
 
     def merged_states(self) -> dict[str, NodeState]:
         """Own and other members' observations; the newest of a device wins."""
@@ -300,7 +318,7 @@ class Topology:
             notes["schools_behind"] = str(len(schools))
             notes["devices_behind"] = str(len(devices))
             notes["sites_behind"] = ", ".join(sorted(schools)[:30])
-        attachment = self.model.attachments.get(device)
+        attachment = self.attachments().get(device)
         if attachment is not None and attachment.ifname is not None:
             notes["switch"], notes["port"] = attachment.switch, attachment.ifname
             oper = self.ports.get((attachment.switch, attachment.ifname), {}).get("oper_up")

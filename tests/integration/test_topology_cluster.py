@@ -23,6 +23,7 @@ from gateway.devstack.etcd import EtcdServer
 from gateway.plugins import PLUGINS
 from gateway.sample import Sample
 from gateway.topology.cluster_share import SharedStates
+from gateway.topology.observations import Discovery, MacLocation
 from gateway.topology.service import Topology
 from tests.cluster_lab import etcd
 from tests.unit.test_topology import ENVIRON, chain_yaml, city_yaml, lldp_round
@@ -138,3 +139,20 @@ async def test_links_one_member_learned_place_the_school_another_member_polls(
         assert {"a": "city-core", "a_ifname": "p0", "b": "agg-1", "b_ifname": "up1"} in topology[
             "member_links"
         ]
+
+
+async def test_a_device_another_members_discovery_placed_has_its_port(
+    tmp_path: Path, etcd: EtcdServer
+) -> None:
+    """b's discovery of the school's switch finds the exhibit's MAC behind Gi1/0/5; a, which
+    knows the exhibit only by its site, takes b's placement (its alerts then name the port)."""
+    async with joined(chain_yaml(tmp_path), etcd) as (a, b):
+        assert a.topology.attachments()["globe"].learned == "site"
+        mac = MacLocation("02:00:00:00:0a:01", "Gi1/0/5", 5, 10, "fdb")
+        b.topology.observe_discovery(Discovery("school-a-core", time.time_ns(), macs=(mac,)))
+        for member in (b, a):
+            await member.share.share_links_once()
+        placed = a.topology.attachments()["globe"]
+        assert (placed.switch, placed.ifname, placed.learned) == ("school-a-core", "Gi1/0/5", "fdb")
+        notes = a.topology.annotations("globe")
+        assert (notes["switch"], notes["port"]) == ("school-a-core", "Gi1/0/5")

@@ -152,7 +152,8 @@ def test_one_page_for_an_aggregation_switch_and_none_for_the_schools_behind_it(
 
 
 def chain_yaml(tmp_path: Path) -> Path:
-    """city-core - agg-1 - school-a-core, no `links:`: the topology learns them from LLDP."""
+    """city-core - agg-1 - school-a-core (and an exhibit at the school), no `links:`: the
+    topology learns them from LLDP."""
     switch = "{kind: switch, id: %s, role: core, address: 127.0.0.1, credentials: v2}"
     path = tmp_path / "chain.yaml"
     path.write_text(
@@ -162,7 +163,8 @@ def chain_yaml(tmp_path: Path) -> Path:
         "sites:\n"
         f"  - {{id: city, name: City, kind: science_centre, devices: [{switch % 'city-core'},"
         f" {switch % 'agg-1'}]}}\n"
-        f"  - {{id: school-a, name: School A, devices: [{switch % 'school-a-core'}]}}\n"
+        f"  - {{id: school-a, name: School A, devices: [{switch % 'school-a-core'},"
+        " {kind: exhibit, id: globe, zone: hall, mac: '02:00:00:00:0a:01'}]}\n"
     )
     return path
 
