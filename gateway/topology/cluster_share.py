@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from gateway.cluster.etcd_http import EtcdError
 from gateway.cluster.membership import Membership
@@ -41,8 +43,7 @@ class SharedStates:
         self.prefix = f"/edumon/{membership.cluster}/topology/"
         self.links_prefix = f"/edumon/{membership.cluster}/topology-links/"
         self.errors = 0
-        self._written: bytes | None = None
-        self._links_written: tuple[int, bytes] | None = None  # (lease, value)
+        self._written: dict[str, tuple[int, bytes]] = {}  # key -> (lease, value) last put
 
     async def run(self) -> None:
         links_due = 0.0
@@ -59,61 +60,66 @@ class SharedStates:
                 log.debug("topology: cannot share states through etcd: %s", error)
 
     async def share_links_once(self) -> None:
-        lease = self.membership.lease
-        own = {
-            "links": self.topology.model.learned_links(),
-            "attachments": {
-                device: [a.switch, a.ifname, a.learned]
-                for device, a in self.topology.model.learned_attachments().items()
+        learned = self.topology.model
+        await self._put(
+            self.links_prefix,
+            {
+                "links": learned.learned_links(),
+                "attachments": {
+                    device: [a.switch, a.ifname, a.learned]
+                    for device, a in learned.learned_attachments().items()
+                },
             },
-        }
-        value = json.dumps(own).encode()
-        if lease is not None and (lease, value) != self._links_written:
-            await self.membership.client.put(
-                self.links_prefix + self.membership.member, value, lease
-            )
-            self._links_written = (lease, value)
-        kvs, _ = await self.membership.client.range_prefix(self.links_prefix)
+        )
         links: set[SharedLink] = set()
         attachments: dict[str, Attachment] = {}
-        for kv in kvs:
-            if kv.key.removeprefix(self.links_prefix) == self.membership.member:
-                continue
-            try:
-                wiring = json.loads(kv.value)
-                for a, a_if, b, b_if in wiring["links"]:
-                    if _names(a, b) and _ports(a_if, b_if):
-                        links.add((a, a_if, b, b_if))
-                for device, (switch, ifname, learned) in wiring["attachments"].items():
-                    if _names(device, switch) and _ports(ifname) and learned in ("fdb", "arp"):
-                        attachments[device] = Attachment(switch, ifname, learned, 0.0)
-            except (ValueError, TypeError, KeyError, AttributeError):
-                log.warning("topology: unreadable links from %s", kv.key)
+
+        def take(wiring: Any) -> None:
+            for a, a_if, b, b_if in wiring["links"]:
+                if _names(a, b) and _ports(a_if, b_if):
+                    links.add((a, a_if, b, b_if))
+            for device, (switch, ifname, learned) in wiring["attachments"].items():
+                if _names(device, switch) and _ports(ifname) and learned in ("fdb", "arp"):
+                    attachments[device] = Attachment(switch, ifname, learned, 0.0)
+
+        await self._read_others(self.links_prefix, "links", take)
         self.topology.set_remote_wiring(sorted(links, key=str), attachments)
 
     async def share_once(self) -> None:
-        lease = self.membership.lease
         own = self.topology.local_states()
-        value = json.dumps(
-            {d: [s.up, s.last_answer, s.down_since, s.seen] for d, s in own.items()}
-        ).encode()
-        if lease is not None and value != self._written:
-            await self.membership.client.put(self.prefix + self.membership.member, value, lease)
-            self._written = value
-        kvs, _ = await self.membership.client.range_prefix(self.prefix)
+        await self._put(
+            self.prefix, {d: [s.up, s.last_answer, s.down_since, s.seen] for d, s in own.items()}
+        )
         remote: dict[str, NodeState] = {}
+
+        def take(states: Any) -> None:
+            for device, (up, answer, since, seen) in states.items():
+                state = NodeState(bool(up), float(answer), since and float(since), float(seen))
+                if device not in remote or remote[device].seen < state.seen:
+                    remote[device] = state
+
+        await self._read_others(self.prefix, "states", take)
+        self.topology.set_remote_states(remote)
+
+    async def _put(self, prefix: str, own: object) -> None:
+        """This member's key under `prefix`, on its lease; put only when the value or the
+        lease changed (a key goes with the lease it was put on)."""
+        lease, key = self.membership.lease, prefix + self.membership.member
+        value = json.dumps(own).encode()
+        if lease is not None and self._written.get(key) != (lease, value):
+            await self.membership.client.put(key, value, lease)
+            self._written[key] = (lease, value)
+
+    async def _read_others(self, prefix: str, what: str, take: Callable[[Any], None]) -> None:
+        """Each other member's value under `prefix`, decoded and handed to `take`."""
+        kvs, _ = await self.membership.client.range_prefix(prefix)
         for kv in kvs:
-            if kv.key.removeprefix(self.prefix) == self.membership.member:
+            if kv.key.removeprefix(prefix) == self.membership.member:
                 continue
             try:
-                states = json.loads(kv.value)
-                for device, (up, answer, since, seen) in states.items():
-                    state = NodeState(bool(up), float(answer), since and float(since), float(seen))
-                    if device not in remote or remote[device].seen < state.seen:
-                        remote[device] = state
-            except (ValueError, TypeError, AttributeError):
-                log.warning("topology: unreadable states from %s", kv.key)
-        self.topology.set_remote_states(remote)
+                take(json.loads(kv.value))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                log.warning("topology: unreadable %s from %s", what, kv.key)
 
 
 def _names(*values: object) -> bool:
