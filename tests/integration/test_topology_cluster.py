@@ -156,3 +156,23 @@ async def test_a_device_another_members_discovery_placed_has_its_port(
         assert (placed.switch, placed.ifname, placed.learned) == ("school-a-core", "Gi1/0/5", "fdb")
         notes = a.topology.annotations("globe")
         assert (notes["switch"], notes["port"]) == ("school-a-core", "Gi1/0/5")
+
+
+async def test_unreadable_keys_of_a_member_are_skipped_and_the_others_read(
+    tmp_path: Path, etcd: EtcdServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with joined(chain_yaml(tmp_path), etcd) as (a, b):
+        lldp_round(b.topology, time.time(), "school-a-core", "agg-1")
+        await b.share.share_links_once()
+        client = a.membership.client
+        for n, garbage in enumerate(
+            [b"not json", b'{"links": 5}', b'{"links": [[1, 2, 3, 4]], "attachments": {}}',
+             b'{"links": [], "attachments": {"globe": ["sw", 7, "fdb"]}}', b"[]"]
+        ):  # fmt: skip
+            await client.put(f"{a.share.links_prefix}x{n}", garbage)
+            await client.put(f"{a.share.prefix}x{n}", garbage)
+        await a.share.share_links_once()
+        await a.share.share_once()
+        assert a.topology.remote_links == [("school-a-core", "p0", "agg-1", "up1")]
+        assert a.topology.attachments()["globe"].learned == "site"
+        assert "unreadable links" in caplog.text and "unreadable states" in caplog.text
