@@ -249,8 +249,9 @@ class Topology:
         part of the wiring: the others' learned links join its graph, and their placements
         of devices stand where this member knows no better than the device's site."""
         self.remote_links = links
+        inventory = self.model.inventory
         self.remote_attachments = {
-            d: a for d, a in attachments.items() if d in self.model.inventory
+            d: a for d, a in attachments.items() if d in inventory and inventory[d].kind != "switch"
         }
 
     def attachments(self) -> dict[str, Attachment]:

@@ -167,7 +167,8 @@ async def test_unreadable_keys_of_a_member_are_skipped_and_the_others_read(
         client = a.membership.client
         for n, garbage in enumerate(
             [b"not json", b'{"links": 5}', b'{"links": [[1, 2, 3, 4]], "attachments": {}}',
-             b'{"links": [], "attachments": {"globe": ["sw", 7, "fdb"]}}', b"[]"]
+             b'{"links": [], "attachments": {"globe": ["sw", 7, "fdb"]}}', b"[]",
+             b'{"links": [], "attachments": {"agg-1": ["school-a-core", "Gi1/0/9", "fdb"]}}']
         ):  # fmt: skip
             await client.put(f"{a.share.links_prefix}x{n}", garbage)
             await client.put(f"{a.share.prefix}x{n}", garbage)
@@ -175,4 +176,5 @@ async def test_unreadable_keys_of_a_member_are_skipped_and_the_others_read(
         await a.share.share_once()
         assert a.topology.remote_links == [("school-a-core", "p0", "agg-1", "up1")]
         assert a.topology.attachments()["globe"].learned == "site"
+        assert "agg-1" not in a.topology.attachments()  # a switch is a node, not a leaf
         assert "unreadable links" in caplog.text and "unreadable states" in caplog.text
