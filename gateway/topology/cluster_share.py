@@ -27,6 +27,7 @@ from typing import Any
 from gateway.cluster.etcd_http import EtcdError
 from gateway.cluster.membership import Membership
 from gateway.topology.model import Attachment, SharedLink
+from gateway.topology.observations import MAC_SOURCES
 from gateway.topology.service import Topology
 from gateway.topology.shadow import NodeState
 
@@ -60,14 +61,14 @@ class SharedStates:
                 log.debug("topology: cannot share states through etcd: %s", error)
 
     async def share_links_once(self) -> None:
-        learned = self.topology.model
+        model = self.topology.model
         await self._put(
             self.links_prefix,
             {
-                "links": learned.learned_links(),
+                "links": model.learned_links(),
                 "attachments": {
                     device: [a.switch, a.ifname, a.learned]
-                    for device, a in learned.learned_attachments().items()
+                    for device, a in model.learned_attachments().items()
                 },
             },
         )
@@ -79,7 +80,7 @@ class SharedStates:
                 if _names(a, b) and _ports(a_if, b_if):
                     links.add((a, a_if, b, b_if))
             for device, (switch, ifname, learned) in wiring["attachments"].items():
-                if _names(device, switch) and _ports(ifname) and learned in ("fdb", "arp"):
+                if _names(device, switch) and _ports(ifname) and learned in MAC_SOURCES:
                     attachments[device] = Attachment(switch, ifname, learned, 0.0)
 
         await self._read_others(self.links_prefix, "links", take)

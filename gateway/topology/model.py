@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from gateway.topology.observations import Discovery, Neighbour, PoeBudget, PoePort
+from gateway.topology.observations import (
+    MAC_SOURCES,
+    Discovery,
+    Neighbour,
+    PoeBudget,
+    PoePort,
+)
 
 # "site": assumed (a switch no link places hangs off its site's core) until LLDP/CDP says more
 Learned = Literal["lldp", "cdp", "manual", "site", "fdb", "arp"]
@@ -244,7 +250,7 @@ class TopologyModel:
             on_trunk = location.ifname in trunks
             if (
                 current is not None
-                and current.learned in ("fdb", "arp", "manual")
+                and current.learned in (*MAC_SOURCES, "manual")
                 and on_trunk
                 and current.ifname not in self.trunk_ports(current.switch)
             ):
@@ -286,7 +292,7 @@ class TopologyModel:
 
     def learned_attachments(self) -> dict[str, Attachment]:
         """Where this instance's own discovery rounds placed devices (not the config)."""
-        return {d: a for d, a in sorted(self.attachments.items()) if a.learned in ("fdb", "arp")}
+        return {d: a for d, a in sorted(self.attachments.items()) if a.learned in MAC_SOURCES}
 
     def poe_of(self, device: str) -> PoePort | None:
         attachment = self.attachments.get(device)

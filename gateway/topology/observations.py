@@ -8,10 +8,11 @@ forwarding and ARP tables and PoE tables on its slow discovery cadence and emits
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 NeighbourProtocol = Literal["lldp", "cdp"]
 MacSource = Literal["fdb", "arp"]
+MAC_SOURCES: tuple[MacSource, ...] = get_args(MacSource)  # where discovery places a device
 # pethPsePortDetectionStatus, as text; "unknown" when the agent gave no valid value
 PoeDetection = Literal[
     "disabled", "searching", "deliveringPower", "fault", "test", "otherFault", "unknown"
