@@ -121,10 +121,13 @@ class Topology:
         """The pipeline subscriber (ahead of the alert engine): who answers, link ports."""
         now = self.engine.clock()
         changed = False
+        watched: set[tuple[str, str]] | None = None  # the ports kept, once a call (a poll)
         for sample in samples:
             if sample.measurement == "interface":
+                if watched is None:
+                    watched = self._watched_ports()
                 key = (sample.tags.get("device", ""), sample.tags.get("ifname", ""))
-                if key[1] in self.model.trunk_ports(key[0]) or key in self._fed_ports():
+                if key in watched:
                     self.ports[key] = sample.fields
                 continue
             tag = self.device_tags.get(sample.measurement)
@@ -157,8 +160,15 @@ class Topology:
                     self._feeds.append(feed)
         self.recompute(self.engine.clock())
 
-    def _fed_ports(self) -> set[tuple[str, str]]:
-        return {
+    def _watched_ports(self) -> set[tuple[str, str]]:
+        """(switch, ifname) of each link's ends and of each port feeding a device."""
+        ends = {
+            (node, ifname)
+            for link in self.model.links
+            for node in link.ends()
+            if (ifname := link.ifname_at(node)) is not None
+        }
+        return ends | {
             (a.switch, a.ifname) for a in self.model.attachments.values() if a.ifname is not None
         }
 
