@@ -8,6 +8,7 @@ demo before its event loop starts.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import random
 import shutil
@@ -36,6 +37,11 @@ class PortCollision(ServerError):
     """The server could not bind its port (another process took it)."""
 
 
+# candidates in turn from a random start, as the kernel hands out its own: a port just given
+# out (not yet bound by its server) is not given again before the whole range went round
+_TURN = itertools.count(random.randrange(1 << 16))
+
+
 def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
     """A port nothing holds on `host` now, for a server started a moment later.
 
@@ -45,8 +51,9 @@ def free_port(host: str = "127.0.0.1", kind: socket.SocketKind = socket.SOCK_STR
     never handed out unasked. Where that range starts too low, the kernel picks (port 0)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     low = _ephemeral_low()
+    first = low // 2
     for _ in range(100 if low > 2048 else 0):
-        port = random.randrange(low // 2, low)
+        port = first + next(_TURN) % (low - first)
         with socket.socket(family, kind) as sock:
             try:
                 sock.bind((host, port))

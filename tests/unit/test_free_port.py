@@ -46,3 +46,9 @@ def test_a_port_held_is_not_given() -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_port_given_is_not_given_again_before_its_server_binds_it() -> None:
+    """A config of many switches takes a port for each before any agent binds one."""
+    ports = [free_port(kind=socket.SOCK_DGRAM) for _ in range(1000)]
+    assert len(set(ports)) == len(ports)
